@@ -1,0 +1,98 @@
+# Berth - the one entry point: make, make run, make test, make bench,
+# make install. `make deps` installs the Debian packages the build needs,
+# `make test-deps` those the tests drive (real clients, the peer registry).
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
+LDLIBS   += -pthread
+
+ifeq ($(SANITIZE),1)
+BUILD    := build-asan
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
+             libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev
+TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
+             busybox-static wrk procps psmisc
+
+COMMON_SRC  = $(wildcard common/*.c)
+STORAGE_SRC = $(wildcard storage/*.c)
+SERVER_SRC  = $(wildcard server/*.c)
+LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC))
+SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
+UNIT_SRC    = $(wildcard tests/unit/test_*.c)
+UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+# pkg-config only answers once the -dev packages are in: deps runs first.
+pkgflags = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+pkglibs  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+.PHONY: all deps test-deps run test unit integration interop asan bench install clean
+
+all: deps-check $(BUILD)/berthd
+
+deps-check:
+	@pkg-config --exists $(PKGS) cmocka || $(MAKE) --no-print-directory deps
+
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+test-deps: deps
+	@missing=$$(for p in $(TEST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(pkgflags) -c -o $@ $<
+
+$(BUILD)/libberthcore.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/berthd: $(SERVER_OBJ) $(BUILD)/libberthcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $^ $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
+
+run: all
+	./$(BUILD)/berthd serve
+
+unit: deps-check $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
+
+integration: all
+	BERTHD=$(BUILD)/berthd tests/run-suite integration
+
+interop: all
+	BERTHD=$(BUILD)/berthd tests/run-suite interop
+
+# The same unit and integration suites against an ASan+UBSan build.
+asan:
+	$(MAKE) --no-print-directory SANITIZE=1 unit integration
+
+test: test-deps
+	$(MAKE) --no-print-directory all unit integration interop
+	$(MAKE) --no-print-directory asan
+
+bench: test-deps all
+	bench/run $(BUILD)/berthd
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/berthd $(DESTDIR)$(PREFIX)/bin/berthd
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

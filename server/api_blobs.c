@@ -1,0 +1,86 @@
+/*
+ * api_blobs.c - HEAD, GET and DELETE /v2/<name>/blobs/<digest>.
+ *
+ * Whether a repository may serve a blob is a metadata question (the blob
+ * was pushed to or mounted into it); the bytes come from the blob store
+ * with sendfile. GET honours a single Range.
+ */
+#include "http.h"
+
+#include <string.h>
+#include <unistd.h>
+
+bool digest_check(struct request *rq, const char *digest)
+{
+    if (digest_valid(digest))
+        return true;
+    respond_error(rq, 400, "DIGEST_INVALID", "invalid digest '%s': only sha256 and sha512 are supported",
+                  digest);
+    return false;
+}
+
+static enum MHD_Result blob_get(struct request *rq)
+{
+    const char *name = rq->route.name, *digest = rq->route.ref;
+    uint64_t size;
+    if (meta_blob_get(rq->srv->meta, name, digest, &size) < 0)
+        return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s", digest, name);
+
+    uint64_t first = 0, last = size ? size - 1 : 0;
+    bool partial = false;
+    const char *range = req_header(rq, "Range");
+    if (range) {
+        int rc = range_parse(range, size, &first, &last);
+        if (rc == -BERR_TOOBIG) {
+            struct MHD_Response *resp = response_empty();
+            header_add(resp, "Content-Range", "bytes */%llu", (unsigned long long)size);
+            return respond(rq, 416, resp);
+        }
+        partial = rc == 0;
+    }
+    int fd = -1;
+    uint64_t stored;
+    if (!is_head(rq) && blob_open(rq->srv->blobs, digest, &fd, &stored) < 0)
+        return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s is missing from storage",
+                             digest);
+    uint64_t len = partial ? last - first + 1 : size;
+    struct MHD_Response *resp = response_fd(rq, fd, partial ? first : 0, len);
+    if (!resp) {
+        if (fd >= 0)
+            close(fd);
+        return MHD_NO;
+    }
+    header_add(resp, "Docker-Content-Digest", "%s", digest);
+    header_add(resp, "Content-Type", "application/octet-stream");
+    header_add(resp, "Accept-Ranges", "bytes");
+    header_add(resp, "ETag", "\"%s\"", digest);
+    header_add(resp, "Cache-Control", "max-age=31536000");
+    if (partial)
+        header_add(resp, "Content-Range", "bytes %llu-%llu/%llu",
+                   (unsigned long long)first, (unsigned long long)last,
+                   (unsigned long long)size);
+    return respond(rq, partial ? 206 : 200, resp);
+}
+
+static enum MHD_Result blob_delete(struct request *rq)
+{
+    if (!rq->srv->cfg->delete_enabled)
+        return respond_error(rq, 405, "UNSUPPORTED", "deletion is disabled on this registry");
+    if (meta_blob_unlink(rq->srv->meta, rq->route.name, rq->route.ref) < 0)
+        return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s",
+                             rq->route.ref, rq->route.name);
+    struct MHD_Response *resp = response_empty();
+    header_add(resp, "Docker-Content-Digest", "%s", rq->route.ref);
+    return respond(rq, 202, resp);
+}
+
+enum MHD_Result api_blob(struct request *rq)
+{
+    if (!digest_check(rq, rq->route.ref))
+        return MHD_YES;
+    if (strcmp(rq->method, "GET") == 0 || is_head(rq))
+        return blob_get(rq);
+    if (strcmp(rq->method, "DELETE") == 0)
+        return blob_delete(rq);
+    return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed on blobs", rq->method);
+}

@@ -1,0 +1,207 @@
+/*
+ * config.c - berthd's configuration: embedded defaults (what `make run`
+ * uses), then an optional JSON file, then BERTH_* environment variables;
+ * command-line flags win last (main.c). Unknown keys are refused, so a typo
+ * never silently falls back to a default.
+ */
+#include "server.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->listen, sizeof cfg->listen, "0.0.0.0:5000");
+    snprintf(cfg->root, sizeof cfg->root, "./data");
+    cfg->log_level = LOG_INFO;
+    cfg->manifest_max = 4 << 20;
+    cfg->page_max = 1000;
+    cfg->delete_enabled = true;
+}
+
+static int set_string(char *dst, size_t len, const char *v, const char *what,
+                      struct berr *err)
+{
+    if (!v || !*v || strlen(v) >= len)
+        return berr_set(err, BERR_INVALID, "%s: must be a non-empty string", what);
+    snprintf(dst, len, "%s", v);
+    return 0;
+}
+
+static int set_log_level(struct config *cfg, const char *v, struct berr *err)
+{
+    bool ok;
+    cfg->log_level = log_level_parse(v, &ok);
+    return ok ? 0 : berr_set(err, BERR_INVALID,
+                             "log.level: '%s' is not debug, info, warn or error",
+                             v ? v : "");
+}
+
+static int set_log_format(struct config *cfg, const char *v, struct berr *err)
+{
+    if (v && strcmp(v, "json") == 0)
+        cfg->log_json = true;
+    else if (v && strcmp(v, "text") == 0)
+        cfg->log_json = false;
+    else
+        return berr_set(err, BERR_INVALID, "log.format: '%s' is not text or json",
+                        v ? v : "");
+    return 0;
+}
+
+static int parse_u64_str(const char *v, uint64_t min, uint64_t *out)
+{
+    char *end;
+    if (!v || !*v)
+        return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || n < min || v[0] == '-')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Check that an object holds only the named keys. */
+static int only_keys(json_t *obj, const char *where, const char *const *keys,
+                     struct berr *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        bool known = false;
+        for (const char *const *p = keys; *p; p++)
+            known |= strcmp(k, *p) == 0;
+        if (!known)
+            return berr_set(err, BERR_INVALID, "%s: unknown key '%s'", where, k);
+    }
+    return 0;
+}
+
+static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
+                     struct berr *err)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)min)
+        return berr_set(err, BERR_INVALID, "%s: must be an integer >= %llu", what,
+                        (unsigned long long)min);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
+{
+    static const char *const top[] = {"listen", "root", "log", "limits",
+                                      "storage", "threads", NULL};
+    static const char *const log_keys[] = {"level", "format", NULL};
+    static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
+    static const char *const storage_keys[] = {"delete", NULL};
+    int rc;
+    uint64_t n = 0;
+    json_t *v, *log, *limits, *storage;
+
+    if (!json_is_object(root))
+        return berr_set(err, BERR_INVALID, "the configuration must be a JSON object");
+    if ((rc = only_keys(root, "config", top, err)) < 0)
+        return rc;
+    if ((v = json_object_get(root, "listen")) &&
+        (rc = set_string(cfg->listen, sizeof cfg->listen, json_string_value(v),
+                         "listen", err)) < 0)
+        return rc;
+    if ((v = json_object_get(root, "root")) &&
+        (rc = set_string(cfg->root, sizeof cfg->root, json_string_value(v), "root",
+                         err)) < 0)
+        return rc;
+    if ((v = json_object_get(root, "threads"))) {
+        if ((rc = json_uint(v, "threads", 1, &n, err)) < 0)
+            return rc;
+        cfg->threads = n > 256 ? 256 : (int)n;
+    }
+    if ((log = json_object_get(root, "log"))) {
+        if (!json_is_object(log))
+            return berr_set(err, BERR_INVALID, "log: must be an object");
+        if ((rc = only_keys(log, "log", log_keys, err)) < 0)
+            return rc;
+        if ((v = json_object_get(log, "level")) &&
+            (rc = set_log_level(cfg, json_string_value(v), err)) < 0)
+            return rc;
+        if ((v = json_object_get(log, "format")) &&
+            (rc = set_log_format(cfg, json_string_value(v), err)) < 0)
+            return rc;
+    }
+    if ((limits = json_object_get(root, "limits"))) {
+        if (!json_is_object(limits))
+            return berr_set(err, BERR_INVALID, "limits: must be an object");
+        if ((rc = only_keys(limits, "limits", limit_keys, err)) < 0)
+            return rc;
+        if ((v = json_object_get(limits, "manifest_max_bytes"))) {
+            if ((rc = json_uint(v, "limits.manifest_max_bytes", 1, &n, err)) < 0)
+                return rc;
+            cfg->manifest_max = n;
+        }
+        if ((v = json_object_get(limits, "page_max"))) {
+            if ((rc = json_uint(v, "limits.page_max", 1, &n, err)) < 0)
+                return rc;
+            cfg->page_max = n > 100000 ? 100000 : (int)n;
+        }
+    }
+    if ((storage = json_object_get(root, "storage"))) {
+        if (!json_is_object(storage))
+            return berr_set(err, BERR_INVALID, "storage: must be an object");
+        if ((rc = only_keys(storage, "storage", storage_keys, err)) < 0)
+            return rc;
+        if ((v = json_object_get(storage, "delete"))) {
+            if (!json_is_boolean(v))
+                return berr_set(err, BERR_INVALID, "storage.delete: must be true or false");
+            cfg->delete_enabled = json_is_true(v);
+        }
+    }
+    return 0;
+}
+
+static int config_from_env(struct config *cfg, struct berr *err)
+{
+    const char *v;
+    uint64_t n = 0;
+    int rc;
+    if ((v = getenv("BERTH_LISTEN")) &&
+        (rc = set_string(cfg->listen, sizeof cfg->listen, v, "BERTH_LISTEN", err)) < 0)
+        return rc;
+    if ((v = getenv("BERTH_ROOT")) &&
+        (rc = set_string(cfg->root, sizeof cfg->root, v, "BERTH_ROOT", err)) < 0)
+        return rc;
+    if ((v = getenv("BERTH_LOG_LEVEL")) && (rc = set_log_level(cfg, v, err)) < 0)
+        return rc;
+    if ((v = getenv("BERTH_LOG_FORMAT")) && (rc = set_log_format(cfg, v, err)) < 0)
+        return rc;
+    if ((v = getenv("BERTH_MANIFEST_MAX_BYTES"))) {
+        if (parse_u64_str(v, 1, &n) < 0)
+            return berr_set(err, BERR_INVALID, "BERTH_MANIFEST_MAX_BYTES: '%s' is not a positive integer", v);
+        cfg->manifest_max = n;
+    }
+    if ((v = getenv("BERTH_PAGE_MAX"))) {
+        if (parse_u64_str(v, 1, &n) < 0)
+            return berr_set(err, BERR_INVALID, "BERTH_PAGE_MAX: '%s' is not a positive integer", v);
+        cfg->page_max = n > 100000 ? 100000 : (int)n;
+    }
+    return 0;
+}
+
+int config_load(struct config *cfg, const char *file, struct berr *err)
+{
+    config_defaults(cfg);
+    if (file) {
+        json_error_t jerr;
+        json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+            return berr_set(err, BERR_INVALID, "%s:%d: %s", file, jerr.line, jerr.text);
+        int rc = config_from_json(cfg, root, err);
+        json_decref(root);
+        if (rc < 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return berr_set(err, BERR_INVALID, "%s: %s", file, msg);
+        }
+    }
+    return config_from_env(cfg, err);
+}

@@ -1,0 +1,394 @@
+/*
+ * http.c - berthd's HTTP layer on libmicrohttpd.
+ *
+ * libmicrohttpd runs a pool of worker threads, each with its own epoll set;
+ * the access handler below is called once when a request's headers are in,
+ * once per piece of body, and once at the end. The request context carries
+ * the handler's state across those calls. Responses are built only through
+ * respond(), so every one carries the API version header and is logged.
+ *
+ * Shutdown: SIGTERM or SIGINT stops accepting connections, waits for the
+ * requests in flight to finish, then stops. An upload cut short stays a
+ * partial file: only a verified, complete blob is ever published.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int in_flight;
+static int signal_pipe[2] = {-1, -1};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    MHD_add_response_header(resp, name, value);
+}
+
+enum MHD_Result respond(struct request *rq, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    rq->status = status;
+    rq->answered = true;
+    enum MHD_Result r = MHD_queue_response(rq->conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+struct MHD_Response *response_empty(void)
+{
+    return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+struct MHD_Response *response_json(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text)
+        return NULL;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
+/* A HEAD response still needs the real Content-Length: a callback response
+ * of that size gives it without ever reading anything. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls, (void)pos, (void)buf, (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+struct MHD_Response *response_fd(struct request *rq, int fd, uint64_t offset,
+                                 uint64_t size)
+{
+    if (is_head(rq)) {
+        if (fd >= 0)
+            close(fd);
+        return MHD_create_response_from_callback(size, 4096, no_body, NULL, NULL);
+    }
+    rq->bytes = size;
+    return MHD_create_response_from_fd_at_offset64(size, fd, offset);
+}
+
+enum MHD_Result respond_error(struct request *rq, unsigned status,
+                              const char *code, const char *fmt, ...)
+{
+    static const struct { const char *code, *message; } messages[] = {
+        {"BLOB_UNKNOWN", "blob unknown to registry"},
+        {"BLOB_UPLOAD_INVALID", "blob upload invalid"},
+        {"BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry"},
+        {"DIGEST_INVALID", "provided digest did not match uploaded content"},
+        {"MANIFEST_BLOB_UNKNOWN", "manifest references a manifest or blob unknown to registry"},
+        {"MANIFEST_INVALID", "manifest invalid"},
+        {"MANIFEST_UNKNOWN", "manifest unknown to registry"},
+        {"NAME_INVALID", "invalid repository name"},
+        {"NAME_UNKNOWN", "repository name not known to registry"},
+        {"SIZE_INVALID", "provided length did not match content length"},
+        {"TAG_INVALID", "manifest tag did not match URI"},
+        {"UNAUTHORIZED", "authentication required"},
+        {"DENIED", "requested access to the resource is denied"},
+        {"UNSUPPORTED", "the operation is unsupported"},
+        {"TOOMANYREQUESTS", "too many requests"},
+    };
+    const char *message = "error";
+    for (size_t i = 0; i < sizeof messages / sizeof *messages; i++)
+        if (strcmp(messages[i].code, code) == 0)
+            message = messages[i].message;
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    json_t *doc = json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "code", code,
+                            "message", message, "detail", detail);
+    return respond(rq, status, response_json(doc));
+}
+
+int body_fail(struct request *rq, unsigned status, const char *code,
+              const char *fmt, ...)
+{
+    if (rq->fail_status)
+        return -1;           /* keep the first failure */
+    rq->fail_status = status;
+    rq->fail_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rq->fail_msg, sizeof rq->fail_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *req_header(struct request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(struct request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool is_head(struct request *rq)
+{
+    return strcmp(rq->method, "HEAD") == 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static enum MHD_Result route_begin(struct request *rq)
+{
+    struct route *r = &rq->route;
+    bool get = strcmp(rq->method, "GET") == 0 || is_head(rq);
+    switch (r->kind) {
+    case ROUTE_NONE:
+        return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint: %s", rq->path);
+    case ROUTE_BASE:
+    case ROUTE_HEALTH:
+        if (!get)
+            return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
+        return respond(rq, 200, response_json(json_object()));
+    default:
+        break;
+    }
+    if (r->name_invalid)
+        return respond_error(rq, 400, "NAME_INVALID", "invalid repository name");
+    switch (r->kind) {
+    case ROUTE_CATALOG: return api_catalog(rq);
+    case ROUTE_TAGS: return api_tags(rq);
+    case ROUTE_MANIFEST: return api_manifest(rq);
+    case ROUTE_BLOB: return api_blob(rq);
+    case ROUTE_UPLOAD_START:
+    case ROUTE_UPLOAD: return api_upload(rq);
+    case ROUTE_REFERRERS: return api_referrers(rq);
+    default:
+        return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint");
+    }
+}
+
+/* Does the request carry a body? Requests without one are routed at the
+ * final call: a response queued before libmicrohttpd has read the whole
+ * request costs the connection its keep-alive. */
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    return (cl && strtoull(cl, NULL, 10) > 0) || te;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct request *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        atomic_fetch_add(&in_flight, 1);
+        rq->srv = cls;
+        rq->conn = conn;
+        rq->method = method;
+        rq->started = now_seconds();
+        snprintf(rq->path, sizeof rq->path, "%s", url);
+        route_parse(url, &rq->route);
+        if (!has_body(conn))
+            return MHD_YES;
+        /* Headers are in: refuse a bad request before its body is read. */
+        enum MHD_Result r = route_begin(rq);
+        if (r == MHD_YES && !rq->answered && !rq->on_end)
+            return respond_error(rq, 500, "UNSUPPORTED", "internal error: no handler");
+        return r;
+    }
+    if (rq->answered) {            /* answered early: drop what still arrives */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t len = *upload_data_size;
+        *upload_data_size = 0;
+        rq->bytes += len;
+        if (!rq->fail_status && rq->on_body)
+            rq->on_body(rq, upload_data, len);
+        return MHD_YES;
+    }
+    if (!rq->on_end) {             /* no body: route now, answer now */
+        enum MHD_Result r = route_begin(rq);
+        if (rq->answered || r == MHD_NO)
+            return r;
+    }
+    if (rq->fail_status)
+        return respond_error(rq, rq->fail_status, rq->fail_code, "%s", rq->fail_msg);
+    if (!rq->on_end)
+        return respond_error(rq, 500, "UNSUPPORTED", "internal error: no handler");
+    rq->on_end(rq);
+    return rq->answered ? MHD_YES : MHD_NO;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn,
+                              void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn;
+    struct request *rq = *con_cls;
+    if (!rq)
+        return;
+    if (rq->upload)
+        upload_release(rq->upload);
+    if (rq->upload_id[0] && !rq->upload_is_session)
+        upload_remove(rq->srv->blobs, rq->upload_id);   /* a one-shot upload */
+    log_request(rq->method, rq->path,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499,
+                rq->bytes, now_seconds() - rq->started);
+    free(rq->buf);
+    free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+/* ---- serving --------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    char c = (char)sig;
+    if (write(signal_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || strlen(listen) >= sizeof host)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    size_t hlen = (size_t)(colon - listen);
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && host[hlen - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        host[hlen - 1] = '\0';
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '\n')
+        msg[n - 1] = '\0';
+    log_debug("http: %s", msg);
+}
+
+int server_run(const struct config *cfg)
+{
+    struct berr err = {0};
+    struct server srv = {.cfg = cfg};
+    struct sockaddr_storage addr;
+    if (parse_listen(cfg->listen, &addr) < 0) {
+        log_error("listen: '%s' is not ADDR:PORT", cfg->listen);
+        return 2;
+    }
+    char dbpath[1100];
+    snprintf(dbpath, sizeof dbpath, "%s/metadata.db", cfg->root);
+    if (mkdir_p(cfg->root, 0755) < 0 ||
+        blob_store_open(cfg->root, &srv.blobs, &err) < 0 ||
+        meta_open(dbpath, &srv.meta, &err) < 0) {
+        log_error("storage: %s", err.msg[0] ? err.msg : strerror(errno));
+        blob_store_close(srv.blobs);
+        return 1;
+    }
+
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return 1;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads
+                                        : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_USE_TURBO | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, access_handler, &srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (!d) {
+        log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+        meta_close(srv.meta);
+        blob_store_close(srv.blobs);
+        return 1;
+    }
+    log_info("berthd serving on %s, data in %s, %u threads", cfg->listen,
+             cfg->root, threads);
+
+    struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+    while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+        ;
+    log_info("shutting down: finishing %d request(s) in flight",
+             atomic_load(&in_flight));
+    MHD_socket lsock = MHD_quiesce_daemon(d);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    for (int i = 0; i < 3000 && atomic_load(&in_flight) > 0; i++)
+        usleep(10000);
+    MHD_stop_daemon(d);
+    meta_close(srv.meta);
+    blob_store_close(srv.blobs);
+    log_info("berthd stopped");
+    return 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * http.h - what the API handlers share (private to server/): the request
+ * being served, its parsed route, and the helpers that build responses.
+ *
+ * A request goes through three phases, driven by libmicrohttpd calling the
+ * access handler repeatedly: `begin` (headers are in: route, validate,
+ * maybe answer at once), `body` (each piece of the request body, written
+ * to an upload or buffered for a manifest) and `end` (answer). Handlers
+ * for requests without a body only have an `end`.
+ */
+#ifndef BERTH_SERVER_HTTP_H
+#define BERTH_SERVER_HTTP_H
+
+#include "../storage/storage.h"
+#include "server.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+enum route_kind {
+    ROUTE_NONE,          /* no such endpoint */
+    ROUTE_BASE,          /* /v2/ */
+    ROUTE_HEALTH,        /* /healthz */
+    ROUTE_CATALOG,       /* /v2/_catalog */
+    ROUTE_TAGS,          /* /v2/<name>/tags/list */
+    ROUTE_MANIFEST,      /* /v2/<name>/manifests/<reference> */
+    ROUTE_BLOB,          /* /v2/<name>/blobs/<digest> */
+    ROUTE_UPLOAD_START,  /* /v2/<name>/blobs/uploads/ */
+    ROUTE_UPLOAD,        /* /v2/<name>/blobs/uploads/<id> */
+    ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
+};
+
+struct route {
+    enum route_kind kind;
+    char name[NAME_MAX_LEN + 1];
+    char ref[DIGEST_MAX];        /* tag, digest or upload id */
+    bool name_invalid;           /* shaped like a route, but a bad name */
+};
+
+/* Split a request path into a route. Pure; unit-tested. */
+void route_parse(const char *path, struct route *out);
+
+struct server {
+    const struct config *cfg;
+    struct blob_store *blobs;
+    struct meta *meta;
+};
+
+struct request {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char path[1024];
+    struct route route;
+    double started;
+    unsigned status;
+    uint64_t bytes;              /* body bytes received or sent */
+    bool answered;
+
+    /* The body, for the requests that have one. */
+    int (*on_body)(struct request *rq, const char *data, size_t len);
+    int (*on_end)(struct request *rq);
+    struct upload *upload;
+    bool upload_is_session;      /* false for a one-shot monolithic POST */
+    char upload_id[33];
+    uint64_t chunk_start;        /* upload offset before this request's body */
+    uint64_t chunk_expect;       /* bytes promised by Content-Range, or 0 */
+    char *buf;                   /* a buffered manifest */
+    size_t len, cap;
+    /* A failure met while reading the body, answered at the end. */
+    unsigned fail_status;
+    const char *fail_code;
+    char fail_msg[256];
+};
+
+/* ---- answering ------------------------------------------------------- */
+
+/* Every response goes through here: adds the API version header, records
+ * the status, queues it. Takes ownership of resp. */
+enum MHD_Result respond(struct request *rq, unsigned status, struct MHD_Response *resp);
+/* The spec's error body: {"errors":[{"code","message","detail"}]}. */
+enum MHD_Result respond_error(struct request *rq, unsigned status,
+                              const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An empty body with the given status. */
+struct MHD_Response *response_empty(void);
+/* A JSON body (takes the reference). */
+struct MHD_Response *response_json(json_t *doc);
+/* A body of `size` bytes from fd at offset (sendfile); HEAD sends none. */
+struct MHD_Response *response_fd(struct request *rq, int fd, uint64_t offset,
+                                 uint64_t size);
+void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *req_header(struct request *rq, const char *name);
+const char *req_query(struct request *rq, const char *name);
+bool is_head(struct request *rq);
+/* Remember a failure while the body is still arriving. */
+int body_fail(struct request *rq, unsigned status, const char *code,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Validate a digest from the URL or query; answers 400 DIGEST_INVALID and
+ * returns false when it is not a sha256 or sha512 digest. */
+bool digest_check(struct request *rq, const char *digest);
+
+/* ---- the API areas: each begins a request of its route ------------------ */
+
+enum MHD_Result api_blob(struct request *rq);
+enum MHD_Result api_upload(struct request *rq);
+enum MHD_Result api_manifest(struct request *rq);
+enum MHD_Result api_tags(struct request *rq);
+enum MHD_Result api_catalog(struct request *rq);
+enum MHD_Result api_referrers(struct request *rq);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * meta.c - metadata front end: dispatch to the configured driver.
+ */
+#include "driver.h"
+
+struct meta {
+    const struct meta_driver *drv;
+    void *s;
+};
+
+int meta_open(const char *path, struct meta **out, struct berr *err)
+{
+    struct meta *m = calloc(1, sizeof *m);
+    if (!m)
+        return berr_set(err, BERR_IO, "out of memory");
+    m->drv = &meta_driver_sqlite;
+    int rc = m->drv->open(path, &m->s, err);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void meta_close(struct meta *m)
+{
+    if (!m)
+        return;
+    m->drv->close(m->s);
+    free(m);
+}
+
+int meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size)
+{
+    return m->drv->blob_link(m->s, repo, digest, size);
+}
+
+int meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
+{
+    return m->drv->blob_get(m->s, repo, digest, size);
+}
+
+int meta_blob_unlink(struct meta *m, const char *repo, const char *digest)
+{
+    return m->drv->blob_unlink(m->s, repo, digest);
+}
+
+int meta_upload_add(struct meta *m, const char *id, const char *repo)
+{
+    return m->drv->upload_add(m->s, id, repo);
+}
+
+int meta_upload_repo(struct meta *m, const char *id, char repo[NAME_MAX_LEN + 1])
+{
+    return m->drv->upload_repo(m->s, id, repo);
+}
+
+int meta_upload_remove(struct meta *m, const char *id)
+{
+    return m->drv->upload_remove(m->s, id);
+}
+
+int meta_manifest_put(struct meta *m, const char *repo,
+                      const struct manifest_put *put, struct berr *err)
+{
+    return m->drv->manifest_put(m->s, repo, put, err);
+}
+
+int meta_manifest_get(struct meta *m, const char *repo, const char *reference,
+                      struct manifest_info *out)
+{
+    return m->drv->manifest_get(m->s, repo, reference, out);
+}
+
+int meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
+{
+    return m->drv->manifest_delete(m->s, repo, digest);
+}
+
+int meta_tag_delete(struct meta *m, const char *repo, const char *tag)
+{
+    return m->drv->tag_delete(m->s, repo, tag);
+}
+
+bool meta_repo_exists(struct meta *m, const char *repo)
+{
+    return m->drv->repo_exists(m->s, repo);
+}
+
+int meta_tags_list(struct meta *m, const char *repo, const char *last, int n,
+                   meta_row_fn each, void *arg, bool *more)
+{
+    return m->drv->tags_list(m->s, repo, last, n, each, arg, more);
+}
+
+int meta_catalog(struct meta *m, const char *last, int n, meta_row_fn each,
+                 void *arg, bool *more)
+{
+    return m->drv->catalog(m->s, last, n, each, arg, more);
+}
+
+int meta_referrers(struct meta *m, const char *repo, const char *digest,
+                   const char *artifact_type, meta_referrer_fn each, void *arg)
+{
+    return m->drv->referrers(m->s, repo, digest, artifact_type, each, arg);
+}

@@ -1,0 +1,551 @@
+/*
+ * meta_sqlite.c - the sqlite metadata driver.
+ *
+ * One database in WAL mode; one connection per worker thread (kept in a
+ * thread-specific slot and closed when the thread ends), each with its
+ * prepared statements cached, so a manifest or blob lookup is one indexed
+ * query and no allocation. Writes that must be atomic with a check (a
+ * manifest whose blobs must exist) run in one IMMEDIATE transaction.
+ */
+#include "driver.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS repositories("
+    "  name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS blobs("
+    "  digest TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS repo_blobs("
+    "  repo TEXT NOT NULL, digest TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);"
+    "CREATE TABLE IF NOT EXISTS manifests("
+    "  repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL, subject TEXT, artifact_type TEXT,"
+    "  annotations TEXT, created INTEGER NOT NULL,"
+    "  PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject)"
+    "  WHERE subject IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS manifest_refs("
+    "  repo TEXT NOT NULL, digest TEXT NOT NULL, child TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, PRIMARY KEY(repo, digest, child, kind)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);"
+    "CREATE TABLE IF NOT EXISTS tags("
+    "  repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);"
+    "CREATE TABLE IF NOT EXISTS uploads("
+    "  id TEXT PRIMARY KEY, repo TEXT NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;";
+
+enum stmt_id {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_REPO_ADD, S_REPO_EXISTS,
+    S_BLOB_ADD, S_REPO_BLOB_ADD, S_REPO_BLOB_GET, S_REPO_BLOB_DEL,
+    S_UPLOAD_ADD, S_UPLOAD_GET, S_UPLOAD_DEL,
+    S_MANIFEST_ADD, S_MANIFEST_HAS, S_REF_ADD, S_TAG_SET,
+    S_MANIFEST_BY_DIGEST, S_MANIFEST_BY_TAG,
+    S_MANIFEST_DEL, S_REFS_DEL, S_TAGS_DEL_DIGEST, S_TAG_DEL,
+    S_TAGS_LIST, S_CATALOG, S_REFERRERS, S_REFERRERS_TYPE,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_REPO_ADD] = "INSERT OR IGNORE INTO repositories(name, created) VALUES(?1, ?2)",
+    [S_REPO_EXISTS] = "SELECT 1 FROM repositories WHERE name = ?1",
+    [S_BLOB_ADD] = "INSERT OR IGNORE INTO blobs(digest, size, created) VALUES(?1, ?2, ?3)",
+    [S_REPO_BLOB_ADD] = "INSERT OR REPLACE INTO repo_blobs(repo, digest, created)"
+                        " VALUES(?1, ?2, ?3)",
+    [S_REPO_BLOB_GET] = "SELECT b.size FROM repo_blobs r JOIN blobs b"
+                        " ON b.digest = r.digest WHERE r.repo = ?1 AND r.digest = ?2",
+    [S_REPO_BLOB_DEL] = "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
+    [S_UPLOAD_ADD] = "INSERT INTO uploads(id, repo, created) VALUES(?1, ?2, ?3)",
+    [S_UPLOAD_GET] = "SELECT repo FROM uploads WHERE id = ?1",
+    [S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id = ?1",
+    [S_MANIFEST_ADD] = "INSERT OR REPLACE INTO manifests(repo, digest, media_type,"
+                       " size, subject, artifact_type, annotations, created)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_MANIFEST_HAS] = "SELECT 1 FROM manifests WHERE repo = ?1 AND digest = ?2",
+    [S_REF_ADD] = "INSERT OR IGNORE INTO manifest_refs(repo, digest, child, kind)"
+                  " VALUES(?1, ?2, ?3, ?4)",
+    [S_TAG_SET] = "INSERT OR REPLACE INTO tags(repo, name, digest, updated)"
+                  " VALUES(?1, ?2, ?3, ?4)",
+    [S_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size, subject FROM manifests"
+                             " WHERE repo = ?1 AND digest = ?2",
+    [S_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.subject"
+                          " FROM tags t JOIN manifests m"
+                          " ON m.repo = t.repo AND m.digest = t.digest"
+                          " WHERE t.repo = ?1 AND t.name = ?2",
+    [S_MANIFEST_DEL] = "DELETE FROM manifests WHERE repo = ?1 AND digest = ?2",
+    [S_REFS_DEL] = "DELETE FROM manifest_refs WHERE repo = ?1 AND digest = ?2",
+    [S_TAGS_DEL_DIGEST] = "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
+    [S_TAG_DEL] = "DELETE FROM tags WHERE repo = ?1 AND name = ?2",
+    [S_TAGS_LIST] = "SELECT name FROM tags WHERE repo = ?1 AND name > ?2"
+                    " ORDER BY name LIMIT ?3",
+    [S_CATALOG] = "SELECT name FROM repositories WHERE name > ?1"
+                  " ORDER BY name LIMIT ?2",
+    [S_REFERRERS] = "SELECT digest, media_type, size, artifact_type, annotations"
+                    " FROM manifests WHERE repo = ?1 AND subject = ?2"
+                    " ORDER BY digest",
+    [S_REFERRERS_TYPE] = "SELECT digest, media_type, size, artifact_type, annotations"
+                         " FROM manifests WHERE repo = ?1 AND subject = ?2"
+                         " AND artifact_type = ?3 ORDER BY digest",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+};
+
+struct sqlite_state {
+    char *path;
+    pthread_key_t key;
+};
+
+static void conn_free(void *p)
+{
+    struct conn *c = p;
+    if (!c)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static struct conn *conn_open(const char *path, struct berr *err)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        berr_set(err, BERR_IO, "out of memory");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        berr_set(err, BERR_IO, "cannot open %s: %s", path, sqlite3_errmsg(c->db));
+        conn_free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, 10000);
+    /* NORMAL is durable in WAL mode except for the last transactions before
+     * a power loss; blob files are fsynced separately. FULL keeps even those. */
+    sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+                 NULL, NULL, NULL);
+    return c;
+}
+
+/* This thread's connection, opened on first use. */
+static struct conn *conn_get(struct sqlite_state *s)
+{
+    struct conn *c = pthread_getspecific(s->key);
+    if (!c) {
+        c = conn_open(s->path, NULL);
+        if (c)
+            pthread_setspecific(s->key, c);
+    }
+    return c;
+}
+
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+    if (!c->stmt[id] &&
+        sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                           &c->stmt[id], NULL) != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    return c->stmt[id];
+}
+
+/* Bind text/int parameters from a format string: 's' text (NULL allowed),
+ * 'i' int64. */
+static sqlite3_stmt *prep(struct conn *c, enum stmt_id id, const char *fmt, ...)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st)
+        return NULL;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 1; fmt[i - 1]; i++) {
+        if (fmt[i - 1] == 's') {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+        }
+    }
+    va_end(ap);
+    return st;
+}
+
+/* Run a statement that returns no rows. */
+static int exec_stmt(sqlite3_stmt *st)
+{
+    if (!st)
+        return -BERR_IO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -BERR_IO;
+}
+
+/* Step a query once: 1 for a row, 0 for none, negative on error. The
+ * caller resets the statement after reading the row. */
+static int step_row(sqlite3_stmt *st)
+{
+    if (!st)
+        return -BERR_IO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -BERR_IO;
+}
+
+static int64_t now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    snprintf(dst, len, "%s", v ? v : "");
+}
+
+static int sq_open(const char *path, void **state, struct berr *err)
+{
+    struct conn *c = conn_open(path, err);
+    if (!c)
+        return -BERR_IO;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = berr_set(err, BERR_IO, "cannot create schema in %s: %s", path,
+                          msg ? msg : "?");
+        sqlite3_free(msg);
+        conn_free(c);
+        return rc;
+    }
+    conn_free(c);
+    struct sqlite_state *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return berr_set(err, BERR_IO, "out of memory");
+    }
+    pthread_key_create(&s->key, conn_free);
+    *state = s;
+    return 0;
+}
+
+static void sq_close(void *state)
+{
+    struct sqlite_state *s = state;
+    conn_free(pthread_getspecific(s->key));
+    pthread_setspecific(s->key, NULL);
+    pthread_key_delete(s->key);
+    free(s->path);
+    free(s);
+}
+
+static int sq_blob_link(void *state, const char *repo, const char *digest,
+                        uint64_t size)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return -BERR_IO;
+    int64_t t = now();
+    int rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", digest, (int64_t)size, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_REPO_BLOB_ADD, "ssi", repo, digest, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_COMMIT, ""));
+    if (rc < 0)
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+    return rc;
+}
+
+static int sq_blob_get(void *state, const char *repo, const char *digest,
+                       uint64_t *size)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_REPO_BLOB_GET, "ss", repo, digest);
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc == 0 ? -BERR_NOTFOUND : rc;
+    if (size)
+        *size = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_blob_unlink(void *state, const char *repo, const char *digest)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    int rc = exec_stmt(prep(c, S_REPO_BLOB_DEL, "ss", repo, digest));
+    if (rc == 0 && sqlite3_changes(c->db) == 0)
+        return -BERR_NOTFOUND;
+    return rc;
+}
+
+static int sq_upload_add(void *state, const char *id, const char *repo)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    return exec_stmt(prep(c, S_UPLOAD_ADD, "ssi", id, repo, now()));
+}
+
+static int sq_upload_repo(void *state, const char *id, char repo[NAME_MAX_LEN + 1])
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_UPLOAD_GET, "s", id);
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc == 0 ? -BERR_NOTFOUND : rc;
+    copy_col(repo, NAME_MAX_LEN + 1, st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_upload_remove(void *state, const char *id)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    return exec_stmt(prep(c, S_UPLOAD_DEL, "s", id));
+}
+
+/* Inside a transaction: is every ref of a manifest present? */
+static int check_refs(struct conn *c, const char *repo,
+                      const struct manifest_put *put, struct berr *err)
+{
+    for (size_t i = 0; i < put->nrefs; i++) {
+        const struct manifest_ref *r = &put->refs[i];
+        enum stmt_id id = r->kind == REF_BLOB ? S_REPO_BLOB_GET : S_MANIFEST_HAS;
+        sqlite3_stmt *st = prep(c, id, "ss", repo, r->digest);
+        int rc = step_row(st);
+        if (rc < 0)
+            return berr_set(err, BERR_IO, "metadata query failed");
+        sqlite3_reset(st);
+        if (rc == 0)
+            return berr_set(err, BERR_NOTFOUND, "%s %s is not in repository %s",
+                            r->kind == REF_BLOB ? "blob" : "manifest", r->digest,
+                            repo);
+    }
+    return 0;
+}
+
+static int sq_manifest_put(void *state, const char *repo,
+                           const struct manifest_put *put, struct berr *err)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return berr_set(err, BERR_IO, "metadata unavailable");
+    const struct manifest_info *mi = &put->info;
+    int64_t t = now();
+    int rc = check_refs(c, repo, put, err);
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", mi->digest, (int64_t)mi->size, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_MANIFEST_ADD, "sssisssi", repo, mi->digest,
+                            mi->media_type, (int64_t)mi->size,
+                            mi->subject[0] ? mi->subject : NULL,
+                            put->artifact_type, put->annotations, t));
+    for (size_t i = 0; rc == 0 && i < put->nrefs; i++)
+        rc = exec_stmt(prep(c, S_REF_ADD, "ssss", repo, mi->digest,
+                            put->refs[i].digest,
+                            put->refs[i].kind == REF_BLOB ? "blob" : "manifest"));
+    if (rc == 0 && mi->subject[0])
+        rc = exec_stmt(prep(c, S_REF_ADD, "ssss", repo, mi->digest, mi->subject,
+                            "subject"));
+    if (rc == 0 && put->tag)
+        rc = exec_stmt(prep(c, S_TAG_SET, "sssi", repo, put->tag, mi->digest, t));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_COMMIT, ""));
+    if (rc < 0) {
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+        if (!err || !err->code)
+            berr_set(err, BERR_IO, "metadata write failed");
+    }
+    return rc;
+}
+
+static int sq_manifest_get(void *state, const char *repo, const char *reference,
+                           struct manifest_info *out)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    enum stmt_id id = digest_valid(reference) ? S_MANIFEST_BY_DIGEST : S_MANIFEST_BY_TAG;
+    sqlite3_stmt *st = prep(c, id, "ss", repo, reference);
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc == 0 ? -BERR_NOTFOUND : rc;
+    copy_col(out->digest, sizeof out->digest, st, 0);
+    copy_col(out->media_type, sizeof out->media_type, st, 1);
+    out->size = (uint64_t)sqlite3_column_int64(st, 2);
+    copy_col(out->subject, sizeof out->subject, st, 3);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_manifest_delete(void *state, const char *repo, const char *digest)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return -BERR_IO;
+    int rc = exec_stmt(prep(c, S_MANIFEST_DEL, "ss", repo, digest));
+    bool found = rc == 0 && sqlite3_changes(c->db) > 0;
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_REFS_DEL, "ss", repo, digest));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_TAGS_DEL_DIGEST, "ss", repo, digest));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_COMMIT, ""));
+    if (rc < 0) {
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+        return rc;
+    }
+    return found ? 0 : -BERR_NOTFOUND;
+}
+
+static int sq_tag_delete(void *state, const char *repo, const char *tag)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    int rc = exec_stmt(prep(c, S_TAG_DEL, "ss", repo, tag));
+    if (rc == 0 && sqlite3_changes(c->db) == 0)
+        return -BERR_NOTFOUND;
+    return rc;
+}
+
+static bool sq_repo_exists(void *state, const char *repo)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return false;
+    sqlite3_stmt *st = prep(c, S_REPO_EXISTS, "s", repo);
+    int rc = step_row(st);
+    if (rc > 0)
+        sqlite3_reset(st);
+    return rc > 0;
+}
+
+/* Rows of a name listing: ask for n+1 to learn whether more remain. */
+static int list_rows(sqlite3_stmt *st, int n, meta_row_fn each, void *arg,
+                     bool *more)
+{
+    int rc, count = 0;
+    *more = false;
+    while ((rc = step_row(st)) > 0) {
+        if (count == n) {
+            *more = true;
+            sqlite3_reset(st);
+            break;
+        }
+        count++;
+        if (each(arg, (const char *)sqlite3_column_text(st, 0)) < 0) {
+            sqlite3_reset(st);
+            return -BERR_IO;
+        }
+    }
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_tags_list(void *state, const char *repo, const char *last, int n,
+                        meta_row_fn each, void *arg, bool *more)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    if (n <= 0) {
+        *more = false;
+        return 0;
+    }
+    return list_rows(prep(c, S_TAGS_LIST, "ssi", repo, last ? last : "",
+                          (int64_t)n + 1),
+                     n, each, arg, more);
+}
+
+static int sq_catalog(void *state, const char *last, int n, meta_row_fn each,
+                      void *arg, bool *more)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    if (n <= 0) {
+        *more = false;
+        return 0;
+    }
+    return list_rows(prep(c, S_CATALOG, "si", last ? last : "", (int64_t)n + 1),
+                     n, each, arg, more);
+}
+
+static int sq_referrers(void *state, const char *repo, const char *digest,
+                        const char *artifact_type, meta_referrer_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = artifact_type
+                           ? prep(c, S_REFERRERS_TYPE, "sss", repo, digest, artifact_type)
+                           : prep(c, S_REFERRERS, "ss", repo, digest);
+    int rc;
+    while ((rc = step_row(st)) > 0) {
+        struct referrer r = {
+            .digest = (const char *)sqlite3_column_text(st, 0),
+            .media_type = (const char *)sqlite3_column_text(st, 1),
+            .size = (uint64_t)sqlite3_column_int64(st, 2),
+            .artifact_type = (const char *)sqlite3_column_text(st, 3),
+            .annotations = (const char *)sqlite3_column_text(st, 4),
+        };
+        if (each(arg, &r) < 0) {
+            sqlite3_reset(st);
+            return -BERR_IO;
+        }
+    }
+    return rc;
+}
+
+const struct meta_driver meta_driver_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .blob_link = sq_blob_link,
+    .blob_get = sq_blob_get,
+    .blob_unlink = sq_blob_unlink,
+    .upload_add = sq_upload_add,
+    .upload_repo = sq_upload_repo,
+    .upload_remove = sq_upload_remove,
+    .manifest_put = sq_manifest_put,
+    .manifest_get = sq_manifest_get,
+    .manifest_delete = sq_manifest_delete,
+    .tag_delete = sq_tag_delete,
+    .repo_exists = sq_repo_exists,
+    .tags_list = sq_tags_list,
+    .catalog = sq_catalog,
+    .referrers = sq_referrers,
+};
