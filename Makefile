@@ -6,7 +6,7 @@ CC       ?= cc
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
@@ -24,8 +24,9 @@ TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry 
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
+AUTH_SRC    = $(wildcard auth/*.c)
 SERVER_SRC  = $(wildcard server/*.c)
-LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC))
+LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC) $(AUTH_SRC))
 SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

@@ -15,6 +15,20 @@ static int append_string(void *arg, const char *value)
     return json_array_append_new(arg, json_string(value)) == 0 ? 0 : -1;
 }
 
+struct visible_list {
+    struct request *rq;
+    json_t *items;
+};
+
+/* _catalog lists only the repositories the caller may pull. */
+static int append_visible(void *arg, const char *name)
+{
+    struct visible_list *v = arg;
+    if (!auth_visible(v->rq->srv->auth, &v->rq->who, name))
+        return 0;
+    return append_string(v->items, name);
+}
+
 static bool get_only(struct request *rq)
 {
     if (strcmp(rq->method, "GET") == 0 || is_head(rq))
@@ -27,7 +41,7 @@ static bool get_only(struct request *rq)
 static bool page_params(struct request *rq, int *n, const char **last)
 {
     if (page_size_parse(req_query(rq, "n"), rq->srv->cfg->page_max, n) < 0) {
-        respond_error(rq, 400, "UNSUPPORTED", "n must be a non-negative integer");
+        respond_error(rq, 400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer");
         return false;
     }
     *last = req_query(rq, "last");
@@ -82,7 +96,8 @@ enum MHD_Result api_catalog(struct request *rq)
         return MHD_YES;
     json_t *repos = json_array();
     bool more = false;
-    if (meta_catalog(rq->srv->meta, last, n, append_string, repos, &more) < 0) {
+    struct visible_list v = {rq, repos};
+    if (meta_catalog(rq->srv->meta, last, n, append_visible, &v, &more) < 0) {
         json_decref(repos);
         return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
     }

@@ -153,6 +153,7 @@ static enum MHD_Result upload_post(struct request *rq)
             return MHD_YES;
         uint64_t size;
         if (from && repo_name_valid(from) &&
+            auth_may(rq->srv->auth, &rq->who, from, ACT_PULL) &&
             meta_blob_get(rq->srv->meta, from, mount, &size) == 0 &&
             meta_blob_link(rq->srv->meta, rq->route.name, mount, size) == 0)
             return respond_blob_created(rq, mount);

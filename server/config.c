@@ -91,8 +91,9 @@ static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
 
 static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 {
-    static const char *const top[] = {"listen", "root", "log", "limits",
-                                      "storage", "threads", NULL};
+    static const char *const top[] = {"listen", "root", "log", "limits", "storage",
+                                      "threads", "auth", "tls", NULL};
+    static const char *const tls_keys[] = {"cert", "key", NULL};
     static const char *const log_keys[] = {"level", "format", NULL};
     static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
     static const char *const storage_keys[] = {"delete", NULL};
@@ -145,6 +146,22 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
             cfg->page_max = n > 100000 ? 100000 : (int)n;
         }
     }
+    json_t *tls = json_object_get(root, "tls");
+    if (tls) {
+        if (!json_is_object(tls))
+            return berr_set(err, BERR_INVALID, "tls: must be an object");
+        if ((rc = only_keys(tls, "tls", tls_keys, err)) < 0 ||
+            (rc = set_string(cfg->tls_cert, sizeof cfg->tls_cert,
+                             json_string_value(json_object_get(tls, "cert")), "tls.cert", err)) < 0 ||
+            (rc = set_string(cfg->tls_key, sizeof cfg->tls_key,
+                             json_string_value(json_object_get(tls, "key")), "tls.key", err)) < 0)
+            return rc;
+    }
+    if ((v = json_object_get(root, "auth"))) {
+        if (!json_is_object(v))
+            return berr_set(err, BERR_INVALID, "auth: must be an object");
+        cfg->auth = json_incref(v);
+    }
     if ((storage = json_object_get(root, "storage"))) {
         if (!json_is_object(storage))
             return berr_set(err, BERR_INVALID, "storage: must be an object");
@@ -179,12 +196,24 @@ static int config_from_env(struct config *cfg, struct berr *err)
             return berr_set(err, BERR_INVALID, "BERTH_MANIFEST_MAX_BYTES: '%s' is not a positive integer", v);
         cfg->manifest_max = n;
     }
+    if ((v = getenv("BERTH_TLS_CERT")) &&
+        (rc = set_string(cfg->tls_cert, sizeof cfg->tls_cert, v, "BERTH_TLS_CERT", err)) < 0)
+        return rc;
+    if ((v = getenv("BERTH_TLS_KEY")) &&
+        (rc = set_string(cfg->tls_key, sizeof cfg->tls_key, v, "BERTH_TLS_KEY", err)) < 0)
+        return rc;
     if ((v = getenv("BERTH_PAGE_MAX"))) {
         if (parse_u64_str(v, 1, &n) < 0)
             return berr_set(err, BERR_INVALID, "BERTH_PAGE_MAX: '%s' is not a positive integer", v);
         cfg->page_max = n > 100000 ? 100000 : (int)n;
     }
     return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    json_decref(cfg->auth);
+    cfg->auth = NULL;
 }
 
 int config_load(struct config *cfg, const char *file, struct berr *err)
@@ -198,6 +227,7 @@ int config_load(struct config *cfg, const char *file, struct berr *err)
         int rc = config_from_json(cfg, root, err);
         json_decref(root);
         if (rc < 0) {
+            config_free(cfg);
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
             return berr_set(err, BERR_INVALID, "%s: %s", file, msg);

@@ -53,6 +53,10 @@ enum MHD_Result respond(struct request *rq, unsigned status, struct MHD_Response
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    if (status == 401 && rq->who.challenge[0])
+        MHD_add_response_header(resp, "WWW-Authenticate", rq->who.challenge);
+    if (status == 429 && rq->who.retry_after > 0)
+        header_add(resp, "Retry-After", "%d", rq->who.retry_after);
     rq->status = status;
     rq->answered = true;
     enum MHD_Result r = MHD_queue_response(rq->conn, status, resp);
@@ -120,6 +124,7 @@ enum MHD_Result respond_error(struct request *rq, unsigned status,
         {"DENIED", "requested access to the resource is denied"},
         {"UNSUPPORTED", "the operation is unsupported"},
         {"TOOMANYREQUESTS", "too many requests"},
+        {"PAGINATION_NUMBER_INVALID", "invalid number of results requested"},
     };
     const char *message = "error";
     for (size_t i = 0; i < sizeof messages / sizeof *messages; i++)
@@ -164,6 +169,68 @@ bool is_head(struct request *rq)
     return strcmp(rq->method, "HEAD") == 0;
 }
 
+/* ---- access ------------------------------------------------------------ */
+
+/* What a request needs: the repository it touches (NULL: registry-wide)
+ * and the actions. */
+static unsigned needed_actions(struct request *rq)
+{
+    const char *m = rq->method;
+    bool read = strcmp(m, "GET") == 0 || is_head(rq);
+    switch (rq->route.kind) {
+    case ROUTE_CATALOG:
+        return ACT_CATALOG;
+    case ROUTE_BASE:
+        return 0;
+    case ROUTE_UPLOAD_START:
+    case ROUTE_UPLOAD:
+        return ACT_PUSH;
+    default:
+        if (strcmp(m, "DELETE") == 0)
+            return ACT_DELETE;
+        return read ? ACT_PULL : ACT_PUSH;
+    }
+}
+
+/* Ask auth; answers 401, 403 or 429 and returns false when not allowed. */
+static bool authorize(struct request *rq)
+{
+    struct server *srv = rq->srv;
+    if (!srv->auth)
+        return true;
+    const char *name = rq->route.kind == ROUTE_BASE || rq->route.kind == ROUTE_CATALOG
+                           ? NULL : rq->route.name;
+    const char *authz = req_header(rq, "Authorization");
+    unsigned need = needed_actions(rq);
+    auth_check(srv->auth, authz, rq->client, name, need, &rq->who);
+    /* Whoever may push may ask whether a blob is already there. */
+    if (rq->who.verdict != AUTH_ALLOW && rq->route.kind == ROUTE_BLOB && is_head(rq)) {
+        struct auth_result push;
+        auth_check(srv->auth, authz, rq->client, name, ACT_PUSH, &push);
+        if (push.verdict == AUTH_ALLOW) {
+            auth_result_clear(&rq->who);
+            rq->who = push;
+        } else {
+            auth_result_clear(&push);
+        }
+    }
+    switch (rq->who.verdict) {
+    case AUTH_ALLOW:
+        return true;
+    case AUTH_CHALLENGE:
+        respond_error(rq, 401, "UNAUTHORIZED", "authentication required");
+        return false;
+    case AUTH_DENY:
+        respond_error(rq, 403, "DENIED", "%s may not do this on %s", rq->who.account,
+                      name ? name : "this registry");
+        return false;
+    case AUTH_LIMITED:
+        respond_error(rq, 429, "TOOMANYREQUESTS", "too many failed logins; retry later");
+        return false;
+    }
+    return false;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static enum MHD_Result route_begin(struct request *rq)
@@ -173,7 +240,8 @@ static enum MHD_Result route_begin(struct request *rq)
     switch (r->kind) {
     case ROUTE_NONE:
         return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint: %s", rq->path);
-    case ROUTE_BASE:
+    case ROUTE_TOKEN:
+        return api_token(rq);
     case ROUTE_HEALTH:
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
@@ -183,6 +251,13 @@ static enum MHD_Result route_begin(struct request *rq)
     }
     if (r->name_invalid)
         return respond_error(rq, 400, "NAME_INVALID", "invalid repository name");
+    if (!authorize(rq))
+        return MHD_YES;
+    if (r->kind == ROUTE_BASE) {
+        if (!get)
+            return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
+        return respond(rq, 200, response_json(json_object()));
+    }
     switch (r->kind) {
     case ROUTE_CATALOG: return api_catalog(rq);
     case ROUTE_TAGS: return api_tags(rq);
@@ -194,6 +269,20 @@ static enum MHD_Result route_begin(struct request *rq)
     default:
         return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint");
     }
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, len, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
 /* Does the request carry a body? Requests without one are routed at the
@@ -224,7 +313,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         rq->method = method;
         rq->started = now_seconds();
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        route_parse(url, &rq->route);
+        client_address(conn, rq->client, sizeof rq->client);
+        route_parse(url, auth_token_path(rq->srv->auth), &rq->route);
         if (!has_body(conn))
             return MHD_YES;
         /* Headers are in: refuse a bad request before its body is read. */
@@ -272,6 +362,9 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     log_request(rq->method, rq->path,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499,
                 rq->bytes, now_seconds() - rq->started);
+    auth_result_clear(&rq->who);
+    if (rq->free_state)
+        rq->free_state(rq->state);
     free(rq->buf);
     free(rq);
     *con_cls = NULL;
@@ -315,6 +408,27 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
     return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
 }
 
+static int read_file(const char *path, char **out, struct berr *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return berr_set(err, BERR_IO, "cannot read %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while (mem && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    fclose(f);
+    if (!mem || fclose(mem) != 0 || len == 0) {
+        free(buf);
+        return berr_set(err, BERR_IO, "cannot read %s", path);
+    }
+    *out = buf;
+    return 0;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -337,11 +451,27 @@ int server_run(const struct config *cfg)
     }
     char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/metadata.db", cfg->root);
+    if (auth_open(cfg->auth, &srv.auth, &err) < 0) {
+        log_error("%s", err.msg);
+        return 2;
+    }
+    char *tls_cert = NULL, *tls_key = NULL;
+    if ((cfg->tls_cert[0] || cfg->tls_key[0]) &&
+        (read_file(cfg->tls_cert, &tls_cert, &err) < 0 ||
+         read_file(cfg->tls_key, &tls_key, &err) < 0)) {
+        log_error("tls: %s", err.msg);
+        free(tls_cert);
+        auth_close(srv.auth);
+        return 2;
+    }
     if (mkdir_p(cfg->root, 0755) < 0 ||
         blob_store_open(cfg->root, &srv.blobs, &err) < 0 ||
         meta_open(dbpath, &srv.meta, &err) < 0) {
         log_error("storage: %s", err.msg[0] ? err.msg : strerror(errno));
         blob_store_close(srv.blobs);
+        auth_close(srv.auth);
+        free(tls_cert);
+        free(tls_key);
         return 1;
     }
 
@@ -357,7 +487,8 @@ int server_run(const struct config *cfg)
                                         : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+            MHD_USE_TURBO | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+            (tls_cert ? MHD_USE_TLS : 0),
         0, NULL, NULL, access_handler, &srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -366,15 +497,21 @@ int server_run(const struct config *cfg)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        /* the TLS pair last: without TLS it ends the list early */
+        tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, tls_key,
         MHD_OPTION_END);
+    int rc = 0;
     if (!d) {
-        log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
-        meta_close(srv.meta);
-        blob_store_close(srv.blobs);
-        return 1;
+        log_error("cannot listen on %s%s: %s", cfg->listen,
+                  tls_cert ? " with TLS" : "", strerror(errno));
+        rc = 1;
+        goto out;
     }
-    log_info("berthd serving on %s, data in %s, %u threads", cfg->listen,
-             cfg->root, threads);
+    log_info("berthd serving %s on %s, data in %s, %u threads, auth %s",
+             tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
+             !srv.auth ? "off" : auth_token_path(srv.auth) ? "token (with token service)"
+                                                          : "on");
 
     struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
     while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
@@ -387,8 +524,12 @@ int server_run(const struct config *cfg)
     for (int i = 0; i < 3000 && atomic_load(&in_flight) > 0; i++)
         usleep(10000);
     MHD_stop_daemon(d);
+    log_info("berthd stopped");
+out:
     meta_close(srv.meta);
     blob_store_close(srv.blobs);
-    log_info("berthd stopped");
-    return 0;
+    auth_close(srv.auth);
+    free(tls_cert);
+    free(tls_key);
+    return rc;
 }

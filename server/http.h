@@ -11,6 +11,7 @@
 #ifndef BERTH_SERVER_HTTP_H
 #define BERTH_SERVER_HTTP_H
 
+#include "../auth/auth.h"
 #include "../storage/storage.h"
 #include "server.h"
 
@@ -28,6 +29,7 @@ enum route_kind {
     ROUTE_UPLOAD_START,  /* /v2/<name>/blobs/uploads/ */
     ROUTE_UPLOAD,        /* /v2/<name>/blobs/uploads/<id> */
     ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
+    ROUTE_TOKEN,         /* the built-in token service (auth.token.path) */
 };
 
 struct route {
@@ -37,13 +39,15 @@ struct route {
     bool name_invalid;           /* shaped like a route, but a bad name */
 };
 
-/* Split a request path into a route. Pure; unit-tested. */
-void route_parse(const char *path, struct route *out);
+/* Split a request path into a route. Pure; unit-tested. `token_path` is
+ * the token service's path, or NULL. */
+void route_parse(const char *path, const char *token_path, struct route *out);
 
 struct server {
     const struct config *cfg;
     struct blob_store *blobs;
     struct meta *meta;
+    struct auth *auth;           /* NULL: no auth */
 };
 
 struct request {
@@ -56,6 +60,8 @@ struct request {
     unsigned status;
     uint64_t bytes;              /* body bytes received or sent */
     bool answered;
+    char client[64];             /* the peer's address */
+    struct auth_result who;      /* who is asking, once auth_check ran */
 
     /* The body, for the requests that have one. */
     int (*on_body)(struct request *rq, const char *data, size_t len);
@@ -65,6 +71,8 @@ struct request {
     char upload_id[33];
     uint64_t chunk_start;        /* upload offset before this request's body */
     uint64_t chunk_expect;       /* bytes promised by Content-Range, or 0 */
+    void *state;                 /* a handler's own state, freed by free_state */
+    void (*free_state)(void *state);
     char *buf;                   /* a buffered manifest */
     size_t len, cap;
     /* A failure met while reading the body, answered at the end. */
@@ -110,5 +118,6 @@ enum MHD_Result api_manifest(struct request *rq);
 enum MHD_Result api_tags(struct request *rq);
 enum MHD_Result api_catalog(struct request *rq);
 enum MHD_Result api_referrers(struct request *rq);
+enum MHD_Result api_token(struct request *rq);
 
 #endif

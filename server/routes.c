@@ -36,9 +36,13 @@ static bool ends_with(const char *path, const char *a, const char *b,
     return true;
 }
 
-void route_parse(const char *path, struct route *out)
+void route_parse(const char *path, const char *token_path, struct route *out)
 {
     memset(out, 0, sizeof *out);
+    if (token_path && strcmp(path, token_path) == 0) {
+        out->kind = ROUTE_TOKEN;
+        return;
+    }
     if (strcmp(path, "/v2/") == 0 || strcmp(path, "/v2") == 0) {
         out->kind = ROUTE_BASE;
         return;

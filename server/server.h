@@ -7,6 +7,8 @@
 
 #include "../common/common.h"
 
+#include <jansson.h>
+
 struct config {
     char listen[256];            /* ADDR:PORT, IPv4 or [IPv6] */
     char root[1024];             /* data directory */
@@ -16,11 +18,15 @@ struct config {
     int page_max;                /* tags/list and _catalog page size cap */
     bool delete_enabled;
     int threads;                 /* 0: chosen from the CPU count */
+    json_t *auth;                /* the "auth" object (see auth/auth.h), or NULL */
+    char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
+    char tls_key[1024];
 };
 
 /* Defaults, then FILE (may be NULL), then BERTH_* environment variables.
  * Command-line flags are applied by the caller afterwards. */
 int config_load(struct config *cfg, const char *file, struct berr *err);
+void config_free(struct config *cfg);
 
 int server_run(const struct config *cfg);
 

@@ -1,0 +1,491 @@
+/*
+ * auth.c - the auth configuration and the per-request decision.
+ *
+ * Three modes, chosen by the "auth" object: none (no object), basic (an
+ * htpasswd file), token (a "token" object: berthd checks bearer tokens
+ * signed by a trusted key, and may issue them itself, see token.c). In
+ * every mode the access rules (rules.c) decide what an account may do.
+ *
+ * Verified bearer tokens are cached by a SHA-256 of the token until they
+ * expire, so a client sending the same token on every request pays for the
+ * signature check once.
+ */
+#include "internal.h"
+
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const auth_keys[] = {"realm", "htpasswd", "token", "groups",
+                                        "access", "ratelimit", NULL};
+static const char *const token_keys[] = {"realm", "service", "issuer", "path", "key",
+                                         "trusted", "expiration", "leeway", NULL};
+
+static int only_keys(json_t *obj, const char *where, const char *const *keys,
+                     struct berr *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        bool known = false;
+        for (const char *const *p = keys; *p; p++)
+            known |= strcmp(k, *p) == 0;
+        if (!known)
+            return berr_set(err, BERR_INVALID, "%s: unknown key '%s'", where, k);
+    }
+    return 0;
+}
+
+static int get_str(json_t *obj, const char *key, const char *dflt, char **out,
+                   const char *where, struct berr *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v && (!json_is_string(v) || !json_string_length(v)))
+        return berr_set(err, BERR_INVALID, "%s.%s: must be a non-empty string", where, key);
+    const char *s = v ? json_string_value(v) : dflt;
+    *out = s ? strdup(s) : NULL;
+    return 0;
+}
+
+static int get_int(json_t *obj, const char *key, int dflt, int min, int *out,
+                   const char *where, struct berr *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min ||
+        json_integer_value(v) > 100000000)
+        return berr_set(err, BERR_INVALID, "%s.%s: must be an integer >= %d", where, key, min);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* Load the signing key, creating a P-256 key when the file does not exist
+ * yet so a fresh install needs no openssl command. */
+static int signing_key_load(const char *file, EVP_PKEY **out, struct berr *err)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        mode_t old = umask(077);
+        f = key ? fopen(file, "w") : NULL;
+        umask(old);
+        if (!f || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
+            if (f)
+                fclose(f);
+            EVP_PKEY_free(key);
+            return berr_set(err, BERR_IO, "auth.token.key: cannot create %s", file);
+        }
+        fclose(f);
+        *out = key;
+        log_info("auth: created token signing key %s", file);
+        return 0;
+    }
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_EC || EVP_PKEY_bits(key) != 256) {
+        EVP_PKEY_free(key);
+        return berr_set(err, BERR_INVALID, "auth.token.key: %s is not a P-256 EC private key", file);
+    }
+    *out = key;
+    return 0;
+}
+
+static int token_open(struct auth *a, json_t *t, struct berr *err)
+{
+    int rc;
+    if (!json_is_object(t))
+        return berr_set(err, BERR_INVALID, "auth.token: must be an object");
+    if ((rc = only_keys(t, "auth.token", token_keys, err)) < 0 ||
+        (rc = get_str(t, "realm", NULL, &a->token_realm, "auth.token", err)) < 0 ||
+        (rc = get_str(t, "service", "berth", &a->service, "auth.token", err)) < 0 ||
+        (rc = get_str(t, "issuer", "berth", &a->issuer, "auth.token", err)) < 0 ||
+        (rc = get_str(t, "path", NULL, &a->token_path, "auth.token", err)) < 0 ||
+        (rc = get_int(t, "expiration", 300, 10, &a->expiration, "auth.token", err)) < 0 ||
+        (rc = get_int(t, "leeway", 30, 0, &a->leeway, "auth.token", err)) < 0)
+        return rc;
+    if (!a->token_realm)
+        return berr_set(err, BERR_INVALID, "auth.token.realm: the URL clients get tokens from is required");
+    json_t *key = json_object_get(t, "key");
+    if (key) {
+        if (!json_is_string(key))
+            return berr_set(err, BERR_INVALID, "auth.token.key: must be a file name");
+        if ((rc = signing_key_load(json_string_value(key), &a->signing_key, err)) < 0)
+            return rc;
+        EVP_PKEY_up_ref(a->signing_key);
+        jwt_key_id(a->signing_key, a->signing_kid);
+        /* our own tokens verify with our own key */
+        EVP_PKEY **keys = realloc(a->keys.keys, (a->keys.nkeys + 1) * sizeof *keys);
+        char **kids = realloc(a->keys.kids, (a->keys.nkeys + 1) * sizeof *kids);
+        if (keys)
+            a->keys.keys = keys;
+        if (kids)
+            a->keys.kids = kids;
+        if (!keys || !kids)
+            return berr_set(err, BERR_IO, "out of memory");
+        a->keys.keys[a->keys.nkeys] = a->signing_key;
+        a->keys.kids[a->keys.nkeys] = strdup(a->signing_kid);
+        a->keys.nkeys++;
+    }
+    json_t *trusted = json_object_get(t, "trusted");
+    if (trusted && !json_is_array(trusted))
+        return berr_set(err, BERR_INVALID, "auth.token.trusted: must be an array of PEM files");
+    size_t i;
+    json_t *v;
+    json_array_foreach(trusted, i, v) {
+        if (!json_is_string(v))
+            return berr_set(err, BERR_INVALID, "auth.token.trusted[%zu]: must be a file name", i);
+        if ((rc = jwt_keys_load(&a->keys, json_string_value(v), err)) < 0)
+            return rc;
+    }
+    if (a->keys.nkeys == 0)
+        return berr_set(err, BERR_INVALID, "auth.token: needs a signing key or trusted keys");
+    if (a->token_path && (!a->signing_key || !a->users))
+        return berr_set(err, BERR_INVALID,
+                        "auth.token.path: the built-in token service needs auth.token.key and auth.htpasswd");
+    if (a->token_path && a->token_path[0] != '/')
+        return berr_set(err, BERR_INVALID, "auth.token.path: must start with /");
+    a->mode = MODE_TOKEN;
+    return 0;
+}
+
+void auth_close(struct auth *a)
+{
+    if (!a)
+        return;
+    htpasswd_free(a->users);
+    rules_free(a->rules);
+    ratelimit_free(a->limits);
+    jwt_keys_free(&a->keys);
+    EVP_PKEY_free(a->signing_key);
+    for (size_t i = 0; i < TOKEN_CACHE; i++)
+        json_decref(a->cache[i].access);
+    pthread_mutex_destroy(&a->cache_lock);
+    free(a->realm);
+    free(a->token_realm);
+    free(a->service);
+    free(a->issuer);
+    free(a->token_path);
+    free(a);
+}
+
+int auth_open(json_t *cfg, struct auth **out, struct berr *err)
+{
+    *out = NULL;
+    if (!cfg)
+        return 0;
+    if (!json_is_object(cfg))
+        return berr_set(err, BERR_INVALID, "auth: must be an object");
+    struct auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return berr_set(err, BERR_IO, "out of memory");
+    pthread_mutex_init(&a->cache_lock, NULL);
+    a->mode = MODE_BASIC;
+    int rc, attempts = 10, window = 60;
+    char *htpasswd = NULL;
+    json_t *rl = json_object_get(cfg, "ratelimit");
+    if ((rc = only_keys(cfg, "auth", auth_keys, err)) < 0 ||
+        (rc = get_str(cfg, "realm", "berth", &a->realm, "auth", err)) < 0 ||
+        (rc = get_str(cfg, "htpasswd", NULL, &htpasswd, "auth", err)) < 0)
+        goto fail;
+    if (rl && (rc = (json_is_object(rl) ? 0 : berr_set(err, BERR_INVALID, "auth.ratelimit: must be an object"))) < 0)
+        goto fail;
+    if ((rc = get_int(rl, "attempts", 10, 1, &attempts, "auth.ratelimit", err)) < 0 ||
+        (rc = get_int(rl, "window", 60, 1, &window, "auth.ratelimit", err)) < 0)
+        goto fail;
+    if (htpasswd && (rc = htpasswd_load(htpasswd, &a->users, err)) < 0)
+        goto fail;
+    if ((rc = rules_load(json_object_get(cfg, "access"), json_object_get(cfg, "groups"),
+                         &a->rules, err)) < 0)
+        goto fail;
+    json_t *token = json_object_get(cfg, "token");
+    if (token && (rc = token_open(a, token, err)) < 0)
+        goto fail;
+    if (a->mode == MODE_BASIC && !a->users) {
+        rc = berr_set(err, BERR_INVALID, "auth: needs htpasswd (basic) or token");
+        goto fail;
+    }
+    a->limits = ratelimit_new(attempts, window);
+    free(htpasswd);
+    *out = a;
+    return 0;
+fail:
+    free(htpasswd);
+    auth_close(a);
+    return rc;
+}
+
+bool auth_enabled(const struct auth *a)
+{
+    return a != NULL;
+}
+
+const char *auth_token_path(const struct auth *a)
+{
+    return a ? a->token_path : NULL;
+}
+
+void auth_result_clear(struct auth_result *r)
+{
+    json_decref(r->granted);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- credentials ----------------------------------------------------------- */
+
+int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
+                 size_t plen)
+{
+    if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0)
+        return -BERR_INVALID;
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t len = strlen(b64);
+    if (len == 0 || len > 4096 || len % 4)
+        return -BERR_INVALID;
+    unsigned char *buf = malloc(len);
+    int n = buf ? EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)len) : -1;
+    if (n < 0) {
+        free(buf);
+        return -BERR_INVALID;
+    }
+    while (n > 0 && b64[len - 1] == '=' && len--)
+        n--;
+    buf[n] = '\0';
+    char *colon = memchr(buf, ':', (size_t)n);
+    int rc = -BERR_INVALID;
+    if (colon && (size_t)(colon - (char *)buf) < ulen && strlen(colon + 1) < plen &&
+        memchr(buf, '\0', (size_t)n) == NULL) {
+        *colon = '\0';
+        snprintf(user, ulen, "%s", (char *)buf);
+        snprintf(pass, plen, "%s", colon + 1);
+        rc = user[0] ? 0 : -BERR_INVALID;
+    }
+    OPENSSL_cleanse(buf, (size_t)n);
+    free(buf);
+    return rc;
+}
+
+int login_check(struct auth *a, const char *client, const char *user,
+                const char *password, int *retry_after)
+{
+    char key[200];
+    snprintf(key, sizeof key, "user:%s", user);
+    int wait = ratelimit_blocked(a->limits, client);
+    int wait_user = ratelimit_blocked(a->limits, key);
+    *retry_after = wait > wait_user ? wait : wait_user;
+    if (*retry_after > 0)
+        return -BERR_CONFLICT;
+    if (a->users && htpasswd_verify(a->users, user, password))
+        return 0;
+    ratelimit_fail(a->limits, client);
+    ratelimit_fail(a->limits, key);
+    log_warn("auth: failed login for %s from %s", user, client);
+    return -BERR_INVALID;
+}
+
+/* Check iss, aud, exp, nbf of verified claims. */
+static bool claims_valid(struct auth *a, json_t *claims, time_t now)
+{
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    json_t *aud = json_object_get(claims, "aud");
+    json_t *exp = json_object_get(claims, "exp");
+    json_t *nbf = json_object_get(claims, "nbf");
+    if (!iss || strcmp(iss, a->issuer) != 0)
+        return false;
+    bool aud_ok = false;
+    if (json_is_string(aud))
+        aud_ok = strcmp(json_string_value(aud), a->service) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v)
+        aud_ok |= json_is_string(v) && strcmp(json_string_value(v), a->service) == 0;
+    if (!aud_ok || !json_is_integer(exp))
+        return false;
+    if (json_integer_value(exp) + a->leeway < now)
+        return false;
+    if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - a->leeway > now))
+        return false;
+    return !json_object_get(claims, "refresh");   /* refresh tokens grant nothing here */
+}
+
+/* Verify a bearer token (cached); fills account and granted access. */
+static bool bearer_verify(struct auth *a, const char *token, struct auth_result *out)
+{
+    unsigned char key[32];
+    EVP_Digest(token, strlen(token), key, NULL, EVP_sha256(), NULL);
+    size_t slot = ((size_t)key[0] << 8 | key[1]) % TOKEN_CACHE;
+    time_t now = time(NULL);
+    bool hit = false;
+    pthread_mutex_lock(&a->cache_lock);
+    struct token_entry *e = &a->cache[slot];
+    if (e->access && CRYPTO_memcmp(e->key, key, 32) == 0 && e->exp + a->leeway >= now) {
+        hit = true;
+        snprintf(out->account, sizeof out->account, "%s", e->account);
+        out->granted = json_incref(e->access);
+    }
+    pthread_mutex_unlock(&a->cache_lock);
+    if (hit)
+        return true;
+
+    json_t *claims = NULL;
+    struct berr err = {0};
+    if (jwt_verify(&a->keys, token, &claims, &err) < 0)
+        return false;
+    if (!claims_valid(a, claims, now)) {
+        json_decref(claims);
+        return false;
+    }
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    json_t *access = json_object_get(claims, "access");
+    snprintf(out->account, sizeof out->account, "%s", sub ? sub : "");
+    out->granted = json_is_array(access) ? json_incref(access) : json_array();
+    pthread_mutex_lock(&a->cache_lock);
+    json_decref(e->access);
+    memcpy(e->key, key, 32);
+    e->exp = json_integer_value(json_object_get(claims, "exp"));
+    snprintf(e->account, sizeof e->account, "%s", out->account);
+    e->access = json_incref(out->granted);
+    pthread_mutex_unlock(&a->cache_lock);
+    json_decref(claims);
+    return true;
+}
+
+/* What a token's access claim grants on (type, name). */
+unsigned granted_actions(json_t *granted, const char *type, const char *name)
+{
+    unsigned acts = 0;
+    size_t i, j;
+    json_t *g, *act;
+    json_array_foreach(granted, i, g) {
+        const char *t = json_string_value(json_object_get(g, "type"));
+        const char *n = json_string_value(json_object_get(g, "name"));
+        if (!t || !n || strcmp(t, type) != 0 || strcmp(n, name) != 0)
+            continue;
+        json_array_foreach(json_object_get(g, "actions"), j, act)
+            acts |= action_parse(json_string_value(act));
+    }
+    return acts;
+}
+
+static void actions_string(unsigned actions, char *out, size_t len)
+{
+    static const char *names[] = {"pull", "push", "delete"};
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (actions & (1u << i))
+            o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", names[i]);
+}
+
+static void challenge(struct auth *a, const char *name, unsigned actions,
+                      bool insufficient, struct auth_result *out)
+{
+    out->verdict = AUTH_CHALLENGE;
+    if (a->mode == MODE_BASIC) {
+        snprintf(out->challenge, sizeof out->challenge, "Basic realm=\"%s\"", a->realm);
+        return;
+    }
+    int n = snprintf(out->challenge, sizeof out->challenge,
+                     "Bearer realm=\"%s\",service=\"%s\"", a->token_realm, a->service);
+    char acts[64];
+    if (name && (actions & ~ACT_CATALOG)) {
+        actions_string(actions, acts, sizeof acts);
+        n += snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
+                      ",scope=\"repository:%s:%s\"", name, acts);
+    } else if (actions & ACT_CATALOG) {
+        n += snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
+                      ",scope=\"registry:catalog:*\"");
+    }
+    if (insufficient)
+        snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
+                 ",error=\"insufficient_scope\"");
+}
+
+void auth_check(struct auth *a, const char *authorization, const char *client,
+                const char *name, unsigned actions, struct auth_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a) {
+        out->verdict = AUTH_ALLOW;
+        return;
+    }
+    bool authenticated = false, presented = authorization != NULL;
+    if (a->mode == MODE_BASIC && presented) {
+        char user[128], pass[512];
+        if (basic_decode(authorization, user, sizeof user, pass, sizeof pass) == 0) {
+            int rc = login_check(a, client, user, pass, &out->retry_after);
+            OPENSSL_cleanse(pass, sizeof pass);
+            if (rc == -BERR_CONFLICT) {
+                out->verdict = AUTH_LIMITED;
+                return;
+            }
+            if (rc == 0) {
+                snprintf(out->account, sizeof out->account, "%s", user);
+                authenticated = true;
+            }
+        }
+    } else if (a->mode == MODE_TOKEN && presented &&
+               strncasecmp(authorization, "Bearer ", 7) == 0) {
+        out->via_token = bearer_verify(a, authorization + 7, out);
+        authenticated = out->via_token;
+    }
+    if (presented && !authenticated) {       /* bad credentials */
+        challenge(a, name, actions, false, out);
+        return;
+    }
+
+    if (!name && !(actions & ACT_CATALOG)) { /* the base endpoint */
+        if (authenticated)
+            out->verdict = AUTH_ALLOW;
+        else
+            challenge(a, NULL, 0, false, out);
+        return;
+    }
+    const char *target = name ? name : "*";
+    unsigned by_rules = rules_allowed(a->rules, out->account, target);
+    if (out->via_token) {
+        unsigned granted = name ? granted_actions(out->granted, "repository", name)
+                                : (granted_actions(out->granted, "registry", "catalog")
+                                       ? ACT_CATALOG : 0);
+        if ((granted & actions) == actions) {
+            out->verdict = AUTH_ALLOW;
+            return;
+        }
+        /* The rules would allow it: the client needs a token with more scope. */
+        if ((by_rules & actions) == actions || !out->account[0])
+            challenge(a, name, actions, true, out);
+        else
+            out->verdict = AUTH_DENY;
+        return;
+    }
+    if ((by_rules & actions) == actions)
+        out->verdict = AUTH_ALLOW;
+    else if (!authenticated)
+        challenge(a, name, actions, false, out);
+    else
+        out->verdict = AUTH_DENY;
+}
+
+bool auth_may(struct auth *a, const struct auth_result *who, const char *name,
+              unsigned actions)
+{
+    if (!a)
+        return true;
+    if (who->via_token)
+        return (granted_actions(who->granted, "repository", name) & actions) == actions;
+    return (rules_allowed(a->rules, who->account, name) & actions) == actions;
+}
+
+bool auth_visible(struct auth *a, const struct auth_result *who, const char *name)
+{
+    return !a || (rules_allowed(a->rules, who->account, name) & ACT_PULL);
+}
