@@ -107,6 +107,11 @@ static int publish(struct fs_state *fs, const char *tmp, int fd,
     if (blob_path(fs, digest, dir, sizeof dir, true) < 0 ||
         blob_path(fs, digest, path, sizeof path, false) < 0)
         return berr_set(err, BERR_INVALID, "invalid digest");
+    if (access(path, F_OK) == 0) {
+        /* The same verified content is already durable: nothing to add. */
+        unlink(tmp);
+        return 0;
+    }
     if (fsync(fd) < 0)
         return berr_set(err, BERR_IO, "fsync: %s", strerror(errno));
     if (mkdir(dir, 0755) == 0) {
