@@ -76,7 +76,7 @@ static bool reference_check(struct request *rq, bool *is_digest)
         return digest_check(rq, ref);
     if (tag_valid(ref))
         return true;
-    respond_error(rq, 400, "TAG_INVALID", "invalid tag '%s'", ref);
+    respond_error(rq, 400, "MANIFEST_INVALID", "invalid tag '%s'", ref);
     return false;
 }
 
