@@ -8,6 +8,8 @@
 #   expect_error 404 BLOB_UNKNOWN
 #   finish                      # prints the summary, exits non-zero on failure
 #
+# Also: berthd_spawn (exact args, for config tests), berthd_stop, location,
+# error_code, push_blob, push_manifest, push_image, descriptor, random_file.
 # Everything started is stopped by an EXIT trap; scratch lives in $TMP.
 # finish also fails the test if berthd died, does not exit 0 on SIGTERM, or
 # printed a sanitizer report. Traffic goes to 127.0.0.1 only, never a proxy.
@@ -180,9 +182,11 @@ push_manifest() {
 }
 
 # push_image REPO TAG: a config blob, one random layer and an OCI manifest
-# (in $TMP/img-REPO-TAG.json, "/" made "_"); prints the manifest digest.
+# (in $TMP/img-REPO-TAG.json, "/" made "_", REPO cut to 100 characters);
+# prints the manifest digest.
 push_image() {
-    local f=$TMP/img-${1//\//_}-$2
+    local f=${1//\//_}
+    f=$TMP/img-${f:0:100}-$2
     printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"x":"%s"}' \
         "$RANDOM$RANDOM" >"$f.config"
     random_file "$f.layer" 512
