@@ -20,7 +20,7 @@ endif
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
-             busybox-static wrk procps psmisc
+             busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
