@@ -2,10 +2,10 @@
  * api_manifests.c - GET, HEAD, PUT and DELETE /v2/<name>/manifests/<ref>.
  *
  * A PUT body is buffered (bounded by limits.manifest_max_bytes), its digest
- * computed, its document validated (manifest.c), its body stored as a blob,
- * and then recorded in one metadata transaction that also checks every
- * blob and child manifest it names is present, so a manifest is never
- * stored pointing at something missing.
+ * computed, its document validated (manifest.c), its body staged as a
+ * blob, and then recorded in one metadata transaction that also checks
+ * every blob and child manifest it names is present and publishes the
+ * body, so a manifest is never stored pointing at something missing.
  */
 #include "http.h"
 #include "manifest.h"
@@ -161,9 +161,15 @@ static int manifest_put_end(struct request *rq)
     snprintf(put.info.subject, sizeof put.info.subject, "%s", doc.subject);
     put.info.size = rq->len;
 
-    int rc = blob_put_buffer(rq->srv->blobs, digest, rq->buf ? rq->buf : "", rq->len, &err);
-    if (rc == 0)
+    char staged[33];
+    put.body.bs = rq->srv->blobs;
+    put.body.id = staged;
+    int rc = blob_stage(rq->srv->blobs, rq->buf ? rq->buf : "", rq->len, staged, &err);
+    if (rc == 0) {
         rc = meta_manifest_put(rq->srv->meta, name, &put, &err);
+        if (rc < 0)
+            upload_remove(rq->srv->blobs, staged);
+    }
     manifest_doc_free(&doc);
     if (rc == -BERR_NOTFOUND)
         return respond_error(rq, 400, "MANIFEST_BLOB_UNKNOWN", "%s", err.msg);

@@ -67,8 +67,12 @@ static enum MHD_Result finish(struct request *rq, const char *digest)
     struct upload *up = rq->upload;
     rq->upload = NULL;
     int rc = upload_finish(up, digest, &size, &err);
+    if (rc == 0) {
+        struct staged file = {rq->srv->blobs, rq->upload_id};
+        rc = meta_blob_link(rq->srv->meta, rq->route.name, digest, size, &file, &err);
+    }
     if (rq->upload_is_session && rc != -BERR_IO) {
-        /* a verified blob or a refused one: either way the session is over */
+        /* a published blob or a refused one: either way the session is over */
         upload_remove(rq->srv->blobs, rq->upload_id);
         meta_upload_remove(rq->srv->meta, rq->upload_id);
     }
@@ -76,8 +80,6 @@ static enum MHD_Result finish(struct request *rq, const char *digest)
         return respond_error(rq, 400, "DIGEST_INVALID", "%s", err.msg);
     if (rc < 0)
         return respond_error(rq, 500, "BLOB_UPLOAD_INVALID", "%s", err.msg);
-    if (meta_blob_link(rq->srv->meta, rq->route.name, digest, size) < 0)
-        return respond_error(rq, 500, "BLOB_UPLOAD_INVALID", "cannot record blob");
     return respond_blob_created(rq, digest);
 }
 
@@ -151,11 +153,9 @@ static enum MHD_Result upload_post(struct request *rq)
     if (mount) {
         if (!digest_check(rq, mount))
             return MHD_YES;
-        uint64_t size;
         if (from && repo_name_valid(from) &&
             auth_may(rq->srv->auth, &rq->who, from, ACT_PULL) &&
-            meta_blob_get(rq->srv->meta, from, mount, &size) == 0 &&
-            meta_blob_link(rq->srv->meta, rq->route.name, mount, size) == 0)
+            meta_blob_mount(rq->srv->meta, from, rq->route.name, mount) == 0)
             return respond_blob_created(rq, mount);
         /* not visible in `from`: an ordinary upload instead */
     } else if (digest) {

@@ -4,6 +4,8 @@
  *   <root>/blobs/<algo>/<first 2 hex>/<hex>   published blobs, read-only
  *   <root>/uploads/<id>                        partial uploads
  *
+ *   <root>/trash/<algo>-<hex>                  blobs the collector is removing
+ *
  * Publishing is fsync(file), link(upload, blob), fsync(blob dir), unlink
  * upload: link(2) fails with EEXIST instead of replacing, so a blob that
  * exists is never overwritten, and a crash leaves either no blob or a whole
@@ -16,7 +18,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fs_state {
@@ -56,7 +60,7 @@ static int fs_open(const char *root, void **state, struct berr *err)
     }
     strcpy(fs->root, root);
     char path[PATH_MAX];
-    const char *dirs[] = {"blobs/sha256", "blobs/sha512", "uploads"};
+    const char *dirs[] = {"blobs/sha256", "blobs/sha512", "uploads", "trash"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
         if (mkdir_p(path, 0755) < 0) {
@@ -99,21 +103,25 @@ static bool fs_blob_exists(void *state, const char *digest)
            access(path, F_OK) == 0;
 }
 
-/* Durably move a complete temp file to its blob path, never replacing. */
-static int publish(struct fs_state *fs, const char *tmp, int fd,
-                   const char *digest, struct berr *err)
+static int fs_upload_sync(void *state, int fd, struct berr *err)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
-    if (blob_path(fs, digest, dir, sizeof dir, true) < 0 ||
-        blob_path(fs, digest, path, sizeof path, false) < 0)
-        return berr_set(err, BERR_INVALID, "invalid digest");
-    if (access(path, F_OK) == 0) {
-        /* The same verified content is already durable: nothing to add. */
-        unlink(tmp);
-        return 0;
-    }
+    (void)state;
     if (fsync(fd) < 0)
         return berr_set(err, BERR_IO, "fsync: %s", strerror(errno));
+    return 0;
+}
+
+/* Link a durable upload to its blob path, never replacing, and make the
+ * new directory entry durable. */
+static int fs_upload_publish(void *state, const char *id, const char *digest,
+                             struct berr *err)
+{
+    struct fs_state *fs = state;
+    char tmp[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+    if (upload_path(fs, id, tmp, sizeof tmp) < 0 ||
+        blob_path(fs, digest, dir, sizeof dir, true) < 0 ||
+        blob_path(fs, digest, path, sizeof path, false) < 0)
+        return berr_set(err, BERR_INVALID, "invalid upload id or digest");
     if (mkdir(dir, 0755) == 0) {
         /* a new fan-out directory must survive a crash too */
         char parent[PATH_MAX];
@@ -123,34 +131,15 @@ static int publish(struct fs_state *fs, const char *tmp, int fd,
     } else if (errno != EEXIST) {
         return berr_set(err, BERR_IO, "mkdir %s: %s", dir, strerror(errno));
     }
-    if (link(tmp, path) < 0 && errno != EEXIST)
-        return berr_set(err, BERR_IO, "link %s: %s", path, strerror(errno));
-    if (fsync_dir(dir) < 0)
+    if (link(tmp, path) < 0) {
+        if (errno != EEXIST)
+            return berr_set(err, BERR_IO, "link %s: %s", path, strerror(errno));
+        /* the same verified content is already there and durable */
+    } else if (fsync_dir(dir) < 0) {
         return berr_set(err, BERR_IO, "fsync %s: %s", dir, strerror(errno));
+    }
     unlink(tmp);
     return 0;
-}
-
-static int fs_blob_put(void *state, const char *digest, const void *buf,
-                       size_t len, struct berr *err)
-{
-    struct fs_state *fs = state;
-    if (fs_blob_exists(state, digest))
-        return 0;
-    char id[33], tmp[PATH_MAX];
-    upload_id_new(id);
-    upload_path(fs, id, tmp, sizeof tmp);
-    auto_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return berr_set(err, BERR_IO, "create %s: %s", tmp, strerror(errno));
-    int rc = write_all(fd, buf, len);
-    if (rc == 0)
-        rc = publish(fs, tmp, fd, digest, err);
-    else
-        berr_set(err, BERR_IO, "write %s: %s", tmp, strerror(errno));
-    if (rc < 0)
-        unlink(tmp);
-    return rc;
 }
 
 static int fs_upload_create(void *state, const char *id, struct berr *err)
@@ -183,15 +172,6 @@ static int fs_upload_open(void *state, const char *id, int *fd, uint64_t *size)
     return 0;
 }
 
-static int fs_upload_commit(void *state, const char *id, int fd,
-                            const char *digest, struct berr *err)
-{
-    char tmp[PATH_MAX];
-    if (upload_path(state, id, tmp, sizeof tmp) < 0)
-        return berr_set(err, BERR_INVALID, "invalid upload id");
-    return publish(state, tmp, fd, digest, err);
-}
-
 static int fs_upload_remove(void *state, const char *id)
 {
     char path[PATH_MAX];
@@ -214,16 +194,131 @@ static int fs_upload_size(void *state, const char *id, uint64_t *size)
     return 0;
 }
 
+static int fs_upload_list(void *state, upload_fn each, void *arg)
+{
+    struct fs_state *fs = state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/uploads", fs->root);
+    DIR *d = opendir(path);
+    if (!d)
+        return -BERR_IO;
+    time_t now = time(NULL);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        struct stat st;
+        if (!upload_id_valid(e->d_name) || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+            continue;
+        rc = each(arg, e->d_name, (int64_t)(now - st.st_mtime));
+    }
+    closedir(d);
+    return rc;
+}
+
+static int trash_path(struct fs_state *fs, const char *digest, char *out, size_t len)
+{
+    enum digest_algo algo;
+    if (digest_parse(digest, &algo) < 0)
+        return -BERR_INVALID;
+    int n = snprintf(out, len, "%s/trash/%s-%s", fs->root,
+                     algo == DIGEST_SHA512 ? "sha512" : "sha256", digest_hex(digest));
+    return n < 0 || (size_t)n >= len ? -BERR_INVALID : 0;
+}
+
+static int fs_blob_trash(void *state, const char *digest)
+{
+    char path[PATH_MAX], trash[PATH_MAX];
+    if (blob_path(state, digest, path, sizeof path, false) < 0 ||
+        trash_path(state, digest, trash, sizeof trash) < 0)
+        return -BERR_INVALID;
+    if (rename(path, trash) < 0)
+        return errno == ENOENT ? 0 : -BERR_IO;
+    char dir[PATH_MAX];
+    blob_path(state, digest, dir, sizeof dir, true);
+    return fsync_dir(dir);
+}
+
+static int fs_trash_settle(void *state, blob_keep_fn keep, void *arg)
+{
+    struct fs_state *fs = state;
+    char dirpath[PATH_MAX];
+    snprintf(dirpath, sizeof dirpath, "%s/trash", fs->root);
+    DIR *d = opendir(dirpath);
+    if (!d)
+        return -BERR_IO;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* names are "<algo>-<hex>" */
+        char digest[DIGEST_MAX], path[PATH_MAX];
+        char *dash = strchr(e->d_name, '-');
+        if (!dash || (size_t)(dash - e->d_name) != 6 || strlen(dash + 1) > 128)
+            continue;
+        snprintf(digest, sizeof digest, "%.6s:%s", e->d_name, dash + 1);
+        if (!digest_valid(digest))
+            continue;
+        if (keep(arg, digest) && blob_path(fs, digest, path, sizeof path, false) == 0 &&
+            linkat(dirfd(d), e->d_name, AT_FDCWD, path, 0) < 0 && errno != EEXIST)
+            continue;   /* cannot restore it now: leave it for the next run */
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+    return fsync_dir(dirpath);
+}
+
+static int fs_blob_list(void *state, blob_fn each, void *arg)
+{
+    struct fs_state *fs = state;
+    static const char *const algos[] = {"sha256", "sha512"};
+    time_t now = time(NULL);
+    int rc = 0;
+    for (int a = 0; a < 2 && rc == 0; a++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/blobs/%s", fs->root, algos[a]);
+        DIR *top = opendir(path);
+        if (!top)
+            continue;
+        struct dirent *fan;
+        while (rc == 0 && (fan = readdir(top))) {
+            if (strlen(fan->d_name) != 2 || fan->d_name[0] == '.')
+                continue;
+            int fd = openat(dirfd(top), fan->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+            if (!d && fd >= 0)
+                close(fd);
+            struct dirent *e;
+            while (d && rc == 0 && (e = readdir(d))) {
+                char digest[DIGEST_MAX];
+                struct stat st;
+                if (strlen(e->d_name) > 128 || e->d_name[0] == '.')
+                    continue;
+                snprintf(digest, sizeof digest, "%s:%s", algos[a], e->d_name);
+                if (!digest_valid(digest) || strncmp(e->d_name, fan->d_name, 2) != 0 ||
+                    fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+                    continue;
+                rc = each(arg, digest, (int64_t)(now - st.st_mtime));
+            }
+            if (d)
+                closedir(d);
+        }
+        closedir(top);
+    }
+    return rc;
+}
+
 const struct blob_driver blob_driver_fs = {
     .name = "filesystem",
     .open = fs_open,
     .close = fs_close,
     .blob_open = fs_blob_open,
     .blob_exists = fs_blob_exists,
-    .blob_put = fs_blob_put,
     .upload_create = fs_upload_create,
     .upload_open = fs_upload_open,
-    .upload_commit = fs_upload_commit,
+    .upload_sync = fs_upload_sync,
+    .upload_publish = fs_upload_publish,
     .upload_remove = fs_upload_remove,
     .upload_size = fs_upload_size,
+    .upload_list = fs_upload_list,
+    .blob_trash = fs_blob_trash,
+    .trash_settle = fs_trash_settle,
+    .blob_list = fs_blob_list,
 };

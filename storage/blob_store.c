@@ -82,10 +82,51 @@ bool blob_exists(struct blob_store *bs, const char *digest)
     return bs->drv->blob_exists(bs->state, digest);
 }
 
-int blob_put_buffer(struct blob_store *bs, const char *digest, const void *buf,
-                    size_t len, struct berr *err)
+int blob_stage(struct blob_store *bs, const void *buf, size_t len, char id[33],
+               struct berr *err)
 {
-    return bs->drv->blob_put(bs->state, digest, buf, len, err);
+    upload_id_new(id);
+    int rc = bs->drv->upload_create(bs->state, id, err);
+    if (rc < 0)
+        return rc;
+    int fd = -1;
+    uint64_t size;
+    rc = bs->drv->upload_open(bs->state, id, &fd, &size);
+    if (rc == 0 && write_all(fd, buf, len) < 0)
+        rc = berr_set(err, BERR_IO, "cannot write staged blob");
+    if (rc == 0)
+        rc = bs->drv->upload_sync(bs->state, fd, err);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        bs->drv->upload_remove(bs->state, id);
+    return rc;
+}
+
+int blob_publish(struct blob_store *bs, const char *id, const char *digest,
+                 struct berr *err)
+{
+    return bs->drv->upload_publish(bs->state, id, digest, err);
+}
+
+int upload_list(struct blob_store *bs, upload_fn each, void *arg)
+{
+    return bs->drv->upload_list(bs->state, each, arg);
+}
+
+int blob_trash(struct blob_store *bs, const char *digest)
+{
+    return bs->drv->blob_trash(bs->state, digest);
+}
+
+int blob_trash_settle(struct blob_store *bs, blob_keep_fn keep, void *arg)
+{
+    return bs->drv->trash_settle(bs->state, keep, arg);
+}
+
+int blob_list(struct blob_store *bs, blob_fn each, void *arg)
+{
+    return bs->drv->blob_list(bs->state, each, arg);
 }
 
 int upload_create(struct blob_store *bs, const char *id, struct berr *err)
@@ -256,7 +297,9 @@ int upload_finish(struct upload *up, const char *digest, uint64_t *size,
                       got, digest);
         goto out;
     }
-    rc = bs->drv->upload_commit(bs->state, up->id, up->fd, digest, err);
+    /* Durable before it is published: if an existing copy is collected
+     * meanwhile, this one is what gets linked into place. */
+    rc = bs->drv->upload_sync(bs->state, up->fd, err);
     if (rc == 0)
         *size = up->offset;
 out:

@@ -17,17 +17,21 @@ struct blob_driver {
     void (*close)(void *state);
     int (*blob_open)(void *state, const char *digest, int *fd, uint64_t *size);
     bool (*blob_exists)(void *state, const char *digest);
-    int (*blob_put)(void *state, const char *digest, const void *buf,
-                    size_t len, struct berr *err);
     int (*upload_create)(void *state, const char *id, struct berr *err);
     /* Open an upload's partial data for appending; *size is its length. */
     int (*upload_open)(void *state, const char *id, int *fd, uint64_t *size);
-    /* Make the upload durable and publish it as `digest`. Never replaces an
-     * existing blob. */
-    int (*upload_commit)(void *state, const char *id, int fd,
-                         const char *digest, struct berr *err);
+    /* Make an upload's data durable. */
+    int (*upload_sync)(void *state, int fd, struct berr *err);
+    /* Publish a durable upload as `digest` and remove the upload. Never
+     * replaces an existing blob. */
+    int (*upload_publish)(void *state, const char *id, const char *digest,
+                          struct berr *err);
     int (*upload_remove)(void *state, const char *id);
     int (*upload_size)(void *state, const char *id, uint64_t *size);
+    int (*upload_list)(void *state, upload_fn each, void *arg);
+    int (*blob_trash)(void *state, const char *digest);
+    int (*trash_settle)(void *state, blob_keep_fn keep, void *arg);
+    int (*blob_list)(void *state, blob_fn each, void *arg);
 };
 
 extern const struct blob_driver blob_driver_fs;
@@ -36,7 +40,9 @@ struct meta_driver {
     const char *name;
     int (*open)(const char *path, void **state, struct berr *err);
     void (*close)(void *state);
-    int (*blob_link)(void *s, const char *repo, const char *digest, uint64_t size);
+    int (*blob_link)(void *s, const char *repo, const char *digest, uint64_t size,
+                     const struct staged *file, struct berr *err);
+    int (*blob_mount)(void *s, const char *from, const char *repo, const char *digest);
     int (*blob_get)(void *s, const char *repo, const char *digest, uint64_t *size);
     int (*blob_unlink)(void *s, const char *repo, const char *digest);
     int (*upload_add)(void *s, const char *id, const char *repo);
@@ -55,6 +61,19 @@ struct meta_driver {
                    void *arg, bool *more);
     int (*referrers)(void *s, const char *repo, const char *digest,
                      const char *artifact_type, meta_referrer_fn each, void *arg);
+    int (*tags_detail)(void *s, const char *repo, meta_tag_fn each, void *arg);
+    int (*gc_manifests)(void *s, int64_t cutoff, bool untagged, meta_manifest_fn each,
+                        void *arg);
+    int (*gc_manifest_delete)(void *s, const char *repo, const char *digest,
+                              int64_t cutoff, bool untagged);
+    int (*gc_unlink_unused)(void *s, int64_t cutoff, bool dry_run);
+    int (*gc_blobs)(void *s, int64_t cutoff, meta_blob_fn each, void *arg);
+    int (*gc_blob_delete)(void *s, const char *digest, int64_t cutoff,
+                          struct blob_store *bs);
+    bool (*blob_known)(void *s, const char *digest);
+    int (*gc_uploads)(void *s, int64_t cutoff, meta_row_fn each, void *arg);
+    int (*gc_repositories)(void *s, bool dry_run, meta_row_fn each, void *arg);
+    int (*usage)(void *s, meta_usage_fn each, void *arg, uint64_t *total);
 };
 
 extern const struct meta_driver meta_driver_sqlite;

@@ -31,9 +31,15 @@ void meta_close(struct meta *m)
     free(m);
 }
 
-int meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size)
+int meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size,
+                   const struct staged *file, struct berr *err)
 {
-    return m->drv->blob_link(m->s, repo, digest, size);
+    return m->drv->blob_link(m->s, repo, digest, size, file, err);
+}
+
+int meta_blob_mount(struct meta *m, const char *from, const char *repo, const char *digest)
+{
+    return m->drv->blob_mount(m->s, from, repo, digest);
 }
 
 int meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
@@ -104,4 +110,57 @@ int meta_referrers(struct meta *m, const char *repo, const char *digest,
                    const char *artifact_type, meta_referrer_fn each, void *arg)
 {
     return m->drv->referrers(m->s, repo, digest, artifact_type, each, arg);
+}
+
+int meta_tags_detail(struct meta *m, const char *repo, meta_tag_fn each, void *arg)
+{
+    return m->drv->tags_detail(m->s, repo, each, arg);
+}
+
+int meta_gc_manifests(struct meta *m, int64_t cutoff, bool untagged,
+                      meta_manifest_fn each, void *arg)
+{
+    return m->drv->gc_manifests(m->s, cutoff, untagged, each, arg);
+}
+
+int meta_gc_manifest_delete(struct meta *m, const char *repo, const char *digest,
+                            int64_t cutoff, bool untagged)
+{
+    return m->drv->gc_manifest_delete(m->s, repo, digest, cutoff, untagged);
+}
+
+int meta_gc_unlink_unused(struct meta *m, int64_t cutoff, bool dry_run)
+{
+    return m->drv->gc_unlink_unused(m->s, cutoff, dry_run);
+}
+
+int meta_gc_blobs(struct meta *m, int64_t cutoff, meta_blob_fn each, void *arg)
+{
+    return m->drv->gc_blobs(m->s, cutoff, each, arg);
+}
+
+int meta_gc_blob_delete(struct meta *m, const char *digest, int64_t cutoff,
+                        struct blob_store *bs)
+{
+    return m->drv->gc_blob_delete(m->s, digest, cutoff, bs);
+}
+
+bool meta_blob_known(struct meta *m, const char *digest)
+{
+    return m->drv->blob_known(m->s, digest);
+}
+
+int meta_gc_uploads(struct meta *m, int64_t cutoff, meta_row_fn each, void *arg)
+{
+    return m->drv->gc_uploads(m->s, cutoff, each, arg);
+}
+
+int meta_gc_repositories(struct meta *m, bool dry_run, meta_row_fn each, void *arg)
+{
+    return m->drv->gc_repositories(m->s, dry_run, each, arg);
+}
+
+int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total)
+{
+    return m->drv->usage(m->s, each, arg, total);
 }

@@ -9,6 +9,7 @@
  */
 #include "driver.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static const char schema[] =
     "  PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject)"
     "  WHERE subject IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS manifests_digest ON manifests(digest);"
     "CREATE TABLE IF NOT EXISTS manifest_refs("
     "  repo TEXT NOT NULL, digest TEXT NOT NULL, child TEXT NOT NULL,"
     "  kind TEXT NOT NULL, PRIMARY KEY(repo, digest, child, kind)) WITHOUT ROWID;"
@@ -54,8 +56,35 @@ enum stmt_id {
     S_MANIFEST_BY_DIGEST, S_MANIFEST_BY_TAG,
     S_MANIFEST_DEL, S_REFS_DEL, S_TAGS_DEL_DIGEST, S_TAG_DEL,
     S_TAGS_LIST, S_CATALOG, S_REFERRERS, S_REFERRERS_TYPE,
+    S_TAGS_DETAIL, S_GC_ORPHAN_REFERRERS, S_GC_UNTAGGED, S_GC_MANIFEST_CHECK,
+    S_GC_UNLINK, S_GC_UNLINK_COUNT, S_GC_BLOBS, S_GC_BLOB_CHECK, S_BLOB_KNOWN,
+    S_BLOB_DEL, S_REPO_BLOBS_DEL, S_GC_UPLOADS, S_GC_REPOS, S_GC_REPO_DEL,
+    S_USAGE, S_TOTAL,
     S_COUNT
 };
+
+/* The collector's conditions, shared by its listing and re-checking
+ * queries so the two can never disagree. */
+#define UNTAGGED_UNUSED(m)                                                     \
+    m ".subject IS NULL AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo = " m \
+    ".repo AND t.digest = " m ".digest) AND NOT EXISTS (SELECT 1 FROM"           \
+    " manifest_refs r WHERE r.repo = " m ".repo AND r.child = " m ".digest"      \
+    " AND r.kind = 'manifest')"
+#define ORPHAN_REFERRER(m)                                                     \
+    m ".subject IS NOT NULL AND NOT EXISTS (SELECT 1 FROM manifests s WHERE"    \
+    " s.repo = " m ".repo AND s.digest = " m ".subject)"
+#define BLOB_UNUSED(b)                                                         \
+    b ".created < ?1 AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest"  \
+    " = " b ".digest) AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE"      \
+    " r.child = " b ".digest AND r.kind = 'blob') AND NOT EXISTS (SELECT 1"     \
+    " FROM repo_blobs rb WHERE rb.digest = " b ".digest AND rb.created >= ?1)"
+#define LINK_UNUSED                                                            \
+    "created < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE"         \
+    " r.repo = repo_blobs.repo AND r.child = repo_blobs.digest AND r.kind = 'blob')"
+#define REPO_EMPTY(r)                                                          \
+    "NOT EXISTS (SELECT 1 FROM manifests WHERE repo = " r ") AND NOT EXISTS"    \
+    " (SELECT 1 FROM repo_blobs WHERE repo = " r ") AND NOT EXISTS (SELECT 1"   \
+    " FROM tags WHERE repo = " r ")"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -100,6 +129,35 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_REFERRERS_TYPE] = "SELECT digest, media_type, size, artifact_type, annotations"
                          " FROM manifests WHERE repo = ?1 AND subject = ?2"
                          " AND artifact_type = ?3 ORDER BY digest",
+    [S_TAGS_DETAIL] = "SELECT name, digest, updated FROM tags WHERE repo = ?1"
+                      " ORDER BY updated DESC, name DESC",
+    [S_GC_ORPHAN_REFERRERS] = "SELECT m.repo, m.digest FROM manifests m"
+                              " WHERE m.created < ?1 AND " ORPHAN_REFERRER("m"),
+    [S_GC_UNTAGGED] = "SELECT m.repo, m.digest FROM manifests m"
+                      " WHERE m.created < ?1 AND " UNTAGGED_UNUSED("m"),
+    [S_GC_MANIFEST_CHECK] = "SELECT 1 FROM manifests m WHERE m.repo = ?2 AND m.digest = ?3"
+                            " AND m.created < ?1 AND ((" ORPHAN_REFERRER("m") ")"
+                            " OR (?4 AND " UNTAGGED_UNUSED("m") "))",
+    [S_GC_UNLINK] = "DELETE FROM repo_blobs WHERE " LINK_UNUSED,
+    [S_GC_UNLINK_COUNT] = "SELECT COUNT(*) FROM repo_blobs WHERE " LINK_UNUSED,
+    [S_GC_BLOBS] = "SELECT b.digest, b.size FROM blobs b WHERE " BLOB_UNUSED("b"),
+    [S_GC_BLOB_CHECK] = "SELECT 1 FROM blobs b WHERE b.digest = ?2 AND " BLOB_UNUSED("b"),
+    [S_BLOB_KNOWN] = "SELECT 1 FROM blobs WHERE digest = ?1",
+    [S_BLOB_DEL] = "DELETE FROM blobs WHERE digest = ?1",
+    [S_REPO_BLOBS_DEL] = "DELETE FROM repo_blobs WHERE digest = ?1",
+    [S_GC_UPLOADS] = "SELECT id FROM uploads WHERE created < ?1",
+    [S_GC_REPOS] = "SELECT name FROM repositories r WHERE " REPO_EMPTY("r.name"),
+    [S_GC_REPO_DEL] = "DELETE FROM repositories WHERE name = ?1 AND " REPO_EMPTY("?1"),
+    [S_USAGE] = "WITH used(repo, digest) AS ("
+                "  SELECT repo, digest FROM repo_blobs"
+                "  UNION SELECT repo, digest FROM manifests"
+                "  UNION SELECT repo, child FROM manifest_refs WHERE kind = 'blob'),"
+                " users(digest, n) AS (SELECT digest, COUNT(*) FROM used GROUP BY digest)"
+                " SELECT u.repo, SUM(CASE WHEN s.n = 1 THEN b.size ELSE 0 END),"
+                "  SUM(CASE WHEN s.n > 1 THEN b.size ELSE 0 END)"
+                " FROM used u JOIN users s ON s.digest = u.digest"
+                " JOIN blobs b ON b.digest = u.digest GROUP BY u.repo ORDER BY u.repo",
+    [S_TOTAL] = "SELECT COALESCE(SUM(size), 0) FROM blobs",
 };
 
 struct conn {
@@ -259,23 +317,53 @@ static void sq_close(void *state)
     free(s);
 }
 
+/* End a transaction: commit when rc is 0, else roll back. */
+static int finish_tx(struct conn *c, int rc)
+{
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_COMMIT, ""));
+    if (rc < 0)
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+    return rc;
+}
+
 static int sq_blob_link(void *state, const char *repo, const char *digest,
-                        uint64_t size)
+                        uint64_t size, const struct staged *file, struct berr *err)
 {
     struct conn *c = conn_get(state);
     if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
-        return -BERR_IO;
+        return berr_set(err, BERR_IO, "metadata unavailable");
     int64_t t = now();
     int rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", digest, (int64_t)size, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_BLOB_ADD, "ssi", repo, digest, t));
-    if (rc == 0)
-        rc = exec_stmt(prep(c, S_COMMIT, ""));
-    if (rc < 0)
-        exec_stmt(prep(c, S_ROLLBACK, ""));
-    return rc;
+    if (rc == 0 && file && file->bs)
+        rc = blob_publish(file->bs, file->id, digest, err);
+    else if (rc < 0)
+        berr_set(err, BERR_IO, "metadata write failed");
+    return finish_tx(c, rc);
+}
+
+static int sq_blob_mount(void *state, const char *from, const char *repo,
+                         const char *digest)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_REPO_BLOB_GET, "ss", from, digest);
+    int rc = step_row(st);
+    if (rc > 0) {
+        sqlite3_reset(st);
+        int64_t t = now();
+        rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
+        if (rc == 0)
+            rc = exec_stmt(prep(c, S_REPO_BLOB_ADD, "ssi", repo, digest, t));
+    } else if (rc == 0) {
+        rc = -BERR_NOTFOUND;
+    }
+    return finish_tx(c, rc);
 }
 
 static int sq_blob_get(void *state, const char *repo, const char *digest,
@@ -382,13 +470,11 @@ static int sq_manifest_put(void *state, const char *repo,
                             "subject"));
     if (rc == 0 && put->tag)
         rc = exec_stmt(prep(c, S_TAG_SET, "sssi", repo, put->tag, mi->digest, t));
-    if (rc == 0)
-        rc = exec_stmt(prep(c, S_COMMIT, ""));
-    if (rc < 0) {
-        exec_stmt(prep(c, S_ROLLBACK, ""));
-        if (!err || !err->code)
-            berr_set(err, BERR_IO, "metadata write failed");
-    }
+    if (rc == 0 && put->body.bs)
+        rc = blob_publish(put->body.bs, put->body.id, mi->digest, err);
+    rc = finish_tx(c, rc);
+    if (rc < 0 && err && !err->code)
+        berr_set(err, BERR_IO, "metadata write failed");
     return rc;
 }
 
@@ -530,6 +616,229 @@ static int sq_referrers(void *state, const char *repo, const char *digest,
     return rc;
 }
 
+/* ---- the collector's queries ---------------------------------------------- */
+
+static int sq_tags_detail(void *state, const char *repo, meta_tag_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_TAGS_DETAIL, "s", repo);
+    int rc;
+    while ((rc = step_row(st)) > 0) {
+        if (each(arg, (const char *)sqlite3_column_text(st, 0),
+                 (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2)) < 0) {
+            sqlite3_reset(st);
+            return -BERR_IO;
+        }
+    }
+    return rc;
+}
+
+/* Rows of (text, text) pairs, collected before calling back so the
+ * callback may write: a statement still stepping holds the database. */
+static int pairs(sqlite3_stmt *st, meta_manifest_fn each, void *arg)
+{
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = step_row(st)) > 0)
+        json_array_append_new(rows, json_pack("[s,s]", sqlite3_column_text(st, 0),
+                                              sqlite3_column_text(st, 1)));
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        if (rc == 0 && each(arg, json_string_value(json_array_get(row, 0)),
+                            json_string_value(json_array_get(row, 1))) < 0)
+            rc = -BERR_IO;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+static int sq_gc_manifests(void *state, int64_t cutoff, bool untagged,
+                           meta_manifest_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    int rc = pairs(prep(c, S_GC_ORPHAN_REFERRERS, "i", cutoff), each, arg);
+    if (rc == 0 && untagged)
+        rc = pairs(prep(c, S_GC_UNTAGGED, "i", cutoff), each, arg);
+    return rc;
+}
+
+/* Inside a transaction: does a check query return a row? */
+static int check_row(sqlite3_stmt *st)
+{
+    int rc = step_row(st);
+    if (rc > 0)
+        sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_gc_manifest_delete(void *state, const char *repo, const char *digest,
+                                 int64_t cutoff, bool untagged)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return -BERR_IO;
+    int rc = check_row(prep(c, S_GC_MANIFEST_CHECK, "issi", cutoff, repo, digest,
+                            (int64_t)untagged));
+    if (rc == 0)
+        rc = -BERR_CONFLICT;
+    else if (rc > 0)
+        rc = exec_stmt(prep(c, S_MANIFEST_DEL, "ss", repo, digest));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_REFS_DEL, "ss", repo, digest));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_TAGS_DEL_DIGEST, "ss", repo, digest));
+    return finish_tx(c, rc);
+}
+
+static int sq_gc_unlink_unused(void *state, int64_t cutoff, bool dry_run)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    if (!dry_run) {
+        int rc = exec_stmt(prep(c, S_GC_UNLINK, "i", cutoff));
+        return rc < 0 ? rc : sqlite3_changes(c->db);
+    }
+    sqlite3_stmt *st = prep(c, S_GC_UNLINK_COUNT, "i", cutoff);
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc;
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return n;
+}
+
+static int sq_gc_blobs(void *state, int64_t cutoff, meta_blob_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_GC_BLOBS, "i", cutoff);
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = step_row(st)) > 0)
+        json_array_append_new(rows, json_pack("[s,I]", sqlite3_column_text(st, 0),
+                                              (json_int_t)sqlite3_column_int64(st, 1)));
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        if (rc == 0 && each(arg, json_string_value(json_array_get(row, 0)),
+                            (uint64_t)json_integer_value(json_array_get(row, 1))) < 0)
+            rc = -BERR_IO;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+static int sq_gc_blob_delete(void *state, const char *digest, int64_t cutoff,
+                             struct blob_store *bs)
+{
+    struct conn *c = conn_get(state);
+    if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
+        return -BERR_IO;
+    int rc = check_row(prep(c, S_BLOB_KNOWN, "s", digest));
+    if (rc > 0)
+        rc = check_row(prep(c, S_GC_BLOB_CHECK, "is", cutoff, digest));
+    else if (rc == 0)
+        rc = 1;   /* a file no row knows: left by a crash between link and commit */
+    if (rc == 0)
+        rc = -BERR_CONFLICT;
+    else if (rc > 0)
+        rc = exec_stmt(prep(c, S_BLOB_DEL, "s", digest));
+    if (rc == 0)
+        rc = exec_stmt(prep(c, S_REPO_BLOBS_DEL, "s", digest));
+    if (rc == 0)
+        rc = blob_trash(bs, digest);
+    return finish_tx(c, rc);
+}
+
+static bool sq_blob_known(void *state, const char *digest)
+{
+    struct conn *c = conn_get(state);
+    return c && check_row(prep(c, S_BLOB_KNOWN, "s", digest)) > 0;
+}
+
+/* Rows of one text column, collected before calling back. */
+static int names(sqlite3_stmt *st, meta_row_fn each, void *arg)
+{
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = step_row(st)) > 0)
+        json_array_append_new(rows, json_string((const char *)sqlite3_column_text(st, 0)));
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        if (rc == 0 && each(arg, json_string_value(row)) < 0)
+            rc = -BERR_IO;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+static int sq_gc_uploads(void *state, int64_t cutoff, meta_row_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    return c ? names(prep(c, S_GC_UPLOADS, "i", cutoff), each, arg) : -BERR_IO;
+}
+
+struct repo_gc {
+    struct conn *c;
+    bool dry_run;
+    meta_row_fn each;
+    void *arg;
+};
+
+static int repo_gc_one(void *arg, const char *name)
+{
+    struct repo_gc *g = arg;
+    if (!g->dry_run) {
+        if (exec_stmt(prep(g->c, S_GC_REPO_DEL, "s", name)) < 0)
+            return -BERR_IO;
+        if (sqlite3_changes(g->c->db) == 0)
+            return 0;   /* something arrived meanwhile */
+    }
+    return g->each ? g->each(g->arg, name) : 0;
+}
+
+static int sq_gc_repositories(void *state, bool dry_run, meta_row_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    struct repo_gc g = {c, dry_run, each, arg};
+    return names(prep(c, S_GC_REPOS, ""), repo_gc_one, &g);
+}
+
+static int sq_usage(void *state, meta_usage_fn each, void *arg, uint64_t *total)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_USAGE, "");
+    int rc;
+    while ((rc = step_row(st)) > 0) {
+        if (each(arg, (const char *)sqlite3_column_text(st, 0),
+                 (uint64_t)sqlite3_column_int64(st, 1),
+                 (uint64_t)sqlite3_column_int64(st, 2)) < 0) {
+            sqlite3_reset(st);
+            return -BERR_IO;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    st = prep(c, S_TOTAL, "");
+    if ((rc = step_row(st)) <= 0)
+        return rc < 0 ? rc : -BERR_IO;
+    *total = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
 const struct meta_driver meta_driver_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -548,4 +857,15 @@ const struct meta_driver meta_driver_sqlite = {
     .tags_list = sq_tags_list,
     .catalog = sq_catalog,
     .referrers = sq_referrers,
+    .blob_mount = sq_blob_mount,
+    .tags_detail = sq_tags_detail,
+    .gc_manifests = sq_gc_manifests,
+    .gc_manifest_delete = sq_gc_manifest_delete,
+    .gc_unlink_unused = sq_gc_unlink_unused,
+    .gc_blobs = sq_gc_blobs,
+    .gc_blob_delete = sq_gc_blob_delete,
+    .blob_known = sq_blob_known,
+    .gc_uploads = sq_gc_uploads,
+    .gc_repositories = sq_gc_repositories,
+    .usage = sq_usage,
 };

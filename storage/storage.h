@@ -5,8 +5,11 @@
  * Both halves sit behind a driver table (storage/driver.h): the blob store
  * has a filesystem driver, the metadata a sqlite driver. Callers see only
  * the opaque handles below. Blobs are written once: an upload streams into
- * a private file while it is hashed, and becomes visible only after its
- * digest is verified, the file fsynced and renamed into place.
+ * a private file while it is hashed; once its digest is verified and the
+ * file fsynced it is "staged", and it is published (linked into place)
+ * inside the metadata transaction that records it. The garbage collector
+ * removes rows and moves files aside in one transaction too, so the two
+ * can never interleave between a row and its file.
  */
 #ifndef BERTH_STORAGE_H
 #define BERTH_STORAGE_H
@@ -26,9 +29,15 @@ void blob_store_close(struct blob_store *bs);
 /* Open a stored blob for reading; *size is its length. */
 int blob_open(struct blob_store *bs, const char *digest, int *fd, uint64_t *size);
 bool blob_exists(struct blob_store *bs, const char *digest);
-/* Store a small blob (a manifest body) whose digest the caller computed. */
-int blob_put_buffer(struct blob_store *bs, const char *digest, const void *buf,
-                    size_t len, struct berr *err);
+/* Stage a small blob (a manifest body) from memory: id receives the
+ * staged file's upload id. */
+int blob_stage(struct blob_store *bs, const void *buf, size_t len, char id[33],
+               struct berr *err);
+/* Make a staged upload visible as `digest` (never replacing an existing
+ * blob) and remove the staged file. Called by the metadata driver inside
+ * the transaction that records the blob. */
+int blob_publish(struct blob_store *bs, const char *id, const char *digest,
+                 struct berr *err);
 
 /* Uploads: create an empty one, then take it (rebuilding the running hash
  * from the partial file when this process has not seen it), append, and
@@ -39,8 +48,9 @@ int upload_take(struct blob_store *bs, const char *id, struct upload **out,
                 struct berr *err);
 uint64_t upload_offset(const struct upload *up);
 int upload_write(struct upload *up, const void *data, size_t len, struct berr *err);
-/* Verify against `digest`, make durable and publish. *size is the blob's
- * length. The upload is consumed whether or not this succeeds. */
+/* Verify against `digest` and make the data durable: the upload is then
+ * staged, ready for blob_publish. *size is the blob's length. The upload
+ * handle is consumed whether or not this succeeds; the file stays. */
 int upload_finish(struct upload *up, const char *digest, uint64_t *size,
                   struct berr *err);
 void upload_release(struct upload *up);
@@ -49,6 +59,19 @@ int upload_rewind(struct upload *up, uint64_t offset);
 int upload_remove(struct blob_store *bs, const char *id);
 /* Size of an upload's data so far, without taking it. */
 int upload_size(struct blob_store *bs, const char *id, uint64_t *size);
+/* Every upload file with its age in seconds (for the collector). */
+typedef int (*upload_fn)(void *arg, const char *id, int64_t age);
+int upload_list(struct blob_store *bs, upload_fn each, void *arg);
+
+/* The collector's side: move a blob aside inside its deleting transaction,
+ * then settle the moved-aside blobs once it committed (or after a crash):
+ * those `keep` says are still recorded go back, the rest are deleted. */
+int blob_trash(struct blob_store *bs, const char *digest);
+typedef bool (*blob_keep_fn)(void *arg, const char *digest);
+int blob_trash_settle(struct blob_store *bs, blob_keep_fn keep, void *arg);
+/* Every stored blob, with its age in seconds. */
+typedef int (*blob_fn)(void *arg, const char *digest, int64_t age);
+int blob_list(struct blob_store *bs, blob_fn each, void *arg);
 
 /* ---- metadata ----------------------------------------------------------- */
 
@@ -57,9 +80,20 @@ struct meta;
 int meta_open(const char *path, struct meta **out, struct berr *err);
 void meta_close(struct meta *m);
 
-/* Blobs visible in a repository. */
+/* A staged file to publish inside a metadata transaction. */
+struct staged {
+    struct blob_store *bs;
+    const char *id;
+};
+
+/* Make a blob visible in a repository, publishing `file` (if not NULL) in
+ * the same transaction. */
 int meta_blob_link(struct meta *m, const char *repo, const char *digest,
-                   uint64_t size);
+                   uint64_t size, const struct staged *file, struct berr *err);
+/* Link a blob visible in `from` into `repo`, atomically; -BERR_NOTFOUND
+ * when `from` cannot see it. */
+int meta_blob_mount(struct meta *m, const char *from, const char *repo,
+                    const char *digest);
 int meta_blob_get(struct meta *m, const char *repo, const char *digest,
                   uint64_t *size);
 int meta_blob_unlink(struct meta *m, const char *repo, const char *digest);
@@ -84,8 +118,9 @@ struct manifest_ref {
     const char *digest;
 };
 
-/* A manifest to store: the body must already be in the blob store. */
+/* A manifest to store; its body is staged and published with the rows. */
 struct manifest_put {
+    struct staged body;
     struct manifest_info info;
     const char *artifact_type;     /* for referrers; may be NULL */
     const char *annotations;       /* JSON object text; may be NULL */
@@ -126,5 +161,47 @@ typedef int (*meta_referrer_fn)(void *arg, const struct referrer *r);
  * one artifact type. */
 int meta_referrers(struct meta *m, const char *repo, const char *digest,
                    const char *artifact_type, meta_referrer_fn each, void *arg);
+
+/* ---- for the garbage collector ------------------------------------------ */
+/* Times are unix seconds; `cutoff` is now minus the grace period: nothing
+ * created or linked after it is touched. Every deletion re-checks its
+ * condition inside its own transaction. */
+
+typedef int (*meta_tag_fn)(void *arg, const char *tag, const char *digest,
+                           int64_t updated);
+int meta_tags_detail(struct meta *m, const char *repo, meta_tag_fn each, void *arg);
+
+/* Manifests to collect: referrers whose subject is gone, and, when
+ * `untagged`, manifests with no tag that no index in the repository
+ * refers to and that are not referrers. */
+typedef int (*meta_manifest_fn)(void *arg, const char *repo, const char *digest);
+int meta_gc_manifests(struct meta *m, int64_t cutoff, bool untagged,
+                      meta_manifest_fn each, void *arg);
+/* Delete one of those if it still qualifies: 0, or -BERR_CONFLICT. */
+int meta_gc_manifest_delete(struct meta *m, const char *repo, const char *digest,
+                            int64_t cutoff, bool untagged);
+/* Drop (or with dry_run, count) repository links to blobs no manifest of
+ * that repository uses. Returns the number, or a negative error. */
+int meta_gc_unlink_unused(struct meta *m, int64_t cutoff, bool dry_run);
+/* Blobs nothing refers to: no manifest uses them or is them, no recent link. */
+typedef int (*meta_blob_fn)(void *arg, const char *digest, uint64_t size);
+int meta_gc_blobs(struct meta *m, int64_t cutoff, meta_blob_fn each, void *arg);
+/* Delete one such blob if it still qualifies, moving its file to the trash
+ * in the same transaction; a digest with no row at all (a file left by a
+ * crash) qualifies too. 0, or -BERR_CONFLICT. */
+int meta_gc_blob_delete(struct meta *m, const char *digest, int64_t cutoff,
+                        struct blob_store *bs);
+bool meta_blob_known(struct meta *m, const char *digest);
+/* Upload sessions started before cutoff. */
+int meta_gc_uploads(struct meta *m, int64_t cutoff, meta_row_fn each, void *arg);
+/* Repositories with nothing left in them: listed, and removed unless dry_run. */
+int meta_gc_repositories(struct meta *m, bool dry_run, meta_row_fn each, void *arg);
+
+/* Storage accounting: per repository, bytes of the blobs (and manifest
+ * bodies) only it uses, and bytes it shares with others; *total is every
+ * recorded blob once. */
+typedef int (*meta_usage_fn)(void *arg, const char *repo, uint64_t own,
+                             uint64_t shared);
+int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total);
 
 #endif
