@@ -19,6 +19,7 @@ static void config_defaults(struct config *cfg)
     cfg->manifest_max = 4 << 20;
     cfg->page_max = 1000;
     cfg->delete_enabled = true;
+    gc_policy_load(NULL, &cfg->gc, NULL);
 }
 
 static int set_string(char *dst, size_t len, const char *v, const char *what,
@@ -92,7 +93,7 @@ static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
 static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 {
     static const char *const top[] = {"listen", "root", "log", "limits", "storage",
-                                      "threads", "auth", "tls", NULL};
+                                      "threads", "auth", "tls", "gc", NULL};
     static const char *const tls_keys[] = {"cert", "key", NULL};
     static const char *const log_keys[] = {"level", "format", NULL};
     static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
@@ -162,6 +163,9 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
             return berr_set(err, BERR_INVALID, "auth: must be an object");
         cfg->auth = json_incref(v);
     }
+    gc_policy_free(&cfg->gc);
+    if ((rc = gc_policy_load(json_object_get(root, "gc"), &cfg->gc, err)) < 0)
+        return rc;
     if ((storage = json_object_get(root, "storage"))) {
         if (!json_is_object(storage))
             return berr_set(err, BERR_INVALID, "storage: must be an object");
@@ -214,6 +218,7 @@ void config_free(struct config *cfg)
 {
     json_decref(cfg->auth);
     cfg->auth = NULL;
+    gc_policy_free(&cfg->gc);
 }
 
 int config_load(struct config *cfg, const char *file, struct berr *err)

@@ -178,6 +178,7 @@ static unsigned needed_actions(struct request *rq)
     bool read = strcmp(m, "GET") == 0 || is_head(rq);
     switch (rq->route.kind) {
     case ROUTE_CATALOG:
+    case ROUTE_ADMIN_STORAGE:
         return ACT_CATALOG;
     case ROUTE_BASE:
         return 0;
@@ -197,7 +198,8 @@ static bool authorize(struct request *rq)
     struct server *srv = rq->srv;
     if (!srv->auth)
         return true;
-    const char *name = rq->route.kind == ROUTE_BASE || rq->route.kind == ROUTE_CATALOG
+    enum route_kind k = rq->route.kind;
+    const char *name = k == ROUTE_BASE || k == ROUTE_CATALOG || k == ROUTE_ADMIN_STORAGE
                            ? NULL : rq->route.name;
     const char *authz = req_header(rq, "Authorization");
     unsigned need = needed_actions(rq);
@@ -259,6 +261,7 @@ static enum MHD_Result route_begin(struct request *rq)
     }
     switch (r->kind) {
     case ROUTE_CATALOG: return api_catalog(rq);
+    case ROUTE_ADMIN_STORAGE: return api_admin_storage(rq);
     case ROUTE_TAGS: return api_tags(rq);
     case ROUTE_MANIFEST: return api_manifest(rq);
     case ROUTE_BLOB: return api_blob(rq);
@@ -448,8 +451,6 @@ int server_run(const struct config *cfg)
         log_error("listen: '%s' is not ADDR:PORT", cfg->listen);
         return 2;
     }
-    char dbpath[1100];
-    snprintf(dbpath, sizeof dbpath, "%s/metadata.db", cfg->root);
     if (auth_open(cfg->auth, &srv.auth, &err) < 0) {
         log_error("%s", err.msg);
         return 2;
@@ -463,16 +464,14 @@ int server_run(const struct config *cfg)
         auth_close(srv.auth);
         return 2;
     }
-    if (mkdir_p(cfg->root, 0755) < 0 ||
-        blob_store_open(cfg->root, &srv.blobs, &err) < 0 ||
-        meta_open(dbpath, &srv.meta, &err) < 0) {
-        log_error("storage: %s", err.msg[0] ? err.msg : strerror(errno));
-        blob_store_close(srv.blobs);
+    if (registry_open(cfg, &srv.blobs, &srv.meta, &err) < 0) {
+        log_error("storage: %s", err.msg);
         auth_close(srv.auth);
         free(tls_cert);
         free(tls_key);
         return 1;
     }
+    gc_recover(cfg->root, srv.blobs, srv.meta);
 
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return 1;
@@ -507,6 +506,7 @@ int server_run(const struct config *cfg)
         rc = 1;
         goto out;
     }
+    struct gc_schedule *sched = gc_schedule_start(&srv);
     log_info("berthd serving %s on %s, data in %s, %u threads, auth %s",
              tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
              !srv.auth ? "off" : auth_token_path(srv.auth) ? "token (with token service)"
@@ -522,6 +522,7 @@ int server_run(const struct config *cfg)
         close(lsock);
     for (int i = 0; i < 3000 && atomic_load(&in_flight) > 0; i++)
         usleep(10000);
+    gc_schedule_stop(sched);
     MHD_stop_daemon(d);
     log_info("berthd stopped");
 out:

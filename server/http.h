@@ -30,6 +30,7 @@ enum route_kind {
     ROUTE_UPLOAD,        /* /v2/<name>/blobs/uploads/<id> */
     ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
     ROUTE_TOKEN,         /* the built-in token service (auth.token.path) */
+    ROUTE_ADMIN_STORAGE, /* /admin/storage: bytes per repository */
 };
 
 struct route {
@@ -119,5 +120,11 @@ enum MHD_Result api_tags(struct request *rq);
 enum MHD_Result api_catalog(struct request *rq);
 enum MHD_Result api_referrers(struct request *rq);
 enum MHD_Result api_token(struct request *rq);
+enum MHD_Result api_admin_storage(struct request *rq);
+
+/* Collections on berthd's schedule (gc.interval), in their own thread. */
+struct gc_schedule;
+struct gc_schedule *gc_schedule_start(struct server *srv);
+void gc_schedule_stop(struct gc_schedule *s);
 
 #endif

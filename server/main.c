@@ -1,16 +1,19 @@
 /*
- * main.c - the berthd command: `berthd [serve] [flags]` and
- * `berthd htpasswd FILE USER`.
+ * main.c - the berthd command:
+ *
+ *   berthd [serve] [options]          run the registry
+ *   berthd gc [options]               collect garbage, while berthd serves or not
+ *   berthd du [options]               bytes per repository
+ *   berthd htpasswd FILE USER         add or change a user (password on stdin)
  *
  * Settings come from embedded defaults, then --config FILE, then BERTH_*
- * environment variables, then the flags below, each overriding the last.
+ * environment variables, then the flags, each overriding the last.
  */
 #include "../auth/auth.h"
 #include "server.h"
 
-#include <openssl/crypto.h>
-
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,96 +21,120 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: berthd [serve] [options]\n"
+            "       berthd gc [--config FILE|--root DIR] [--dry-run] [--delete-untagged] [--grace DURATION]\n"
+            "       berthd du [--config FILE|--root DIR]\n"
             "       berthd htpasswd FILE USER   (password on standard input)\n"
             "\n"
-            "  -c, --config FILE     JSON configuration file\n"
+            "  -c, --config FILE      JSON configuration file\n"
             "  -l, --listen ADDR:PORT address to serve on (default 0.0.0.0:5000)\n"
-            "  -r, --root DIR        data directory (default ./data)\n"
-            "      --log-level LEVEL debug, info, warn or error\n"
-            "      --log-format FMT  text or json\n"
-            "      --htpasswd FILE   require Basic auth for the users in FILE\n"
-            "      --tls-cert FILE   serve HTTPS with this PEM certificate (chain)\n"
-            "      --tls-key FILE    and this PEM private key\n"
-            "  -h, --help            this text\n");
+            "  -r, --root DIR         data directory (default ./data)\n"
+            "      --log-level LEVEL  debug, info, warn or error\n"
+            "      --log-format FMT   text or json\n"
+            "      --htpasswd FILE    require Basic auth for the users in FILE\n"
+            "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain)\n"
+            "      --tls-key FILE     and this PEM private key\n"
+            "  -h, --help             this text\n");
 }
 
-static int cmd_serve(int argc, char **argv)
+enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_HTPASSWD, OPT_TLS_CERT, OPT_TLS_KEY,
+       OPT_DRY_RUN, OPT_UNTAGGED, OPT_GRACE };
+
+struct flags {
+    const char *config, *listen, *root, *level, *format, *htpasswd, *tls_cert, *tls_key;
+    const char *grace;
+    bool dry_run, untagged;
+};
+
+static int parse_flags(int argc, char **argv, struct flags *f)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
         {"root", required_argument, NULL, 'r'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"htpasswd", required_argument, NULL, 'H'},
-        {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"htpasswd", required_argument, NULL, OPT_HTPASSWD},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"delete-untagged", no_argument, NULL, OPT_UNTAGGED},
+        {"grace", required_argument, NULL, OPT_GRACE},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *config_file = NULL, *listen = NULL, *root = NULL;
-    const char *level = NULL, *format = NULL, *htpasswd = NULL;
-    const char *tls_cert = NULL, *tls_key = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:l:r:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_file = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'r': root = optarg; break;
-        case 'L': level = optarg; break;
-        case 'F': format = optarg; break;
-        case 'H': htpasswd = optarg; break;
-        case 'C': tls_cert = optarg; break;
-        case 'K': tls_key = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c': f->config = optarg; break;
+        case 'l': f->listen = optarg; break;
+        case 'r': f->root = optarg; break;
+        case OPT_LOG_LEVEL: f->level = optarg; break;
+        case OPT_LOG_FORMAT: f->format = optarg; break;
+        case OPT_HTPASSWD: f->htpasswd = optarg; break;
+        case OPT_TLS_CERT: f->tls_cert = optarg; break;
+        case OPT_TLS_KEY: f->tls_key = optarg; break;
+        case OPT_DRY_RUN: f->dry_run = true; break;
+        case OPT_UNTAGGED: f->untagged = true; break;
+        case OPT_GRACE: f->grace = optarg; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return -1;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "berthd: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+        return -1;
     }
-    struct config cfg;
+    return 0;
+}
+
+/* Defaults, file, environment, then flags. Prints its own error. */
+static int load_config(const struct flags *f, struct config *cfg)
+{
     struct berr err = {0};
-    if (config_load(&cfg, config_file, &err) < 0) {
+    if (config_load(cfg, f->config, &err) < 0) {
         fprintf(stderr, "berthd: %s\n", err.msg);
-        return 2;
+        return -1;
     }
-    if (listen)
-        snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
-    if (root)
-        snprintf(cfg.root, sizeof cfg.root, "%s", root);
+    if (f->listen)
+        snprintf(cfg->listen, sizeof cfg->listen, "%s", f->listen);
+    if (f->root)
+        snprintf(cfg->root, sizeof cfg->root, "%s", f->root);
     bool ok = true;
-    if (level)
-        cfg.log_level = log_level_parse(level, &ok);
+    if (f->level)
+        cfg->log_level = log_level_parse(f->level, &ok);
     if (!ok) {
-        fprintf(stderr, "berthd: --log-level: '%s' is not debug, info, warn or error\n", level);
-        return 2;
+        fprintf(stderr, "berthd: --log-level: '%s' is not debug, info, warn or error\n",
+                f->level);
+        return -1;
     }
-    if (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0) {
-        fprintf(stderr, "berthd: --log-format: '%s' is not text or json\n", format);
-        return 2;
+    if (f->format && strcmp(f->format, "json") != 0 && strcmp(f->format, "text") != 0) {
+        fprintf(stderr, "berthd: --log-format: '%s' is not text or json\n", f->format);
+        return -1;
     }
-    if (format)
-        cfg.log_json = strcmp(format, "json") == 0;
-    if (tls_cert)
-        snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", tls_cert);
-    if (tls_key)
-        snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", tls_key);
-    if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+    if (f->format)
+        cfg->log_json = strcmp(f->format, "json") == 0;
+    if (f->tls_cert)
+        snprintf(cfg->tls_cert, sizeof cfg->tls_cert, "%s", f->tls_cert);
+    if (f->tls_key)
+        snprintf(cfg->tls_key, sizeof cfg->tls_key, "%s", f->tls_key);
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         fprintf(stderr, "berthd: TLS needs both a certificate and a key\n");
-        config_free(&cfg);
-        return 2;
+        return -1;
     }
-    if (htpasswd) {
-        if (!cfg.auth)
-            cfg.auth = json_object();
-        json_object_set_new(cfg.auth, "htpasswd", json_string(htpasswd));
+    if (f->htpasswd) {
+        if (!cfg->auth)
+            cfg->auth = json_object();
+        json_object_set_new(cfg->auth, "htpasswd", json_string(f->htpasswd));
     }
-    log_setup(cfg.log_level, cfg.log_json);
-    int rc = server_run(&cfg);
-    config_free(&cfg);
-    return rc;
+    if (f->grace && duration_parse(f->grace, &cfg->gc.grace) < 0) {
+        fprintf(stderr, "berthd: --grace: '%s' is not a duration (like 90s, 15m, 2h)\n",
+                f->grace);
+        return -1;
+    }
+    if (f->untagged)
+        cfg->gc.delete_untagged = true;
+    log_setup(cfg->log_level, cfg->log_json);
+    return 0;
 }
 
 static int cmd_htpasswd(int argc, char **argv)
@@ -134,18 +161,33 @@ static int cmd_htpasswd(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "htpasswd") == 0)
-        return cmd_htpasswd(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return 0;
-    }
+    const char *cmd = "serve";
     if (argc > 1 && argv[1][0] != '-') {
-        fprintf(stderr, "berthd: unknown command '%s'\n", argv[1]);
+        cmd = argv[1];
+        argc--, argv++;
+    }
+    if (strcmp(cmd, "htpasswd") == 0)
+        return cmd_htpasswd(argc, argv);
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "du") != 0) {
+        fprintf(stderr, "berthd: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
     }
-    return cmd_serve(argc, argv);
+    struct flags f = {0};
+    int rc = parse_flags(argc, argv, &f);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    struct config cfg;
+    if (load_config(&f, &cfg) < 0) {
+        config_free(&cfg);
+        return 2;
+    }
+    if (strcmp(cmd, "gc") == 0)
+        rc = cmd_gc(&cfg, f.dry_run);
+    else if (strcmp(cmd, "du") == 0)
+        rc = cmd_du(&cfg);
+    else
+        rc = server_run(&cfg);
+    config_free(&cfg);
+    return rc;
 }

@@ -51,6 +51,10 @@ void route_parse(const char *path, const char *token_path, struct route *out)
         out->kind = ROUTE_HEALTH;
         return;
     }
+    if (strcmp(path, "/admin/storage") == 0) {
+        out->kind = ROUTE_ADMIN_STORAGE;
+        return;
+    }
     if (strcmp(path, "/v2/_catalog") == 0) {
         out->kind = ROUTE_CATALOG;
         return;

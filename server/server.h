@@ -6,6 +6,8 @@
 #define BERTH_SERVER_H
 
 #include "../common/common.h"
+#include "../gc/gc.h"
+#include "../storage/storage.h"
 
 #include <jansson.h>
 
@@ -21,6 +23,7 @@ struct config {
     json_t *auth;                /* the "auth" object (see auth/auth.h), or NULL */
     char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
     char tls_key[1024];
+    struct gc_policy gc;
 };
 
 /* Defaults, then FILE (may be NULL), then BERTH_* environment variables.
@@ -28,6 +31,14 @@ struct config {
 int config_load(struct config *cfg, const char *file, struct berr *err);
 void config_free(struct config *cfg);
 
+/* Open the blob store and metadata under cfg->root. */
+int registry_open(const struct config *cfg, struct blob_store **bs, struct meta **m,
+                  struct berr *err);
+
 int server_run(const struct config *cfg);
+
+/* The commands besides serve (cmd_gc.c). */
+int cmd_gc(const struct config *cfg, bool dry_run);
+int cmd_du(const struct config *cfg);
 
 #endif
