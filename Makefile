@@ -6,9 +6,9 @@ CC       ?= cc
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
+CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
 
 ifeq ($(SANITIZE),1)
@@ -26,9 +26,13 @@ COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
 AUTH_SRC    = $(wildcard auth/*.c)
 GC_SRC      = $(wildcard gc/*.c)
+CLIENT_SRC  = $(wildcard client-lib/*.c)
+CLI_SRC     = $(wildcard cli/*.c)
 SERVER_SRC  = $(wildcard server/*.c)
 LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC) $(AUTH_SRC) $(GC_SRC))
 SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
+CLIENT_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(CLIENT_SRC))
+CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -38,7 +42,7 @@ pkglibs  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 .PHONY: all deps test-deps run test unit integration interop asan bench install clean
 
-all: deps-check $(BUILD)/berthd
+all: deps-check $(BUILD)/berthd $(BUILD)/berth $(BUILD)/libberth.so
 
 deps-check:
 	@pkg-config --exists $(PKGS) cmocka || $(MAKE) --no-print-directory deps
@@ -63,7 +67,17 @@ $(BUILD)/libberthcore.a: $(LIB_OBJ)
 $(BUILD)/berthd: $(SERVER_OBJ) $(BUILD)/libberthcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
+# libberth: the client library (one public header, client-lib/berth.h)
+$(BUILD)/libberth.a: $(CLIENT_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libberth.so: $(CLIENT_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libberth.so.1 -o $@ $^ $(pkglibs) $(LDLIBS)
+
+$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberth.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $^ $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 
@@ -92,7 +106,12 @@ bench: test-deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/berthd $(DESTDIR)$(PREFIX)/bin/berthd
+	install -m 0755 $(BUILD)/berthd $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 0644 $(BUILD)/libberth.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(BUILD)/libberth.so $(DESTDIR)$(PREFIX)/lib/libberth.so.1
+	ln -sf libberth.so.1 $(DESTDIR)$(PREFIX)/lib/libberth.so
+	install -m 0644 client-lib/berth.h $(DESTDIR)$(PREFIX)/include/berth.h
 
 clean:
 	rm -rf build build-asan

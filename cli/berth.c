@@ -1,0 +1,128 @@
+/*
+ * berth.c - the berth command: global options, then one command.
+ *
+ *   berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]
+ */
+#include "builtin.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+    const char *name;
+    int (*run)(struct cli *, int, char **);
+    const char *help;
+} commands[] = {
+    {"login", cmd_login, "log in to a registry"},
+    {"logout", cmd_logout, "log out from a registry"},
+    {"pull", cmd_pull, "pull an image from a registry"},
+    {"push", cmd_push, "push an image to a registry"},
+    {"images", cmd_images, "list images"},
+    {"tag", cmd_tag, "give an image another name"},
+    {"rmi", cmd_rmi, "remove images"},
+    {"inspect", cmd_inspect, "show an image's details as JSON"},
+    {"history", cmd_history, "show an image's layers"},
+    {"save", cmd_save, "write images to a docker-archive tar"},
+    {"load", cmd_load, "read images from a docker-archive or OCI archive"},
+    {"import", cmd_import, "make an image from a root filesystem tarball"},
+    {"catalog", cmd_catalog, "list a registry's repositories"},
+    {"tags", cmd_tags, "list a repository's tags"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+}
+
+int cli_fail(const char *cmd, const struct berr *err)
+{
+    fprintf(stderr, "berth %s: %s\n", cmd, err->msg[0] ? err->msg : "failed");
+    return 1;
+}
+
+int cli_store(struct cli *g, struct berth_store **s)
+{
+    struct berr err = {0};
+    if (berth_store_open(g->root, s, &err) < 0)
+        return cli_fail("store", &err);
+    return 0;
+}
+
+int cli_client(struct cli *g, struct berth_client **c)
+{
+    struct berr err = {0};
+    g->opts.insecure = g->insecure;
+    if (berth_client_new(&g->opts, c, &err) < 0)
+        return cli_fail("client", &err);
+    return 0;
+}
+
+void cli_size(uint64_t n, char *out, size_t len)
+{
+    if (n >= 1000000000)
+        snprintf(out, len, "%.2fGB", (double)n / 1e9);
+    else if (n >= 1000000)
+        snprintf(out, len, "%.1fMB", (double)n / 1e6);
+    else if (n >= 1000)
+        snprintf(out, len, "%.1fkB", (double)n / 1e3);
+    else
+        snprintf(out, len, "%lluB", (unsigned long long)n);
+}
+
+void cli_ago(int64_t t, char *out, size_t len)
+{
+    int64_t d = (int64_t)time(NULL) - t;
+    if (t <= 0)
+        snprintf(out, len, "N/A");
+    else if (d < 60)
+        snprintf(out, len, "Less than a minute ago");
+    else if (d < 3600)
+        snprintf(out, len, "%lld minutes ago", (long long)(d / 60));
+    else if (d < 2 * 86400)
+        snprintf(out, len, "%lld hours ago", (long long)(d / 3600));
+    else if (d < 14 * 86400)
+        snprintf(out, len, "%lld days ago", (long long)(d / 86400));
+    else if (d < 60 * 86400)
+        snprintf(out, len, "%lld weeks ago", (long long)(d / (7 * 86400)));
+    else if (d < 730 * 86400)
+        snprintf(out, len, "%lld months ago", (long long)(d / (30 * 86400)));
+    else
+        snprintf(out, len, "%lld years ago", (long long)(d / (365 * 86400)));
+}
+
+int main(int argc, char **argv)
+{
+    struct cli g = {.opts = {.parallel = 4, .out = stderr}};
+    size_t ninsecure = 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        bool has_next = i + 1 < argc;
+        if (strcmp(a, "--root") == 0 && has_next)
+            g.root = argv[++i];
+        else if (strcmp(a, "--ca") == 0 && has_next)
+            g.opts.ca_file = argv[++i];
+        else if (strcmp(a, "--insecure") == 0 && has_next && ninsecure < 31)
+            g.insecure[ninsecure++] = argv[++i];
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "berth: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            return commands[c].run(&g, argc - i, argv + i);
+    fprintf(stderr, "berth: '%s' is not a berth command (see berth --help)\n", argv[i]);
+    return 2;
+}

@@ -1,0 +1,42 @@
+/*
+ * builtin.h - the berth commands, one file each (as git's builtin/).
+ * Each gets its arguments after the command name and returns the exit
+ * status; errors are one line on stderr.
+ */
+#ifndef BERTH_CLI_BUILTIN_H
+#define BERTH_CLI_BUILTIN_H
+
+#include "../client-lib/berth.h"
+
+/* Global options, parsed by berth.c before the command. */
+struct cli {
+    struct berth_options opts;
+    const char *root;
+    const char *insecure[32];
+};
+
+/* Open what a command needs; print the error and return non-zero on failure. */
+int cli_store(struct cli *g, struct berth_store **s);
+int cli_client(struct cli *g, struct berth_client **c);
+/* Print "berth: <msg>" and return 1. */
+int cli_fail(const char *cmd, const struct berr *err);
+/* "12.3MB", "2 hours ago". */
+void cli_size(uint64_t n, char *out, size_t len);
+void cli_ago(int64_t t, char *out, size_t len);
+
+int cmd_login(struct cli *g, int argc, char **argv);
+int cmd_logout(struct cli *g, int argc, char **argv);
+int cmd_pull(struct cli *g, int argc, char **argv);
+int cmd_push(struct cli *g, int argc, char **argv);
+int cmd_images(struct cli *g, int argc, char **argv);
+int cmd_tag(struct cli *g, int argc, char **argv);
+int cmd_rmi(struct cli *g, int argc, char **argv);
+int cmd_inspect(struct cli *g, int argc, char **argv);
+int cmd_history(struct cli *g, int argc, char **argv);
+int cmd_save(struct cli *g, int argc, char **argv);
+int cmd_load(struct cli *g, int argc, char **argv);
+int cmd_import(struct cli *g, int argc, char **argv);
+int cmd_catalog(struct cli *g, int argc, char **argv);
+int cmd_tags(struct cli *g, int argc, char **argv);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * cmd_archive.c - berth save -o FILE IMAGE..., berth load -i FILE,
+ * berth import ROOTFS.tar REF.
+ */
+#include "builtin.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int cmd_save(struct cli *g, int argc, char **argv)
+{
+    const char *file = NULL;
+    int c;
+    while ((c = getopt(argc, argv, "o:")) != -1) {
+        if (c == 'o')
+            file = optarg;
+        else
+            return 2;
+    }
+    if (!file || optind >= argc) {
+        fprintf(stderr, "usage: berth save -o FILE IMAGE...\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = berth_save(s, (const char *const *)argv + optind, (size_t)(argc - optind), file, &err);
+    berth_store_close(s);
+    return rc == 0 ? 0 : cli_fail("save", &err);
+}
+
+static int print_loaded(void *arg, const char *name)
+{
+    (void)arg;
+    printf("Loaded image: %s\n", name);
+    return 0;
+}
+
+int cmd_load(struct cli *g, int argc, char **argv)
+{
+    const char *file = NULL;
+    int c;
+    while ((c = getopt(argc, argv, "i:")) != -1) {
+        if (c == 'i')
+            file = optarg;
+        else
+            return 2;
+    }
+    if (!file || optind != argc) {
+        fprintf(stderr, "usage: berth load -i FILE\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = berth_load(s, file, print_loaded, NULL, &err);
+    berth_store_close(s);
+    return rc == 0 ? 0 : cli_fail("load", &err);
+}
+
+int cmd_import(struct cli *g, int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: berth import ROOTFS.tar REF\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    char digest[DIGEST_MAX];
+    int rc = berth_import(s, argv[1], argv[2], digest, &err);
+    berth_store_close(s);
+    if (rc < 0)
+        return cli_fail("import", &err);
+    printf("%s\n", digest);
+    return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * cmd_images.c - berth images [-q], berth tag SOURCE TARGET,
+ * berth rmi [-f] IMAGE...
+ */
+#include "builtin.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct listing {
+    bool quiet;
+};
+
+static int print_image(void *arg, const struct berth_image *img)
+{
+    struct listing *l = arg;
+    char id[16];
+    snprintf(id, sizeof id, "%.12s", digest_hex(img->config_digest));
+    if (l->quiet) {
+        printf("%s\n", id);
+        return 0;
+    }
+    struct berth_ref ref;
+    struct berr err = {0};
+    char repo[600], created[64], size[32];
+    if (berth_ref_parse(img->name, &ref, &err) < 0)
+        return 0;
+    berth_ref_familiar(&ref, repo, sizeof repo);
+    cli_ago(img->created, created, sizeof created);
+    cli_size(img->size, size, sizeof size);
+    printf("%-40s %-16s %-14s %-20s %s\n", repo, ref.tag[0] ? ref.tag : "<none>", id, created,
+           size);
+    return 0;
+}
+
+int cmd_images(struct cli *g, int argc, char **argv)
+{
+    struct listing l = {.quiet = argc == 2 && strcmp(argv[1], "-q") == 0};
+    if (argc > 2 || (argc == 2 && !l.quiet)) {
+        fprintf(stderr, "usage: berth images [-q]\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    if (!l.quiet)
+        printf("%-40s %-16s %-14s %-20s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    struct berr err = {0};
+    int rc = berth_images(s, print_image, &l, &err);
+    berth_store_close(s);
+    return rc == 0 ? 0 : cli_fail("images", &err);
+}
+
+int cmd_tag(struct cli *g, int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: berth tag SOURCE TARGET\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = berth_tag(s, argv[1], argv[2], &err);
+    berth_store_close(s);
+    return rc == 0 ? 0 : cli_fail("tag", &err);
+}
+
+int cmd_rmi(struct cli *g, int argc, char **argv)
+{
+    bool force = false;
+    int c;
+    while ((c = getopt(argc, argv, "f")) != -1) {
+        if (c == 'f')
+            force = true;
+        else
+            return 2;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "usage: berth rmi [-f] IMAGE...\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        struct berr err = {0};
+        if (berth_rmi(s, argv[i], force, &err) < 0)
+            status = cli_fail("rmi", &err);
+        else
+            printf("Untagged: %s\n", argv[i]);
+    }
+    berth_store_close(s);
+    return status;
+}

@@ -1,0 +1,109 @@
+/*
+ * berth.h - libberth: talk to any OCI / Docker registry and keep images in
+ * a local OCI image layout. The one public header of client-lib/; it sits
+ * behind the berth command and behind berthd's pull-through cache.
+ *
+ * A `struct berth_client` carries the HTTP transport (libcurl, connections
+ * kept alive and shared between threads), credentials and cached tokens.
+ * A `struct berth_store` is the local image layout (blobs/sha256,
+ * index.json) under /var/lib/berth or $BERTH_ROOT, safe to share between
+ * berth processes. Every function returns 0 or a negative error with a
+ * one-line message in `err`.
+ */
+#ifndef BERTH_CLIENT_H
+#define BERTH_CLIENT_H
+
+#include "../common/common.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* ---- references --------------------------------------------------------- */
+
+struct berth_ref {
+    char registry[256];     /* "docker.io", "127.0.0.1:5000" */
+    char repository[256];   /* "library/busybox" */
+    char tag[TAG_MAX_LEN + 1];   /* "" when only a digest was given */
+    char digest[DIGEST_MAX];     /* "" when none */
+};
+
+/* docker's normalisation: "busybox" is docker.io/library/busybox:latest. */
+int berth_ref_parse(const char *s, struct berth_ref *ref, struct berr *err);
+/* "registry/repository:tag" or "registry/repository@digest". */
+void berth_ref_format(const struct berth_ref *ref, char *out, size_t len);
+/* The name docker shows: without "docker.io/" and "library/". */
+void berth_ref_familiar(const struct berth_ref *ref, char *out, size_t len);
+
+/* ---- client --------------------------------------------------------------- */
+
+struct berth_options {
+    const char *ca_file;            /* extra CA bundle, or NULL for the system's */
+    const char *const *insecure;    /* registries to reach over plain HTTP */
+    int parallel;                   /* blob transfers at once (default 4) */
+    int quiet;                      /* 1: only results; 0: progress */
+    FILE *out;                      /* progress goes here (default stderr) */
+};
+
+struct berth_client;
+int berth_client_new(const struct berth_options *o, struct berth_client **out,
+                     struct berr *err);
+void berth_client_free(struct berth_client *c);
+
+/* Check credentials against the registry and store them (0600). */
+int berth_login(struct berth_client *c, const char *registry, const char *user,
+                const char *password, struct berr *err);
+int berth_logout(const char *registry, struct berr *err);
+
+/* Browse a registry: repositories, or the tags of ref's repository. */
+typedef int (*berth_name_fn)(void *arg, const char *name);
+int berth_catalog(struct berth_client *c, const char *registry, berth_name_fn each,
+                  void *arg, struct berr *err);
+int berth_tags(struct berth_client *c, const struct berth_ref *ref, berth_name_fn each,
+               void *arg, struct berr *err);
+
+/* ---- local store ------------------------------------------------------------ */
+
+struct berth_store;
+/* NULL root: $BERTH_ROOT, else /var/lib/berth. */
+int berth_store_open(const char *root, struct berth_store **out, struct berr *err);
+void berth_store_close(struct berth_store *s);
+
+struct berth_image {
+    const char *name;            /* full reference, "docker.io/library/busybox:latest" */
+    const char *manifest_digest; /* the image manifest in the store */
+    const char *repo_digest;     /* what the registry called it (index or manifest) */
+    const char *config_digest;   /* docker's IMAGE ID */
+    int64_t created;             /* from the config, unix seconds */
+    uint64_t size;               /* layers, compressed */
+};
+typedef int (*berth_image_fn)(void *arg, const struct berth_image *img);
+int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct berr *err);
+/* Look up an image by reference, short or long id: its manifest and config. */
+int berth_image_get(struct berth_store *s, const char *what, json_t **manifest,
+                    json_t **config, char digest[DIGEST_MAX], struct berr *err);
+int berth_tag(struct berth_store *s, const char *source, const char *target,
+              struct berr *err);
+/* Untag; with force, remove every name of that image. Blobs no image uses
+ * any more are deleted. */
+int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *err);
+
+/* ---- moving images ------------------------------------------------------------ */
+
+/* platform: "os/arch[/variant]" or NULL for this machine's. Prints
+ * progress to o->out; *digest is what the registry calls the image. */
+int berth_pull(struct berth_client *c, struct berth_store *s, const char *ref,
+               const char *platform, char digest[DIGEST_MAX], struct berr *err);
+int berth_push(struct berth_client *c, struct berth_store *s, const char *ref,
+               char digest[DIGEST_MAX], struct berr *err);
+
+/* docker-archive (what `docker save` writes and `docker load` reads). */
+int berth_save(struct berth_store *s, const char *const *refs, size_t n,
+               const char *file, struct berr *err);
+/* A docker-archive or an OCI archive; `each` gets every name loaded. */
+int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void *arg,
+               struct berr *err);
+/* A root filesystem tarball becomes a one-layer image named ref. */
+int berth_import(struct berth_store *s, const char *tarball, const char *ref,
+                 char digest[DIGEST_MAX], struct berr *err);
+
+#endif

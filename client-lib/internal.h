@@ -1,0 +1,140 @@
+/*
+ * internal.h - what the files of client-lib/ share (private).
+ */
+#ifndef BERTH_CLIENT_INTERNAL_H
+#define BERTH_CLIENT_INTERNAL_H
+
+#include "berth.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+
+struct berth_client {
+    struct berth_options o;
+    char **insecure;
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t lock;        /* tokens and credentials */
+    json_t *tokens;              /* "registry scope" -> {"token", "exp"} */
+    json_t *creds;               /* registry -> {"user", "pass"}; loaded lazily */
+};
+
+/* ---- transport.c ------------------------------------------------------------ */
+
+enum sink { SINK_NONE, SINK_MEMORY, SINK_FILE };
+
+struct http_req {
+    const char *method;
+    char url[2048];              /* absolute */
+    const char *content_type;    /* of the request body */
+    const char *accept;          /* Accept header value(s), comma separated */
+    char extra[128];             /* one more request header line, or "" */
+    /* request body: memory, or a file range */
+    const void *body;
+    size_t body_len;
+    int body_fd;                 /* -1 for none */
+    uint64_t body_off;
+    uint64_t range_from;         /* ask for bytes from here (resume), 0: all */
+    /* response */
+    enum sink sink;
+    size_t max;                  /* SINK_MEMORY: refuse bodies above this */
+    char *buf;                   /* SINK_MEMORY: the body, NUL-terminated */
+    size_t len;
+    int fd;                      /* SINK_FILE: appended to */
+    struct hasher *hash;         /* SINK_FILE: fed what is written */
+    uint64_t written;
+    void (*on_bytes)(void *arg, uint64_t n);   /* progress */
+    void *on_bytes_arg;
+    long status;
+    char location[2048];
+    char digest[DIGEST_MAX];     /* Docker-Content-Digest */
+    char resp_type[256];         /* Content-Type */
+    char challenge[1024];        /* WWW-Authenticate */
+    char resp_range[64];
+    char link[1024];             /* Link: <...>; rel="next" target, if any */
+    uint64_t content_length;
+};
+
+void http_req_init(struct http_req *r, const char *method);
+void http_req_clear(struct http_req *r);
+/* The base URL of a registry: http:// for loopback and --insecure ones. */
+void registry_base(struct berth_client *c, const char *registry, char *out, size_t len);
+/* Perform with auth (following a 401 challenge once) and retries (5xx,
+ * 429 and network errors, with backoff). `scope` is "repository:NAME:ACTIONS"
+ * or "registry:catalog:*" or NULL. The caller checks r->status. */
+int http_do(struct berth_client *c, const char *registry, const char *scope,
+            struct http_req *r, struct berr *err);
+/* One line for a failed request: the registry's error message if any. */
+int http_error(struct http_req *r, const char *what, struct berr *err);
+
+/* ---- registry.c: the distribution API ------------------------------------------ */
+
+#define MANIFEST_ACCEPT                                                         \
+    "application/vnd.oci.image.index.v1+json,"                                  \
+    "application/vnd.docker.distribution.manifest.list.v2+json,"                \
+    "application/vnd.oci.image.manifest.v1+json,"                               \
+    "application/vnd.docker.distribution.manifest.v2+json"
+
+struct manifest_blob {
+    char *body;
+    size_t len;
+    char media_type[256];
+    char digest[DIGEST_MAX];
+};
+
+/* GET a manifest by tag or digest; its digest is computed and checked. */
+int reg_manifest_get(struct berth_client *c, const struct berth_ref *ref,
+                     const char *reference, struct manifest_blob *out, struct berr *err);
+int reg_manifest_put(struct berth_client *c, const struct berth_ref *ref, const char *body,
+                     size_t len, const char *media_type, char digest[DIGEST_MAX],
+                     struct berr *err);
+/* 1 when present, 0 when not, negative on error. */
+int reg_blob_exists(struct berth_client *c, const struct berth_ref *ref, const char *digest,
+                    const char *scope_actions, struct berr *err);
+/* Download a blob into the store, verified (resuming on retries). */
+int reg_blob_fetch(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
+                   const char *digest, void (*on_bytes)(void *, uint64_t), void *arg,
+                   struct berr *err);
+/* Upload a blob of the store (mounting from `from` when given). */
+int reg_blob_push(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
+                  const char *digest, uint64_t size, const char *from,
+                  void (*on_bytes)(void *, uint64_t), void *arg, struct berr *err);
+
+/* ---- creds.c ------------------------------------------------------------------ */
+
+/* Stored credentials for a registry; false when none. */
+bool creds_get(struct berth_client *c, const char *registry, char *user, size_t ulen,
+               char *pass, size_t plen);
+void creds_set_memory(struct berth_client *c, const char *registry, const char *user,
+                      const char *pass);
+int creds_save(const char *registry, const char *user, const char *pass, struct berr *err);
+int creds_remove(const char *registry, struct berr *err);
+
+/* ---- store.c ------------------------------------------------------------------- */
+
+const char *store_root(struct berth_store *s);
+/* Exclusive lock for changing index.json; shared for reading it. */
+int store_lock(struct berth_store *s, bool exclusive);
+void store_unlock(struct berth_store *s);
+/* Held (shared) while blobs are written that no name points at yet, so
+ * rmi's sweep of unused blobs leaves them alone. */
+void store_pin(struct berth_store *s);
+void store_unpin(struct berth_store *s);
+bool store_has_blob(struct berth_store *s, const char *digest);
+void store_blob_path(struct berth_store *s, const char *digest, char *out, size_t len);
+/* A temp file in the store, on the same filesystem as blobs/. */
+int store_temp(struct berth_store *s, char *path, size_t len);
+/* Verify, fsync and move a temp file into blobs/. */
+int store_commit_blob(struct berth_store *s, const char *tmp, const char *digest,
+                      struct berr *err);
+int store_put_blob(struct berth_store *s, const void *buf, size_t len,
+                   char digest[DIGEST_MAX], struct berr *err);
+int store_read_blob(struct berth_store *s, const char *digest, size_t max, char **buf,
+                    size_t *len, struct berr *err);
+/* Record name -> manifest (with repo_digest) in index.json, replacing the
+ * name if present. Takes the exclusive lock itself. */
+int store_set_name(struct berth_store *s, const char *name, const char *manifest_digest,
+                   const char *media_type, uint64_t size, const char *repo_digest,
+                   struct berr *err);
+
+#endif

@@ -1,0 +1,524 @@
+/*
+ * store.c - the local image store: an OCI image layout.
+ *
+ *   <root>/oci-layout, <root>/index.json   the layout and its names
+ *   <root>/blobs/sha256/<hex>              manifests, configs, layers
+ *   <root>/tmp/                            downloads in progress
+ *   <root>/lock                            flock: shared to read index.json,
+ *                                          exclusive to change it
+ *
+ * Blobs are written to tmp/, verified, fsynced and renamed into place, so
+ * a blob present is a blob complete. index.json is rewritten through a
+ * temporary file and a rename under the exclusive lock, so two berth
+ * processes never lose each other's names and a crash never leaves half an
+ * index. Each name is an index entry annotated with
+ * org.opencontainers.image.ref.name (the full reference) and
+ * dev.berth.repo-digest (what the registry called the image).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ANN_NAME "org.opencontainers.image.ref.name"
+#define ANN_REPO_DIGEST "dev.berth.repo-digest"
+
+struct berth_store {
+    char root[2048];
+    int lock_fd;
+    int pin_fd;        /* <root>/pin: shared while writing, exclusive to sweep */
+};
+
+const char *store_root(struct berth_store *s)
+{
+    return s->root;
+}
+
+int berth_store_open(const char *root, struct berth_store **out, struct berr *err)
+{
+    if (!root)
+        root = getenv("BERTH_ROOT");
+    if (!root || !*root)
+        root = "/var/lib/berth";
+    struct berth_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return berr_set(err, BERR_IO, "out of memory");
+    snprintf(s->root, sizeof s->root, "%s", root);
+    char path[2200];
+    snprintf(path, sizeof path, "%s/blobs/sha256", root);
+    int rc = mkdir_p(path, 0755);
+    snprintf(path, sizeof path, "%s/tmp", root);
+    if (rc == 0)
+        rc = mkdir_p(path, 0700);
+    if (rc < 0) {
+        free(s);
+        return berr_set(err, BERR_IO, "cannot create the image store in %s: %s", root,
+                        strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/oci-layout", root);
+    if (access(path, F_OK) != 0) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("{\"imageLayoutVersion\":\"1.0.0\"}\n", f);
+            fclose(f);
+        }
+    }
+    snprintf(path, sizeof path, "%s/lock", root);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        free(s);
+        return berr_set(err, BERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/pin", root);
+    s->pin_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    *out = s;
+    return 0;
+}
+
+void store_pin(struct berth_store *s)
+{
+    while (flock(s->pin_fd, LOCK_SH) < 0 && errno == EINTR)
+        ;
+}
+
+void store_unpin(struct berth_store *s)
+{
+    flock(s->pin_fd, LOCK_UN);
+}
+
+void berth_store_close(struct berth_store *s)
+{
+    if (!s)
+        return;
+    close(s->pin_fd);
+    close(s->lock_fd);
+    free(s);
+}
+
+int store_lock(struct berth_store *s, bool exclusive)
+{
+    while (flock(s->lock_fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+        if (errno != EINTR)
+            return -BERR_IO;
+    return 0;
+}
+
+void store_unlock(struct berth_store *s)
+{
+    flock(s->lock_fd, LOCK_UN);
+}
+
+void store_blob_path(struct berth_store *s, const char *digest, char *out, size_t len)
+{
+    snprintf(out, len, "%s/blobs/%.6s/%s", s->root, digest, digest_hex(digest));
+}
+
+bool store_has_blob(struct berth_store *s, const char *digest)
+{
+    char path[2400];
+    if (!digest_valid(digest))
+        return false;
+    store_blob_path(s, digest, path, sizeof path);
+    return access(path, F_OK) == 0;
+}
+
+int store_temp(struct berth_store *s, char *path, size_t len)
+{
+    snprintf(path, len, "%s/tmp/blob-XXXXXX", s->root);
+    return mkostemp(path, O_CLOEXEC);
+}
+
+int store_commit_blob(struct berth_store *s, const char *tmp, const char *digest,
+                      struct berr *err)
+{
+    char path[2400], dir[2400];
+    store_blob_path(s, digest, path, sizeof path);
+    snprintf(dir, sizeof dir, "%s/blobs/%.6s", s->root, digest);
+    mkdir_p(dir, 0755);
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 || rename(tmp, path) < 0 || fsync_dir(dir) < 0) {
+        unlink(tmp);
+        return berr_set(err, BERR_IO, "cannot store blob %s: %s", digest, strerror(errno));
+    }
+    return 0;
+}
+
+int store_put_blob(struct berth_store *s, const void *buf, size_t len,
+                   char digest[DIGEST_MAX], struct berr *err)
+{
+    if (digest_buffer(DIGEST_SHA256, buf, len, digest) < 0)
+        return berr_set(err, BERR_IO, "cannot hash");
+    if (store_has_blob(s, digest))
+        return 0;
+    char tmp[2400];
+    int fd = store_temp(s, tmp, sizeof tmp);
+    if (fd < 0)
+        return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(errno));
+    int rc = write_all(fd, buf, len);
+    close(fd);
+    if (rc < 0) {
+        unlink(tmp);
+        return berr_set(err, BERR_IO, "cannot write to the image store (disk full?)");
+    }
+    return store_commit_blob(s, tmp, digest, err);
+}
+
+int store_read_blob(struct berth_store *s, const char *digest, size_t max, char **buf,
+                    size_t *len, struct berr *err)
+{
+    char path[2400];
+    if (!digest_valid(digest))
+        return berr_set(err, BERR_INVALID, "invalid digest %s", digest);
+    store_blob_path(s, digest, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return berr_set(err, BERR_NOTFOUND, "blob %s is not in the image store", digest);
+    char *data = malloc(max + 1);
+    size_t n = data ? fread(data, 1, max + 1, f) : 0;
+    fclose(f);
+    if (!data || n > max) {
+        free(data);
+        return berr_set(err, BERR_TOOBIG, "blob %s is too large to read", digest);
+    }
+    data[n] = '\0';
+    *buf = data;
+    *len = n;
+    return 0;
+}
+
+/* ---- index.json ---------------------------------------------------------------- */
+
+static json_t *index_read(struct berth_store *s)
+{
+    char path[2200];
+    snprintf(path, sizeof path, "%s/index.json", s->root);
+    json_t *doc = json_load_file(path, 0, NULL);
+    if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "manifests"))) {
+        json_decref(doc);
+        doc = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
+                        "application/vnd.oci.image.index.v1+json", "manifests");
+    }
+    return doc;
+}
+
+static int index_write(struct berth_store *s, json_t *doc, struct berr *err)
+{
+    char path[2200], tmp[2300];
+    snprintf(path, sizeof path, "%s/index.json", s->root);
+    snprintf(tmp, sizeof tmp, "%s/tmp/index.json.%d", s->root, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return berr_set(err, BERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    int rc = json_dumpfd(doc, fd, JSON_INDENT(2)) == 0 && fsync(fd) == 0 ? 0 : -1;
+    close(fd);
+    if (rc < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return berr_set(err, BERR_IO, "cannot write %s (disk full?)", path);
+    }
+    return 0;
+}
+
+static const char *entry_name(json_t *e)
+{
+    return json_string_value(json_object_get(json_object_get(e, "annotations"), ANN_NAME));
+}
+
+int store_set_name(struct berth_store *s, const char *name, const char *manifest_digest,
+                   const char *media_type, uint64_t size, const char *repo_digest,
+                   struct berr *err)
+{
+    if (store_lock(s, true) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    json_t *list = json_object_get(doc, "manifests");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *n = entry_name(e);
+        if (n && strcmp(n, name) == 0) {
+            json_array_remove(list, i);
+            break;
+        }
+    }
+    json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:{s:s,s:s}}", "mediaType",
+                                          media_type, "digest", manifest_digest, "size",
+                                          (json_int_t)size, "annotations", ANN_NAME, name,
+                                          ANN_REPO_DIGEST, repo_digest ? repo_digest
+                                                                       : manifest_digest));
+    int rc = index_write(s, doc, err);
+    json_decref(doc);
+    store_unlock(s);
+    return rc;
+}
+
+/* ---- images ------------------------------------------------------------------------- */
+
+/* Manifest and config of an index entry. */
+static int entry_load(struct berth_store *s, json_t *e, json_t **manifest, json_t **config,
+                      struct berr *err)
+{
+    const char *digest = json_string_value(json_object_get(e, "digest"));
+    char *buf = NULL;
+    size_t len;
+    *manifest = *config = NULL;
+    if (!digest || store_read_blob(s, digest, 4 << 20, &buf, &len, err) < 0)
+        return -BERR_NOTFOUND;
+    *manifest = json_loadb(buf, len, 0, NULL);
+    free(buf);
+    const char *cd = json_string_value(json_object_get(json_object_get(*manifest, "config"), "digest"));
+    if (!cd || store_read_blob(s, cd, 16 << 20, &buf, &len, err) < 0) {
+        json_decref(*manifest);
+        *manifest = NULL;
+        return berr_set(err, BERR_NOTFOUND, "image %s is incomplete in the store", digest);
+    }
+    *config = json_loadb(buf, len, 0, NULL);
+    free(buf);
+    return 0;
+}
+
+static int64_t parse_created(const char *s)
+{
+    struct tm tm = {0};
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct berr *err)
+{
+    if (store_lock(s, false) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    store_unlock(s);
+    size_t i;
+    json_t *e;
+    int rc = 0;
+    json_array_foreach(json_object_get(doc, "manifests"), i, e) {
+        json_t *manifest, *config;
+        struct berr ignore = {0};
+        if (!entry_name(e) || entry_load(s, e, &manifest, &config, &ignore) < 0)
+            continue;
+        uint64_t size = 0;
+        size_t j;
+        json_t *l;
+        json_array_foreach(json_object_get(manifest, "layers"), j, l)
+            size += (uint64_t)json_integer_value(json_object_get(l, "size"));
+        struct berth_image img = {
+            .name = entry_name(e),
+            .manifest_digest = json_string_value(json_object_get(e, "digest")),
+            .repo_digest = json_string_value(
+                json_object_get(json_object_get(e, "annotations"), ANN_REPO_DIGEST)),
+            .config_digest = json_string_value(
+                json_object_get(json_object_get(manifest, "config"), "digest")),
+            .created = parse_created(json_string_value(json_object_get(config, "created"))),
+            .size = size,
+        };
+        rc = each(arg, &img);
+        json_decref(manifest);
+        json_decref(config);
+        if (rc < 0)
+            break;
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* Does index entry e match `what`: a reference, an image id (config
+ * digest, or a prefix of its hex of 4+ characters), or a manifest digest? */
+static bool entry_matches(struct berth_store *s, json_t *e, const char *what,
+                          const char *full)
+{
+    const char *name = entry_name(e);
+    if (full && name && strcmp(name, full) == 0)
+        return true;
+    const char *md = json_string_value(json_object_get(e, "digest"));
+    if (md && strcmp(md, what) == 0)
+        return true;
+    const char *hex = strncmp(what, "sha256:", 7) == 0 ? what + 7 : what;
+    size_t n = strlen(hex);
+    if (n < 4 || n > 64 || strspn(hex, "0123456789abcdef") != n)
+        return false;
+    json_t *manifest, *config;
+    struct berr ignore = {0};
+    if (entry_load(s, e, &manifest, &config, &ignore) < 0)
+        return false;
+    const char *cd = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+    bool ok = cd && strncmp(cd + 7, hex, n) == 0;
+    json_decref(manifest);
+    json_decref(config);
+    return ok;
+}
+
+static void full_name(const char *what, char *out, size_t len)
+{
+    struct berth_ref ref;
+    struct berr ignore = {0};
+    out[0] = '\0';
+    if (berth_ref_parse(what, &ref, &ignore) == 0)
+        berth_ref_format(&ref, out, len);
+}
+
+int berth_image_get(struct berth_store *s, const char *what, json_t **manifest,
+                    json_t **config, char digest[DIGEST_MAX], struct berr *err)
+{
+    char full[600];
+    full_name(what, full, sizeof full);
+    if (store_lock(s, false) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    store_unlock(s);
+    size_t i;
+    json_t *e;
+    int rc = berr_set(err, BERR_NOTFOUND, "No such image: %s", what);
+    /* names first, so a name that looks like hex is still a name */
+    for (int pass = 0; pass < 2 && rc < 0; pass++) {
+        json_array_foreach(json_object_get(doc, "manifests"), i, e) {
+            bool hit = pass == 0 ? (entry_name(e) && strcmp(entry_name(e), full) == 0)
+                                 : entry_matches(s, e, what, NULL);
+            if (!hit)
+                continue;
+            json_t *m, *c;
+            if ((rc = entry_load(s, e, &m, &c, err)) < 0)
+                break;
+            if (manifest)
+                *manifest = m;
+            else
+                json_decref(m);
+            if (config)
+                *config = c;
+            else
+                json_decref(c);
+            if (digest)
+                snprintf(digest, DIGEST_MAX, "%s", json_string_value(json_object_get(e, "digest")));
+            break;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+int berth_tag(struct berth_store *s, const char *source, const char *target,
+              struct berr *err)
+{
+    struct berth_ref ref;
+    if (berth_ref_parse(target, &ref, err) < 0)
+        return -BERR_INVALID;
+    if (ref.digest[0])
+        return berr_set(err, BERR_INVALID, "a tag cannot carry a digest: %s", target);
+    char digest[DIGEST_MAX], name[600];
+    json_t *manifest;
+    if (berth_image_get(s, source, &manifest, NULL, digest, err) < 0)
+        return -BERR_NOTFOUND;
+    const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
+    char path[2400];
+    struct stat st = {0};
+    store_blob_path(s, digest, path, sizeof path);
+    stat(path, &st);
+    berth_ref_format(&ref, name, sizeof name);
+    int rc = store_set_name(s, name, digest, mt ? mt : "application/vnd.oci.image.manifest.v1+json",
+                            (uint64_t)st.st_size, NULL, err);
+    json_decref(manifest);
+    return rc;
+}
+
+/* Every blob some remaining image uses. */
+static void mark_used(struct berth_store *s, json_t *doc, json_t *used)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "manifests"), i, e) {
+        json_t *manifest, *config;
+        struct berr ignore = {0};
+        const char *md = json_string_value(json_object_get(e, "digest"));
+        if (md)
+            json_object_set_new(used, md, json_true());
+        if (entry_load(s, e, &manifest, &config, &ignore) < 0)
+            continue;
+        json_object_set_new(used, json_string_value(json_object_get(
+                                      json_object_get(manifest, "config"), "digest")),
+                            json_true());
+        size_t j;
+        json_t *l;
+        json_array_foreach(json_object_get(manifest, "layers"), j, l)
+            json_object_set_new(used, json_string_value(json_object_get(l, "digest")),
+                                json_true());
+        json_decref(manifest);
+        json_decref(config);
+    }
+}
+
+int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *err)
+{
+    char full[600];
+    full_name(what, full, sizeof full);
+    if (store_lock(s, true) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    json_t *list = json_object_get(doc, "manifests");
+    int rc = 0;
+    size_t i;
+    json_t *e;
+    ssize_t by_name = -1;
+    json_array_foreach(list, i, e)
+        if (entry_name(e) && strcmp(entry_name(e), full) == 0)
+            by_name = (ssize_t)i;
+    if (by_name >= 0) {
+        json_array_remove(list, (size_t)by_name);
+    } else {
+        /* by id: every name of that image, which needs force if several */
+        json_t *keep = json_array();
+        size_t hits = 0;
+        json_array_foreach(list, i, e) {
+            if (entry_matches(s, e, what, NULL))
+                hits++;
+            else
+                json_array_append(keep, e);
+        }
+        if (hits == 0)
+            rc = berr_set(err, BERR_NOTFOUND, "No such image: %s", what);
+        else if (hits > 1 && !force)
+            rc = berr_set(err, BERR_CONFLICT,
+                          "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories",
+                          what);
+        else
+            json_object_set(doc, "manifests", keep);
+        json_decref(keep);
+    }
+    if (rc == 0)
+        rc = index_write(s, doc, err);
+    /* Delete blobs no remaining image uses, unless a pull or load is
+     * writing blobs right now: then the next rmi does it. */
+    if (rc == 0 && flock(s->pin_fd, LOCK_EX | LOCK_NB) == 0) {
+        json_t *used = json_object();
+        mark_used(s, doc, used);
+        char dir[2200];
+        snprintf(dir, sizeof dir, "%s/blobs/sha256", s->root);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            char digest[DIGEST_MAX];
+            if (strlen(de->d_name) != 64)
+                continue;
+            snprintf(digest, sizeof digest, "sha256:%s", de->d_name);
+            if (!json_object_get(used, digest))
+                unlinkat(dirfd(d), de->d_name, 0);
+        }
+        if (d)
+            closedir(d);
+        json_decref(used);
+        flock(s->pin_fd, LOCK_UN);
+    }
+    json_decref(doc);
+    store_unlock(s);
+    return rc;
+}

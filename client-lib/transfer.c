@@ -1,0 +1,333 @@
+/*
+ * transfer.c - berth pull and berth push.
+ *
+ * pull: resolve the reference to a manifest (an index picks this
+ * machine's platform, or --platform), then fetch the config and layers
+ * the store does not have yet, several at a time, each verified against
+ * its digest before it lands; name the image last, so an interrupted pull
+ * leaves no half image behind, only whole blobs a retry reuses.
+ *
+ * push: for each blob, ask the registry whether it has it (HEAD), else
+ * mount it from another repository of the same registry that the store
+ * knows has it, else upload it; then put the manifest, byte for byte as
+ * stored, so its digest is the same everywhere.
+ */
+#include "internal.h"
+#include "progress.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+struct job {
+    char digest[DIGEST_MAX];
+    uint64_t size;
+    char from[256];              /* push: a repository to mount from, or "" */
+    struct progress_ref pr;
+};
+
+struct batch {
+    struct berth_client *c;
+    struct berth_store *s;
+    const struct berth_ref *ref;
+    struct progress *p;
+    bool push;
+    struct job *jobs;
+    size_t njobs, next;
+    pthread_mutex_t lock;
+    int rc;
+    struct berr err;
+};
+
+static int run_job(struct batch *b, struct job *j, struct berr *err)
+{
+    if (!b->push) {
+        if (store_has_blob(b->s, j->digest)) {
+            progress_state(b->p, j->pr.i, "Already exists");
+            return 0;
+        }
+        progress_state(b->p, j->pr.i, "Downloading");
+        int rc = reg_blob_fetch(b->c, b->s, b->ref, j->digest, progress_bytes, &j->pr, err);
+        if (rc == 0)
+            progress_state(b->p, j->pr.i, "Pull complete");
+        return rc;
+    }
+    int have = reg_blob_exists(b->c, b->ref, j->digest, "pull,push", err);
+    if (have < 0)
+        return have;
+    if (have) {
+        progress_state(b->p, j->pr.i, "Layer already exists");
+        return 0;
+    }
+    if (j->from[0]) {
+        int rc = reg_blob_push(b->c, b->s, b->ref, j->digest, j->size, j->from, NULL, NULL, err);
+        if (rc == 0 && reg_blob_exists(b->c, b->ref, j->digest, "pull,push", err) == 1) {
+            char state[300];
+            snprintf(state, sizeof state, "Mounted from %s", j->from);
+            progress_state(b->p, j->pr.i, state);
+            return 0;
+        }
+    }
+    progress_state(b->p, j->pr.i, "Pushing");
+    int rc = reg_blob_push(b->c, b->s, b->ref, j->digest, j->size, NULL, progress_bytes,
+                           &j->pr, err);
+    if (rc == 0)
+        progress_state(b->p, j->pr.i, "Pushed");
+    return rc;
+}
+
+static void *worker(void *arg)
+{
+    struct batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        struct job *j = b->rc == 0 && b->next < b->njobs ? &b->jobs[b->next++] : NULL;
+        pthread_mutex_unlock(&b->lock);
+        if (!j)
+            return NULL;
+        struct berr err = {0};
+        if (run_job(b, j, &err) < 0) {
+            pthread_mutex_lock(&b->lock);
+            if (b->rc == 0) {
+                b->rc = -(err.code ? err.code : BERR_IO);
+                b->err = err;
+            }
+            pthread_mutex_unlock(&b->lock);
+        }
+    }
+}
+
+static int run_batch(struct batch *b, struct berr *err)
+{
+    pthread_mutex_init(&b->lock, NULL);
+    int n = b->c->o.parallel;
+    if ((size_t)n > b->njobs)
+        n = (int)b->njobs;
+    pthread_t th[32];
+    if (n > 32)
+        n = 32;
+    int started = 0;
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, worker, b) == 0)
+            started++;
+    if (started == 0 && b->njobs)
+        worker(b);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&b->lock);
+    if (b->rc < 0 && err)
+        *err = b->err;
+    return b->rc;
+}
+
+/* ---- pull ---------------------------------------------------------------------------- */
+
+static void host_platform(char *out, size_t len)
+{
+    struct utsname u;
+    const char *arch = "amd64";
+    if (uname(&u) == 0) {
+        if (strcmp(u.machine, "aarch64") == 0)
+            arch = "arm64";
+        else if (strncmp(u.machine, "arm", 3) == 0)
+            arch = "arm";
+        else if (strcmp(u.machine, "x86_64") != 0)
+            arch = u.machine;
+    }
+    snprintf(out, len, "linux/%s", arch);
+}
+
+static bool platform_matches(json_t *plat, const char *want)
+{
+    char os[64] = "", arch[64] = "", variant[64] = "";
+    sscanf(want, "%63[^/]/%63[^/]/%63s", os, arch, variant);
+    const char *pos = json_string_value(json_object_get(plat, "os"));
+    const char *parch = json_string_value(json_object_get(plat, "architecture"));
+    const char *pvar = json_string_value(json_object_get(plat, "variant"));
+    if (!pos || !parch || strcmp(pos, os) != 0 || strcmp(parch, arch) != 0)
+        return false;
+    return !variant[0] || (pvar && strcmp(pvar, variant) == 0);
+}
+
+/* An index: pick the child for the platform. */
+static int pick_platform(struct manifest_blob *index, const char *platform,
+                         char digest[DIGEST_MAX], struct berr *err)
+{
+    json_t *doc = json_loadb(index->body, index->len, 0, NULL);
+    size_t i;
+    json_t *m;
+    int rc = berr_set(err, BERR_NOTFOUND,
+                      "no matching manifest for %s in the manifest list entries", platform);
+    json_array_foreach(json_object_get(doc, "manifests"), i, m) {
+        if (platform_matches(json_object_get(m, "platform"), platform)) {
+            snprintf(digest, DIGEST_MAX, "%s", json_string_value(json_object_get(m, "digest")));
+            rc = 0;
+            break;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static bool is_index(const char *mt)
+{
+    return strstr(mt, "image.index") || strstr(mt, "manifest.list");
+}
+
+int berth_pull(struct berth_client *c, struct berth_store *s, const char *refstr,
+               const char *platform, char digest[DIGEST_MAX], struct berr *err)
+{
+    struct berth_ref ref;
+    if (berth_ref_parse(refstr, &ref, err) < 0)
+        return -BERR_INVALID;
+    char plat[128];
+    if (platform)
+        snprintf(plat, sizeof plat, "%s", platform);
+    else
+        host_platform(plat, sizeof plat);
+    FILE *out = c->o.out;
+    if (!c->o.quiet)
+        fprintf(out, "%s: Pulling from %s\n", ref.tag[0] ? ref.tag : ref.digest, ref.repository);
+
+    struct manifest_blob top, image = {0};
+    int rc = reg_manifest_get(c, &ref, ref.digest[0] ? ref.digest : ref.tag, &top, err);
+    if (rc < 0)
+        return rc;
+    snprintf(digest, DIGEST_MAX, "%s", top.digest);
+    if (is_index(top.media_type)) {
+        char child[DIGEST_MAX];
+        rc = pick_platform(&top, plat, child, err);
+        if (rc == 0)
+            rc = reg_manifest_get(c, &ref, child, &image, err);
+    } else {
+        image = top;
+        top.body = NULL;
+    }
+    free(top.body);
+    json_t *doc = rc == 0 ? json_loadb(image.body, image.len, 0, NULL) : NULL;
+    json_t *config = json_object_get(doc, "config");
+    json_t *layers = json_object_get(doc, "layers");
+    if (rc == 0 && (!json_is_object(config) || !json_is_array(layers)))
+        rc = berr_set(err, BERR_INVALID, "%s: not an image manifest (%s)", refstr, image.media_type);
+
+    store_pin(s);
+    struct progress p;
+    progress_init(&p, out, c->o.quiet, "Downloading");
+    size_t n = rc == 0 ? json_array_size(layers) + 1 : 0;
+    struct job *jobs = calloc(n + 1, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = i < n - 1 ? json_array_get(layers, i) : config;
+        snprintf(jobs[i].digest, sizeof jobs[i].digest, "%s",
+                 json_string_value(json_object_get(d, "digest")));
+        jobs[i].size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+        if (!digest_valid(jobs[i].digest))
+            rc = berr_set(err, BERR_INVALID, "%s: a descriptor has an invalid digest", refstr);
+        jobs[i].pr.p = &p;
+        jobs[i].pr.i = i < n - 1 ? progress_add(&p, jobs[i].digest, jobs[i].size) : -1;
+    }
+    if (rc == 0 && n > 1) {
+        /* the config is fetched with the layers, without a line of its own */
+        struct batch b = {.c = c, .s = s, .ref = &ref, .p = &p, .jobs = jobs, .njobs = n};
+        rc = run_batch(&b, err);
+    }
+    progress_done(&p);
+    char mdigest[DIGEST_MAX];
+    if (rc == 0)
+        rc = store_put_blob(s, image.body, image.len, mdigest, err);
+    if (rc == 0 && strcmp(mdigest, image.digest) != 0)
+        rc = berr_set(err, BERR_DIGEST, "manifest digest mismatch");
+    char name[600];
+    berth_ref_format(&ref, name, sizeof name);
+    if (rc == 0)
+        rc = store_set_name(s, name, image.digest, image.media_type, image.len, digest, err);
+    store_unpin(s);
+    free(jobs);
+    json_decref(doc);
+    free(image.body);
+    return rc;
+}
+
+/* ---- push ------------------------------------------------------------------------------ */
+
+/* A repository of the same registry that the store knows has this blob. */
+struct mount_scan {
+    struct berth_store *s;
+    const struct berth_ref *target;
+    const char *digest;
+    char from[256];
+};
+
+static int find_mount(void *arg, const struct berth_image *img)
+{
+    struct mount_scan *m = arg;
+    struct berth_ref r;
+    struct berr ignore = {0};
+    if (m->from[0] || berth_ref_parse(img->name, &r, &ignore) < 0 ||
+        strcmp(r.registry, m->target->registry) != 0 ||
+        strcmp(r.repository, m->target->repository) == 0)
+        return 0;
+    json_t *manifest = NULL;
+    if (berth_image_get(m->s, img->name, &manifest, NULL, NULL, &ignore) < 0)
+        return 0;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(manifest, "layers"), i, l) {
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        if (d && strcmp(d, m->digest) == 0)
+            snprintf(m->from, sizeof m->from, "%s", r.repository);
+    }
+    json_decref(manifest);
+    return 0;
+}
+
+int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr,
+               char digest[DIGEST_MAX], struct berr *err)
+{
+    struct berth_ref ref;
+    if (berth_ref_parse(refstr, &ref, err) < 0)
+        return -BERR_INVALID;
+    json_t *manifest = NULL;
+    char mdigest[DIGEST_MAX];
+    if (berth_image_get(s, refstr, &manifest, NULL, mdigest, err) < 0)
+        return berr_set(err, BERR_NOTFOUND, "An image does not exist locally with the tag: %s", refstr);
+    char *body = NULL;
+    size_t len = 0;
+    int rc = store_read_blob(s, mdigest, 4 << 20, &body, &len, err);
+    if (!c->o.quiet)
+        fprintf(c->o.out, "The push refers to repository [%s/%s]\n", ref.registry, ref.repository);
+
+    json_t *layers = json_object_get(manifest, "layers");
+    json_t *config = json_object_get(manifest, "config");
+    size_t n = json_array_size(layers) + 1;
+    struct job *jobs = calloc(n, sizeof *jobs);
+    struct progress p;
+    progress_init(&p, c->o.out, c->o.quiet, "Pushing");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *d = i < n - 1 ? json_array_get(layers, i) : config;
+        snprintf(jobs[i].digest, sizeof jobs[i].digest, "%s",
+                 json_string_value(json_object_get(d, "digest")));
+        jobs[i].size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+        struct mount_scan m = {.s = s, .target = &ref, .digest = jobs[i].digest};
+        struct berr ignore = {0};
+        berth_images(s, find_mount, &m, &ignore);
+        snprintf(jobs[i].from, sizeof jobs[i].from, "%s", m.from);
+        jobs[i].pr.p = &p;
+        jobs[i].pr.i = i < n - 1 ? progress_add(&p, jobs[i].digest, jobs[i].size) : -1;
+    }
+    if (rc == 0) {
+        struct batch b = {.c = c, .s = s, .ref = &ref, .p = &p, .push = true,
+                          .jobs = jobs, .njobs = n};
+        rc = run_batch(&b, err);
+    }
+    progress_done(&p);
+    const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
+    if (rc == 0)
+        rc = reg_manifest_put(c, &ref, body, len, mt ? mt : "application/vnd.oci.image.manifest.v1+json",
+                              digest, err);
+    if (rc == 0 && !c->o.quiet)
+        fprintf(c->o.out, "%s: digest: %s size: %zu\n", ref.tag[0] ? ref.tag : "latest", digest, len);
+    free(jobs);
+    free(body);
+    json_decref(manifest);
+    return rc;
+}
