@@ -529,6 +529,12 @@ int http_error(struct http_req *r, const char *what, struct berr *err)
     int rc;
     if (code)
         rc = berr_set(err, kind, "%s: %s: %s", what, code, msg ? msg : "");
+    else if (r->status == 401)
+        rc = berr_set(err, kind, "%s: unauthorized: authentication required", what);
+    else if (r->status == 403)
+        rc = berr_set(err, kind, "%s: denied: requested access to the resource is denied", what);
+    else if (r->status == 404)
+        rc = berr_set(err, kind, "%s: not found", what);
     else
         rc = berr_set(err, kind, "%s: HTTP %ld", what, r->status);
     json_decref(doc);
