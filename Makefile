@@ -79,13 +79,13 @@ $(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberth.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $^ $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
+	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 
 run: all
 	./$(BUILD)/berthd serve
 
 unit: deps-check $(UNIT_BIN)
-	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
+	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
 integration: all
 	BERTHD=$(BUILD)/berthd tests/run-suite integration

@@ -240,6 +240,15 @@ void auth_result_clear(struct auth_result *r)
 
 /* ---- credentials ----------------------------------------------------------- */
 
+/* User names never carry control characters (they reach logs). */
+bool printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
 int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
                  size_t plen)
 {
@@ -267,7 +276,7 @@ int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
         *colon = '\0';
         snprintf(user, ulen, "%s", (char *)buf);
         snprintf(pass, plen, "%s", colon + 1);
-        rc = user[0] ? 0 : -BERR_INVALID;
+        rc = user[0] && printable(user) ? 0 : -BERR_INVALID;
     }
     OPENSSL_cleanse(buf, (size_t)n);
     free(buf);
@@ -277,6 +286,8 @@ int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
 int login_check(struct auth *a, const char *client, const char *user,
                 const char *password, int *retry_after)
 {
+    if (!printable(user))
+        return -BERR_INVALID;
     char key[200];
     snprintf(key, sizeof key, "user:%s", user);
     int wait = ratelimit_blocked(a->limits, client);

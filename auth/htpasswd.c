@@ -169,6 +169,20 @@ bool htpasswd_verify(struct htpasswd *h, const char *user, const char *password)
     return ok;
 }
 
+bool htpasswd_fingerprint(struct htpasswd *h, const char *user, char out[33])
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcmp(h->entries[i].user, user) != 0)
+            continue;
+        unsigned char md[32];
+        EVP_Digest(h->entries[i].hash, strlen(h->entries[i].hash), md, NULL, EVP_sha256(), NULL);
+        for (int j = 0; j < 16; j++)
+            snprintf(out + 2 * j, 3, "%02x", md[j]);
+        return true;
+    }
+    return false;
+}
+
 int htpasswd_set(const char *file, const char *user, const char *password,
                  struct berr *err)
 {

@@ -19,6 +19,9 @@ void htpasswd_free(struct htpasswd *h);
 /* Constant-time in the password; bcrypt results are cached so a client
  * sending Basic credentials on every request pays bcrypt once. */
 bool htpasswd_verify(struct htpasswd *h, const char *user, const char *password);
+/* A short fingerprint of a user's current hash (hex), so a refresh token
+ * dies when the password changes or the user goes; false if no such user. */
+bool htpasswd_fingerprint(struct htpasswd *h, const char *user, char out[33]);
 
 /* ---- jwt.c --------------------------------------------------------------- */
 
@@ -88,6 +91,7 @@ struct auth {
     struct token_entry cache[TOKEN_CACHE];
 };
 
+bool printable(const char *s);
 int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
                  size_t plen);
 /* Rate-limited password check: 0, -BERR_INVALID, or -BERR_CONFLICT when

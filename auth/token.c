@@ -101,9 +101,12 @@ static char *sign_claims(struct auth *a, const char *account, time_t now, int tt
     json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", a->issuer, "sub",
                                account, "aud", a->service, "exp", (json_int_t)(now + ttl),
                                "nbf", (json_int_t)now, "iat", (json_int_t)now, "jti", jti);
-    if (refresh)
+    char fp[33];
+    if (refresh) {
         json_object_set_new(claims, "refresh", json_true());
-    else
+        if (a->users && htpasswd_fingerprint(a->users, account, fp))
+            json_object_set_new(claims, "pwh", json_string(fp));
+    } else
         json_object_set(claims, "access", access);
     char *token = jwt_sign(a->signing_key, a->signing_kid, claims);
     json_decref(claims);
@@ -121,10 +124,14 @@ static int refresh_account(struct auth *a, const char *token, char *account, siz
     const char *aud = json_string_value(json_object_get(claims, "aud"));
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *exp = json_object_get(claims, "exp");
+    const char *pwh = json_string_value(json_object_get(claims, "pwh"));
+    char fp[33];
     int rc = -1;
+    /* the account must still exist with the password the token was given for */
     if (json_is_true(json_object_get(claims, "refresh")) && iss && aud && sub && sub[0] &&
         strcmp(iss, a->issuer) == 0 && strcmp(aud, a->service) == 0 &&
-        json_is_integer(exp) && json_integer_value(exp) >= now) {
+        json_is_integer(exp) && json_integer_value(exp) >= now && pwh && a->users &&
+        htpasswd_fingerprint(a->users, sub, fp) && strcmp(fp, pwh) == 0) {
         snprintf(account, len, "%s", sub);
         rc = 0;
     }

@@ -22,6 +22,10 @@ int cmd_save(struct cli *g, int argc, char **argv)
         fprintf(stderr, "usage: berth save -o FILE IMAGE...\n");
         return 2;
     }
+    if (strcmp(file, "-") == 0 && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "berth save: refusing to write an archive to a terminal\n");
+        return 1;
+    }
     struct berth_store *s;
     if (cli_store(g, &s) != 0)
         return 1;
@@ -34,7 +38,15 @@ int cmd_save(struct cli *g, int argc, char **argv)
 static int print_loaded(void *arg, const char *name)
 {
     (void)arg;
-    printf("Loaded image: %s\n", name);
+    struct berth_ref ref;
+    struct berr err = {0};
+    char familiar[600];
+    if (strncmp(name, "sha256:", 7) == 0 || berth_ref_parse(name, &ref, &err) < 0) {
+        printf("Loaded image ID: %s\n", name);
+        return 0;
+    }
+    berth_ref_familiar(&ref, familiar, sizeof familiar);
+    printf("Loaded image: %s:%s\n", familiar, ref.tag);
     return 0;
 }
 

@@ -124,7 +124,7 @@ bool store_has_blob(struct berth_store *s, const char *digest);
 void store_blob_path(struct berth_store *s, const char *digest, char *out, size_t len);
 /* A temp file in the store, on the same filesystem as blobs/. */
 int store_temp(struct berth_store *s, char *path, size_t len);
-/* Verify, fsync and move a temp file into blobs/. */
+/* fsync and move a temp file, already verified by the caller, into blobs/. */
 int store_commit_blob(struct berth_store *s, const char *tmp, const char *digest,
                       struct berr *err);
 int store_put_blob(struct berth_store *s, const void *buf, size_t len,
@@ -132,7 +132,8 @@ int store_put_blob(struct berth_store *s, const void *buf, size_t len,
 int store_read_blob(struct berth_store *s, const char *digest, size_t max, char **buf,
                     size_t *len, struct berr *err);
 /* Record name -> manifest (with repo_digest) in index.json, replacing the
- * name if present. Takes the exclusive lock itself. */
+ * name if present; a NULL name keeps an unnamed image (findable by id).
+ * Takes the exclusive lock itself. */
 int store_set_name(struct berth_store *s, const char *name, const char *manifest_digest,
                    const char *media_type, uint64_t size, const char *repo_digest,
                    struct berr *err);

@@ -135,6 +135,7 @@ int store_temp(struct berth_store *s, char *path, size_t len)
     return mkostemp(path, O_CLOEXEC);
 }
 
+/* The caller has verified tmp's digest; this makes it durable and visible. */
 int store_commit_blob(struct berth_store *s, const char *tmp, const char *digest,
                       struct berr *err)
 {
@@ -143,7 +144,7 @@ int store_commit_blob(struct berth_store *s, const char *tmp, const char *digest
     snprintf(dir, sizeof dir, "%s/blobs/%.6s", s->root, digest);
     mkdir_p(dir, 0755);
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int rc = fd >= 0 && fchmod(fd, 0644) == 0 && fsync(fd) == 0 ? 0 : -1;
     if (fd >= 0)
         close(fd);
     if (rc < 0 || rename(tmp, path) < 0 || fsync_dir(dir) < 0) {
@@ -243,18 +244,21 @@ int store_set_name(struct berth_store *s, const char *name, const char *manifest
     json_t *list = json_object_get(doc, "manifests");
     size_t i;
     json_t *e;
+    /* a name moves to the new image; an unnamed image is kept once */
     json_array_foreach(list, i, e) {
         const char *n = entry_name(e);
-        if (n && strcmp(n, name) == 0) {
+        const char *d = json_string_value(json_object_get(e, "digest"));
+        if (name ? n && strcmp(n, name) == 0 : !n && d && strcmp(d, manifest_digest) == 0) {
             json_array_remove(list, i);
             break;
         }
     }
-    json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:{s:s,s:s}}", "mediaType",
-                                          media_type, "digest", manifest_digest, "size",
-                                          (json_int_t)size, "annotations", ANN_NAME, name,
-                                          ANN_REPO_DIGEST, repo_digest ? repo_digest
-                                                                       : manifest_digest));
+    json_t *ann = json_pack("{s:s}", ANN_REPO_DIGEST, repo_digest ? repo_digest : manifest_digest);
+    if (name)
+        json_object_set_new(ann, ANN_NAME, json_string(name));
+    json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:o}", "mediaType", media_type,
+                                          "digest", manifest_digest, "size", (json_int_t)size,
+                                          "annotations", ann));
     int rc = index_write(s, doc, err);
     json_decref(doc);
     store_unlock(s);

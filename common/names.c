@@ -176,7 +176,7 @@ int content_range_parse(const char *hdr, uint64_t *first, uint64_t *last)
         uint64_t total;
         if (*p == '*')
             p++;
-        else if (!parse_u64(&p, &total))
+        else if (!parse_u64(&p, &total) || total <= b)
             return -BERR_INVALID;
     }
     if (*p || b < a)
@@ -192,10 +192,14 @@ int page_size_parse(const char *n, int max, int *out)
         *out = max;
         return 0;
     }
+    /* digits only; any number too large for 64 bits is simply above max */
+    size_t len = strlen(n);
+    if (strspn(n, "0123456789") != len)
+        return -BERR_INVALID;
     const char *p = n;
     uint64_t v;
     if (!parse_u64(&p, &v) || *p)
-        return -BERR_INVALID;
+        v = UINT64_MAX;
     *out = v > (uint64_t)max ? max : (int)v;
     return 0;
 }

@@ -18,14 +18,22 @@ static int append_string(void *arg, const char *value)
 struct visible_list {
     struct request *rq;
     json_t *items;
+    int want;
+    char last[NAME_MAX_LEN + 1];   /* the last name read, visible or not */
+    bool full;
 };
 
 /* _catalog lists only the repositories the caller may pull. */
 static int append_visible(void *arg, const char *name)
 {
     struct visible_list *v = arg;
-    if (!auth_visible(v->rq->srv->auth, &v->rq->who, name))
+    snprintf(v->last, sizeof v->last, "%s", name);
+    if (v->full || !auth_visible(v->rq->srv->auth, &v->rq->who, name))
         return 0;
+    if ((int)json_array_size(v->items) == v->want) {
+        v->full = true;    /* one more visible name: there is a next page */
+        return 0;
+    }
     return append_string(v->items, name);
 }
 
@@ -95,14 +103,23 @@ enum MHD_Result api_catalog(struct request *rq)
     if (!page_params(rq, &n, &last))
         return MHD_YES;
     json_t *repos = json_array();
-    bool more = false;
-    struct visible_list v = {rq, repos};
-    if (meta_catalog(rq->srv->meta, last, n, append_visible, &v, &more) < 0) {
-        json_decref(repos);
-        return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
+    bool more = n > 0;
+    struct visible_list v = {.rq = rq, .items = repos, .want = n};
+    snprintf(v.last, sizeof v.last, "%s", last ? last : "");
+    /* Read pages of names until n visible ones and one more are found (or
+     * the names run out): what the caller may not see never shortens a
+     * page or hides the next one. */
+    while (more && !v.full) {
+        char from[NAME_MAX_LEN + 1];
+        snprintf(from, sizeof from, "%s", v.last);
+        if (meta_catalog(rq->srv->meta, from, rq->srv->cfg->page_max, append_visible, &v,
+                         &more) < 0) {
+            json_decref(repos);
+            return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
+        }
     }
     json_t *doc = json_pack("{s:o}", "repositories", repos);
-    return respond_page(rq, doc, repos, "/v2/_catalog", n, more);
+    return respond_page(rq, doc, repos, "/v2/_catalog", n, v.full);
 }
 
 static int append_referrer(void *arg, const struct referrer *r)

@@ -205,7 +205,7 @@ static bool authorize(struct request *rq)
     unsigned need = needed_actions(rq);
     auth_check(srv->auth, authz, rq->client, name, need, &rq->who);
     /* Whoever may push may ask whether a blob is already there. */
-    if (rq->who.verdict != AUTH_ALLOW && rq->route.kind == ROUTE_BLOB && is_head(rq)) {
+    if (rq->who.verdict == AUTH_DENY && rq->route.kind == ROUTE_BLOB && is_head(rq)) {
         struct auth_result push;
         auth_check(srv->auth, authz, rq->client, name, ACT_PUSH, &push);
         if (push.verdict == AUTH_ALLOW) {

@@ -217,7 +217,8 @@ int upload_write(struct upload *up, const void *data, size_t len, struct berr *e
         up->hash = NULL;
         return berr_set(err, BERR_IO, "write to upload failed");
     }
-    hasher_update(up->hash, data, len);
+    if (up->hash)   /* else rebuilt from the file when needed */
+        hasher_update(up->hash, data, len);
     up->offset += len;
     return 0;
 }

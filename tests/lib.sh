@@ -27,8 +27,11 @@ CLEANUP=()
 
 at_exit() { CLEANUP+=("$*"); }
 run_cleanup() {
-    local i
-    for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[i]}" >/dev/null 2>&1; done
+    # an unusual name: the eval'd commands must not be able to clobber it
+    local __cleanup_idx
+    for ((__cleanup_idx = ${#CLEANUP[@]} - 1; __cleanup_idx >= 0; __cleanup_idx--)); do
+        eval "${CLEANUP[__cleanup_idx]}" >/dev/null 2>&1
+    done
     rm -rf "$TMP"
 }
 trap run_cleanup EXIT
