@@ -12,7 +12,9 @@
  *   7. repositories left empty.
  *
  * Only one collection runs per root at a time (an flock on <root>/gc.lock),
- * whether it is berthd's schedule or `berthd gc`.
+ * whether it is berthd's schedule or `berthd gc`. A dry run is the same
+ * collection against a snapshot of the metadata, touching no file, so it
+ * lists exactly what a real run would remove, cascades included.
  */
 #include "gc.h"
 
@@ -38,6 +40,7 @@ struct run {
     const char *repo;
     int unprotected_seen;
     bool removed_any;
+    json_t *blobs_removed;   /* a dry run leaves files in place: count each once */
 };
 
 static void note(struct run *run, const char *kind, const char *name, uint64_t bytes)
@@ -68,7 +71,7 @@ static int retention_tag(void *arg, const char *tag, const char *digest, int64_t
     run->unprotected_seen++;
     if (!over_count && !too_old)
         return 0;
-    if (!run->dry_run && meta_tag_delete(run->m, run->repo, tag) < 0)
+    if (meta_tag_delete(run->m, run->repo, tag) < 0)
         return 0;   /* already gone */
     char name[NAME_MAX_LEN + TAG_MAX_LEN + 2];
     snprintf(name, sizeof name, "%s:%s", run->repo, tag);
@@ -124,8 +127,7 @@ static int each_repository(struct run *run, meta_row_fn each)
 static int manifest_candidate(void *arg, const char *repo, const char *digest)
 {
     struct run *run = arg;
-    if (!run->dry_run &&
-        meta_gc_manifest_delete(run->m, repo, digest, run->cutoff, run->p->delete_untagged) < 0)
+    if (meta_gc_manifest_delete(run->m, repo, digest, run->cutoff, run->p->delete_untagged) < 0)
         return 0;   /* no longer qualifies */
     char name[NAME_MAX_LEN + DIGEST_MAX + 2];
     snprintf(name, sizeof name, "%s@%s", repo, digest);
@@ -138,8 +140,9 @@ static int manifest_candidate(void *arg, const char *repo, const char *digest)
 static int blob_candidate(void *arg, const char *digest, uint64_t size)
 {
     struct run *run = arg;
-    if (!run->dry_run && meta_gc_blob_delete(run->m, digest, run->cutoff, run->bs) < 0)
+    if (meta_gc_blob_delete(run->m, digest, run->cutoff, run->dry_run ? NULL : run->bs) < 0)
         return 0;
+    json_object_set_new(run->blobs_removed, digest, json_true());
     note(run, "blob", digest, size);
     run->r->blobs++;
     run->r->bytes += size;
@@ -151,7 +154,8 @@ static int blob_candidate(void *arg, const char *digest, uint64_t size)
 static int blob_file(void *arg, const char *digest, int64_t age)
 {
     struct run *run = arg;
-    if (age <= run->p->grace || meta_blob_known(run->m, digest))
+    if (age <= run->p->grace || meta_blob_known(run->m, digest) ||
+        json_object_get(run->blobs_removed, digest))
         return 0;
     int fd;
     uint64_t size = 0;
@@ -172,10 +176,9 @@ static int upload_file(void *arg, const char *id, int64_t age)
     struct run *run = arg;
     if (age <= run->p->upload_ttl)
         return 0;
-    if (!run->dry_run) {
+    if (!run->dry_run)
         upload_remove(run->bs, id);
-        meta_upload_remove(run->m, id);
-    }
+    meta_upload_remove(run->m, id);
     note(run, "upload", id, 0);
     run->r->uploads++;
     return 0;
@@ -188,8 +191,7 @@ static int upload_session(void *arg, const char *id)
     uint64_t size;
     if (upload_size(run->bs, id, &size) == 0)
         return 0;   /* the file decides, by its age: upload_file */
-    if (!run->dry_run)
-        meta_upload_remove(run->m, id);
+    meta_upload_remove(run->m, id);
     note(run, "upload", id, 0);
     run->r->uploads++;
     return 0;
@@ -233,6 +235,42 @@ void gc_recover(const char *root, struct blob_store *bs, struct meta *m)
     close(lock);
 }
 
+/* The collection itself, against m (the live metadata, or a snapshot). */
+static int collect(struct run *run)
+{
+    const struct gc_policy *p = run->p;
+    struct meta *m = run->m;
+    int rc = 0;
+    if (p->nretention)
+        rc = each_repository(run, retention_repo);
+    for (int pass = 0; rc == 0 && pass < 32; pass++) {
+        run->removed_any = false;
+        rc = meta_gc_manifests(m, run->cutoff, p->delete_untagged, manifest_candidate, run);
+        if (!run->removed_any)
+            break;
+    }
+    if (rc == 0) {
+        int n = meta_gc_unlink_unused(m, run->cutoff);
+        if (n < 0)
+            rc = n;
+        else
+            run->r->links = (uint64_t)n;
+    }
+    if (rc == 0)
+        rc = meta_gc_blobs(m, run->cutoff, blob_candidate, run);
+    if (rc == 0)
+        rc = blob_list(run->bs, blob_file, run);
+    if (!run->dry_run)
+        blob_trash_settle(run->bs, still_recorded, m);
+    if (rc == 0)
+        rc = upload_list(run->bs, upload_file, run);
+    if (rc == 0)
+        rc = meta_gc_uploads(m, run->now - p->upload_ttl, upload_session, run);
+    if (rc == 0)
+        rc = meta_gc_repositories(m, empty_repository, run);
+    return rc;
+}
+
 int gc_run(const char *root, struct blob_store *bs, struct meta *m,
            const struct gc_policy *p, bool dry_run, gc_note_fn note_fn, void *arg,
            struct gc_report *out, struct berr *err)
@@ -250,37 +288,25 @@ int gc_run(const char *root, struct blob_store *bs, struct meta *m,
         .now = (int64_t)time(NULL),
     };
     run.cutoff = run.now - p->grace;
-    int rc = 0;
-
-    if (!dry_run)
+    run.blobs_removed = json_object();
+    char snap[4200] = "";
+    if (dry_run) {
+        snprintf(snap, sizeof snap, "%s/gc-dry-run.db", root);
+        unlink(snap);
+        if (meta_snapshot(m, snap) < 0 || meta_open(snap, &run.m, err) < 0) {
+            unlink(snap);
+            json_decref(run.blobs_removed);
+            return berr_set(err, BERR_IO, "cannot snapshot the metadata for a dry run");
+        }
+    } else {
         blob_trash_settle(bs, still_recorded, m);
-    if (p->nretention)
-        rc = each_repository(&run, retention_repo);
-    for (int pass = 0; rc == 0 && pass < 32; pass++) {
-        run.removed_any = false;
-        rc = meta_gc_manifests(m, run.cutoff, p->delete_untagged, manifest_candidate, &run);
-        if (dry_run || !run.removed_any)
-            break;
     }
-    if (rc == 0) {
-        int n = meta_gc_unlink_unused(m, run.cutoff, dry_run);
-        if (n < 0)
-            rc = n;
-        else
-            out->links = (uint64_t)n;
+    int rc = collect(&run);
+    json_decref(run.blobs_removed);
+    if (dry_run) {
+        meta_close(run.m);
+        unlink(snap);
     }
-    if (rc == 0)
-        rc = meta_gc_blobs(m, run.cutoff, blob_candidate, &run);
-    if (rc == 0)
-        rc = blob_list(bs, blob_file, &run);
-    if (!dry_run)
-        blob_trash_settle(bs, still_recorded, m);
-    if (rc == 0)
-        rc = upload_list(bs, upload_file, &run);
-    if (rc == 0)
-        rc = meta_gc_uploads(m, run.now - p->upload_ttl, upload_session, &run);
-    if (rc == 0)
-        rc = meta_gc_repositories(m, dry_run, empty_repository, &run);
     out->seconds = now_seconds() - started;
     if (rc < 0)
         return berr_set(err, BERR_IO, "collection stopped: metadata or storage error");

@@ -66,13 +66,14 @@ struct meta_driver {
                         void *arg);
     int (*gc_manifest_delete)(void *s, const char *repo, const char *digest,
                               int64_t cutoff, bool untagged);
-    int (*gc_unlink_unused)(void *s, int64_t cutoff, bool dry_run);
+    int (*gc_unlink_unused)(void *s, int64_t cutoff);
     int (*gc_blobs)(void *s, int64_t cutoff, meta_blob_fn each, void *arg);
     int (*gc_blob_delete)(void *s, const char *digest, int64_t cutoff,
                           struct blob_store *bs);
     bool (*blob_known)(void *s, const char *digest);
+    int (*snapshot)(void *s, const char *path);
     int (*gc_uploads)(void *s, int64_t cutoff, meta_row_fn each, void *arg);
-    int (*gc_repositories)(void *s, bool dry_run, meta_row_fn each, void *arg);
+    int (*gc_repositories)(void *s, meta_row_fn each, void *arg);
     int (*usage)(void *s, meta_usage_fn each, void *arg, uint64_t *total);
 };
 

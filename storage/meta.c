@@ -129,9 +129,9 @@ int meta_gc_manifest_delete(struct meta *m, const char *repo, const char *digest
     return m->drv->gc_manifest_delete(m->s, repo, digest, cutoff, untagged);
 }
 
-int meta_gc_unlink_unused(struct meta *m, int64_t cutoff, bool dry_run)
+int meta_gc_unlink_unused(struct meta *m, int64_t cutoff)
 {
-    return m->drv->gc_unlink_unused(m->s, cutoff, dry_run);
+    return m->drv->gc_unlink_unused(m->s, cutoff);
 }
 
 int meta_gc_blobs(struct meta *m, int64_t cutoff, meta_blob_fn each, void *arg)
@@ -150,14 +150,19 @@ bool meta_blob_known(struct meta *m, const char *digest)
     return m->drv->blob_known(m->s, digest);
 }
 
+int meta_snapshot(struct meta *m, const char *path)
+{
+    return m->drv->snapshot(m->s, path);
+}
+
 int meta_gc_uploads(struct meta *m, int64_t cutoff, meta_row_fn each, void *arg)
 {
     return m->drv->gc_uploads(m->s, cutoff, each, arg);
 }
 
-int meta_gc_repositories(struct meta *m, bool dry_run, meta_row_fn each, void *arg)
+int meta_gc_repositories(struct meta *m, meta_row_fn each, void *arg)
 {
-    return m->drv->gc_repositories(m->s, dry_run, each, arg);
+    return m->drv->gc_repositories(m->s, each, arg);
 }
 
 int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total)

@@ -57,7 +57,7 @@ enum stmt_id {
     S_MANIFEST_DEL, S_REFS_DEL, S_TAGS_DEL_DIGEST, S_TAG_DEL,
     S_TAGS_LIST, S_CATALOG, S_REFERRERS, S_REFERRERS_TYPE,
     S_TAGS_DETAIL, S_GC_ORPHAN_REFERRERS, S_GC_UNTAGGED, S_GC_MANIFEST_CHECK,
-    S_GC_UNLINK, S_GC_UNLINK_COUNT, S_GC_BLOBS, S_GC_BLOB_CHECK, S_BLOB_KNOWN,
+    S_GC_UNLINK, S_GC_BLOBS, S_GC_BLOB_CHECK, S_BLOB_KNOWN,
     S_BLOB_DEL, S_REPO_BLOBS_DEL, S_GC_UPLOADS, S_GC_REPOS, S_GC_REPO_DEL,
     S_USAGE, S_TOTAL,
     S_COUNT
@@ -139,7 +139,6 @@ static const char *const stmt_sql[S_COUNT] = {
                             " AND m.created < ?1 AND ((" ORPHAN_REFERRER("m") ")"
                             " OR (?4 AND " UNTAGGED_UNUSED("m") "))",
     [S_GC_UNLINK] = "DELETE FROM repo_blobs WHERE " LINK_UNUSED,
-    [S_GC_UNLINK_COUNT] = "SELECT COUNT(*) FROM repo_blobs WHERE " LINK_UNUSED,
     [S_GC_BLOBS] = "SELECT b.digest, b.size FROM blobs b WHERE " BLOB_UNUSED("b"),
     [S_GC_BLOB_CHECK] = "SELECT 1 FROM blobs b WHERE b.digest = ?2 AND " BLOB_UNUSED("b"),
     [S_BLOB_KNOWN] = "SELECT 1 FROM blobs WHERE digest = ?1",
@@ -695,22 +694,13 @@ static int sq_gc_manifest_delete(void *state, const char *repo, const char *dige
     return finish_tx(c, rc);
 }
 
-static int sq_gc_unlink_unused(void *state, int64_t cutoff, bool dry_run)
+static int sq_gc_unlink_unused(void *state, int64_t cutoff)
 {
     struct conn *c = conn_get(state);
     if (!c)
         return -BERR_IO;
-    if (!dry_run) {
-        int rc = exec_stmt(prep(c, S_GC_UNLINK, "i", cutoff));
-        return rc < 0 ? rc : sqlite3_changes(c->db);
-    }
-    sqlite3_stmt *st = prep(c, S_GC_UNLINK_COUNT, "i", cutoff);
-    int rc = step_row(st);
-    if (rc <= 0)
-        return rc;
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    return n;
+    int rc = exec_stmt(prep(c, S_GC_UNLINK, "i", cutoff));
+    return rc < 0 ? rc : sqlite3_changes(c->db);
 }
 
 static int sq_gc_blobs(void *state, int64_t cutoff, meta_blob_fn each, void *arg)
@@ -752,9 +742,21 @@ static int sq_gc_blob_delete(void *state, const char *digest, int64_t cutoff,
         rc = exec_stmt(prep(c, S_BLOB_DEL, "s", digest));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_BLOBS_DEL, "s", digest));
-    if (rc == 0)
+    if (rc == 0 && bs)
         rc = blob_trash(bs, digest);
     return finish_tx(c, rc);
+}
+
+static int sq_snapshot(void *state, const char *path)
+{
+    struct conn *c = conn_get(state);
+    sqlite3_stmt *st = NULL;
+    if (!c || sqlite3_prepare_v2(c->db, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK)
+        return -BERR_IO;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -BERR_IO;
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static bool sq_blob_known(void *state, const char *digest)
@@ -788,7 +790,6 @@ static int sq_gc_uploads(void *state, int64_t cutoff, meta_row_fn each, void *ar
 
 struct repo_gc {
     struct conn *c;
-    bool dry_run;
     meta_row_fn each;
     void *arg;
 };
@@ -796,21 +797,19 @@ struct repo_gc {
 static int repo_gc_one(void *arg, const char *name)
 {
     struct repo_gc *g = arg;
-    if (!g->dry_run) {
-        if (exec_stmt(prep(g->c, S_GC_REPO_DEL, "s", name)) < 0)
-            return -BERR_IO;
-        if (sqlite3_changes(g->c->db) == 0)
-            return 0;   /* something arrived meanwhile */
-    }
+    if (exec_stmt(prep(g->c, S_GC_REPO_DEL, "s", name)) < 0)
+        return -BERR_IO;
+    if (sqlite3_changes(g->c->db) == 0)
+        return 0;   /* something arrived meanwhile */
     return g->each ? g->each(g->arg, name) : 0;
 }
 
-static int sq_gc_repositories(void *state, bool dry_run, meta_row_fn each, void *arg)
+static int sq_gc_repositories(void *state, meta_row_fn each, void *arg)
 {
     struct conn *c = conn_get(state);
     if (!c)
         return -BERR_IO;
-    struct repo_gc g = {c, dry_run, each, arg};
+    struct repo_gc g = {c, each, arg};
     return names(prep(c, S_GC_REPOS, ""), repo_gc_one, &g);
 }
 
@@ -865,6 +864,7 @@ const struct meta_driver meta_driver_sqlite = {
     .gc_blobs = sq_gc_blobs,
     .gc_blob_delete = sq_gc_blob_delete,
     .blob_known = sq_blob_known,
+    .snapshot = sq_snapshot,
     .gc_uploads = sq_gc_uploads,
     .gc_repositories = sq_gc_repositories,
     .usage = sq_usage,

@@ -180,22 +180,24 @@ int meta_gc_manifests(struct meta *m, int64_t cutoff, bool untagged,
 /* Delete one of those if it still qualifies: 0, or -BERR_CONFLICT. */
 int meta_gc_manifest_delete(struct meta *m, const char *repo, const char *digest,
                             int64_t cutoff, bool untagged);
-/* Drop (or with dry_run, count) repository links to blobs no manifest of
- * that repository uses. Returns the number, or a negative error. */
-int meta_gc_unlink_unused(struct meta *m, int64_t cutoff, bool dry_run);
+/* Drop repository links to blobs no manifest of that repository uses.
+ * Returns the number dropped, or a negative error. */
+int meta_gc_unlink_unused(struct meta *m, int64_t cutoff);
 /* Blobs nothing refers to: no manifest uses them or is them, no recent link. */
 typedef int (*meta_blob_fn)(void *arg, const char *digest, uint64_t size);
 int meta_gc_blobs(struct meta *m, int64_t cutoff, meta_blob_fn each, void *arg);
 /* Delete one such blob if it still qualifies, moving its file to the trash
- * in the same transaction; a digest with no row at all (a file left by a
- * crash) qualifies too. 0, or -BERR_CONFLICT. */
+ * in the same transaction (bs NULL: rows only); a digest with no row at
+ * all (a file left by a crash) qualifies too. 0, or -BERR_CONFLICT. */
 int meta_gc_blob_delete(struct meta *m, const char *digest, int64_t cutoff,
                         struct blob_store *bs);
 bool meta_blob_known(struct meta *m, const char *digest);
+/* A consistent copy of the whole metadata at `path` (for dry runs). */
+int meta_snapshot(struct meta *m, const char *path);
 /* Upload sessions started before cutoff. */
 int meta_gc_uploads(struct meta *m, int64_t cutoff, meta_row_fn each, void *arg);
-/* Repositories with nothing left in them: listed, and removed unless dry_run. */
-int meta_gc_repositories(struct meta *m, bool dry_run, meta_row_fn each, void *arg);
+/* Remove repositories with nothing left in them, listing each. */
+int meta_gc_repositories(struct meta *m, meta_row_fn each, void *arg);
 
 /* Storage accounting: per repository, bytes of the blobs (and manifest
  * bodies) only it uses, and bytes it shares with others; *total is every
