@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level = LOG_INFO;
-static bool as_json;
+/* Set again by a reload while other threads log. */
+static _Atomic int min_level = LOG_INFO;
+static _Atomic bool as_json;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -67,7 +68,7 @@ static void emit(json_t *obj, const char *text_line)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    if (level < min_level)
+    if ((int)level < min_level)
         return;
     char msg[1024], ts[40], text[1200];
     va_list ap;
@@ -85,22 +86,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
     json_decref(obj);
 }
 
-void log_request(const char *method, const char *path, unsigned status,
-                 uint64_t bytes, double seconds)
+void log_request(const char *id, const char *method, const char *path, unsigned status,
+                 uint64_t bytes_in, uint64_t bytes_out, double seconds)
 {
-    if (LOG_INFO < min_level)
+    if ((int)LOG_INFO < min_level)
         return;
     char ts[40], text[1200];
     timestamp(ts, sizeof ts);
     json_t *obj = NULL;
     if (as_json)
-        obj = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:f}", "time", ts, "level",
-                        "info", "method", method, "path", path, "status",
-                        (int)status, "bytes", (json_int_t)bytes, "duration",
-                        seconds);
+        obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:f}", "time", ts, "level",
+                        "info", "request_id", id, "method", method, "path", path, "status",
+                        (int)status, "bytes", (json_int_t)(bytes_in + bytes_out),
+                        "bytes_in", (json_int_t)bytes_in, "bytes_out", (json_int_t)bytes_out,
+                        "duration", seconds);
     else
-        snprintf(text, sizeof text, "%s info  %s %s %u %llu %.6fs", ts, method,
-                 path, status, (unsigned long long)bytes, seconds);
+        snprintf(text, sizeof text, "%s info  %s %s %s %u %llu %.6fs", ts, id, method, path,
+                 status, (unsigned long long)(bytes_in + bytes_out), seconds);
     emit(obj, text);
     json_decref(obj);
 }

@@ -64,7 +64,7 @@ static enum MHD_Result blob_get(struct request *rq)
 
 static enum MHD_Result blob_delete(struct request *rq)
 {
-    if (!rq->srv->cfg->delete_enabled)
+    if (!rq->cfg->delete_enabled)
         return respond_error(rq, 405, "UNSUPPORTED", "deletion is disabled on this registry");
     if (meta_blob_unlink(rq->srv->meta, rq->route.name, rq->route.ref) < 0)
         return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s",

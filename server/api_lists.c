@@ -28,7 +28,7 @@ static int append_visible(void *arg, const char *name)
 {
     struct visible_list *v = arg;
     snprintf(v->last, sizeof v->last, "%s", name);
-    if (v->full || !auth_visible(v->rq->srv->auth, &v->rq->who, name))
+    if (v->full || !auth_visible(v->rq->auth, &v->rq->who, name))
         return 0;
     if ((int)json_array_size(v->items) == v->want) {
         v->full = true;    /* one more visible name: there is a next page */
@@ -48,7 +48,7 @@ static bool get_only(struct request *rq)
 /* Read n and last; answers 400 and returns false when they are malformed. */
 static bool page_params(struct request *rq, int *n, const char **last)
 {
-    if (page_size_parse(req_query(rq, "n"), rq->srv->cfg->page_max, n) < 0) {
+    if (page_size_parse(req_query(rq, "n"), rq->cfg->page_max, n) < 0) {
         respond_error(rq, 400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer");
         return false;
     }
@@ -65,7 +65,7 @@ static enum MHD_Result respond_page(struct request *rq, json_t *doc, json_t *ite
     if (more && count > 0)
         next = json_string_value(json_array_get(items, count - 1));
     char *next_copy = next ? strdup(next) : NULL;
-    resp = response_json(doc);
+    resp = response_json(rq, doc);
     if (resp && next_copy)
         header_add(resp, "Link", "<%s?n=%d&last=%s>; rel=\"next\"", base, n, next_copy);
     free(next_copy);
@@ -112,7 +112,7 @@ enum MHD_Result api_catalog(struct request *rq)
     while (more && !v.full) {
         char from[NAME_MAX_LEN + 1];
         snprintf(from, sizeof from, "%s", v.last);
-        if (meta_catalog(rq->srv->meta, from, rq->srv->cfg->page_max, append_visible, &v,
+        if (meta_catalog(rq->srv->meta, from, rq->cfg->page_max, append_visible, &v,
                          &more) < 0) {
             json_decref(repos);
             return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
@@ -153,7 +153,7 @@ enum MHD_Result api_referrers(struct request *rq)
     }
     json_t *doc = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
                             "application/vnd.oci.image.index.v1+json", "manifests", list);
-    struct MHD_Response *resp = response_json(doc);
+    struct MHD_Response *resp = response_json(rq, doc);
     if (!resp)
         return MHD_NO;
     MHD_del_response_header(resp, "Content-Type", "application/json");

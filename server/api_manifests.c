@@ -109,7 +109,7 @@ static enum MHD_Result manifest_get(struct request *rq)
 
 static int buffer_body(struct request *rq, const char *data, size_t len)
 {
-    uint64_t max = rq->srv->cfg->manifest_max;
+    uint64_t max = rq->cfg->manifest_max;
     if (rq->len + len > max)
         return body_fail(rq, 413, "SIZE_INVALID", "manifest larger than %llu bytes",
                          (unsigned long long)max);
@@ -187,9 +187,9 @@ static int manifest_put_end(struct request *rq)
 static enum MHD_Result manifest_put_begin(struct request *rq)
 {
     const char *cl = req_header(rq, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > rq->srv->cfg->manifest_max)
+    if (cl && strtoull(cl, NULL, 10) > rq->cfg->manifest_max)
         return respond_error(rq, 413, "SIZE_INVALID", "manifest larger than %llu bytes",
-                             (unsigned long long)rq->srv->cfg->manifest_max);
+                             (unsigned long long)rq->cfg->manifest_max);
     rq->on_body = buffer_body;
     rq->on_end = manifest_put_end;
     return MHD_YES;
@@ -197,7 +197,7 @@ static enum MHD_Result manifest_put_begin(struct request *rq)
 
 static enum MHD_Result manifest_delete(struct request *rq, bool by_digest)
 {
-    if (!rq->srv->cfg->delete_enabled)
+    if (!rq->cfg->delete_enabled)
         return respond_error(rq, 405, "UNSUPPORTED", "deletion is disabled on this registry");
     const char *name = rq->route.name, *ref = rq->route.ref;
     int rc = by_digest ? meta_manifest_delete(rq->srv->meta, name, ref)

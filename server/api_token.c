@@ -82,11 +82,11 @@ static void answer(struct request *rq, struct params *p, bool post)
     unsigned status;
     json_t *body = NULL;
     auth_result_clear(&rq->who);
-    auth_token_issue(rq->srv->auth, post, param, p, req_header(rq, "Authorization"),
+    auth_token_issue(rq->auth, post, param, p, req_header(rq, "Authorization"),
                      rq->client, &status, &body, &rq->who);
     if (status == 401 && !rq->who.challenge[0])
         snprintf(rq->who.challenge, sizeof rq->who.challenge, "Basic realm=\"berth\"");
-    struct MHD_Response *resp = response_json(body);
+    struct MHD_Response *resp = response_json(rq, body);
     if (resp)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     respond(rq, status, resp);
@@ -95,7 +95,7 @@ static void answer(struct request *rq, struct params *p, bool post)
 static int form_body(struct request *rq, const char *data, size_t len)
 {
     struct params *p = rq->state;
-    if (rq->bytes > 65536 || MHD_post_process(p->pp, data, len) != MHD_YES)
+    if (rq->bytes_in > 65536 || MHD_post_process(p->pp, data, len) != MHD_YES)
         return body_fail(rq, 400, "UNSUPPORTED", "malformed form body");
     return 0;
 }

@@ -128,6 +128,8 @@ static bool take_upload(struct request *rq)
         rq->chunk_expect = last - first + 1;
     }
     rq->on_body = write_body;
+    rq->upload_counted = true;
+    metrics_upload_active(1);
     return true;
 }
 
@@ -154,7 +156,7 @@ static enum MHD_Result upload_post(struct request *rq)
         if (!digest_check(rq, mount))
             return MHD_YES;
         if (from && repo_name_valid(from) &&
-            auth_may(rq->srv->auth, &rq->who, from, ACT_PULL) &&
+            auth_may(rq->auth, &rq->who, from, ACT_PULL) &&
             meta_blob_mount(rq->srv->meta, from, rq->route.name, mount) == 0)
             return respond_blob_created(rq, mount);
         /* not visible in `from`: an ordinary upload instead */

@@ -128,7 +128,7 @@ enum MHD_Result api_admin_storage(struct request *rq)
         json_decref(repos);
         return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
     }
-    return respond(rq, 200, response_json(json_pack("{s:o,s:I}", "repositories", repos,
+    return respond(rq, 200, response_json(rq, json_pack("{s:o,s:I}", "repositories", repos,
                                                     "total_bytes", (json_int_t)total)));
 }
 
@@ -145,24 +145,29 @@ struct gc_schedule {
 static void *schedule_loop(void *arg)
 {
     struct gc_schedule *s = arg;
-    const struct config *cfg = s->srv->cfg;
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
+        /* the interval and policy may change with a reload */
+        const struct config *cfg = atomic_load(&s->srv->cfg);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += cfg->gc.interval;
+        until.tv_sec += cfg->gc.interval > 0 ? cfg->gc.interval : 3600;
         while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
             ;
         if (s->stop)
             break;
         pthread_mutex_unlock(&s->lock);
+        cfg = atomic_load(&s->srv->cfg);
         struct gc_report r;
         struct berr err = {0};
-        if (gc_run(cfg->root, s->srv->blobs, s->srv->meta, &cfg->gc, false, NULL, NULL, &r,
-                   &err) == 0) {
+        if (cfg->gc.interval <= 0) {
+            /* turned off by a reload: look again later */
+        } else if (gc_run(cfg->root, s->srv->blobs, s->srv->meta, &cfg->gc, false, NULL, NULL,
+                          &r, &err) == 0) {
             char line[512];
             report_line(line, sizeof line, &r);
             log_info("gc: removed %s", line);
+            metrics_gc(&r);
         } else {
             log_warn("gc: %s", err.msg);
         }
@@ -174,7 +179,7 @@ static void *schedule_loop(void *arg)
 
 struct gc_schedule *gc_schedule_start(struct server *srv)
 {
-    if (srv->cfg->gc.interval <= 0)
+    if (atomic_load(&srv->cfg)->gc.interval <= 0)
         return NULL;
     struct gc_schedule *s = calloc(1, sizeof *s);
     if (!s)

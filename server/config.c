@@ -93,7 +93,7 @@ static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
 static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 {
     static const char *const top[] = {"listen", "root", "log", "limits", "storage",
-                                      "threads", "auth", "tls", "gc", NULL};
+                                      "threads", "auth", "tls", "gc", "metrics", NULL};
     static const char *const tls_keys[] = {"cert", "key", NULL};
     static const char *const log_keys[] = {"level", "format", NULL};
     static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
@@ -146,6 +146,17 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
                 return rc;
             cfg->page_max = n > 100000 ? 100000 : (int)n;
         }
+    }
+    json_t *metrics = json_object_get(root, "metrics");
+    if (metrics) {
+        static const char *const metrics_keys[] = {"listen", NULL};
+        if (!json_is_object(metrics))
+            return berr_set(err, BERR_INVALID, "metrics: must be an object");
+        if ((rc = only_keys(metrics, "metrics", metrics_keys, err)) < 0 ||
+            ((v = json_object_get(metrics, "listen")) &&
+             (rc = set_string(cfg->metrics_listen, sizeof cfg->metrics_listen,
+                              json_string_value(v), "metrics.listen", err)) < 0))
+            return rc;
     }
     json_t *tls = json_object_get(root, "tls");
     if (tls) {

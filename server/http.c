@@ -53,6 +53,7 @@ enum MHD_Result respond(struct request *rq, unsigned status, struct MHD_Response
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    MHD_add_response_header(resp, "X-Request-Id", rq->id);
     if (status == 401 && rq->who.challenge[0])
         MHD_add_response_header(resp, "WWW-Authenticate", rq->who.challenge);
     if (status == 429 && rq->who.retry_after > 0)
@@ -69,12 +70,13 @@ struct MHD_Response *response_empty(void)
     return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
-struct MHD_Response *response_json(json_t *doc)
+struct MHD_Response *response_json(struct request *rq, json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (!text)
         return NULL;
+    rq->bytes_out = strlen(text);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -101,7 +103,7 @@ struct MHD_Response *response_fd(struct request *rq, int fd, uint64_t offset,
             close(fd);
         return MHD_create_response_from_callback(size, 4096, no_body, NULL, NULL);
     }
-    rq->bytes = size;
+    rq->bytes_out = size;
     return MHD_create_response_from_fd_at_offset64(size, fd, offset);
 }
 
@@ -136,7 +138,7 @@ enum MHD_Result respond_error(struct request *rq, unsigned status,
     va_end(ap);
     json_t *doc = json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "code", code,
                             "message", message, "detail", detail);
-    return respond(rq, status, response_json(doc));
+    return respond(rq, status, response_json(rq, doc));
 }
 
 int body_fail(struct request *rq, unsigned status, const char *code,
@@ -168,6 +170,24 @@ bool is_head(struct request *rq)
     return strcmp(rq->method, "HEAD") == 0;
 }
 
+/* Ready: the data directory takes a write and the metadata answers. */
+static enum MHD_Result api_ready(struct request *rq)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/uploads/.readyz-%s", rq->cfg->root, rq->id);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool writable = fd >= 0 && write(fd, "ok", 2) == 2;
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    uint64_t blobs, bytes;
+    bool metadata = meta_totals(rq->srv->meta, &blobs, &bytes) == 0;
+    json_t *doc = json_pack("{s:s,s:b,s:b}", "status", writable && metadata ? "ready" : "not ready",
+                            "storage_writable", writable, "metadata_reachable", metadata);
+    return respond(rq, writable && metadata ? 200 : 503, response_json(rq, doc));
+}
+
 /* ---- access ------------------------------------------------------------ */
 
 /* What a request needs: the repository it touches (NULL: registry-wide)
@@ -179,6 +199,7 @@ static unsigned needed_actions(struct request *rq)
     switch (rq->route.kind) {
     case ROUTE_CATALOG:
     case ROUTE_ADMIN_STORAGE:
+    case ROUTE_METRICS:
         return ACT_CATALOG;
     case ROUTE_BASE:
         return 0;
@@ -195,19 +216,19 @@ static unsigned needed_actions(struct request *rq)
 /* Ask auth; answers 401, 403 or 429 and returns false when not allowed. */
 static bool authorize(struct request *rq)
 {
-    struct server *srv = rq->srv;
-    if (!srv->auth)
+    if (!rq->auth)
         return true;
     enum route_kind k = rq->route.kind;
-    const char *name = k == ROUTE_BASE || k == ROUTE_CATALOG || k == ROUTE_ADMIN_STORAGE
+    const char *name = k == ROUTE_BASE || k == ROUTE_CATALOG || k == ROUTE_ADMIN_STORAGE ||
+                               k == ROUTE_METRICS
                            ? NULL : rq->route.name;
     const char *authz = req_header(rq, "Authorization");
     unsigned need = needed_actions(rq);
-    auth_check(srv->auth, authz, rq->client, name, need, &rq->who);
+    auth_check(rq->auth, authz, rq->client, name, need, &rq->who);
     /* Whoever may push may ask whether a blob is already there. */
     if (rq->who.verdict == AUTH_DENY && rq->route.kind == ROUTE_BLOB && is_head(rq)) {
         struct auth_result push;
-        auth_check(srv->auth, authz, rq->client, name, ACT_PUSH, &push);
+        auth_check(rq->auth, authz, rq->client, name, ACT_PUSH, &push);
         if (push.verdict == AUTH_ALLOW) {
             auth_result_clear(&rq->who);
             rq->who = push;
@@ -238,15 +259,25 @@ static enum MHD_Result route_begin(struct request *rq)
 {
     struct route *r = &rq->route;
     bool get = strcmp(rq->method, "GET") == 0 || is_head(rq);
+    /* The metrics listener answers /metrics and the health checks only. */
+    if (rq->srv->metrics_daemon &&
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_DAEMON)->daemon ==
+            rq->srv->metrics_daemon &&
+        r->kind != ROUTE_METRICS && r->kind != ROUTE_HEALTH && r->kind != ROUTE_READY)
+        return respond_error(rq, 404, "NAME_UNKNOWN", "this listener serves /metrics only");
     switch (r->kind) {
     case ROUTE_NONE:
         return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint: %s", rq->path);
+    case ROUTE_READY:
+        if (!get)
+            return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
+        return api_ready(rq);
     case ROUTE_TOKEN:
         return api_token(rq);
     case ROUTE_HEALTH:
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
-        return respond(rq, 200, response_json(json_object()));
+        return respond(rq, 200, response_json(rq, json_object()));
     default:
         break;
     }
@@ -257,10 +288,11 @@ static enum MHD_Result route_begin(struct request *rq)
     if (r->kind == ROUTE_BASE) {
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
-        return respond(rq, 200, response_json(json_object()));
+        return respond(rq, 200, response_json(rq, json_object()));
     }
     switch (r->kind) {
     case ROUTE_CATALOG: return api_catalog(rq);
+    case ROUTE_METRICS: return api_metrics(rq);
     case ROUTE_ADMIN_STORAGE: return api_admin_storage(rq);
     case ROUTE_TAGS: return api_tags(rq);
     case ROUTE_MANIFEST: return api_manifest(rq);
@@ -271,6 +303,20 @@ static enum MHD_Result route_begin(struct request *rq)
     default:
         return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint");
     }
+}
+
+/* Request ids: a per-process random prefix and a counter, in hex. */
+static void request_id_new(char out[17])
+{
+    static atomic_uint_fast64_t counter;
+    static _Atomic uint32_t prefix;
+    if (!atomic_load(&prefix)) {
+        char id[33];
+        upload_id_new(id);
+        atomic_store(&prefix, (uint32_t)strtoul(id + 24, NULL, 16) | 1);
+    }
+    uint64_t n = atomic_fetch_add(&counter, 1);
+    snprintf(out, 17, "%08x%08x", (unsigned)atomic_load(&prefix), (unsigned)(n & 0xffffffffu));
 }
 
 static void client_address(struct MHD_Connection *conn, char *out, size_t len)
@@ -311,12 +357,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         *con_cls = rq;
         atomic_fetch_add(&in_flight, 1);
         rq->srv = cls;
+        rq->cfg = atomic_load(&rq->srv->cfg);
+        rq->auth = atomic_load(&rq->srv->auth);
+        request_id_new(rq->id);
         rq->conn = conn;
         rq->method = method;
         rq->started = now_seconds();
         snprintf(rq->path, sizeof rq->path, "%s", url);
         client_address(conn, rq->client, sizeof rq->client);
-        route_parse(url, auth_token_path(rq->srv->auth), &rq->route);
+        route_parse(url, auth_token_path(rq->auth), &rq->route);
         if (!has_body(conn))
             return MHD_YES;
         /* Headers are in: refuse a bad request before its body is read. */
@@ -332,7 +381,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
     if (*upload_data_size > 0) {
         size_t len = *upload_data_size;
         *upload_data_size = 0;
-        rq->bytes += len;
+        rq->bytes_in += len;
         if (!rq->fail_status && rq->on_body)
             rq->on_body(rq, upload_data, len);
         return MHD_YES;
@@ -359,11 +408,14 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         return;
     if (rq->upload)
         upload_release(rq->upload);
+    if (rq->upload_counted)
+        metrics_upload_active(-1);
     if (rq->upload_id[0] && !rq->upload_is_session)
         upload_remove(rq->srv->blobs, rq->upload_id);   /* a one-shot upload */
-    log_request(rq->method, rq->path,
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499,
-                rq->bytes, now_seconds() - rq->started);
+    unsigned status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499;
+    double seconds = now_seconds() - rq->started;
+    log_request(rq->id, rq->method, rq->path, status, rq->bytes_in, rq->bytes_out, seconds);
+    metrics_request(rq->route.kind, rq->method, status, seconds, rq->bytes_in, rq->bytes_out);
     auth_result_clear(&rq->who);
     if (rq->free_state)
         rq->free_state(rq->state);
@@ -442,31 +494,99 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", msg);
 }
 
-int server_run(const struct config *cfg)
+/* Start a libmicrohttpd daemon on `listen` (TLS when cert is given). */
+static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, unsigned threads,
+                                       const char *cert, const char *key)
+{
+    struct sockaddr_storage addr;
+    if (parse_listen(listen, &addr) < 0) {
+        log_error("listen: '%s' is not ADDR:PORT", listen);
+        return NULL;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+            (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0),
+        0, NULL, NULL, access_handler, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        /* the TLS pair last: without TLS it ends the list early */
+        cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_END);
+    if (!d)
+        log_error("cannot listen on %s%s: %s", listen, cert ? " with TLS" : "", strerror(errno));
+    return d;
+}
+
+/* What a reload replaced: kept until berthd stops, since requests that
+ * began before the reload may still use them. */
+struct retired {
+    struct config *cfgs[64];
+    struct auth *auths[64];
+    int n;
+};
+
+static void reload(struct server *srv, server_reload_fn load, void *arg, struct retired *old)
 {
     struct berr err = {0};
-    struct server srv = {.cfg = cfg};
-    struct sockaddr_storage addr;
-    if (parse_listen(cfg->listen, &addr) < 0) {
-        log_error("listen: '%s' is not ADDR:PORT", cfg->listen);
-        return 2;
+    struct config *next = calloc(1, sizeof *next);
+    struct auth *auth = NULL;
+    if (!next || old->n == 64) {
+        log_error("reload refused: too many reloads since the start; restart berthd");
+        free(next);
+        return;
     }
-    if (auth_open(cfg->auth, &srv.auth, &err) < 0) {
+    if (load(arg, next, &err) < 0 || auth_open(next->auth, &auth, &err) < 0) {
+        log_error("reload refused, the running configuration stays: %s", err.msg);
+        config_free(next);
+        free(next);
+        return;
+    }
+    const struct config *cur = atomic_load(&srv->cfg);
+    if (strcmp(next->listen, cur->listen) != 0 || strcmp(next->root, cur->root) != 0 ||
+        strcmp(next->tls_cert, cur->tls_cert) != 0 || strcmp(next->tls_key, cur->tls_key) != 0 ||
+        strcmp(next->metrics_listen, cur->metrics_listen) != 0)
+        log_warn("reload: listen, root, tls and metrics.listen change only at the next start");
+    memcpy(next->listen, cur->listen, sizeof next->listen);
+    memcpy(next->root, cur->root, sizeof next->root);
+    memcpy(next->tls_cert, cur->tls_cert, sizeof next->tls_cert);
+    memcpy(next->tls_key, cur->tls_key, sizeof next->tls_key);
+    memcpy(next->metrics_listen, cur->metrics_listen, sizeof next->metrics_listen);
+    log_setup(next->log_level, next->log_json);
+    old->auths[old->n] = atomic_exchange(&srv->auth, auth);
+    old->cfgs[old->n] = (struct config *)atomic_exchange(&srv->cfg, next);
+    old->n++;
+    log_info("configuration reloaded (auth %s)", auth ? "on" : "off");
+}
+
+int server_run(const struct config *cfg, server_reload_fn load, void *arg)
+{
+    struct berr err = {0};
+    struct server srv = {0};
+    struct auth *auth = NULL;
+    atomic_init(&srv.cfg, cfg);
+    if (auth_open(cfg->auth, &auth, &err) < 0) {
         log_error("%s", err.msg);
         return 2;
     }
+    atomic_init(&srv.auth, auth);
     char *tls_cert = NULL, *tls_key = NULL;
     if ((cfg->tls_cert[0] || cfg->tls_key[0]) &&
         (read_file(cfg->tls_cert, &tls_cert, &err) < 0 ||
          read_file(cfg->tls_key, &tls_key, &err) < 0)) {
         log_error("tls: %s", err.msg);
         free(tls_cert);
-        auth_close(srv.auth);
+        auth_close(auth);
         return 2;
     }
     if (registry_open(cfg, &srv.blobs, &srv.meta, &err) < 0) {
         log_error("storage: %s", err.msg);
-        auth_close(srv.auth);
+        auth_close(auth);
         free(tls_cert);
         free(tls_key);
         return 1;
@@ -478,43 +598,41 @@ int server_run(const struct config *cfg)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads
                                         : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-            (tls_cert ? MHD_USE_TLS : 0),
-        0, NULL, NULL, access_handler, &srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        /* the TLS pair last: without TLS it ends the list early */
-        tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, tls_key,
-        MHD_OPTION_END);
+    struct retired old = {0};
     int rc = 0;
+    struct MHD_Daemon *d = daemon_start(&srv, cfg->listen, threads, tls_cert, tls_key);
+    if (d && cfg->metrics_listen[0] &&
+        !(srv.metrics_daemon = daemon_start(&srv, cfg->metrics_listen, 1, NULL, NULL))) {
+        MHD_stop_daemon(d);
+        d = NULL;
+    }
     if (!d) {
-        log_error("cannot listen on %s%s: %s", cfg->listen,
-                  tls_cert ? " with TLS" : "", strerror(errno));
         rc = 1;
         goto out;
     }
     struct gc_schedule *sched = gc_schedule_start(&srv);
-    log_info("berthd serving %s on %s, data in %s, %u threads, auth %s",
+    log_info("berthd serving %s on %s, data in %s, %u threads, auth %s%s%s",
              tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
-             !srv.auth ? "off" : auth_token_path(srv.auth) ? "token (with token service)"
-                                                          : "on");
+             !auth ? "off" : auth_token_path(auth) ? "token (with token service)" : "on",
+             cfg->metrics_listen[0] ? ", metrics on " : "", cfg->metrics_listen);
 
-    struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-        ;
+    /* SIGHUP reloads; SIGTERM and SIGINT stop. */
+    for (;;) {
+        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+        char sig = 0;
+        if (poll(&pfd, 1, -1) < 0 || read(signal_pipe[0], &sig, 1) != 1)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        if (load)
+            reload(&srv, load, arg, &old);
+    }
     log_info("shutting down: finishing %d request(s) in flight",
              atomic_load(&in_flight));
     MHD_socket lsock = MHD_quiesce_daemon(d);
@@ -523,12 +641,26 @@ int server_run(const struct config *cfg)
     for (int i = 0; i < 3000 && atomic_load(&in_flight) > 0; i++)
         usleep(10000);
     gc_schedule_stop(sched);
+    if (srv.metrics_daemon)
+        MHD_stop_daemon(srv.metrics_daemon);
     MHD_stop_daemon(d);
     log_info("berthd stopped");
 out:
     meta_close(srv.meta);
     blob_store_close(srv.blobs);
-    auth_close(srv.auth);
+    auth_close(atomic_load(&srv.auth));
+    for (int i = 0; i < old.n; i++) {
+        auth_close(old.auths[i]);
+        if (i > 0 || old.cfgs[i] != cfg) {
+            config_free(old.cfgs[i]);
+            free(old.cfgs[i]);
+        }
+    }
+    if (old.n) {   /* the current one came from a reload too */
+        struct config *cur = (struct config *)atomic_load(&srv.cfg);
+        config_free(cur);
+        free(cur);
+    }
     free(tls_cert);
     free(tls_key);
     return rc;

@@ -17,11 +17,14 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 enum route_kind {
     ROUTE_NONE,          /* no such endpoint */
     ROUTE_BASE,          /* /v2/ */
     ROUTE_HEALTH,        /* /healthz */
+    ROUTE_READY,         /* /readyz */
+    ROUTE_METRICS,       /* /metrics */
     ROUTE_CATALOG,       /* /v2/_catalog */
     ROUTE_TAGS,          /* /v2/<name>/tags/list */
     ROUTE_MANIFEST,      /* /v2/<name>/manifests/<reference> */
@@ -31,6 +34,7 @@ enum route_kind {
     ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
     ROUTE_TOKEN,         /* the built-in token service (auth.token.path) */
     ROUTE_ADMIN_STORAGE, /* /admin/storage: bytes per repository */
+    ROUTE_COUNT
 };
 
 struct route {
@@ -44,22 +48,30 @@ struct route {
  * the token service's path, or NULL. */
 void route_parse(const char *path, const char *token_path, struct route *out);
 
+/* The configuration and auth can be replaced by a reload (SIGHUP) while
+ * requests run: each request takes the current pair when it begins and
+ * keeps it; replaced ones are kept until berthd stops. */
 struct server {
-    const struct config *cfg;
+    _Atomic(const struct config *) cfg;
+    _Atomic(struct auth *) auth;   /* NULL: no auth */
     struct blob_store *blobs;
     struct meta *meta;
-    struct auth *auth;           /* NULL: no auth */
+    struct MHD_Daemon *metrics_daemon;   /* a listener for /metrics only, or NULL */
 };
 
 struct request {
     struct server *srv;
+    const struct config *cfg;    /* as it was when the request began */
+    struct auth *auth;
     struct MHD_Connection *conn;
     const char *method;
     char path[1024];
     struct route route;
     double started;
     unsigned status;
-    uint64_t bytes;              /* body bytes received or sent */
+    uint64_t bytes_in;           /* request body bytes */
+    uint64_t bytes_out;          /* response body bytes */
+    char id[17];                 /* request id, in logs and X-Request-Id */
     bool answered;
     char client[64];             /* the peer's address */
     struct auth_result who;      /* who is asking, once auth_check ran */
@@ -69,6 +81,7 @@ struct request {
     int (*on_end)(struct request *rq);
     struct upload *upload;
     bool upload_is_session;      /* false for a one-shot monolithic POST */
+    bool upload_counted;         /* counted in berth_uploads_in_progress */
     char upload_id[33];
     uint64_t chunk_start;        /* upload offset before this request's body */
     uint64_t chunk_expect;       /* bytes promised by Content-Range, or 0 */
@@ -94,7 +107,7 @@ enum MHD_Result respond_error(struct request *rq, unsigned status,
 /* An empty body with the given status. */
 struct MHD_Response *response_empty(void);
 /* A JSON body (takes the reference). */
-struct MHD_Response *response_json(json_t *doc);
+struct MHD_Response *response_json(struct request *rq, json_t *doc);
 /* A body of `size` bytes from fd at offset (sendfile); HEAD sends none. */
 struct MHD_Response *response_fd(struct request *rq, int fd, uint64_t offset,
                                  uint64_t size);
@@ -121,6 +134,13 @@ enum MHD_Result api_catalog(struct request *rq);
 enum MHD_Result api_referrers(struct request *rq);
 enum MHD_Result api_token(struct request *rq);
 enum MHD_Result api_admin_storage(struct request *rq);
+enum MHD_Result api_metrics(struct request *rq);
+
+/* Counters for /metrics (metrics.c). */
+void metrics_request(enum route_kind route, const char *method, unsigned status,
+                     double seconds, uint64_t in, uint64_t out);
+void metrics_upload_active(int delta);
+void metrics_gc(const struct gc_report *r);
 
 /* Collections on berthd's schedule (gc.interval), in their own thread. */
 struct gc_schedule;

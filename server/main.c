@@ -4,6 +4,7 @@
  *   berthd [serve] [options]          run the registry
  *   berthd gc [options]               collect garbage, while berthd serves or not
  *   berthd du [options]               bytes per repository
+ *   berthd check-config --config FILE check a configuration and exit
  *   berthd htpasswd FILE USER         add or change a user (password on stdin)
  *
  * Settings come from embedded defaults, then --config FILE, then BERTH_*
@@ -16,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -23,6 +25,7 @@ static void usage(FILE *out)
             "usage: berthd [serve] [options]\n"
             "       berthd gc [--config FILE|--root DIR] [--dry-run] [--delete-untagged] [--grace DURATION]\n"
             "       berthd du [--config FILE|--root DIR]\n"
+            "       berthd check-config --config FILE\n"
             "       berthd htpasswd FILE USER   (password on standard input)\n"
             "\n"
             "  -c, --config FILE      JSON configuration file\n"
@@ -87,14 +90,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
     return 0;
 }
 
-/* Defaults, file, environment, then flags. Prints its own error. */
-static int load_config(const struct flags *f, struct config *cfg)
+/* Defaults, file, environment, then flags. */
+static int load_config(const struct flags *f, struct config *cfg, struct berr *err)
 {
-    struct berr err = {0};
-    if (config_load(cfg, f->config, &err) < 0) {
-        fprintf(stderr, "berthd: %s\n", err.msg);
-        return -1;
-    }
+    if (config_load(cfg, f->config, err) < 0)
+        return -BERR_INVALID;
     if (f->listen)
         snprintf(cfg->listen, sizeof cfg->listen, "%s", f->listen);
     if (f->root)
@@ -102,38 +102,56 @@ static int load_config(const struct flags *f, struct config *cfg)
     bool ok = true;
     if (f->level)
         cfg->log_level = log_level_parse(f->level, &ok);
-    if (!ok) {
-        fprintf(stderr, "berthd: --log-level: '%s' is not debug, info, warn or error\n",
-                f->level);
-        return -1;
-    }
-    if (f->format && strcmp(f->format, "json") != 0 && strcmp(f->format, "text") != 0) {
-        fprintf(stderr, "berthd: --log-format: '%s' is not text or json\n", f->format);
-        return -1;
-    }
+    if (!ok)
+        return berr_set(err, BERR_INVALID, "--log-level: '%s' is not debug, info, warn or error",
+                        f->level);
+    if (f->format && strcmp(f->format, "json") != 0 && strcmp(f->format, "text") != 0)
+        return berr_set(err, BERR_INVALID, "--log-format: '%s' is not text or json", f->format);
     if (f->format)
         cfg->log_json = strcmp(f->format, "json") == 0;
     if (f->tls_cert)
         snprintf(cfg->tls_cert, sizeof cfg->tls_cert, "%s", f->tls_cert);
     if (f->tls_key)
         snprintf(cfg->tls_key, sizeof cfg->tls_key, "%s", f->tls_key);
-    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
-        fprintf(stderr, "berthd: TLS needs both a certificate and a key\n");
-        return -1;
-    }
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+        return berr_set(err, BERR_INVALID, "TLS needs both a certificate and a key");
     if (f->htpasswd) {
         if (!cfg->auth)
             cfg->auth = json_object();
         json_object_set_new(cfg->auth, "htpasswd", json_string(f->htpasswd));
     }
-    if (f->grace && duration_parse(f->grace, &cfg->gc.grace) < 0) {
-        fprintf(stderr, "berthd: --grace: '%s' is not a duration (like 90s, 15m, 2h)\n",
-                f->grace);
-        return -1;
-    }
+    if (f->grace && duration_parse(f->grace, &cfg->gc.grace) < 0)
+        return berr_set(err, BERR_INVALID, "--grace: '%s' is not a duration (like 90s, 15m, 2h)",
+                        f->grace);
     if (f->untagged)
         cfg->gc.delete_untagged = true;
-    log_setup(cfg->log_level, cfg->log_json);
+    return 0;
+}
+
+/* For SIGHUP: the same flags, the file and environment read again. */
+static int reload_config(void *arg, struct config *out, struct berr *err)
+{
+    return load_config(arg, out, err);
+}
+
+/* berthd check-config: everything serve would refuse at start-up. */
+static int check_config(const struct config *cfg)
+{
+    struct berr err = {0};
+    struct auth *auth = NULL;
+    if (auth_open(cfg->auth, &auth, &err) < 0) {
+        fprintf(stderr, "berthd: %s\n", err.msg);
+        return 2;
+    }
+    auth_close(auth);
+    const char *files[] = {cfg->tls_cert, cfg->tls_key};
+    for (int i = 0; i < 2; i++) {
+        if (files[i][0] && access(files[i], R_OK) != 0) {
+            fprintf(stderr, "berthd: tls: cannot read %s\n", files[i]);
+            return 2;
+        }
+    }
+    printf("configuration ok\n");
     return 0;
 }
 
@@ -168,7 +186,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "htpasswd") == 0)
         return cmd_htpasswd(argc, argv);
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "du") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "du") != 0 &&
+        strcmp(cmd, "check-config") != 0) {
         fprintf(stderr, "berthd: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -178,16 +197,21 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     struct config cfg;
-    if (load_config(&f, &cfg) < 0) {
+    struct berr err = {0};
+    if (load_config(&f, &cfg, &err) < 0) {
+        fprintf(stderr, "berthd: %s\n", err.msg);
         config_free(&cfg);
         return 2;
     }
+    log_setup(cfg.log_level, cfg.log_json);
     if (strcmp(cmd, "gc") == 0)
         rc = cmd_gc(&cfg, f.dry_run);
     else if (strcmp(cmd, "du") == 0)
         rc = cmd_du(&cfg);
+    else if (strcmp(cmd, "check-config") == 0)
+        rc = check_config(&cfg);
     else
-        rc = server_run(&cfg);
+        rc = server_run(&cfg, reload_config, &f);
     config_free(&cfg);
     return rc;
 }

@@ -51,6 +51,14 @@ void route_parse(const char *path, const char *token_path, struct route *out)
         out->kind = ROUTE_HEALTH;
         return;
     }
+    if (strcmp(path, "/readyz") == 0) {
+        out->kind = ROUTE_READY;
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        out->kind = ROUTE_METRICS;
+        return;
+    }
     if (strcmp(path, "/admin/storage") == 0) {
         out->kind = ROUTE_ADMIN_STORAGE;
         return;

@@ -23,6 +23,7 @@ struct config {
     json_t *auth;                /* the "auth" object (see auth/auth.h), or NULL */
     char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
     char tls_key[1024];
+    char metrics_listen[256];    /* a second listener for /metrics, or "" */
     struct gc_policy gc;
 };
 
@@ -35,7 +36,10 @@ void config_free(struct config *cfg);
 int registry_open(const struct config *cfg, struct blob_store **bs, struct meta **m,
                   struct berr *err);
 
-int server_run(const struct config *cfg);
+/* Reads the configuration again (for SIGHUP): fills *out or fails with a
+ * message. */
+typedef int (*server_reload_fn)(void *arg, struct config *out, struct berr *err);
+int server_run(const struct config *cfg, server_reload_fn reload, void *arg);
 
 /* The commands besides serve (cmd_gc.c). */
 int cmd_gc(const struct config *cfg, bool dry_run);

@@ -75,6 +75,7 @@ struct meta_driver {
     int (*gc_uploads)(void *s, int64_t cutoff, meta_row_fn each, void *arg);
     int (*gc_repositories)(void *s, meta_row_fn each, void *arg);
     int (*usage)(void *s, meta_usage_fn each, void *arg, uint64_t *total);
+    int (*totals)(void *s, uint64_t *blobs, uint64_t *bytes);
 };
 
 extern const struct meta_driver meta_driver_sqlite;

@@ -165,6 +165,11 @@ int meta_gc_repositories(struct meta *m, meta_row_fn each, void *arg)
     return m->drv->gc_repositories(m->s, each, arg);
 }
 
+int meta_totals(struct meta *m, uint64_t *blobs, uint64_t *bytes)
+{
+    return m->drv->totals(m->s, blobs, bytes);
+}
+
 int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total)
 {
     return m->drv->usage(m->s, each, arg, total);

@@ -156,7 +156,7 @@ static const char *const stmt_sql[S_COUNT] = {
                 "  SUM(CASE WHEN s.n > 1 THEN b.size ELSE 0 END)"
                 " FROM used u JOIN users s ON s.digest = u.digest"
                 " JOIN blobs b ON b.digest = u.digest GROUP BY u.repo ORDER BY u.repo",
-    [S_TOTAL] = "SELECT COALESCE(SUM(size), 0) FROM blobs",
+    [S_TOTAL] = "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs",
 };
 
 struct conn {
@@ -838,6 +838,21 @@ static int sq_usage(void *state, meta_usage_fn each, void *arg, uint64_t *total)
     return 0;
 }
 
+static int sq_totals(void *state, uint64_t *blobs, uint64_t *bytes)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_TOTAL, "");
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc < 0 ? rc : -BERR_IO;
+    *bytes = (uint64_t)sqlite3_column_int64(st, 0);
+    *blobs = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 0;
+}
+
 const struct meta_driver meta_driver_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -868,4 +883,5 @@ const struct meta_driver meta_driver_sqlite = {
     .gc_uploads = sq_gc_uploads,
     .gc_repositories = sq_gc_repositories,
     .usage = sq_usage,
+    .totals = sq_totals,
 };

@@ -205,5 +205,8 @@ int meta_gc_repositories(struct meta *m, meta_row_fn each, void *arg);
 typedef int (*meta_usage_fn)(void *arg, const char *repo, uint64_t own,
                              uint64_t shared);
 int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total);
+/* How many blobs are recorded and their bytes; an error means the
+ * metadata cannot be read (readiness). */
+int meta_totals(struct meta *m, uint64_t *blobs, uint64_t *bytes);
 
 #endif
