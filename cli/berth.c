@@ -28,6 +28,7 @@ static const struct {
     {"import", cmd_import, "make an image from a root filesystem tarball"},
     {"catalog", cmd_catalog, "list a registry's repositories"},
     {"tags", cmd_tags, "list a repository's tags"},
+    {"mirror", cmd_mirror, "copy repositories from one registry to another"},
 };
 
 static void usage(FILE *out)

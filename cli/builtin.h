@@ -38,5 +38,6 @@ int cmd_load(struct cli *g, int argc, char **argv);
 int cmd_import(struct cli *g, int argc, char **argv);
 int cmd_catalog(struct cli *g, int argc, char **argv);
 int cmd_tags(struct cli *g, int argc, char **argv);
+int cmd_mirror(struct cli *g, int argc, char **argv);
 
 #endif

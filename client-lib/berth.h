@@ -45,6 +45,7 @@ struct berth_options {
 };
 
 struct berth_client;
+struct berth_store;
 int berth_client_new(const struct berth_options *o, struct berth_client **out,
                      struct berr *err);
 void berth_client_free(struct berth_client *c);
@@ -60,6 +61,37 @@ int berth_catalog(struct berth_client *c, const char *registry, berth_name_fn ea
                   void *arg, struct berr *err);
 int berth_tags(struct berth_client *c, const struct berth_ref *ref, berth_name_fn each,
                void *arg, struct berr *err);
+
+/* ---- single objects, for caches and mirrors ------------------------------------ */
+
+/* Credentials for one registry, held in memory only (not saved). */
+void berth_client_set_credentials(struct berth_client *c, const char *registry,
+                                  const char *user, const char *password);
+
+struct berth_manifest {
+    char *body;                  /* malloc'd, exactly as the registry sent it */
+    size_t len;
+    char media_type[256];
+    char digest[DIGEST_MAX];     /* computed from the body, and checked */
+};
+/* GET a manifest by tag or digest (any of the four manifest types). */
+int berth_manifest_fetch(struct berth_client *c, const struct berth_ref *ref,
+                         const char *reference, struct berth_manifest *out, struct berr *err);
+/* HEAD a manifest: its digest, as the registry reports it. */
+int berth_manifest_head(struct berth_client *c, const struct berth_ref *ref,
+                        const char *reference, char digest[DIGEST_MAX], struct berr *err);
+/* Stream a blob: `size` once its length is known, then `each` with the
+ * data; the digest is verified at the end (an error if it does not match,
+ * after all the data was given). */
+typedef int (*berth_data_fn)(void *arg, const void *data, size_t len);
+typedef void (*berth_size_fn)(void *arg, uint64_t size);
+int berth_blob_fetch(struct berth_client *c, const struct berth_ref *ref, const char *digest,
+                     berth_size_fn size, berth_data_fn each, void *arg, struct berr *err);
+/* Copy the tags of a repository to another registry, blobs first, keeping
+ * digests; `tags` is a glob (NULL: all); without all_platforms an index
+ * is copied as this machine's platform's manifest only. */
+int berth_mirror(struct berth_client *c, struct berth_store *s, const char *src,
+                 const char *dst, const char *tags, bool all_platforms, struct berr *err);
 
 /* ---- local store ------------------------------------------------------------ */
 

@@ -114,6 +114,12 @@ bool creds_get(struct berth_client *c, const char *registry, char *user, size_t 
     return found;
 }
 
+void berth_client_set_credentials(struct berth_client *c, const char *registry,
+                                  const char *user, const char *password)
+{
+    creds_set_memory(c, registry, user, password);
+}
+
 void creds_set_memory(struct berth_client *c, const char *registry, const char *user,
                       const char *pass)
 {

@@ -21,7 +21,7 @@ struct berth_client {
 
 /* ---- transport.c ------------------------------------------------------------ */
 
-enum sink { SINK_NONE, SINK_MEMORY, SINK_FILE };
+enum sink { SINK_NONE, SINK_MEMORY, SINK_FILE, SINK_CALLBACK };
 
 struct http_req {
     const char *method;
@@ -41,6 +41,10 @@ struct http_req {
     char *buf;                   /* SINK_MEMORY: the body, NUL-terminated */
     size_t len;
     int fd;                      /* SINK_FILE: appended to */
+    berth_data_fn each;          /* SINK_CALLBACK: given the data */
+    berth_size_fn on_size;       /* SINK_CALLBACK: told the length first */
+    void *each_arg;
+    bool size_told;
     struct hasher *hash;         /* SINK_FILE: fed what is written */
     uint64_t written;
     void (*on_bytes)(void *arg, uint64_t n);   /* progress */
@@ -75,16 +79,6 @@ int http_error(struct http_req *r, const char *what, struct berr *err);
     "application/vnd.oci.image.manifest.v1+json,"                               \
     "application/vnd.docker.distribution.manifest.v2+json"
 
-struct manifest_blob {
-    char *body;
-    size_t len;
-    char media_type[256];
-    char digest[DIGEST_MAX];
-};
-
-/* GET a manifest by tag or digest; its digest is computed and checked. */
-int reg_manifest_get(struct berth_client *c, const struct berth_ref *ref,
-                     const char *reference, struct manifest_blob *out, struct berr *err);
 int reg_manifest_put(struct berth_client *c, const struct berth_ref *ref, const char *body,
                      size_t len, const char *media_type, char digest[DIGEST_MAX],
                      struct berr *err);
@@ -99,6 +93,13 @@ int reg_blob_fetch(struct berth_client *c, struct berth_store *s, const struct b
 int reg_blob_push(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
                   const char *digest, uint64_t size, const char *from,
                   void (*on_bytes)(void *, uint64_t), void *arg, struct berr *err);
+
+/* ---- transfer.c ---------------------------------------------------------------------- */
+
+/* "linux/amd64" and the like, for this machine. */
+void host_platform(char *out, size_t len);
+/* Does an index entry's platform object match "os/arch[/variant]"? */
+bool platform_matches(json_t *platform, const char *want);
 
 /* ---- creds.c ------------------------------------------------------------------ */
 

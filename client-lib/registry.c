@@ -28,8 +28,8 @@ static void scope_of(const struct berth_ref *ref, const char *actions, char *out
     snprintf(out, len, "repository:%s:%s", ref->repository, actions);
 }
 
-int reg_manifest_get(struct berth_client *c, const struct berth_ref *ref,
-                     const char *reference, struct manifest_blob *out, struct berr *err)
+int berth_manifest_fetch(struct berth_client *c, const struct berth_ref *ref,
+                     const char *reference, struct berth_manifest *out, struct berr *err)
 {
     memset(out, 0, sizeof *out);
     struct http_req r;
@@ -66,6 +66,58 @@ int reg_manifest_get(struct berth_client *c, const struct berth_ref *ref,
         out->len = r.len;
         r.buf = NULL;
     }
+    http_req_clear(&r);
+    return rc;
+}
+
+int berth_manifest_head(struct berth_client *c, const struct berth_ref *ref,
+                        const char *reference, char digest[DIGEST_MAX], struct berr *err)
+{
+    struct http_req r;
+    http_req_init(&r, "HEAD");
+    r.accept = MANIFEST_ACCEPT;
+    char tail[300], scope[400], name[600];
+    snprintf(tail, sizeof tail, "manifests/%s", reference);
+    repo_url(c, ref, tail, r.url, sizeof r.url);
+    scope_of(ref, "pull", scope, sizeof scope);
+    berth_ref_familiar(ref, name, sizeof name);
+    int rc = http_do(c, ref->registry, scope, &r, err);
+    if (rc == 0 && r.status == 404)
+        rc = berr_set(err, BERR_NOTFOUND, "manifest for %s:%s not found", name, reference);
+    else if (rc == 0 && r.status != 200)
+        rc = http_error(&r, name, err);
+    else if (rc == 0 && !digest_valid(r.digest))
+        rc = berr_set(err, BERR_INVALID, "%s: the registry gave no Docker-Content-Digest", name);
+    if (rc == 0)
+        snprintf(digest, DIGEST_MAX, "%s", r.digest);
+    http_req_clear(&r);
+    return rc;
+}
+
+int berth_blob_fetch(struct berth_client *c, const struct berth_ref *ref, const char *digest,
+                     berth_size_fn size, berth_data_fn each, void *arg, struct berr *err)
+{
+    enum digest_algo algo;
+    if (digest_parse(digest, &algo) < 0)
+        return berr_set(err, BERR_UNSUPPORTED, "unsupported digest %s", digest);
+    struct http_req r;
+    http_req_init(&r, "GET");
+    r.sink = SINK_CALLBACK;
+    r.each = each;
+    r.on_size = size;
+    r.each_arg = arg;
+    r.hash = hasher_new(algo);
+    char tail[300], scope[400];
+    snprintf(tail, sizeof tail, "blobs/%s", digest);
+    repo_url(c, ref, tail, r.url, sizeof r.url);
+    scope_of(ref, "pull", scope, sizeof scope);
+    int rc = http_do(c, ref->registry, scope, &r, err);
+    if (rc == 0 && r.status != 200 && r.status != 206)
+        rc = http_error(&r, digest, err);
+    char got[DIGEST_MAX];
+    if (rc == 0 && (hasher_final(r.hash, got) < 0 || strcmp(got, digest) != 0))
+        rc = berr_set(err, BERR_DIGEST, "%s: digest mismatch: the registry sent %s", digest, got);
+    hasher_free(r.hash);
     http_req_clear(&r);
     return rc;
 }

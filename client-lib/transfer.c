@@ -122,7 +122,7 @@ static int run_batch(struct batch *b, struct berr *err)
 
 /* ---- pull ---------------------------------------------------------------------------- */
 
-static void host_platform(char *out, size_t len)
+void host_platform(char *out, size_t len)
 {
     struct utsname u;
     const char *arch = "amd64";
@@ -137,7 +137,7 @@ static void host_platform(char *out, size_t len)
     snprintf(out, len, "linux/%s", arch);
 }
 
-static bool platform_matches(json_t *plat, const char *want)
+bool platform_matches(json_t *plat, const char *want)
 {
     char os[64] = "", arch[64] = "", variant[64] = "";
     sscanf(want, "%63[^/]/%63[^/]/%63s", os, arch, variant);
@@ -150,7 +150,7 @@ static bool platform_matches(json_t *plat, const char *want)
 }
 
 /* An index: pick the child for the platform. */
-static int pick_platform(struct manifest_blob *index, const char *platform,
+static int pick_platform(struct berth_manifest *index, const char *platform,
                          char digest[DIGEST_MAX], struct berr *err)
 {
     json_t *doc = json_loadb(index->body, index->len, 0, NULL);
@@ -189,8 +189,8 @@ int berth_pull(struct berth_client *c, struct berth_store *s, const char *refstr
     if (!c->o.quiet)
         fprintf(out, "%s: Pulling from %s\n", ref.tag[0] ? ref.tag : ref.digest, ref.repository);
 
-    struct manifest_blob top, image = {0};
-    int rc = reg_manifest_get(c, &ref, ref.digest[0] ? ref.digest : ref.tag, &top, err);
+    struct berth_manifest top, image = {0};
+    int rc = berth_manifest_fetch(c, &ref, ref.digest[0] ? ref.digest : ref.tag, &top, err);
     if (rc < 0)
         return rc;
     snprintf(digest, DIGEST_MAX, "%s", top.digest);
@@ -198,7 +198,7 @@ int berth_pull(struct berth_client *c, struct berth_store *s, const char *refstr
         char child[DIGEST_MAX];
         rc = pick_platform(&top, plat, child, err);
         if (rc == 0)
-            rc = reg_manifest_get(c, &ref, child, &image, err);
+            rc = berth_manifest_fetch(c, &ref, child, &image, err);
     } else {
         image = top;
         top.body = NULL;

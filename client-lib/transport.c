@@ -187,8 +187,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     struct http_req *r = arg;
     size_t len = size * n;
     /* An error's body is a message, never a blob: keep it in memory. */
-    bool to_memory = r->sink == SINK_MEMORY || (r->sink == SINK_FILE && r->status >= 300);
-    if (to_memory && r->sink == SINK_FILE && r->len + len > 65536)
+    bool streamed = r->sink == SINK_FILE || r->sink == SINK_CALLBACK;
+    bool to_memory = r->sink == SINK_MEMORY || (streamed && r->status >= 300);
+    if (to_memory && streamed && r->len + len > 65536)
         return len;
     if (to_memory) {
         if (r->len + len > r->max)
@@ -200,6 +201,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         r->buf = buf;
         r->len += len;
         r->buf[r->len] = '\0';
+    } else if (r->sink == SINK_CALLBACK) {
+        if (!r->size_told && r->on_size)
+            r->on_size(r->each_arg, r->range_from + r->content_length);
+        r->size_told = true;
+        if (r->each(r->each_arg, data, len) < 0)
+            return 0;
+        if (r->hash)
+            hasher_update(r->hash, data, len);
+        r->written += len;
     } else if (r->sink == SINK_FILE) {
         if (write_all(r->fd, data, len) < 0)
             return 0;
@@ -474,7 +484,7 @@ int http_do(struct berth_client *c, const char *registry, const char *scope,
     bool tried_challenge = false;
     uint64_t resume_from = r->range_from;
     for (int attempt = 0;; attempt++) {
-        if (r->sink == SINK_FILE && r->written) {
+        if ((r->sink == SINK_FILE || r->sink == SINK_CALLBACK) && r->written) {
             /* resume a download where the last attempt stopped */
             r->range_from = resume_from + r->written;
         }
