@@ -54,6 +54,8 @@ static bool chunk_complete(struct request *rq)
     if (!rq->chunk_expect || got == rq->chunk_expect)
         return true;
     upload_rewind(rq->upload, rq->chunk_start);
+    upload_release(rq->upload);
+    rq->upload = NULL;
     respond_error(rq, 400, "SIZE_INVALID", "Content-Range promised %llu bytes, got %llu",
                   (unsigned long long)rq->chunk_expect, (unsigned long long)got);
     return false;
@@ -92,7 +94,12 @@ static int patch_end(struct request *rq)
 {
     if (!chunk_complete(rq))
         return 0;
-    return respond_upload(rq, 202, upload_offset(rq->upload));
+    /* Let go of the upload before answering: the client's next request
+     * for it may arrive before this one's completion is processed. */
+    uint64_t offset = upload_offset(rq->upload);
+    upload_release(rq->upload);
+    rq->upload = NULL;
+    return respond_upload(rq, 202, offset);
 }
 
 static int put_end(struct request *rq)
