@@ -6,6 +6,10 @@ CC       ?= cc
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR   ?= $(PREFIX)/share/doc/berth
+MANDIR   ?= $(PREFIX)/share/man
 PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
@@ -20,7 +24,8 @@ endif
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
-             busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography
+             busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
+             nginx-light chromium systemd
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
@@ -40,7 +45,7 @@ UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 pkgflags = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkglibs  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-.PHONY: all deps test-deps run test unit integration interop asan bench install clean
+.PHONY: all deps deps-check test-deps run test unit integration interop ui-test asan bench install clean
 
 all: deps-check $(BUILD)/berthd $(BUILD)/berth $(BUILD)/libberth.so
 
@@ -64,7 +69,18 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libberthcore.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/berthd: $(SERVER_OBJ) $(BUILD)/libberthcore.a
+# the web UI, built into berthd (server/api_ui.c serves it under /ui/)
+UI_FILES    = $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg))
+
+$(BUILD)/ui_files.c: ui/embed.sh $(UI_FILES)
+	@mkdir -p $(dir $@)
+	sh ui/embed.sh $@ $(UI_FILES)
+
+$(BUILD)/ui_files.o: $(BUILD)/ui_files.c server/ui_files.h
+	$(CC) $(CFLAGS) -I. -c -o $@ $<
+
+# berthd uses libberth for its pull-through cache
+$(BUILD)/berthd: $(SERVER_OBJ) $(BUILD)/ui_files.o $(BUILD)/libberthcore.a $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
 # libberth: the client library (one public header, client-lib/berth.h)
@@ -77,7 +93,7 @@ $(BUILD)/libberth.so: $(CLIENT_OBJ)
 $(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/libberth.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 
@@ -93,12 +109,16 @@ integration: all
 interop: all
 	BERTHD=$(BUILD)/berthd tests/run-suite interop
 
+# the web UI in headless Chromium
+ui-test: all
+	BERTHD=$(BUILD)/berthd tests/ui/run.sh
+
 # The same unit and integration suites against an ASan+UBSan build.
 asan:
 	$(MAKE) --no-print-directory SANITIZE=1 unit integration
 
 test: test-deps
-	$(MAKE) --no-print-directory all unit integration interop
+	$(MAKE) --no-print-directory all unit integration interop ui-test
 	$(MAKE) --no-print-directory asan
 
 bench: test-deps all
@@ -112,6 +132,15 @@ install: all
 	install -m 0755 $(BUILD)/libberth.so $(DESTDIR)$(PREFIX)/lib/libberth.so.1
 	ln -sf libberth.so.1 $(DESTDIR)$(PREFIX)/lib/libberth.so
 	install -m 0644 client-lib/berth.h $(DESTDIR)$(PREFIX)/include/berth.h
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	sed 's|/usr/local/|$(PREFIX)/|g' deploy/berthd.service >$(DESTDIR)$(UNITDIR)/berthd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/berthd.service
+	install -m 0644 deploy/berthd.sysusers $(DESTDIR)$(SYSUSERSDIR)/berthd.conf
+	install -m 0644 README.md docs/*.md deploy/config.example.json deploy/nginx.conf.example \
+	    $(DESTDIR)$(DOCDIR)/
+	install -m 0644 deploy/man/berth.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 deploy/man/berthd.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf build build-asan

@@ -66,12 +66,15 @@ static void ui_headers(struct MHD_Response *resp, const char *etag)
 enum MHD_Result api_ui(struct request *rq)
 {
     if (strcmp(rq->method, "GET") != 0 && !is_head(rq)) {
-        json_t *doc = json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "code", "UNSUPPORTED",
-                                "message", "the operation is unsupported", "detail",
-                                "the web UI answers GET and HEAD only");
-        struct MHD_Response *resp = response_json(doc);
-        if (resp)
+        static const char body[] =
+            "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"the operation is unsupported\","
+            "\"detail\":\"the web UI answers GET and HEAD only\"}]}";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+        if (resp) {
+            header_add(resp, "Content-Type", "application/json");
             header_add(resp, "Allow", "GET, HEAD");
+        }
         return respond(rq, 405, resp);
     }
     if (strcmp(rq->path, "/ui") == 0) {
@@ -102,7 +105,7 @@ enum MHD_Result api_ui(struct request *rq)
         if (resp)
             header_add(resp, "Content-Type", "%s", f->content_type);
         if (!is_head(rq))
-            rq->bytes = f->len;
+            rq->bytes_out = f->len;
     }
     if (resp)
         ui_headers(resp, etag);

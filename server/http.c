@@ -274,6 +274,8 @@ static enum MHD_Result route_begin(struct request *rq)
         return api_ready(rq);
     case ROUTE_TOKEN:
         return api_token(rq);
+    case ROUTE_UI:
+        return api_ui(rq);   /* the page needs no credentials; its API calls do */
     case ROUTE_HEALTH:
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
@@ -285,6 +287,11 @@ static enum MHD_Result route_begin(struct request *rq)
         return respond_error(rq, 400, "NAME_INVALID", "invalid repository name");
     if (!authorize(rq))
         return MHD_YES;
+    bool write = !get && r->kind != ROUTE_CATALOG && r->kind != ROUTE_ADMIN_STORAGE &&
+                 r->kind != ROUTE_METRICS && r->kind != ROUTE_BASE;
+    if (write && rq->srv->proxy && !proxy_local(rq->srv->proxy, r->name))
+        return respond_error(rq, 405, "UNSUPPORTED",
+                             "%s is cached from an upstream registry: push there", r->name);
     if (r->kind == ROUTE_BASE) {
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
@@ -507,13 +514,13 @@ static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, u
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
             (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0),
         0, NULL, NULL, access_handler, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         /* the TLS pair last: without TLS it ends the list early */
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -592,6 +599,15 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
         return 1;
     }
     gc_recover(cfg->root, srv.blobs, srv.meta);
+    if (proxy_open(cfg->proxy, &srv.proxy, &err) < 0) {
+        log_error("%s", err.msg);
+        meta_close(srv.meta);
+        blob_store_close(srv.blobs);
+        auth_close(auth);
+        free(tls_cert);
+        free(tls_key);
+        return 2;
+    }
 
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return 1;
@@ -646,6 +662,7 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
     MHD_stop_daemon(d);
     log_info("berthd stopped");
 out:
+    proxy_close(srv.proxy);
     meta_close(srv.meta);
     blob_store_close(srv.blobs);
     auth_close(atomic_load(&srv.auth));

@@ -34,6 +34,7 @@ enum route_kind {
     ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
     ROUTE_TOKEN,         /* the built-in token service (auth.token.path) */
     ROUTE_ADMIN_STORAGE, /* /admin/storage: bytes per repository */
+    ROUTE_UI,            /* /ui and /ui/<file>: the web UI (api_ui.c) */
     ROUTE_COUNT
 };
 
@@ -57,6 +58,7 @@ struct server {
     struct blob_store *blobs;
     struct meta *meta;
     struct MHD_Daemon *metrics_daemon;   /* a listener for /metrics only, or NULL */
+    struct proxy *proxy;                 /* pull-through cache mode, or NULL */
 };
 
 struct request {
@@ -135,8 +137,24 @@ enum MHD_Result api_referrers(struct request *rq);
 enum MHD_Result api_token(struct request *rq);
 enum MHD_Result api_admin_storage(struct request *rq);
 enum MHD_Result api_metrics(struct request *rq);
+enum MHD_Result api_ui(struct request *rq);
+
+/* The pull-through cache (proxy.c). */
+struct proxy;
+int proxy_open(json_t *cfg, struct proxy **out, struct berr *err);
+void proxy_close(struct proxy *p);
+/* A repository that is ordinary here (accepts pushes) in proxy mode. */
+bool proxy_local(const struct proxy *p, const char *repo);
+/* Find a manifest, from the cache or the upstream; *stale when the
+ * upstream could not be asked and the cached one is served anyway. */
+int proxy_manifest(struct server *srv, struct proxy *p, const char *repo, const char *ref,
+                   struct manifest_info *mi, bool *stale, struct berr *err);
+/* A response streaming a blob as it arrives from the upstream. */
+struct MHD_Response *proxy_blob(struct request *rq, struct proxy *p, const char *repo,
+                                const char *digest, uint64_t *size, struct berr *err);
 
 /* Counters for /metrics (metrics.c). */
+void metrics_proxy(const char *kind, const char *result);
 void metrics_request(enum route_kind route, const char *method, unsigned status,
                      double seconds, uint64_t in, uint64_t out);
 void metrics_upload_active(int delta);

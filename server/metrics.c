@@ -23,6 +23,7 @@ static const char *const route_names[] = {
     [ROUTE_BLOB] = "blob",           [ROUTE_UPLOAD_START] = "upload",
     [ROUTE_UPLOAD] = "upload",       [ROUTE_REFERRERS] = "referrers",
     [ROUTE_TOKEN] = "token",         [ROUTE_ADMIN_STORAGE] = "admin",
+    [ROUTE_UI] = "ui",
 };
 static const char *const method_names[METHODS] = {"GET", "HEAD", "PUT", "POST",
                                                   "PATCH", "DELETE", "OPTIONS", "other"};
@@ -37,6 +38,17 @@ static atomic_ullong hist_sum_us[ROUTES];
 static atomic_ullong bytes_in, bytes_out;
 static atomic_llong uploads_active;
 static atomic_ullong gc_runs, gc_removed[5], gc_freed;
+static const char *const proxy_kinds[] = {"manifest", "blob"};
+static const char *const proxy_results[] = {"hit", "miss", "revalidated", "stale", "joined"};
+static atomic_ullong proxy_counts[2][5];
+
+void metrics_proxy(const char *kind, const char *result)
+{
+    for (int k = 0; k < 2; k++)
+        for (int r = 0; r < 5; r++)
+            if (strcmp(kind, proxy_kinds[k]) == 0 && strcmp(result, proxy_results[r]) == 0)
+                atomic_fetch_add(&proxy_counts[k][r], 1);
+}
 
 static const char *route_name(unsigned r)
 {
@@ -163,6 +175,15 @@ enum MHD_Result api_metrics(struct request *rq)
                 (unsigned long long)atomic_load(&gc_removed[k]));
     help(f, "berth_gc_freed_bytes_total", "counter", "Bytes freed by garbage collection.");
     fprintf(f, "berth_gc_freed_bytes_total %llu\n", (unsigned long long)atomic_load(&gc_freed));
+    if (rq->srv->proxy) {
+        help(f, "berth_proxy_requests_total", "counter",
+             "Pull-through cache lookups: hit, miss (fetched upstream), revalidated, stale, joined (an in-flight fetch).");
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < 5; r++)
+                fprintf(f, "berth_proxy_requests_total{kind=\"%s\",result=\"%s\"} %llu\n",
+                        proxy_kinds[k], proxy_results[r],
+                        (unsigned long long)atomic_load(&proxy_counts[k][r]));
+    }
     fclose(f);
 
     struct MHD_Response *resp =

@@ -59,6 +59,10 @@ void route_parse(const char *path, const char *token_path, struct route *out)
         out->kind = ROUTE_METRICS;
         return;
     }
+    if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        out->kind = ROUTE_UI;
+        return;
+    }
     if (strcmp(path, "/admin/storage") == 0) {
         out->kind = ROUTE_ADMIN_STORAGE;
         return;
