@@ -19,12 +19,42 @@ bool digest_check(struct request *rq, const char *digest)
     return false;
 }
 
+/* A cache: the blob may already be here for another repository. */
+static bool cached_elsewhere(struct request *rq, const char *name, const char *digest,
+                             uint64_t *size)
+{
+    int fd;
+    if (blob_open(rq->srv->blobs, digest, &fd, size) < 0)
+        return false;
+    close(fd);
+    return meta_blob_link(rq->srv->meta, name, digest, *size, NULL, NULL) == 0;
+}
+
+static enum MHD_Result from_upstream(struct request *rq, struct proxy *proxy, const char *name,
+                                     const char *digest)
+{
+    struct berr err = {0};
+    uint64_t size;
+    struct MHD_Response *resp = proxy_blob(rq, proxy, name, digest, &size, &err);
+    if (!resp)
+        return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s: %s", digest, name,
+                             err.msg);
+    header_add(resp, "Docker-Content-Digest", "%s", digest);
+    header_add(resp, "Content-Type", "application/octet-stream");
+    return respond(rq, 200, resp);
+}
+
 static enum MHD_Result blob_get(struct request *rq)
 {
     const char *name = rq->route.name, *digest = rq->route.ref;
     uint64_t size;
-    if (meta_blob_get(rq->srv->meta, name, digest, &size) < 0)
-        return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s", digest, name);
+    struct proxy *proxy = rq->srv->proxy;
+    if (meta_blob_get(rq->srv->meta, name, digest, &size) < 0) {
+        if (!proxy || proxy_local(proxy, name))
+            return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s", digest, name);
+        if (!cached_elsewhere(rq, name, digest, &size))
+            return from_upstream(rq, proxy, name, digest);
+    }
 
     uint64_t first = 0, last = size ? size - 1 : 0;
     bool partial = false;

@@ -84,9 +84,15 @@ static enum MHD_Result manifest_get(struct request *rq)
 {
     struct manifest_info mi;
     const char *name = rq->route.name, *ref = rq->route.ref;
-    if (meta_manifest_get(rq->srv->meta, name, ref, &mi) < 0)
-        return respond_error(rq, 404, "MANIFEST_UNKNOWN", "manifest %s unknown in %s", ref,
-                             name);
+    struct proxy *proxy = rq->srv->proxy;
+    bool stale = false;
+    struct berr err = {0};
+    int rc = proxy && !proxy_local(proxy, name)
+                 ? proxy_manifest(rq->srv, proxy, name, ref, &mi, &stale, &err)
+                 : meta_manifest_get(rq->srv->meta, name, ref, &mi);
+    if (rc < 0)
+        return respond_error(rq, 404, "MANIFEST_UNKNOWN", "manifest %s unknown in %s%s%s", ref,
+                             name, err.msg[0] ? ": " : "", err.msg);
     if (!client_accepts(rq, mi.media_type))
         return respond_error(rq, 404, "MANIFEST_UNKNOWN",
                              "manifest %s is %s, which the request's Accept does not list",
@@ -104,6 +110,8 @@ static enum MHD_Result manifest_get(struct request *rq)
     header_add(resp, "Content-Type", "%s", mi.media_type);
     header_add(resp, "Docker-Content-Digest", "%s", mi.digest);
     header_add(resp, "ETag", "\"%s\"", mi.digest);
+    if (stale)
+        header_add(resp, "Warning", "110 - \"Response is Stale\"");
     return respond(rq, 200, resp);
 }
 

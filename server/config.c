@@ -93,7 +93,8 @@ static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
 static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 {
     static const char *const top[] = {"listen", "root", "log", "limits", "storage",
-                                      "threads", "auth", "tls", "gc", "metrics", NULL};
+                                      "threads", "auth", "tls", "gc", "metrics", "proxy",
+                                      NULL};
     static const char *const tls_keys[] = {"cert", "key", NULL};
     static const char *const log_keys[] = {"level", "format", NULL};
     static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
@@ -169,6 +170,11 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
                              json_string_value(json_object_get(tls, "key")), "tls.key", err)) < 0)
             return rc;
     }
+    if ((v = json_object_get(root, "proxy"))) {
+        if (!json_is_object(v))
+            return berr_set(err, BERR_INVALID, "proxy: must be an object");
+        cfg->proxy = json_incref(v);
+    }
     if ((v = json_object_get(root, "auth"))) {
         if (!json_is_object(v))
             return berr_set(err, BERR_INVALID, "auth: must be an object");
@@ -228,7 +234,8 @@ static int config_from_env(struct config *cfg, struct berr *err)
 void config_free(struct config *cfg)
 {
     json_decref(cfg->auth);
-    cfg->auth = NULL;
+    json_decref(cfg->proxy);
+    cfg->auth = cfg->proxy = NULL;
     gc_policy_free(&cfg->gc);
 }
 

@@ -11,6 +11,7 @@
  * environment variables, then the flags, each overriding the last.
  */
 #include "../auth/auth.h"
+#include "http.h"
 #include "server.h"
 
 #include <getopt.h>
@@ -144,6 +145,12 @@ static int check_config(const struct config *cfg)
         return 2;
     }
     auth_close(auth);
+    struct proxy *proxy = NULL;
+    if (proxy_open(cfg->proxy, &proxy, &err) < 0) {
+        fprintf(stderr, "berthd: %s\n", err.msg);
+        return 2;
+    }
+    proxy_close(proxy);
     const char *files[] = {cfg->tls_cert, cfg->tls_key};
     for (int i = 0; i < 2; i++) {
         if (files[i][0] && access(files[i], R_OK) != 0) {

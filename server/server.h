@@ -21,6 +21,7 @@ struct config {
     bool delete_enabled;
     int threads;                 /* 0: chosen from the CPU count */
     json_t *auth;                /* the "auth" object (see auth/auth.h), or NULL */
+    json_t *proxy;               /* the "proxy" object (pull-through cache), or NULL */
     char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
     char tls_key[1024];
     char metrics_listen[256];    /* a second listener for /metrics, or "" */

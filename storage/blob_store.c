@@ -320,6 +320,12 @@ int upload_remove(struct blob_store *bs, const char *id)
     return bs->drv->upload_remove(bs->state, id);
 }
 
+int upload_read_fd(struct blob_store *bs, const char *id, int *fd)
+{
+    uint64_t size;
+    return bs->drv->upload_open(bs->state, id, fd, &size);
+}
+
 int upload_size(struct blob_store *bs, const char *id, uint64_t *size)
 {
     return bs->drv->upload_size(bs->state, id, size);

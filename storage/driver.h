@@ -54,6 +54,7 @@ struct meta_driver {
                         struct manifest_info *out);
     int (*manifest_delete)(void *s, const char *repo, const char *digest);
     int (*tag_delete)(void *s, const char *repo, const char *tag);
+    int (*tag_set)(void *s, const char *repo, const char *tag, const char *digest);
     bool (*repo_exists)(void *s, const char *repo);
     int (*tags_list)(void *s, const char *repo, const char *last, int n,
                      meta_row_fn each, void *arg, bool *more);

@@ -89,6 +89,11 @@ int meta_tag_delete(struct meta *m, const char *repo, const char *tag)
     return m->drv->tag_delete(m->s, repo, tag);
 }
 
+int meta_tag_set(struct meta *m, const char *repo, const char *tag, const char *digest)
+{
+    return m->drv->tag_set(m->s, repo, tag, digest);
+}
+
 bool meta_repo_exists(struct meta *m, const char *repo)
 {
     return m->drv->repo_exists(m->s, repo);

@@ -109,9 +109,9 @@ static const char *const stmt_sql[S_COUNT] = {
                   " VALUES(?1, ?2, ?3, ?4)",
     [S_TAG_SET] = "INSERT OR REPLACE INTO tags(repo, name, digest, updated)"
                   " VALUES(?1, ?2, ?3, ?4)",
-    [S_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size, subject FROM manifests"
+    [S_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size, subject, created FROM manifests"
                              " WHERE repo = ?1 AND digest = ?2",
-    [S_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.subject"
+    [S_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.subject, t.updated"
                           " FROM tags t JOIN manifests m"
                           " ON m.repo = t.repo AND m.digest = t.digest"
                           " WHERE t.repo = ?1 AND t.name = ?2",
@@ -450,7 +450,7 @@ static int sq_manifest_put(void *state, const char *repo,
         return berr_set(err, BERR_IO, "metadata unavailable");
     const struct manifest_info *mi = &put->info;
     int64_t t = now();
-    int rc = check_refs(c, repo, put, err);
+    int rc = put->unchecked ? 0 : check_refs(c, repo, put, err);
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
     if (rc == 0)
@@ -492,6 +492,7 @@ static int sq_manifest_get(void *state, const char *repo, const char *reference,
     copy_col(out->media_type, sizeof out->media_type, st, 1);
     out->size = (uint64_t)sqlite3_column_int64(st, 2);
     copy_col(out->subject, sizeof out->subject, st, 3);
+    out->updated = sqlite3_column_int64(st, 4);
     sqlite3_reset(st);
     return 0;
 }
@@ -525,6 +526,14 @@ static int sq_tag_delete(void *state, const char *repo, const char *tag)
     if (rc == 0 && sqlite3_changes(c->db) == 0)
         return -BERR_NOTFOUND;
     return rc;
+}
+
+static int sq_tag_set(void *state, const char *repo, const char *tag, const char *digest)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    return exec_stmt(prep(c, S_TAG_SET, "sssi", repo, tag, digest, now()));
 }
 
 static bool sq_repo_exists(void *state, const char *repo)
@@ -867,6 +876,7 @@ const struct meta_driver meta_driver_sqlite = {
     .manifest_get = sq_manifest_get,
     .manifest_delete = sq_manifest_delete,
     .tag_delete = sq_tag_delete,
+    .tag_set = sq_tag_set,
     .repo_exists = sq_repo_exists,
     .tags_list = sq_tags_list,
     .catalog = sq_catalog,

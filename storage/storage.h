@@ -57,6 +57,8 @@ void upload_release(struct upload *up);
 /* Cut an upload back to `offset` bytes (undo a failed or short chunk). */
 int upload_rewind(struct upload *up, uint64_t offset);
 int upload_remove(struct blob_store *bs, const char *id);
+/* A descriptor to read an upload's data while it is written. */
+int upload_read_fd(struct blob_store *bs, const char *id, int *fd);
 /* Size of an upload's data so far, without taking it. */
 int upload_size(struct blob_store *bs, const char *id, uint64_t *size);
 /* Every upload file with its age in seconds (for the collector). */
@@ -108,6 +110,7 @@ struct manifest_info {
     char media_type[128];
     uint64_t size;
     char subject[DIGEST_MAX];   /* "" when none */
+    int64_t updated;            /* when the tag was last set (by digest: stored) */
 };
 
 /* What a manifest points at: blobs must be visible in the repository,
@@ -127,6 +130,7 @@ struct manifest_put {
     const struct manifest_ref *refs;
     size_t nrefs;
     const char *tag;               /* may be NULL */
+    bool unchecked;                /* a cache: refs arrive later, on demand */
 };
 
 /* Checks every ref inside the same transaction that records the manifest:
@@ -139,6 +143,8 @@ int meta_manifest_get(struct meta *m, const char *repo, const char *reference,
 /* Deletes the manifest and every tag that points at it. */
 int meta_manifest_delete(struct meta *m, const char *repo, const char *digest);
 int meta_tag_delete(struct meta *m, const char *repo, const char *tag);
+/* Point a tag at a stored manifest (and mark it set now). */
+int meta_tag_set(struct meta *m, const char *repo, const char *tag, const char *digest);
 bool meta_repo_exists(struct meta *m, const char *repo);
 
 /* Listings call `each` once per row, in order, at most n rows (n <= 0:
