@@ -49,6 +49,8 @@ int berth_client_new(const struct berth_options *o, struct berth_client **out,
         c->o = *o;
     if (c->o.parallel <= 0)
         c->o.parallel = 4;
+    if (!o || o->retries <= 0)
+        c->o.retries = 4;
     if (!c->o.out)
         c->o.out = stderr;
     size_t n = 0;
@@ -518,7 +520,7 @@ int http_do(struct berth_client *c, const char *registry, const char *scope,
         }
         bool replayable = r->body_fd >= 0 || r->body || strcmp(r->method, "GET") == 0 ||
                           strcmp(r->method, "HEAD") == 0 || strcmp(r->method, "DELETE") == 0;
-        bool again = (rc < 0 || retryable(r->status)) && replayable && attempt < 4;
+        bool again = (rc < 0 || retryable(r->status)) && replayable && attempt < c->o.retries;
         if (!again)
             return rc;
         if (c->o.out && !c->o.quiet)

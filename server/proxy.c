@@ -98,7 +98,8 @@ int proxy_open(json_t *cfg, struct proxy **out, struct berr *err)
     json_array_foreach(local, i, v)
         p->local[i] = strdup(json_is_string(v) ? json_string_value(v) : "");
     const char *insecure[] = {plain ? p->registry : NULL, NULL};
-    struct berth_options o = {.insecure = insecure, .quiet = 1};
+    /* one quick retry: a client is waiting, and stale content can be served */
+    struct berth_options o = {.insecure = insecure, .quiet = 1, .retries = 1};
     if (berth_client_new(&o, &p->client, err) < 0) {
         proxy_close(p);
         return -BERR_IO;
