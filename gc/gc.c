@@ -235,6 +235,39 @@ void gc_recover(const char *root, struct blob_store *bs, struct meta *m)
     close(lock);
 }
 
+/* ---- the cache bound ---------------------------------------------------------- */
+
+struct eviction {
+    struct run *run;
+    uint64_t need;          /* bytes to free */
+};
+
+static int evict_one(void *arg, const char *repo, const char *digest, uint64_t bytes)
+{
+    struct eviction *e = arg;
+    if (meta_manifest_delete(e->run->m, repo, digest) == 0) {
+        char name[NAME_MAX_LEN + DIGEST_MAX + 2];
+        snprintf(name, sizeof name, "%s@%s", repo, digest);
+        note(e->run, "manifest", name, 0);
+        e->run->r->manifests++;
+        e->need = bytes >= e->need ? 0 : e->need - bytes;
+    }
+    return e->need == 0;   /* stop once enough is freed */
+}
+
+/* Above the cache bound: drop the least recently pulled cached manifests
+ * until what they hold covers the excess; the sweep then frees their
+ * blobs (shared blobs stay, so this errs on keeping). */
+static int evict(struct run *run)
+{
+    uint64_t blobs, bytes;
+    if (!run->p->cache_max_bytes || meta_totals(run->m, &blobs, &bytes) < 0 ||
+        bytes <= run->p->cache_max_bytes)
+        return 0;
+    struct eviction e = {run, bytes - run->p->cache_max_bytes};
+    return meta_gc_evictable(run->m, evict_one, &e);
+}
+
 /* The collection itself, against m (the live metadata, or a snapshot). */
 static int collect(struct run *run)
 {
@@ -243,6 +276,8 @@ static int collect(struct run *run)
     int rc = 0;
     if (p->nretention)
         rc = each_repository(run, retention_repo);
+    if (rc == 0)
+        rc = evict(run);
     for (int pass = 0; rc == 0 && pass < 32; pass++) {
         run->removed_any = false;
         rc = meta_gc_manifests(m, run->cutoff, p->delete_untagged, manifest_candidate, run);

@@ -28,6 +28,7 @@ struct gc_policy {
     int64_t grace;           /* nothing younger is collected */
     int64_t upload_ttl;      /* idle uploads older than this are abandoned */
     bool delete_untagged;
+    uint64_t cache_max_bytes;   /* pull-through cache: evict above this; 0: no bound */
     struct gc_retention *retention;
     size_t nretention;
 };

@@ -183,6 +183,11 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
     gc_policy_free(&cfg->gc);
     if ((rc = gc_policy_load(json_object_get(root, "gc"), &cfg->gc, err)) < 0)
         return rc;
+    /* the cache's size bound is kept by the collector */
+    json_t *max = json_object_get(cfg->proxy, "max_bytes");
+    if (max && (!json_is_integer(max) || json_integer_value(max) < 0))
+        return berr_set(err, BERR_INVALID, "proxy.max_bytes: must be a number of bytes");
+    cfg->gc.cache_max_bytes = (uint64_t)json_integer_value(max);
     if ((storage = json_object_get(root, "storage"))) {
         if (!json_is_object(storage))
             return berr_set(err, BERR_INVALID, "storage: must be an object");

@@ -55,7 +55,8 @@ struct proxy {
     struct fetch *inflight;
 };
 
-static const char *const proxy_keys[] = {"remoteurl", "username", "password", "ttl", "local", NULL};
+static const char *const proxy_keys[] = {"remoteurl", "username", "password", "ttl", "local",
+                                         "max_bytes", NULL};
 
 int proxy_open(json_t *cfg, struct proxy **out, struct berr *err)
 {
@@ -163,7 +164,7 @@ static int cache_manifest(struct server *srv, const char *repo, const char *tag,
         .refs = doc.refs,
         .nrefs = doc.nrefs,
         .tag = tag,
-        .unchecked = true,
+        .cached = true,
     };
     char staged[33];
     if (rc == 0) {
@@ -192,6 +193,7 @@ int proxy_manifest(struct server *srv, struct proxy *p, const char *repo, const 
     int local = meta_manifest_get(srv->meta, repo, ref, mi);
     if (local == 0 && (by_digest || (int64_t)time(NULL) - mi->updated < p->ttl)) {
         metrics_proxy("manifest", "hit");
+        meta_manifest_touch(srv->meta, repo, mi->digest);
         return 0;
     }
     struct berth_ref up;

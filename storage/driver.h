@@ -77,6 +77,8 @@ struct meta_driver {
     int (*gc_repositories)(void *s, meta_row_fn each, void *arg);
     int (*usage)(void *s, meta_usage_fn each, void *arg, uint64_t *total);
     int (*totals)(void *s, uint64_t *blobs, uint64_t *bytes);
+    int (*manifest_touch)(void *s, const char *repo, const char *digest);
+    int (*gc_evictable)(void *s, meta_evict_fn each, void *arg);
 };
 
 extern const struct meta_driver meta_driver_sqlite;

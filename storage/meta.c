@@ -175,6 +175,16 @@ int meta_totals(struct meta *m, uint64_t *blobs, uint64_t *bytes)
     return m->drv->totals(m->s, blobs, bytes);
 }
 
+int meta_manifest_touch(struct meta *m, const char *repo, const char *digest)
+{
+    return m->drv->manifest_touch(m->s, repo, digest);
+}
+
+int meta_gc_evictable(struct meta *m, meta_evict_fn each, void *arg)
+{
+    return m->drv->gc_evictable(m->s, each, arg);
+}
+
 int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total)
 {
     return m->drv->usage(m->s, each, arg, total);

@@ -30,7 +30,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS manifests("
     "  repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,"
     "  size INTEGER NOT NULL, subject TEXT, artifact_type TEXT,"
-    "  annotations TEXT, created INTEGER NOT NULL,"
+    "  annotations TEXT, created INTEGER NOT NULL, pulled INTEGER, cached INTEGER,"
     "  PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject)"
     "  WHERE subject IS NOT NULL;"
@@ -59,7 +59,7 @@ enum stmt_id {
     S_TAGS_DETAIL, S_GC_ORPHAN_REFERRERS, S_GC_UNTAGGED, S_GC_MANIFEST_CHECK,
     S_GC_UNLINK, S_GC_BLOBS, S_GC_BLOB_CHECK, S_BLOB_KNOWN,
     S_BLOB_DEL, S_REPO_BLOBS_DEL, S_GC_UPLOADS, S_GC_REPOS, S_GC_REPO_DEL,
-    S_USAGE, S_TOTAL,
+    S_USAGE, S_TOTAL, S_TOUCH, S_EVICT_CANDIDATES,
     S_COUNT
 };
 
@@ -102,8 +102,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_UPLOAD_GET] = "SELECT repo FROM uploads WHERE id = ?1",
     [S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id = ?1",
     [S_MANIFEST_ADD] = "INSERT OR REPLACE INTO manifests(repo, digest, media_type,"
-                       " size, subject, artifact_type, annotations, created)"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       " size, subject, artifact_type, annotations, created, cached)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_MANIFEST_HAS] = "SELECT 1 FROM manifests WHERE repo = ?1 AND digest = ?2",
     [S_REF_ADD] = "INSERT OR IGNORE INTO manifest_refs(repo, digest, child, kind)"
                   " VALUES(?1, ?2, ?3, ?4)",
@@ -157,6 +157,14 @@ static const char *const stmt_sql[S_COUNT] = {
                 " FROM used u JOIN users s ON s.digest = u.digest"
                 " JOIN blobs b ON b.digest = u.digest GROUP BY u.repo ORDER BY u.repo",
     [S_TOTAL] = "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs",
+    /* at most one write a minute per manifest, however often it is pulled */
+    [S_TOUCH] = "UPDATE manifests SET pulled = ?3 WHERE repo = ?1 AND digest = ?2"
+                " AND (pulled IS NULL OR pulled < ?3 - 60)",
+    [S_EVICT_CANDIDATES] = "SELECT m.repo, m.digest, m.size + (SELECT COALESCE(SUM(b.size), 0)"
+                           " FROM manifest_refs r JOIN blobs b ON b.digest = r.child"
+                           " WHERE r.repo = m.repo AND r.digest = m.digest AND r.kind = 'blob')"
+                           " FROM manifests m WHERE m.cached = 1"
+                           " ORDER BY COALESCE(m.pulled, m.created) LIMIT 10000",
 };
 
 struct conn {
@@ -295,6 +303,9 @@ static int sq_open(const char *path, void **state, struct berr *err)
         conn_free(c);
         return rc;
     }
+    /* databases made before these columns existed get them now */
+    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN pulled INTEGER", NULL, NULL, NULL);
+    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN cached INTEGER", NULL, NULL, NULL);
     conn_free(c);
     struct sqlite_state *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -450,16 +461,16 @@ static int sq_manifest_put(void *state, const char *repo,
         return berr_set(err, BERR_IO, "metadata unavailable");
     const struct manifest_info *mi = &put->info;
     int64_t t = now();
-    int rc = put->unchecked ? 0 : check_refs(c, repo, put, err);
+    int rc = put->cached ? 0 : check_refs(c, repo, put, err);
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", mi->digest, (int64_t)mi->size, t));
     if (rc == 0)
-        rc = exec_stmt(prep(c, S_MANIFEST_ADD, "sssisssi", repo, mi->digest,
+        rc = exec_stmt(prep(c, S_MANIFEST_ADD, "sssisssii", repo, mi->digest,
                             mi->media_type, (int64_t)mi->size,
                             mi->subject[0] ? mi->subject : NULL,
-                            put->artifact_type, put->annotations, t));
+                            put->artifact_type, put->annotations, t, (int64_t)put->cached));
     for (size_t i = 0; rc == 0 && i < put->nrefs; i++)
         rc = exec_stmt(prep(c, S_REF_ADD, "ssss", repo, mi->digest,
                             put->refs[i].digest,
@@ -847,6 +858,36 @@ static int sq_usage(void *state, meta_usage_fn each, void *arg, uint64_t *total)
     return 0;
 }
 
+static int sq_manifest_touch(void *state, const char *repo, const char *digest)
+{
+    struct conn *c = conn_get(state);
+    return c ? exec_stmt(prep(c, S_TOUCH, "ssi", repo, digest, now())) : -BERR_IO;
+}
+
+static int sq_gc_evictable(void *state, meta_evict_fn each, void *arg)
+{
+    struct conn *c = conn_get(state);
+    if (!c)
+        return -BERR_IO;
+    sqlite3_stmt *st = prep(c, S_EVICT_CANDIDATES, "");
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = step_row(st)) > 0)
+        json_array_append_new(rows, json_pack("[s,s,I]", sqlite3_column_text(st, 0),
+                                              sqlite3_column_text(st, 1),
+                                              (json_int_t)sqlite3_column_int64(st, 2)));
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        if (rc == 0 && each(arg, json_string_value(json_array_get(row, 0)),
+                            json_string_value(json_array_get(row, 1)),
+                            (uint64_t)json_integer_value(json_array_get(row, 2))) != 0)
+            break;
+    }
+    json_decref(rows);
+    return rc;
+}
+
 static int sq_totals(void *state, uint64_t *blobs, uint64_t *bytes)
 {
     struct conn *c = conn_get(state);
@@ -894,4 +935,6 @@ const struct meta_driver meta_driver_sqlite = {
     .gc_repositories = sq_gc_repositories,
     .usage = sq_usage,
     .totals = sq_totals,
+    .manifest_touch = sq_manifest_touch,
+    .gc_evictable = sq_gc_evictable,
 };

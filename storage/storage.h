@@ -130,7 +130,8 @@ struct manifest_put {
     const struct manifest_ref *refs;
     size_t nrefs;
     const char *tag;               /* may be NULL */
-    bool unchecked;                /* a cache: refs arrive later, on demand */
+    bool cached;                   /* a cache entry: refs arrive later, on
+                                      demand, and it may be evicted */
 };
 
 /* Checks every ref inside the same transaction that records the manifest:
@@ -214,5 +215,13 @@ int meta_usage(struct meta *m, meta_usage_fn each, void *arg, uint64_t *total);
 /* How many blobs are recorded and their bytes; an error means the
  * metadata cannot be read (readiness). */
 int meta_totals(struct meta *m, uint64_t *blobs, uint64_t *bytes);
+
+/* A cache entry was served: remember when (for least-recently-pulled
+ * eviction). */
+int meta_manifest_touch(struct meta *m, const char *repo, const char *digest);
+/* Cache entries, least recently pulled first, with the bytes of the
+ * manifest and its blobs; `each` returns non-zero to stop. */
+typedef int (*meta_evict_fn)(void *arg, const char *repo, const char *digest, uint64_t bytes);
+int meta_gc_evictable(struct meta *m, meta_evict_fn each, void *arg);
 
 #endif
