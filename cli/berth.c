@@ -61,6 +61,25 @@ int cli_client(struct cli *g, struct berth_client **c)
     return 0;
 }
 
+void cli_table_print(json_t *rows)
+{
+    size_t widths[16] = {0}, i, j;
+    json_t *row, *cell;
+    json_array_foreach(rows, i, row)
+        json_array_foreach(row, j, cell)
+            if (j < 16 && json_string_length(cell) > widths[j])
+                widths[j] = json_string_length(cell);
+    json_array_foreach(rows, i, row) {
+        size_t n = json_array_size(row);
+        json_array_foreach(row, j, cell) {
+            if (j + 1 == n)
+                printf("%s\n", json_string_value(cell));
+            else
+                printf("%-*s   ", (int)widths[j < 16 ? j : 15], json_string_value(cell));
+        }
+    }
+}
+
 void cli_size(uint64_t n, char *out, size_t len)
 {
     if (n >= 1000000000)

@@ -20,6 +20,9 @@ int cli_store(struct cli *g, struct berth_store **s);
 int cli_client(struct cli *g, struct berth_client **c);
 /* Print "berth: <msg>" and return 1. */
 int cli_fail(const char *cmd, const struct berr *err);
+/* Tables as docker prints them: columns as wide as their widest cell,
+ * three spaces apart. Add rows (JSON arrays of strings), then print. */
+void cli_table_print(json_t *rows);
 /* "12.3MB", "2 hours ago". */
 void cli_size(uint64_t n, char *out, size_t len);
 void cli_ago(int64_t t, char *out, size_t len);

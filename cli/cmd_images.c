@@ -10,6 +10,7 @@
 
 struct listing {
     bool quiet;
+    json_t *rows;
 };
 
 static int print_image(void *arg, const struct berth_image *img)
@@ -29,8 +30,8 @@ static int print_image(void *arg, const struct berth_image *img)
     berth_ref_familiar(&ref, repo, sizeof repo);
     cli_ago(img->created, created, sizeof created);
     cli_size(img->size, size, sizeof size);
-    printf("%-40s %-16s %-14s %-20s %s\n", repo, ref.tag[0] ? ref.tag : "<none>", id, created,
-           size);
+    json_array_append_new(l->rows, json_pack("[s,s,s,s,s]", repo, ref.tag[0] ? ref.tag : "<none>",
+                                             id, created, size));
     return 0;
 }
 
@@ -44,10 +45,12 @@ int cmd_images(struct cli *g, int argc, char **argv)
     struct berth_store *s;
     if (cli_store(g, &s) != 0)
         return 1;
-    if (!l.quiet)
-        printf("%-40s %-16s %-14s %-20s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    l.rows = json_pack("[[s,s,s,s,s]]", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
     struct berr err = {0};
     int rc = berth_images(s, print_image, &l, &err);
+    if (rc == 0 && !l.quiet)
+        cli_table_print(l.rows);
+    json_decref(l.rows);
     berth_store_close(s);
     return rc == 0 ? 0 : cli_fail("images", &err);
 }

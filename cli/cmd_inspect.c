@@ -108,7 +108,10 @@ int cmd_history(struct cli *g, int argc, char **argv)
             sizes[i] = (uint64_t)json_integer_value(
                 json_object_get(json_array_get(layers, layer++), "size"));
     }
-    printf("%-14s %-20s %-45s %-10s %s\n", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    char id[16];
+    snprintf(id, sizeof id, "%.12s",
+             digest_hex(json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"))));
     for (size_t k = n; k-- > 0;) {
         json_t *h = json_array_get(history, k);
         struct tm tm = {0};
@@ -122,9 +125,11 @@ int cmd_history(struct cli *g, int argc, char **argv)
         if (cb && strlen(cb) > 44)
             memcpy(by + 41, "...", 4);
         const char *comment = json_string_value(json_object_get(h, "comment"));
-        printf("%-14s %-20s %-45s %-10s %s\n", k == n - 1 ? "" : "<missing>", created, by, size,
-               comment ? comment : "");
+        json_array_append_new(rows, json_pack("[s,s,s,s,s]", k == n - 1 ? id : "<missing>",
+                                              created, by, size, comment ? comment : ""));
     }
+    cli_table_print(rows);
+    json_decref(rows);
     free(sizes);
     json_decref(manifest);
     json_decref(config);
