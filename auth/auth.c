@@ -26,21 +26,6 @@ static const char *const auth_keys[] = {"realm", "htpasswd", "token", "groups",
 static const char *const token_keys[] = {"realm", "service", "issuer", "path", "key",
                                          "trusted", "expiration", "leeway", NULL};
 
-static int only_keys(json_t *obj, const char *where, const char *const *keys,
-                     struct berr *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        bool known = false;
-        for (const char *const *p = keys; *p; p++)
-            known |= strcmp(k, *p) == 0;
-        if (!known)
-            return berr_set(err, BERR_INVALID, "%s: unknown key '%s'", where, k);
-    }
-    return 0;
-}
-
 static int get_str(json_t *obj, const char *key, const char *dflt, char **out,
                    const char *where, struct berr *err)
 {
@@ -103,7 +88,7 @@ static int token_open(struct auth *a, json_t *t, struct berr *err)
     int rc;
     if (!json_is_object(t))
         return berr_set(err, BERR_INVALID, "auth.token: must be an object");
-    if ((rc = only_keys(t, "auth.token", token_keys, err)) < 0 ||
+    if ((rc = json_check_keys(t, "auth.token", token_keys, err)) < 0 ||
         (rc = get_str(t, "realm", NULL, &a->token_realm, "auth.token", err)) < 0 ||
         (rc = get_str(t, "service", "berth", &a->service, "auth.token", err)) < 0 ||
         (rc = get_str(t, "issuer", "berth", &a->issuer, "auth.token", err)) < 0 ||
@@ -191,7 +176,7 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
     int rc, attempts = 10, window = 60;
     char *htpasswd = NULL;
     json_t *rl = json_object_get(cfg, "ratelimit");
-    if ((rc = only_keys(cfg, "auth", auth_keys, err)) < 0 ||
+    if ((rc = json_check_keys(cfg, "auth", auth_keys, err)) < 0 ||
         (rc = get_str(cfg, "realm", "berth", &a->realm, "auth", err)) < 0 ||
         (rc = get_str(cfg, "htpasswd", NULL, &htpasswd, "auth", err)) < 0)
         goto fail;

@@ -80,18 +80,6 @@ void cli_table_print(json_t *rows)
     }
 }
 
-void cli_size(uint64_t n, char *out, size_t len)
-{
-    if (n >= 1000000000)
-        snprintf(out, len, "%.2fGB", (double)n / 1e9);
-    else if (n >= 1000000)
-        snprintf(out, len, "%.1fMB", (double)n / 1e6);
-    else if (n >= 1000)
-        snprintf(out, len, "%.1fkB", (double)n / 1e3);
-    else
-        snprintf(out, len, "%lluB", (unsigned long long)n);
-}
-
 void cli_ago(int64_t t, char *out, size_t len)
 {
     int64_t d = (int64_t)time(NULL) - t;

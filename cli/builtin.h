@@ -23,8 +23,7 @@ int cli_fail(const char *cmd, const struct berr *err);
 /* Tables as docker prints them: columns as wide as their widest cell,
  * three spaces apart. Add rows (JSON arrays of strings), then print. */
 void cli_table_print(json_t *rows);
-/* "12.3MB", "2 hours ago". */
-void cli_size(uint64_t n, char *out, size_t len);
+/* "2 hours ago". */
 void cli_ago(int64_t t, char *out, size_t len);
 
 int cmd_login(struct cli *g, int argc, char **argv);

@@ -29,7 +29,7 @@ static int print_image(void *arg, const struct berth_image *img)
         return 0;
     berth_ref_familiar(&ref, repo, sizeof repo);
     cli_ago(img->created, created, sizeof created);
-    cli_size(img->size, size, sizeof size);
+    format_size(img->size, size, sizeof size);
     json_array_append_new(l->rows, json_pack("[s,s,s,s,s]", repo, ref.tag[0] ? ref.tag : "<none>",
                                              id, created, size));
     return 0;

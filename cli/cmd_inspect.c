@@ -119,7 +119,7 @@ int cmd_history(struct cli *g, int argc, char **argv)
         int64_t t = when && strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
         char created[64], size[32], by[46];
         cli_ago(t, created, sizeof created);
-        cli_size(sizes[k], size, sizeof size);
+        format_size(sizes[k], size, sizeof size);
         const char *cb = json_string_value(json_object_get(h, "created_by"));
         snprintf(by, sizeof by, "%s", cb ? cb : "");
         if (cb && strlen(cb) > 44)

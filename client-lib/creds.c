@@ -149,16 +149,7 @@ static int write_auths(json_t *doc, struct berr *err)
         return berr_set(err, BERR_IO, "cannot create %s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/auth.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return berr_set(err, BERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    int rc = json_dumpfd(doc, fd, JSON_INDENT(2)) == 0 && fsync(fd) == 0 ? 0 : -1;
-    close(fd);
-    if (rc < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return berr_set(err, BERR_IO, "cannot write %s", path);
-    }
-    return 0;
+    return json_write_atomic(doc, path, tmp, 0600, err);
 }
 
 static json_t *read_auths(void)

@@ -42,18 +42,6 @@ int progress_add(struct progress *p, const char *digest, uint64_t total)
     return i;
 }
 
-static void human(uint64_t n, char *out, size_t len)
-{
-    if (n >= 1000000000)
-        snprintf(out, len, "%.2fGB", (double)n / 1e9);
-    else if (n >= 1000000)
-        snprintf(out, len, "%.1fMB", (double)n / 1e6);
-    else if (n >= 1000)
-        snprintf(out, len, "%.1fkB", (double)n / 1e3);
-    else
-        snprintf(out, len, "%lluB", (unsigned long long)n);
-}
-
 /* With the lock held: redraw every line (terminal only). */
 static void redraw(struct progress *p)
 {
@@ -63,10 +51,10 @@ static void redraw(struct progress *p)
     for (int i = 0; i < p->n; i++) {
         struct progress_item *it = &p->items[i];
         char done[16], total[16], speed[16] = "";
-        human(it->done, done, sizeof done);
-        human(it->total, total, sizeof total);
+        format_size(it->done, done, sizeof done);
+        format_size(it->total, total, sizeof total);
         if (it->started > 0 && t > it->started && it->done < it->total) {
-            human((uint64_t)((double)it->done / (t - it->started)), speed, sizeof speed);
+            format_size((uint64_t)((double)it->done / (t - it->started)), speed, sizeof speed);
             strcat(speed, "/s");
         }
         if (strcmp(it->state, p->verb) == 0)

@@ -217,16 +217,7 @@ static int index_write(struct berth_store *s, json_t *doc, struct berr *err)
     char path[2200], tmp[2300];
     snprintf(path, sizeof path, "%s/index.json", s->root);
     snprintf(tmp, sizeof tmp, "%s/tmp/index.json.%d", s->root, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return berr_set(err, BERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    int rc = json_dumpfd(doc, fd, JSON_INDENT(2)) == 0 && fsync(fd) == 0 ? 0 : -1;
-    close(fd);
-    if (rc < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return berr_set(err, BERR_IO, "cannot write %s (disk full?)", path);
-    }
-    return 0;
+    return json_write_atomic(doc, path, tmp, 0644, err);
 }
 
 static const char *entry_name(json_t *e)

@@ -11,6 +11,7 @@
 #ifndef BERTH_COMMON_H
 #define BERTH_COMMON_H
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +98,17 @@ int range_parse(const char *hdr, uint64_t size, uint64_t *first, uint64_t *last)
 int content_range_parse(const char *hdr, uint64_t *first, uint64_t *last);
 /* Pagination: a `n` query value clamped to [0, max]; NULL or empty -> max. */
 int page_size_parse(const char *n, int max, int *out);
+
+/* ---- JSON (jansson) and formatting ---------------------------------------- */
+
+/* Refuse keys of obj not in the NULL-terminated list, naming `where`. */
+int json_check_keys(json_t *obj, const char *where, const char *const *keys,
+                    struct berr *err);
+/* Write doc to tmp (created with mode), fsync, rename over path. */
+int json_write_atomic(json_t *doc, const char *path, const char *tmp, int mode,
+                      struct berr *err);
+/* "12.3MB", as docker prints sizes. */
+void format_size(uint64_t n, char *out, size_t len);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
  */
 #include "gc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int duration_parse(const char *s, int64_t *seconds)
@@ -70,17 +71,13 @@ void gc_policy_free(struct gc_policy *p)
 static int retention_load(json_t *item, size_t i, struct gc_retention *r, struct berr *err)
 {
     static const char *const keys[] = {"repository", "keep_last", "max_age", "protect", NULL};
-    const char *k;
     json_t *v;
     if (!json_is_object(item))
         return berr_set(err, BERR_INVALID, "gc.retention[%zu]: must be an object", i);
-    json_object_foreach(item, k, v) {
-        bool known = false;
-        for (const char *const *p = keys; *p; p++)
-            known |= strcmp(k, *p) == 0;
-        if (!known)
-            return berr_set(err, BERR_INVALID, "gc.retention[%zu]: unknown key '%s'", i, k);
-    }
+    char where[40];
+    snprintf(where, sizeof where, "gc.retention[%zu]", i);
+    if (json_check_keys(item, where, keys, err) < 0)
+        return -BERR_INVALID;
     json_t *repo = json_object_get(item, "repository");
     json_t *keep = json_object_get(item, "keep_last");
     json_t *protect = json_object_get(item, "protect");
@@ -119,16 +116,10 @@ int gc_policy_load(json_t *cfg, struct gc_policy *out, struct berr *err)
         return 0;
     if (!json_is_object(cfg))
         return berr_set(err, BERR_INVALID, "gc: must be an object");
-    const char *k;
     json_t *v;
-    json_object_foreach(cfg, k, v) {
-        bool known = false;
-        for (const char *const *p = keys; *p; p++)
-            known |= strcmp(k, *p) == 0;
-        if (!known)
-            return berr_set(err, BERR_INVALID, "gc: unknown key '%s'", k);
-    }
     int rc;
+    if ((rc = json_check_keys(cfg, "gc", keys, err)) < 0)
+        return rc;
     if ((rc = json_duration(cfg, "interval", &out->interval, err)) < 0 ||
         (rc = json_duration(cfg, "grace", &out->grace, err)) < 0 ||
         (rc = json_duration(cfg, "upload_ttl", &out->upload_ttl, err)) < 0)

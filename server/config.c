@@ -65,21 +65,6 @@ static int parse_u64_str(const char *v, uint64_t min, uint64_t *out)
 }
 
 /* Check that an object holds only the named keys. */
-static int only_keys(json_t *obj, const char *where, const char *const *keys,
-                     struct berr *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        bool known = false;
-        for (const char *const *p = keys; *p; p++)
-            known |= strcmp(k, *p) == 0;
-        if (!known)
-            return berr_set(err, BERR_INVALID, "%s: unknown key '%s'", where, k);
-    }
-    return 0;
-}
-
 static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
                      struct berr *err)
 {
@@ -105,7 +90,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 
     if (!json_is_object(root))
         return berr_set(err, BERR_INVALID, "the configuration must be a JSON object");
-    if ((rc = only_keys(root, "config", top, err)) < 0)
+    if ((rc = json_check_keys(root, "config", top, err)) < 0)
         return rc;
     if ((v = json_object_get(root, "listen")) &&
         (rc = set_string(cfg->listen, sizeof cfg->listen, json_string_value(v),
@@ -123,7 +108,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
     if ((log = json_object_get(root, "log"))) {
         if (!json_is_object(log))
             return berr_set(err, BERR_INVALID, "log: must be an object");
-        if ((rc = only_keys(log, "log", log_keys, err)) < 0)
+        if ((rc = json_check_keys(log, "log", log_keys, err)) < 0)
             return rc;
         if ((v = json_object_get(log, "level")) &&
             (rc = set_log_level(cfg, json_string_value(v), err)) < 0)
@@ -135,7 +120,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
     if ((limits = json_object_get(root, "limits"))) {
         if (!json_is_object(limits))
             return berr_set(err, BERR_INVALID, "limits: must be an object");
-        if ((rc = only_keys(limits, "limits", limit_keys, err)) < 0)
+        if ((rc = json_check_keys(limits, "limits", limit_keys, err)) < 0)
             return rc;
         if ((v = json_object_get(limits, "manifest_max_bytes"))) {
             if ((rc = json_uint(v, "limits.manifest_max_bytes", 1, &n, err)) < 0)
@@ -153,7 +138,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
         static const char *const metrics_keys[] = {"listen", NULL};
         if (!json_is_object(metrics))
             return berr_set(err, BERR_INVALID, "metrics: must be an object");
-        if ((rc = only_keys(metrics, "metrics", metrics_keys, err)) < 0 ||
+        if ((rc = json_check_keys(metrics, "metrics", metrics_keys, err)) < 0 ||
             ((v = json_object_get(metrics, "listen")) &&
              (rc = set_string(cfg->metrics_listen, sizeof cfg->metrics_listen,
                               json_string_value(v), "metrics.listen", err)) < 0))
@@ -163,7 +148,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
     if (tls) {
         if (!json_is_object(tls))
             return berr_set(err, BERR_INVALID, "tls: must be an object");
-        if ((rc = only_keys(tls, "tls", tls_keys, err)) < 0 ||
+        if ((rc = json_check_keys(tls, "tls", tls_keys, err)) < 0 ||
             (rc = set_string(cfg->tls_cert, sizeof cfg->tls_cert,
                              json_string_value(json_object_get(tls, "cert")), "tls.cert", err)) < 0 ||
             (rc = set_string(cfg->tls_key, sizeof cfg->tls_key,
@@ -191,7 +176,7 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
     if ((storage = json_object_get(root, "storage"))) {
         if (!json_is_object(storage))
             return berr_set(err, BERR_INVALID, "storage: must be an object");
-        if ((rc = only_keys(storage, "storage", storage_keys, err)) < 0)
+        if ((rc = json_check_keys(storage, "storage", storage_keys, err)) < 0)
             return rc;
         if ((v = json_object_get(storage, "delete"))) {
             if (!json_is_boolean(v))

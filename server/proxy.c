@@ -63,17 +63,11 @@ int proxy_open(json_t *cfg, struct proxy **out, struct berr *err)
     *out = NULL;
     if (!cfg)
         return 0;
-    const char *k;
     json_t *v;
     if (!json_is_object(cfg))
         return berr_set(err, BERR_INVALID, "proxy: must be an object");
-    json_object_foreach(cfg, k, v) {
-        bool known = false;
-        for (const char *const *p = proxy_keys; *p; p++)
-            known |= strcmp(k, *p) == 0;
-        if (!known)
-            return berr_set(err, BERR_INVALID, "proxy: unknown key '%s'", k);
-    }
+    if (json_check_keys(cfg, "proxy", proxy_keys, err) < 0)
+        return -BERR_INVALID;
     const char *url = json_string_value(json_object_get(cfg, "remoteurl"));
     bool plain = url && strncmp(url, "http://", 7) == 0;
     if (!url || (!plain && strncmp(url, "https://", 8) != 0))
