@@ -72,6 +72,7 @@ int cmd_mirror(struct cli *g, int argc, char **argv)
                         "       berth mirror --config FILE\n");
         return 2;
     }
+    g->opts.out = stdout;   /* the report is the command's output */
     struct berth_store *s;
     struct berth_client *cl;
     if (cli_store(g, &s) != 0)
@@ -80,7 +81,6 @@ int cmd_mirror(struct cli *g, int argc, char **argv)
         berth_store_close(s);
         return 1;
     }
-    g->opts.out = stdout;
     int status;
     if (config) {
         status = mirror_config(cl, s, config);

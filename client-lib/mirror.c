@@ -73,48 +73,69 @@ static bool is_index(const char *mt)
     return strstr(mt, "image.index") || strstr(mt, "manifest.list");
 }
 
+/* Without --all-platforms an index becomes this machine's image: fetch
+ * that child in place of the index. */
+static int host_child(struct mirror *m, struct berth_manifest *top, const char *tag,
+                      struct berr *err)
+{
+    json_t *doc = json_loadb(top->body, top->len, 0, NULL);
+    char host[64], digest[DIGEST_MAX] = "";
+    host_platform(host, sizeof host);
+    size_t i;
+    json_t *child;
+    json_array_foreach(json_object_get(doc, "manifests"), i, child) {
+        if (!digest[0] && platform_matches(json_object_get(child, "platform"), host))
+            snprintf(digest, sizeof digest, "%s",
+                     json_string_value(json_object_get(child, "digest")));
+    }
+    json_decref(doc);
+    if (!digest[0])
+        return berr_set(err, BERR_NOTFOUND, "%s: no manifest for %s", tag, host);
+    struct berth_manifest cm;
+    int rc = berth_manifest_fetch(m->c, &m->src, digest, &cm, err);
+    if (rc == 0) {
+        free(top->body);
+        *top = cm;
+    }
+    return rc;
+}
+
 static int mirror_one(struct mirror *m, const char *tag, struct berr *err)
 {
     struct berth_manifest top;
     int rc = berth_manifest_fetch(m->c, &m->src, tag, &top, err);
+    if (rc == 0 && !m->all_platforms && is_index(top.media_type))
+        rc = host_child(m, &top, tag, err);
     if (rc < 0)
         return rc;
     char have[DIGEST_MAX];
     struct berr ignore = {0};
-    if (m->all_platforms || !is_index(top.media_type)) {
-        if (berth_manifest_head(m->c, &m->dst, tag, have, &ignore) == 0 &&
-            strcmp(have, top.digest) == 0) {
-            if (!m->c->o.quiet)
-                fprintf(m->c->o.out, "%s: up to date (%s)\n", tag, top.digest);
-            m->current++;
-            free(top.body);
-            return 0;
-        }
+    if (berth_manifest_head(m->c, &m->dst, tag, have, &ignore) == 0 &&
+        strcmp(have, top.digest) == 0) {
+        if (!m->c->o.quiet)
+            fprintf(m->c->o.out, "%s: up to date (%s)\n", tag, top.digest);
+        m->current++;
+        free(top.body);
+        return 0;
     }
     if (is_index(top.media_type)) {
+        /* --all-platforms: every child by digest, then the index itself */
         json_t *doc = json_loadb(top.body, top.len, 0, NULL);
-        char host[64];
-        host_platform(host, sizeof host);
         size_t i;
         json_t *child;
-        bool found = false;
         json_array_foreach(json_object_get(doc, "manifests"), i, child) {
-            bool mine = platform_matches(json_object_get(child, "platform"), host);
-            if (rc < 0 || (!m->all_platforms && (!mine || found)))
-                continue;
             struct berth_manifest cm;
-            rc = berth_manifest_fetch(m->c, &m->src,
-                                      json_string_value(json_object_get(child, "digest")), &cm, err);
             if (rc == 0)
-                rc = copy_image(m, &cm, m->all_platforms ? NULL : tag, err);
-            if (rc == 0)
+                rc = berth_manifest_fetch(m->c, &m->src,
+                                          json_string_value(json_object_get(child, "digest")),
+                                          &cm, err);
+            if (rc == 0) {
+                rc = copy_image(m, &cm, NULL, err);
                 free(cm.body);
-            found = true;
+            }
         }
         json_decref(doc);
-        if (rc == 0 && !found)
-            rc = berr_set(err, BERR_NOTFOUND, "%s: no manifest for %s", tag, host);
-        if (rc == 0 && m->all_platforms) {
+        if (rc == 0) {
             struct berth_ref to = m->dst;
             snprintf(to.tag, sizeof to.tag, "%s", tag);
             char digest[DIGEST_MAX];

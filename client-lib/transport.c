@@ -18,12 +18,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One curl handle per thread, cleaned up when the thread ends (server
+ * worker and fetch threads come and go). */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static _Thread_local CURL *thread_easy;
+static pthread_key_t easy_key;
+
+static void easy_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
 
 static void curl_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&easy_key, easy_free);
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access a, void *arg)
@@ -79,9 +87,10 @@ void berth_client_free(struct berth_client *c)
 {
     if (!c)
         return;
-    if (thread_easy) {
-        curl_easy_cleanup(thread_easy);
-        thread_easy = NULL;
+    CURL *h = pthread_getspecific(easy_key);
+    if (h) {
+        curl_easy_cleanup(h);
+        pthread_setspecific(easy_key, NULL);
     }
     curl_share_cleanup(c->share);
     for (char **p = c->insecure; p && *p; p++)
@@ -256,11 +265,13 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 
 static CURL *easy_for_thread(struct berth_client *c)
 {
-    if (!thread_easy)
-        thread_easy = curl_easy_init();
-    else
-        curl_easy_reset(thread_easy);
-    CURL *h = thread_easy;
+    CURL *h = pthread_getspecific(easy_key);
+    if (!h) {
+        h = curl_easy_init();
+        pthread_setspecific(easy_key, h);
+    } else {
+        curl_easy_reset(h);
+    }
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
