@@ -152,7 +152,7 @@ void auth_close(struct auth *a)
     EVP_PKEY_free(a->signing_key);
     for (size_t i = 0; i < TOKEN_CACHE; i++)
         json_decref(a->cache[i].access);
-    pthread_mutex_destroy(&a->cache_lock);
+    pthread_rwlock_destroy(&a->cache_lock);
     free(a->realm);
     free(a->token_realm);
     free(a->service);
@@ -171,7 +171,7 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
     struct auth *a = calloc(1, sizeof *a);
     if (!a)
         return berr_set(err, BERR_IO, "out of memory");
-    pthread_mutex_init(&a->cache_lock, NULL);
+    pthread_rwlock_init(&a->cache_lock, NULL);
     a->mode = MODE_BASIC;
     int rc, attempts = 10, window = 60;
     char *htpasswd = NULL;
@@ -321,14 +321,14 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     size_t slot = ((size_t)key[0] << 8 | key[1]) % TOKEN_CACHE;
     time_t now = time(NULL);
     bool hit = false;
-    pthread_mutex_lock(&a->cache_lock);
+    pthread_rwlock_rdlock(&a->cache_lock);
     struct token_entry *e = &a->cache[slot];
     if (e->access && CRYPTO_memcmp(e->key, key, 32) == 0 && e->exp + a->leeway >= now) {
         hit = true;
         snprintf(out->account, sizeof out->account, "%s", e->account);
-        out->granted = json_incref(e->access);
+        out->granted = json_incref(e->access);   /* jansson refcounts are atomic */
     }
-    pthread_mutex_unlock(&a->cache_lock);
+    pthread_rwlock_unlock(&a->cache_lock);
     if (hit)
         return true;
 
@@ -344,13 +344,13 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     json_t *access = json_object_get(claims, "access");
     snprintf(out->account, sizeof out->account, "%s", sub ? sub : "");
     out->granted = json_is_array(access) ? json_incref(access) : json_array();
-    pthread_mutex_lock(&a->cache_lock);
+    pthread_rwlock_wrlock(&a->cache_lock);
     json_decref(e->access);
     memcpy(e->key, key, 32);
     e->exp = json_integer_value(json_object_get(claims, "exp"));
     snprintf(e->account, sizeof e->account, "%s", out->account);
     e->access = json_incref(out->granted);
-    pthread_mutex_unlock(&a->cache_lock);
+    pthread_rwlock_unlock(&a->cache_lock);
     json_decref(claims);
     return true;
 }
@@ -447,7 +447,6 @@ void auth_check(struct auth *a, const char *authorization, const char *client,
         return;
     }
     const char *target = name ? name : "*";
-    unsigned by_rules = rules_allowed(a->rules, out->account, target);
     if (out->via_token) {
         unsigned granted = name ? granted_actions(out->granted, "repository", name)
                                 : (granted_actions(out->granted, "registry", "catalog")
@@ -456,6 +455,7 @@ void auth_check(struct auth *a, const char *authorization, const char *client,
             out->verdict = AUTH_ALLOW;
             return;
         }
+        unsigned by_rules = rules_allowed(a->rules, out->account, target);
         /* The rules would allow it: the client needs a token with more scope. */
         if ((by_rules & actions) == actions || !out->account[0])
             challenge(a, name, actions, true, out);
@@ -463,6 +463,7 @@ void auth_check(struct auth *a, const char *authorization, const char *client,
             out->verdict = AUTH_DENY;
         return;
     }
+    unsigned by_rules = rules_allowed(a->rules, out->account, target);
     if ((by_rules & actions) == actions)
         out->verdict = AUTH_ALLOW;
     else if (!authenticated)

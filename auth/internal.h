@@ -87,7 +87,7 @@ struct auth {
     struct jwt_keys keys;
     EVP_PKEY *signing_key;
     char signing_kid[64];
-    pthread_mutex_t cache_lock;
+    pthread_rwlock_t cache_lock;
     struct token_entry cache[TOKEN_CACHE];
 };
 

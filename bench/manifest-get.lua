@@ -34,6 +34,11 @@ function init(args)
    for _, t in ipairs(accept) do
       lines[#lines + 1] = "Accept: " .. t
    end
+   -- bench/token-auth: the same request with a bearer token
+   local authz = os.getenv("BENCH_AUTHORIZATION")
+   if authz and authz ~= "" then
+      lines[#lines + 1] = "Authorization: " .. authz
+   end
    local raw = table.concat(lines, "\r\n") .. "\r\n\r\n"
    -- wrk.init builds its static request with wrk.format() right after
    -- init(): answering with our own text keeps the request static (no Lua
