@@ -49,7 +49,10 @@ static enum MHD_Result blob_get(struct request *rq)
     const char *name = rq->route.name, *digest = rq->route.ref;
     uint64_t size;
     struct proxy *proxy = rq->srv->proxy;
-    if (meta_blob_get(rq->srv->meta, name, digest, &size) < 0) {
+    int found = meta_blob_get(rq->srv->meta, name, digest, &size);
+    if (found == -BERR_IO)
+        return respond_error(rq, 503, "UNAVAILABLE", "the registry's metadata cannot be read");
+    if (found < 0) {
         if (!proxy || proxy_local(proxy, name))
             return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s", digest, name);
         if (!cached_elsewhere(rq, name, digest, &size))

@@ -80,7 +80,10 @@ enum MHD_Result api_tags(struct request *rq)
     int n;
     if (!page_params(rq, &n, &last))
         return MHD_YES;
-    if (!meta_repo_exists(rq->srv->meta, name))
+    int exists = meta_repo_exists(rq->srv->meta, name);
+    if (exists < 0)
+        return respond_error(rq, 503, "UNAVAILABLE", "the registry's metadata cannot be read");
+    if (!exists)
         return respond_error(rq, 404, "NAME_UNKNOWN", "repository %s unknown", name);
     json_t *tags = json_array();
     bool more = false;

@@ -90,6 +90,8 @@ static enum MHD_Result manifest_get(struct request *rq)
     int rc = proxy && !proxy_local(proxy, name)
                  ? proxy_manifest(rq->srv, proxy, name, ref, &mi, &stale, &err)
                  : meta_manifest_get(rq->srv->meta, name, ref, &mi);
+    if (rc == -BERR_IO && !proxy)
+        return respond_error(rq, 503, "UNAVAILABLE", "the registry's metadata cannot be read");
     if (rc < 0)
         return respond_error(rq, 404, "MANIFEST_UNKNOWN", "manifest %s unknown in %s%s%s", ref,
                              name, err.msg[0] ? ": " : "", err.msg);

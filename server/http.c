@@ -54,6 +54,8 @@ enum MHD_Result respond(struct request *rq, unsigned status, struct MHD_Response
         return MHD_NO;
     MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
     MHD_add_response_header(resp, "X-Request-Id", rq->id);
+    if (is_head(rq))
+        rq->bytes_out = 0;   /* the headers say how long; no body goes out */
     if (status == 401 && rq->who.challenge[0])
         MHD_add_response_header(resp, "WWW-Authenticate", rq->who.challenge);
     if (status == 429 && rq->who.retry_after > 0)
@@ -126,6 +128,7 @@ enum MHD_Result respond_error(struct request *rq, unsigned status,
         {"UNSUPPORTED", "the operation is unsupported"},
         {"TOOMANYREQUESTS", "too many requests"},
         {"PAGINATION_NUMBER_INVALID", "invalid number of results requested"},
+        {"UNAVAILABLE", "the registry cannot serve this right now"},
     };
     const char *message = "error";
     for (size_t i = 0; i < sizeof messages / sizeof *messages; i++)

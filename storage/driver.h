@@ -40,6 +40,9 @@ struct meta_driver {
     const char *name;
     int (*open)(const char *path, void **state, struct berr *err);
     void (*close)(void *state);
+    /* After a failure: true when this thread's connection was given up
+     * and the call is worth trying once more on a new one. */
+    bool (*retry)(void *state);
     int (*blob_link)(void *s, const char *repo, const char *digest, uint64_t size,
                      const struct staged *file, struct berr *err);
     int (*blob_mount)(void *s, const char *from, const char *repo, const char *digest);
@@ -55,7 +58,7 @@ struct meta_driver {
     int (*manifest_delete)(void *s, const char *repo, const char *digest);
     int (*tag_delete)(void *s, const char *repo, const char *tag);
     int (*tag_set)(void *s, const char *repo, const char *tag, const char *digest);
-    bool (*repo_exists)(void *s, const char *repo);
+    int (*repo_exists)(void *s, const char *repo);
     int (*tags_list)(void *s, const char *repo, const char *last, int n,
                      meta_row_fn each, void *arg, bool *more);
     int (*catalog)(void *s, const char *last, int n, meta_row_fn each,

@@ -1,5 +1,7 @@
 /*
- * meta.c - metadata front end: dispatch to the configured driver.
+ * meta.c - metadata front end: dispatch to the configured driver. A call
+ * that fails because the driver's connection went bad (the database file
+ * was unwritable for a while) is tried once more on a fresh one.
  */
 #include "driver.h"
 
@@ -7,6 +9,14 @@ struct meta {
     const struct meta_driver *drv;
     void *s;
 };
+
+#define CALL(m, expr)                                                          \
+    ({                                                                         \
+        int rc_ = (expr);                                                      \
+        if (rc_ == -BERR_IO && (m)->drv->retry((m)->s))                        \
+            rc_ = (expr);                                                      \
+        rc_;                                                                   \
+    })
 
 int meta_open(const char *path, struct meta **out, struct berr *err)
 {
@@ -34,69 +44,69 @@ void meta_close(struct meta *m)
 int meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size,
                    const struct staged *file, struct berr *err)
 {
-    return m->drv->blob_link(m->s, repo, digest, size, file, err);
+    return CALL(m, m->drv->blob_link(m->s, repo, digest, size, file, err));
 }
 
 int meta_blob_mount(struct meta *m, const char *from, const char *repo, const char *digest)
 {
-    return m->drv->blob_mount(m->s, from, repo, digest);
+    return CALL(m, m->drv->blob_mount(m->s, from, repo, digest));
 }
 
 int meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
 {
-    return m->drv->blob_get(m->s, repo, digest, size);
+    return CALL(m, m->drv->blob_get(m->s, repo, digest, size));
 }
 
 int meta_blob_unlink(struct meta *m, const char *repo, const char *digest)
 {
-    return m->drv->blob_unlink(m->s, repo, digest);
+    return CALL(m, m->drv->blob_unlink(m->s, repo, digest));
 }
 
 int meta_upload_add(struct meta *m, const char *id, const char *repo)
 {
-    return m->drv->upload_add(m->s, id, repo);
+    return CALL(m, m->drv->upload_add(m->s, id, repo));
 }
 
 int meta_upload_repo(struct meta *m, const char *id, char repo[NAME_MAX_LEN + 1])
 {
-    return m->drv->upload_repo(m->s, id, repo);
+    return CALL(m, m->drv->upload_repo(m->s, id, repo));
 }
 
 int meta_upload_remove(struct meta *m, const char *id)
 {
-    return m->drv->upload_remove(m->s, id);
+    return CALL(m, m->drv->upload_remove(m->s, id));
 }
 
 int meta_manifest_put(struct meta *m, const char *repo,
                       const struct manifest_put *put, struct berr *err)
 {
-    return m->drv->manifest_put(m->s, repo, put, err);
+    return CALL(m, m->drv->manifest_put(m->s, repo, put, err));
 }
 
 int meta_manifest_get(struct meta *m, const char *repo, const char *reference,
                       struct manifest_info *out)
 {
-    return m->drv->manifest_get(m->s, repo, reference, out);
+    return CALL(m, m->drv->manifest_get(m->s, repo, reference, out));
 }
 
 int meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
 {
-    return m->drv->manifest_delete(m->s, repo, digest);
+    return CALL(m, m->drv->manifest_delete(m->s, repo, digest));
 }
 
 int meta_tag_delete(struct meta *m, const char *repo, const char *tag)
 {
-    return m->drv->tag_delete(m->s, repo, tag);
+    return CALL(m, m->drv->tag_delete(m->s, repo, tag));
 }
 
 int meta_tag_set(struct meta *m, const char *repo, const char *tag, const char *digest)
 {
-    return m->drv->tag_set(m->s, repo, tag, digest);
+    return CALL(m, m->drv->tag_set(m->s, repo, tag, digest));
 }
 
-bool meta_repo_exists(struct meta *m, const char *repo)
+int meta_repo_exists(struct meta *m, const char *repo)
 {
-    return m->drv->repo_exists(m->s, repo);
+    return CALL(m, m->drv->repo_exists(m->s, repo));
 }
 
 int meta_tags_list(struct meta *m, const char *repo, const char *last, int n,
@@ -172,7 +182,7 @@ int meta_gc_repositories(struct meta *m, meta_row_fn each, void *arg)
 
 int meta_totals(struct meta *m, uint64_t *blobs, uint64_t *bytes)
 {
-    return m->drv->totals(m->s, blobs, bytes);
+    return CALL(m, m->drv->totals(m->s, blobs, bytes));
 }
 
 int meta_manifest_touch(struct meta *m, const char *repo, const char *digest)

@@ -210,9 +210,33 @@ static struct conn *conn_open(const char *path, struct berr *err)
 }
 
 /* This thread's connection, opened on first use. */
+/* Set when this thread's connection met an error that a new connection
+ * may not (the database file became unwritable, then writable again). */
+static _Thread_local bool conn_suspect;
+
+static void note_error(int rc)
+{
+    int primary = rc & 0xff;
+    if (primary == SQLITE_READONLY || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
+        primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        conn_suspect = true;
+}
+
+static bool sq_retry(void *state)
+{
+    (void)state;
+    return conn_suspect;   /* conn_get replaces the connection */
+}
+
 static struct conn *conn_get(struct sqlite_state *s)
 {
     struct conn *c = pthread_getspecific(s->key);
+    if (c && conn_suspect) {
+        conn_free(c);     /* start over: the next query gets a fresh connection */
+        c = NULL;
+        pthread_setspecific(s->key, NULL);
+    }
+    conn_suspect = false;
     if (!c) {
         c = conn_open(s->path, NULL);
         if (c)
@@ -263,7 +287,10 @@ static int exec_stmt(sqlite3_stmt *st)
         return -BERR_IO;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -BERR_IO;
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    note_error(rc);
+    return -BERR_IO;
 }
 
 /* Step a query once: 1 for a row, 0 for none, negative on error. The
@@ -276,7 +303,19 @@ static int step_row(sqlite3_stmt *st)
     if (rc == SQLITE_ROW)
         return 1;
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -BERR_IO;
+    if (rc == SQLITE_DONE)
+        return 0;
+    note_error(rc);
+    return -BERR_IO;
+}
+
+/* Inside a transaction: does a check query return a row? */
+static int check_row(sqlite3_stmt *st)
+{
+    int rc = step_row(st);
+    if (rc > 0)
+        sqlite3_reset(st);
+    return rc;
 }
 
 static int64_t now(void)
@@ -547,16 +586,12 @@ static int sq_tag_set(void *state, const char *repo, const char *tag, const char
     return exec_stmt(prep(c, S_TAG_SET, "sssi", repo, tag, digest, now()));
 }
 
-static bool sq_repo_exists(void *state, const char *repo)
+static int sq_repo_exists(void *state, const char *repo)
 {
     struct conn *c = conn_get(state);
     if (!c)
-        return false;
-    sqlite3_stmt *st = prep(c, S_REPO_EXISTS, "s", repo);
-    int rc = step_row(st);
-    if (rc > 0)
-        sqlite3_reset(st);
-    return rc > 0;
+        return -BERR_IO;
+    return check_row(prep(c, S_REPO_EXISTS, "s", repo));
 }
 
 /* Rows of a name listing: ask for n+1 to learn whether more remain. */
@@ -686,14 +721,6 @@ static int sq_gc_manifests(void *state, int64_t cutoff, bool untagged,
     return rc;
 }
 
-/* Inside a transaction: does a check query return a row? */
-static int check_row(sqlite3_stmt *st)
-{
-    int rc = step_row(st);
-    if (rc > 0)
-        sqlite3_reset(st);
-    return rc;
-}
 
 static int sq_gc_manifest_delete(void *state, const char *repo, const char *digest,
                                  int64_t cutoff, bool untagged)
@@ -907,6 +934,7 @@ const struct meta_driver meta_driver_sqlite = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
+    .retry = sq_retry,
     .blob_link = sq_blob_link,
     .blob_get = sq_blob_get,
     .blob_unlink = sq_blob_unlink,

@@ -146,7 +146,9 @@ int meta_manifest_delete(struct meta *m, const char *repo, const char *digest);
 int meta_tag_delete(struct meta *m, const char *repo, const char *tag);
 /* Point a tag at a stored manifest (and mark it set now). */
 int meta_tag_set(struct meta *m, const char *repo, const char *tag, const char *digest);
-bool meta_repo_exists(struct meta *m, const char *repo);
+/* 1 when the repository has anything in it, 0 when not, negative when the
+ * metadata cannot be read. */
+int meta_repo_exists(struct meta *m, const char *repo);
 
 /* Listings call `each` once per row, in order, at most n rows (n <= 0:
  * none); *more says whether rows remain after the last one given. */
