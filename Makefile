@@ -25,7 +25,7 @@ DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
-             nginx-light chromium systemd
+             nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)

@@ -7,14 +7,15 @@
 # the next `berthd gc` finishes the job (all garbage gone, nothing left in
 # trash/). Then once more with a restart of berthd between the kill and the
 # second run (berthd settles what the killed run left in trash/ at start).
-# GC_CRASH_BLOBS sets the number of unreferenced blobs (default 4000).
+# GC_CRASH_BLOBS sets the number of unreferenced blobs (default 3000), GC_CRASH_ROUNDS
+# the number of kills while berthd serves (default 4, plus one early in a run).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-gc.sh"
 berthd_start
 W=$TMP/w
 mkdir -p "$W/junk"
-NBLOBS=${GC_CRASH_BLOBS:-4000}
-ROUNDS=${GC_CRASH_ROUNDS:-5}
+NBLOBS=${GC_CRASH_BLOBS:-3000}
+ROUNDS=${GC_CRASH_ROUNDS:-4}
 
 # Tagged images that must survive everything, sharing a layer.
 mk_layer "$W/base" 8000
@@ -29,7 +30,7 @@ for n in 1 2 3; do
     KEEP+=("crash/app v$n")
 done
 
-# make_garbage N PREFIX: N unreferenced blobs over four repositories, 30
+# make_garbage N PREFIX: N unreferenced blobs over four repositories, 10
 # untagged images, and 20 blob files no row knows (as a crash between a
 # publish and its commit leaves them), all older than one second.
 make_garbage() {
@@ -39,7 +40,7 @@ make_garbage() {
         bad=$((bad + $(push_many crash/junk$r $(ls "$W/junk/$p"* | awk -v r=$r 'NR % 4 == r - 1'))))
     done
     expect_eq "$bad" 0 "pushes of $n unreferenced blobs that did not answer 201"
-    for i in $(seq 1 30); do
+    for i in $(seq 1 10); do
         push_image crash/untagged "$p$i" >/dev/null || { fail "push crash/untagged:$p$i"; continue; }
         curl -fsS -o /dev/null -X DELETE "http://$REG/v2/crash/untagged/manifests/$p$i" || fail "DELETE tag $p$i"
     done
