@@ -235,6 +235,8 @@ int config_load(struct config *cfg, const char *file, struct berr *err)
     if (file) {
         json_error_t jerr;
         json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root && jerr.line < 1)   /* not a syntax error: the file itself */
+            return berr_set(err, BERR_INVALID, "%s: %s", file, jerr.text);
         if (!root)
             return berr_set(err, BERR_INVALID, "%s:%d: %s", file, jerr.line, jerr.text);
         int rc = config_from_json(cfg, root, err);

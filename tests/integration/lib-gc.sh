@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib-gc.sh - helpers for the garbage collector tests
 # (t1500-t1800), on top of tests/lib.sh (source that first).
 #
@@ -10,12 +11,19 @@
 #   blob_path DIGEST          the file a blob lives in; on_disk DIGEST: yes / no
 #   sql QUERY                 sqlite3 on $ROOT/metadata.db (berthd may be serving)
 #   mk_config FILE            a unique image config; mk_layer FILE BYTES: random data
-#   mk_manifest OUT CONFIG LAYER...   an OCI image manifest for those files
+#   mk_manifest OUT CONFIG LAYER... [-- SUBJECT SIZE ARTIFACT_TYPE]
+#                             an OCI image manifest for those files (a referrer with --)
+#   mk_index OUT MANIFEST...  an OCI index over those manifest files
 #   push_files REPO FILE...   push each file as a blob (fails loudly)
+#   push_many REPO FILE...    push many blobs in parallel; prints how many failed
 #   pull_check REPO REF       pull a manifest (index: every child) and every blob,
 #                             verify every digest and size; prints why on failure
-#   tree_snapshot OUT, db_dump OUT, consistency_check LABEL, disk_blobs, db_blobs
-#   reachable_blobs           digests reachable from every tag (via the API)
+#   expect_pulls REPO REF LABEL   the same as a check
+#   all_tags, reachable_blobs "REPO TAG" lines; digests reachable from every tag (API)
+#   disk_blobs, db_blobs, trash_count   blob files on disk, blob rows, files in trash/
+#   tree_snapshot OUT, db_dump OUT      the root tree / the metadata, for comparing
+#   consistency_check LABEL   metadata and file tree agree (sets PENDING_TRASH)
+#   usage_expected SPEC, du_actual, admin_actual   own/shared bytes, three ways
 
 OCI_M=application/vnd.oci.image.manifest.v1+json
 OCI_I=application/vnd.oci.image.index.v1+json
@@ -193,24 +201,24 @@ db_dump() { sqlite3 -batch -cmd '.timeout 20000' "$ROOT/metadata.db" .dump | sor
 #   every link names a recorded blob; every tag points at a stored manifest;
 #   every index child is stored in the repository.
 consistency_check() {
-    local label=$1 d n missing=0 intrash=0
-    PENDING_TRASH=0
-    for d in $(sql 'SELECT digest FROM blobs'); do
-        [ -f "$(blob_path "$d")" ] && continue
-        if [ -f "$ROOT/trash/sha256-${d#sha256:}" ]; then intrash=$((intrash + 1))
-        else missing=$((missing + 1)); echo "    blob row without a file: $d" >&2; fi
-    done
-    PENDING_TRASH=$intrash
-    expect_eq "$missing" 0 "$label: blob rows whose file is neither in blobs/ nor in trash/"
+    local label=$1 n rows disk trash missing
+    rows=$(db_blobs)
+    disk=$(disk_blobs)
+    trash=$(find "$ROOT/trash" -mindepth 1 -maxdepth 1 -name 'sha256-*' -printf '%f\n' 2>/dev/null |
+        sed 's/^sha256-/sha256:/' | sort)
+    # rows with no file in blobs/: those whose file is in trash/ wait for the next run
+    missing=$(comm -23 <(echo "$rows") <(echo "$disk") | sed '/^$/d')
+    PENDING_TRASH=$(comm -12 <(echo "$missing") <(echo "$trash") | grep -c .)
+    missing=$(comm -23 <(echo "$missing") <(echo "$trash") | sed '/^$/d')
+    [ -z "$missing" ] || echo "    blob rows without a file: $(head -5 <<<"$missing" | tr '\n' ' ')" >&2
+    expect_eq "$(grep -c . <<<"$missing")" 0 "$label: blob rows whose file is neither in blobs/ nor in trash/"
     n=$(sql "SELECT COUNT(*) FROM manifest_refs r WHERE r.kind = 'blob' AND NOT EXISTS
              (SELECT 1 FROM blobs b WHERE b.digest = r.child)")
     expect_eq "$n" 0 "$label: manifest references to blobs with no row"
-    n=0
-    for d in $(sql "SELECT DISTINCT child FROM manifest_refs WHERE kind = 'blob'
-                    UNION SELECT DISTINCT digest FROM manifests"); do
-        [ -f "$(blob_path "$d")" ] || { n=$((n + 1)); echo "    referenced blob not on disk: $d" >&2; }
-    done
-    expect_eq "$n" 0 "$label: blobs referenced by a manifest (or manifest bodies) missing from blobs/"
+    missing=$(comm -23 <(sql "SELECT child FROM manifest_refs WHERE kind = 'blob'
+                              UNION SELECT digest FROM manifests" | sort -u) <(echo "$disk") | sed '/^$/d')
+    [ -z "$missing" ] || echo "    referenced blobs not on disk: $(head -5 <<<"$missing" | tr '\n' ' ')" >&2
+    expect_eq "$(grep -c . <<<"$missing")" 0 "$label: blobs referenced by a manifest (or manifest bodies) missing from blobs/"
     n=$(sql "SELECT COUNT(*) FROM manifest_refs r WHERE r.kind = 'blob' AND NOT EXISTS
              (SELECT 1 FROM repo_blobs l WHERE l.repo = r.repo AND l.digest = r.child)")
     expect_eq "$n" 0 "$label: manifest references to blobs not linked in their repository"

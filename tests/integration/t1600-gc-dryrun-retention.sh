@@ -72,7 +72,7 @@ check; [ "$(sql "SELECT COUNT(DISTINCT updated) FROM tags WHERE repo = 'keep/app
 cat >"$W/ret.json" <<'EOF'
 {"gc": {"grace": "2s", "upload_ttl": "1s", "retention": [
   {"repository": "keep/*", "keep_last": 2, "protect": ["v*", "latest"]},
-  {"repository": "age/*", "max_age": "3s", "protect": ["latest"]}
+  {"repository": "age/*", "max_age": "4s", "protect": ["latest"]}
 ]}}
 EOF
 
