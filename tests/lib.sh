@@ -62,11 +62,14 @@ finish() {
     exit $?
 }
 
+# A port below the kernel's ephemeral range (client sockets never hold it)
+# that nothing listens on or still holds.
 free_port() {
-    local p
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     while :; do
-        p=$((20000 + RANDOM % 40000))
-        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+        p=$((10000 + RANDOM % (low - 10000)))
+        ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
     done
 }
 
