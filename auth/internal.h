@@ -69,7 +69,8 @@ enum auth_mode { MODE_BASIC, MODE_TOKEN };
 enum { TOKEN_CACHE = 1024 };
 
 struct token_entry {
-    unsigned char key[32];     /* SHA-256 of the token */
+    char *token;               /* the verified token itself */
+    size_t len;
     time_t exp;
     char account[128];
     json_t *access;            /* NULL: empty slot */
