@@ -10,7 +10,7 @@ UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syst
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/berth
 MANDIR   ?= $(PREFIX)/share/man
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
@@ -22,7 +22,8 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
-             libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev
+             libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev \
+             libseccomp-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
              nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux
@@ -32,11 +33,13 @@ STORAGE_SRC = $(wildcard storage/*.c)
 AUTH_SRC    = $(wildcard auth/*.c)
 GC_SRC      = $(wildcard gc/*.c)
 CLIENT_SRC  = $(wildcard client-lib/*.c)
+RUNTIME_SRC = $(wildcard runtime/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
 SERVER_SRC  = $(wildcard server/*.c)
 LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC) $(AUTH_SRC) $(GC_SRC))
 SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
 CLIENT_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(CLIENT_SRC))
+RUNTIME_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -90,10 +93,14 @@ $(BUILD)/libberth.a: $(CLIENT_OBJ)
 $(BUILD)/libberth.so: $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libberth.so.1 -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberth.a
+# the container runtime, a library of berth's
+$(BUILD)/libberthrt.a: $(RUNTIME_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberth.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 

@@ -21,7 +21,7 @@ static const struct {
     {"images", cmd_images, "list images"},
     {"tag", cmd_tag, "give an image another name"},
     {"rmi", cmd_rmi, "remove images"},
-    {"inspect", cmd_inspect, "show an image's details as JSON"},
+    {"inspect", cmd_inspect, "show a container's or an image's details as JSON"},
     {"history", cmd_history, "show an image's layers"},
     {"save", cmd_save, "write images to a docker-archive tar"},
     {"load", cmd_load, "read images from a docker-archive or OCI archive"},
@@ -29,6 +29,14 @@ static const struct {
     {"catalog", cmd_catalog, "list a registry's repositories"},
     {"tags", cmd_tags, "list a repository's tags"},
     {"mirror", cmd_mirror, "copy repositories from one registry to another"},
+    {"run", cmd_run, "run a command in a new container"},
+    {"exec", cmd_exec, "run a command in a running container"},
+    {"ps", cmd_ps, "list containers"},
+    {"logs", cmd_logs, "show a container's output"},
+    {"stop", cmd_stop, "stop containers (SIGTERM, then SIGKILL)"},
+    {"kill", cmd_kill, "send a signal to containers"},
+    {"rm", cmd_rm, "remove containers"},
+    {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
 };
 
 static void usage(FILE *out)

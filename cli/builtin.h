@@ -41,5 +41,13 @@ int cmd_import(struct cli *g, int argc, char **argv);
 int cmd_catalog(struct cli *g, int argc, char **argv);
 int cmd_tags(struct cli *g, int argc, char **argv);
 int cmd_mirror(struct cli *g, int argc, char **argv);
+int cmd_run(struct cli *g, int argc, char **argv);
+int cmd_exec(struct cli *g, int argc, char **argv);
+int cmd_ps(struct cli *g, int argc, char **argv);
+int cmd_logs(struct cli *g, int argc, char **argv);
+int cmd_stop(struct cli *g, int argc, char **argv);
+int cmd_kill(struct cli *g, int argc, char **argv);
+int cmd_rm(struct cli *g, int argc, char **argv);
+int cmd_wait(struct cli *g, int argc, char **argv);
 
 #endif

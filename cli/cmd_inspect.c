@@ -1,8 +1,10 @@
 /*
- * cmd_inspect.c - berth inspect IMAGE... (JSON, like docker image inspect)
+ * cmd_inspect.c - berth inspect NAME... (JSON, like docker inspect: a container's
+ * state, or an image's details)
  * and berth history IMAGE (one line per history entry, newest first).
  */
 #include "builtin.h"
+#include "../runtime/runtime.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,10 +45,17 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
     json_t *out = json_array();
     int status = 0;
     for (int i = 1; i < argc; i++) {
-        json_t *manifest, *config;
+        json_t *manifest, *config, *container;
         char digest[DIGEST_MAX];
         struct berr err = {0};
+        /* a container first, then an image, as docker inspect looks */
+        if (rt_inspect(s, argv[i], &container, &err) == 0) {
+            json_array_append_new(out, container);
+            continue;
+        }
         if (berth_image_get(s, argv[i], &manifest, &config, digest, &err) < 0) {
+            if (err.code == BERR_NOTFOUND)
+                berr_set(&err, BERR_NOTFOUND, "No such object: %s", argv[i]);
             status = cli_fail("inspect", &err);
             continue;
         }

@@ -369,7 +369,7 @@ static int save_layer(struct berth_store *s, struct archive *a, const char *laye
 static bool store_has_name(struct berth_store *s, const char *full)
 {
     char path[2200];
-    snprintf(path, sizeof path, "%s/index.json", store_root(s));
+    snprintf(path, sizeof path, "%s/index.json", berth_store_root(s));
     if (store_lock(s, false) < 0)
         return false;
     json_t *doc = json_load_file(path, 0, NULL);

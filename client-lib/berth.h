@@ -100,6 +100,9 @@ struct berth_store;
 /* NULL root: $BERTH_ROOT, else /var/lib/berth. */
 int berth_store_open(const char *root, struct berth_store **out, struct berr *err);
 void berth_store_close(struct berth_store *s);
+/* The store's directory, and where a blob of it lives. */
+const char *berth_store_root(struct berth_store *s);
+void berth_blob_path(struct berth_store *s, const char *digest, char *out, size_t len);
 
 struct berth_image {
     const char *name;            /* full reference, "docker.io/library/busybox:latest" */

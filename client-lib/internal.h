@@ -113,7 +113,6 @@ int creds_remove(const char *registry, struct berr *err);
 
 /* ---- store.c ------------------------------------------------------------------- */
 
-const char *store_root(struct berth_store *s);
 /* Exclusive lock for changing index.json; shared for reading it. */
 int store_lock(struct berth_store *s, bool exclusive);
 void store_unlock(struct berth_store *s);

@@ -36,9 +36,14 @@ struct berth_store {
     int pin_fd;        /* <root>/pin: shared while writing, exclusive to sweep */
 };
 
-const char *store_root(struct berth_store *s)
+const char *berth_store_root(struct berth_store *s)
 {
     return s->root;
+}
+
+void berth_blob_path(struct berth_store *s, const char *digest, char *out, size_t len)
+{
+    store_blob_path(s, digest, out, len);
 }
 
 int berth_store_open(const char *root, struct berth_store **out, struct berr *err)

@@ -1,0 +1,259 @@
+/*
+ * cmd_ps.c - berth ps, logs, stop, kill, rm and wait: the containers that
+ * `berth run` made, by id, id prefix or name, as docker shows them.
+ */
+#include "builtin.h"
+#include "../runtime/runtime.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t parse_time(const char *s)
+{
+    struct tm tm = {0};
+    return s && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
+}
+
+/* "5 seconds", "About a minute", "3 hours": docker's durations. */
+static void human_duration(int64_t d, char *out, size_t len)
+{
+    if (d < 1)
+        snprintf(out, len, "Less than a second");
+    else if (d < 60)
+        snprintf(out, len, "%lld second%s", (long long)d, d == 1 ? "" : "s");
+    else if (d < 120)
+        snprintf(out, len, "About a minute");
+    else if (d < 3600)
+        snprintf(out, len, "%lld minutes", (long long)(d / 60));
+    else if (d < 7200)
+        snprintf(out, len, "About an hour");
+    else if (d < 2 * 86400)
+        snprintf(out, len, "%lld hours", (long long)(d / 3600));
+    else
+        snprintf(out, len, "%lld days", (long long)(d / 86400));
+}
+
+struct ps {
+    json_t *rows;
+    bool quiet, no_trunc;
+};
+
+static int ps_row(void *arg, json_t *c)
+{
+    struct ps *p = arg;
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    if (p->quiet) {
+        printf("%.*s\n", p->no_trunc ? 64 : 12, id);
+        return 0;
+    }
+    json_t *st = json_object_get(c, "State"), *a;
+    char cmd[4096], shown[64], created[64], status[128], ago[64], ports[1024] = "";
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "%s",
+                                json_string_value(json_object_get(c, "Path")));
+    size_t i;
+    json_array_foreach(json_object_get(c, "Args"), i, a)
+        n += (size_t)snprintf(cmd + n, n < sizeof cmd ? sizeof cmd - n : 0, " %s",
+                              json_string_value(a));
+    if (!p->no_trunc && strlen(cmd) > 20)
+        snprintf(shown, sizeof shown, "\"%.19s…\"", cmd);
+    else
+        snprintf(shown, sizeof shown, "\"%.60s\"", cmd);
+    cli_ago(parse_time(json_string_value(json_object_get(c, "Created"))), created,
+            sizeof created);
+    const char *s = json_string_value(json_object_get(st, "Status"));
+    int64_t now = (int64_t)time(NULL);
+    if (strcmp(s, "running") == 0) {
+        human_duration(now - parse_time(json_string_value(json_object_get(st, "StartedAt"))),
+                       ago, sizeof ago);
+        snprintf(status, sizeof status, "Up %s", ago);
+    } else if (strcmp(s, "exited") == 0) {
+        human_duration(now - parse_time(json_string_value(json_object_get(st, "FinishedAt"))),
+                       ago, sizeof ago);
+        snprintf(status, sizeof status, "Exited (%lld) %s ago",
+                 (long long)json_integer_value(json_object_get(st, "ExitCode")), ago);
+    } else
+        snprintf(status, sizeof status, "Created");
+    const char *key;
+    json_t *binds;
+    size_t pl = 0;
+    json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"), key,
+                        binds) {
+        json_t *b;
+        json_array_foreach(binds, i, b)
+            pl += (size_t)snprintf(ports + pl, pl < sizeof ports ? sizeof ports - pl : 0,
+                                   "%s%s:%s->%s", pl ? ", " : "",
+                                   json_string_value(json_object_get(b, "HostIp")),
+                                   json_string_value(json_object_get(b, "HostPort")), key);
+    }
+    char short_id[65];
+    snprintf(short_id, sizeof short_id, "%.*s", p->no_trunc ? 64 : 12, id);
+    json_array_append_new(p->rows, json_pack("[s,s,s,s,s,s,s]", short_id,
+        json_string_value(json_object_get(json_object_get(c, "Config"), "Image")), shown,
+        created, status, ports, json_string_value(json_object_get(c, "Name")) + 1));
+    return 0;
+}
+
+int cmd_ps(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
+        {"no-trunc", no_argument, NULL, 'T'}, {0},
+    };
+    struct ps p = {0};
+    bool all = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
+        if (c == 'a')
+            all = true;
+        else if (c == 'q')
+            p.quiet = true;
+        else if (c == 'T')
+            p.no_trunc = true;
+        else
+            return 2;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: berth ps [-a] [-q] [--no-trunc]\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    p.rows = json_pack("[[s,s,s,s,s,s,s]]", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+                       "STATUS", "PORTS", "NAMES");
+    struct berr err = {0};
+    rt_list(s, all, ps_row, &p, &err);
+    if (!p.quiet)
+        cli_table_print(p.rows);
+    json_decref(p.rows);
+    berth_store_close(s);
+    return 0;
+}
+
+int cmd_logs(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'f'}, {"timestamps", no_argument, NULL, 't'},
+        {"tail", required_argument, NULL, 'n'}, {0},
+    };
+    struct rt_logs_opts o = {.tail = -1};
+    int c;
+    while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
+        if (c == 'f')
+            o.follow = true;
+        else if (c == 't')
+            o.timestamps = true;
+        else if (c == 'n') {
+            char *end;
+            o.tail = strcmp(optarg, "all") == 0 ? -1 : strtol(optarg, &end, 10);
+            if (strcmp(optarg, "all") != 0 && (*end || o.tail < 0)) {
+                fprintf(stderr, "berth logs: invalid --tail: %s\n", optarg);
+                return 2;
+            }
+        } else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: berth logs [-f] [-t] [--tail N] CONTAINER\n");
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = rt_logs(s, argv[optind], &o, &err);
+    berth_store_close(s);
+    return rc < 0 ? cli_fail("logs", &err) : 0;
+}
+
+static int parse_signal(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (!*end)
+        return n > 0 && n < NSIG ? (int)n : -1;
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (int i = 1; i < NSIG; i++)
+        if (sigabbrev_np(i) && strcasecmp(sigabbrev_np(i), s) == 0)
+            return i;
+    return -1;
+}
+
+/* stop, kill, rm and wait: the same loop over the containers named. */
+enum verb { STOP, KILL, RM, WAIT };
+
+static int each_container(struct cli *g, enum verb verb, const char *name, int argc,
+                          char **argv, int arg)
+{
+    if (optind >= argc) {
+        fprintf(stderr, "usage: berth %s [OPTIONS] CONTAINER...\n", name);
+        return 2;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        struct berr err = {0};
+        int code = 0, rc = verb == STOP ? rt_stop(s, argv[i], arg, &err)
+                         : verb == KILL ? rt_kill(s, argv[i], arg, &err)
+                         : verb == RM   ? rt_remove(s, argv[i], arg, &err)
+                                        : rt_wait(s, argv[i], &code, &err);
+        if (rc < 0)
+            status = cli_fail(name, &err);
+        else if (verb == WAIT)
+            printf("%d\n", code);
+        else
+            printf("%s\n", argv[i]);
+        fflush(stdout);
+    }
+    berth_store_close(s);
+    return status;
+}
+
+int cmd_stop(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"time", required_argument, NULL, 't'}, {0}};
+    int c, timeout = 10;
+    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+        char *end;
+        if (c != 't' || (timeout = (int)strtol(optarg, &end, 10)) < 0 || *end) {
+            fprintf(stderr, "berth stop: invalid --time\n");
+            return 2;
+        }
+    }
+    return each_container(g, STOP, "stop", argc, argv, timeout);
+}
+
+int cmd_kill(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"signal", required_argument, NULL, 's'}, {0}};
+    int c, sig = SIGKILL;
+    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1)
+        if (c != 's' || (sig = parse_signal(optarg)) < 0) {
+            fprintf(stderr, "berth kill: invalid signal: %s\n", c == 's' ? optarg : "?");
+            return 2;
+        }
+    return each_container(g, KILL, "kill", argc, argv, sig);
+}
+
+int cmd_rm(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0}};
+    int c, force = 0;
+    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+        if (c != 'f')
+            return 2;
+        force = 1;
+    }
+    return each_container(g, RM, "rm", argc, argv, force);
+}
+
+int cmd_wait(struct cli *g, int argc, char **argv)
+{
+    return each_container(g, WAIT, "wait", argc, argv, 0);
+}

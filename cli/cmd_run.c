@@ -1,0 +1,244 @@
+/*
+ * cmd_run.c - berth run [OPTIONS] IMAGE [COMMAND [ARG...]] and
+ * berth exec [OPTIONS] CONTAINER COMMAND [ARG...], with docker's options.
+ * Options end at the image (or container): what follows is the command.
+ * A missing image is pulled first. The exit status is the container's;
+ * 125 when berth itself fails, 126 or 127 when the command cannot run.
+ */
+#include "builtin.h"
+#include "../runtime/runtime.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+/* -e KEY=VALUE; a bare KEY takes the value of ours, or is left out. */
+static void env_add(char ***env, size_t *n, const char *kv)
+{
+    char *copy;
+    if (strchr(kv, '='))
+        copy = strdup(kv);
+    else if (getenv(kv) && asprintf(&copy, "%s=%s", kv, getenv(kv)) < 0)
+        copy = NULL;
+    else if (!getenv(kv))
+        return;
+    char **grown = realloc(*env, (*n + 1) * sizeof **env);
+    if (!grown || !copy) {
+        free(copy);
+        return;
+    }
+    *env = grown;
+    (*env)[(*n)++] = copy;
+}
+
+/* docker's --env-file: KEY=VALUE lines, # comments, blank lines skipped. */
+static int env_file(char ***env, size_t *n, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        fprintf(stderr, "berth run: cannot open env file %s: %m\n", path);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        char *kv = line + strspn(line, " \t");
+        if (*kv && *kv != '#')
+            env_add(env, n, kv);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+static void env_free(char **env, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(env[i]);
+    free(env);
+}
+
+static int run_usage(void)
+{
+    fprintf(stderr,
+            "usage: berth run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [--env-file FILE]\n"
+            "                 [-w DIR] [-u USER[:GROUP]] [--entrypoint CMD] [-v HOST:CTR[:ro]]\n"
+            "                 [-p [IP:]HOSTPORT:CTRPORT] [--read-only] [--network host|none]\n"
+            "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
+            "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
+    return 125;
+}
+
+/* The image, pulled when it is not in the store yet. */
+static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
+                        const char *platform)
+{
+    struct berr err = {0};
+    if (berth_image_get(s, image, NULL, NULL, NULL, &err) == 0)
+        return 0;
+    if (err.code != BERR_NOTFOUND)
+        return cli_fail("run", &err);
+    struct berth_ref ref;
+    char full[600];
+    if (berth_ref_parse(image, &ref, &err) < 0)
+        return cli_fail("run", &err);
+    berth_ref_familiar(&ref, full, sizeof full);
+    fprintf(stderr, "Unable to find image '%s:%s' locally\n", full,
+            ref.tag[0] ? ref.tag : "latest");
+    struct berth_client *c;
+    char digest[DIGEST_MAX];
+    if (cli_client(g, &c) != 0)
+        return 1;
+    int rc = berth_pull(c, s, image, platform, digest, &err);
+    berth_client_free(c);
+    return rc < 0 ? cli_fail("run", &err) : 0;
+}
+
+enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT };
+
+int cmd_run(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},
+        {"tty", no_argument, NULL, 't'}, {"rm", no_argument, NULL, O_RM},
+        {"name", required_argument, NULL, O_NAME}, {"env", required_argument, NULL, 'e'},
+        {"env-file", required_argument, NULL, O_ENVFILE},
+        {"workdir", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
+        {"entrypoint", required_argument, NULL, O_ENTRY},
+        {"volume", required_argument, NULL, 'v'}, {"publish", required_argument, NULL, 'p'},
+        {"read-only", no_argument, NULL, O_RO}, {"network", required_argument, NULL, O_NET},
+        {"net", required_argument, NULL, O_NET}, {"hostname", required_argument, NULL, 'h'},
+        {"memory", required_argument, NULL, 'm'}, {"cpus", required_argument, NULL, O_CPUS},
+        {"pids-limit", required_argument, NULL, O_PIDS},
+        {"platform", required_argument, NULL, O_PLAT}, {"quiet", no_argument, NULL, 'q'},
+        {0},
+    };
+    struct rt_run_opts o = {0};
+    struct rt_volume vols[64];
+    struct rt_port ports[64];
+    const char *platform = NULL;
+    struct berr err = {0};
+    int c, bad = 0;
+    opterr = 1;
+    while (!bad && (c = getopt_long(argc, argv, "+ditqe:w:u:v:p:h:m:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.detach = true; break;
+        case 'i': o.interactive = true; break;
+        case 't': o.tty = true; break;
+        case 'q': g->opts.quiet = 1; break;
+        case O_RM: o.auto_remove = true; break;
+        case O_NAME: o.name = optarg; break;
+        case 'e': env_add(&o.env, &o.nenv, optarg); break;
+        case O_ENVFILE: bad = env_file(&o.env, &o.nenv, optarg) < 0; break;
+        case 'w': o.workdir = optarg; break;
+        case 'u': o.user = optarg; break;
+        case O_ENTRY: o.entrypoint = optarg; break;
+        case 'h': o.hostname = optarg; break;
+        case O_RO: o.read_only = true; break;
+        case O_PLAT: platform = optarg; break;
+        case O_NET:
+            if (strcmp(optarg, "host") == 0)
+                o.network_host = true;
+            else if (strcmp(optarg, "none") != 0 && strcmp(optarg, "default") != 0 &&
+                     strcmp(optarg, "bridge") != 0)
+                bad = berr_set(&err, BERR_INVALID, "network %s not found", optarg);
+            break;
+        case 'v':
+            bad = o.nvolumes == 64 ? berr_set(&err, BERR_INVALID, "too many volumes")
+                                   : rt_volume_parse(optarg, &vols[o.nvolumes++], &err);
+            o.volumes = vols;
+            break;
+        case 'p':
+            bad = o.nports == 64 ? berr_set(&err, BERR_INVALID, "too many ports")
+                                 : rt_port_parse(optarg, &ports[o.nports++], &err);
+            o.ports = ports;
+            break;
+        case 'm': bad = rt_size_parse(optarg, &o.memory, &err); break;
+        case O_CPUS: bad = rt_cpus_parse(optarg, &o.cpu_quota, &err); break;
+        case O_PIDS:
+            o.pids_limit = strtoll(optarg, NULL, 10);
+            if (o.pids_limit < 0 && o.pids_limit != -1)
+                bad = berr_set(&err, BERR_INVALID, "invalid --pids-limit: %s", optarg);
+            o.pids_limit = o.pids_limit < 0 ? 0 : o.pids_limit;
+            break;
+        default: bad = 1; break;
+        }
+    }
+    int status = 125;
+    if (bad || optind >= argc) {
+        if (err.msg[0])
+            cli_fail("run", &err);
+        else
+            run_usage();
+        goto out;
+    }
+    o.image = argv[optind];
+    o.cmd = argv + optind + 1;
+    o.ncmd = argc - optind - 1;
+    if (o.name && !*o.name) {
+        fprintf(stderr, "berth run: the container name must not be empty\n");
+        goto out;
+    }
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        goto out;
+    char id[RT_ID_LEN + 1];
+    if (ensure_image(g, s, o.image, platform) == 0) {
+        if (rt_run(s, &o, id, &status, &err) < 0) {
+            fprintf(stderr, "berth run: %s\n", err.msg);
+            status = status ? status : 125;
+        } else if (o.detach)
+            printf("%s\n", id);
+    }
+    berth_store_close(s);
+out:
+    for (size_t i = 0; i < o.nvolumes; i++) {
+        free(vols[i].host);
+        free(vols[i].ctr);
+    }
+    env_free(o.env, o.nenv);
+    return status;
+}
+
+int cmd_exec(struct cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
+        {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},
+        {"user", required_argument, NULL, 'u'}, {0},
+    };
+    struct rt_exec_opts o = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o.interactive = true; break;
+        case 't': o.tty = true; break;
+        case 'e': env_add(&o.env, &o.nenv, optarg); break;
+        case 'w': o.workdir = optarg; break;
+        case 'u': o.user = optarg; break;
+        default: env_free(o.env, o.nenv); return 125;
+        }
+    }
+    if (argc - optind < 2) {
+        fprintf(stderr, "usage: berth exec [-i] [-t] [-e KEY=VALUE] [-w DIR] [-u USER] "
+                        "CONTAINER COMMAND [ARG...]\n");
+        env_free(o.env, o.nenv);
+        return 125;
+    }
+    o.argv = argv + optind + 1;
+    struct berth_store *s;
+    struct berr err = {0};
+    int status = 125;
+    if (cli_store(g, &s) == 0) {
+        if (rt_exec(s, argv[optind], &o, &status, &err) < 0) {
+            fprintf(stderr, "berth exec: %s\n", err.msg);
+            status = 125;
+        }
+        berth_store_close(s);
+    }
+    env_free(o.env, o.nenv);
+    return status;
+}

@@ -1,0 +1,169 @@
+/*
+ * cgroup.c - one cgroup per container, for its limits. Under cgroup v2
+ * (a unified hierarchy at /sys/fs/cgroup) it is /sys/fs/cgroup/berth/<id>;
+ * under v1 a berth/<id> directory in each of the memory, cpu and pids
+ * hierarchies that is mounted. The monitor puts the container's first
+ * process in before that process runs anything of the image's, so nothing
+ * escapes the limits; exec joins the same cgroup.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static const char *const v1_controllers[] = {"memory", "cpu", "pids"};
+
+static bool unified(void)
+{
+    return access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0;
+}
+
+static int put(const char *dir, const char *file, const char *value)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = write_all(fd, value, strlen(value));
+    close(fd);
+    return rc < 0 ? -EIO : 0;
+}
+
+static int limit(const char *dir, const char *file, int64_t value, struct berr *err)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)value);
+    if (put(dir, file, v) < 0)
+        return berr_set(err, BERR_IO, "cannot set %s/%s: %s", dir, file, strerror(errno));
+    return 0;
+}
+
+static int enter_v2(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
+{
+    char dir[256], v[64];
+    put(CGROUP_ROOT, "cgroup.subtree_control", "+memory +cpu +pids");
+    mkdir(CGROUP_ROOT "/berth", 0755);
+    put(CGROUP_ROOT "/berth", "cgroup.subtree_control", "+memory +cpu +pids");
+    snprintf(dir, sizeof dir, CGROUP_ROOT "/berth/%s", id);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return berr_set(err, BERR_IO, "cannot create cgroup %s: %s", dir, strerror(errno));
+    if (o->memory && (limit(dir, "memory.max", o->memory, err) < 0 ||
+                      (access(CGROUP_ROOT "/berth/memory.swap.max", F_OK) == 0 &&
+                       limit(dir, "memory.swap.max", 0, err) < 0)))
+        return -BERR_IO;
+    if (o->cpu_quota) {
+        snprintf(v, sizeof v, "%lld 100000", (long long)o->cpu_quota);
+        if (put(dir, "cpu.max", v) < 0)
+            return berr_set(err, BERR_IO, "cannot set %s/cpu.max", dir);
+    }
+    if (o->pids_limit && limit(dir, "pids.max", o->pids_limit, err) < 0)
+        return -BERR_IO;
+    return limit(dir, "cgroup.procs", pid, err);
+}
+
+static int enter_v1(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
+{
+    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+        const char *c = v1_controllers[i];
+        char dir[256];
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/%s", c);
+        if (access(dir, F_OK) < 0) {
+            bool wanted = (i == 0 && o->memory) || (i == 1 && o->cpu_quota) ||
+                          (i == 2 && o->pids_limit);
+            if (wanted)
+                return berr_set(err, BERR_UNSUPPORTED, "the %s cgroup controller is not "
+                                "mounted", c);
+            continue;
+        }
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth", c);
+        mkdir(dir, 0755);
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth/%s", c, id);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            return berr_set(err, BERR_IO, "cannot create cgroup %s: %s", dir, strerror(errno));
+        int rc = 0;
+        if (i == 0 && o->memory) {
+            rc = limit(dir, "memory.limit_in_bytes", o->memory, err);
+            /* no swap beyond the limit, as docker's default */
+            if (rc == 0 && access(CGROUP_ROOT "/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
+                rc = limit(dir, "memory.memsw.limit_in_bytes", o->memory, err);
+            put(dir, "memory.swappiness", "0");
+        }
+        if (i == 1 && o->cpu_quota) {
+            rc = limit(dir, "cpu.cfs_period_us", 100000, err);
+            if (rc == 0)
+                rc = limit(dir, "cpu.cfs_quota_us", o->cpu_quota, err);
+        }
+        if (i == 2 && o->pids_limit)
+            rc = limit(dir, "pids.max", o->pids_limit, err);
+        if (rc == 0)
+            rc = limit(dir, "cgroup.procs", pid, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
+{
+    return unified() ? enter_v2(id, pid, o, err) : enter_v1(id, pid, o, err);
+}
+
+void cgroup_join(const char *id, pid_t pid)
+{
+    char dir[256], v[32];
+    snprintf(v, sizeof v, "%d", (int)pid);
+    if (unified()) {
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/berth/%s", id);
+        put(dir, "cgroup.procs", v);
+        return;
+    }
+    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth/%s", v1_controllers[i], id);
+        put(dir, "cgroup.procs", v);
+    }
+}
+
+/* The last processes of a container may take a moment to leave. */
+static void remove_dir(const char *dir)
+{
+    for (int i = 0; i < 200 && rmdir(dir) < 0 && errno == EBUSY; i++)
+        usleep(5000);
+}
+
+void cgroup_remove(const char *id)
+{
+    char dir[256];
+    if (unified()) {
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/berth/%s", id);
+        remove_dir(dir);
+        return;
+    }
+    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+        snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth/%s", v1_controllers[i], id);
+        remove_dir(dir);
+    }
+}
+
+bool cgroup_oom_killed(const char *id)
+{
+    char path[256], line[128];
+    if (unified())
+        snprintf(path, sizeof path, CGROUP_ROOT "/berth/%s/memory.events", id);
+    else
+        snprintf(path, sizeof path, CGROUP_ROOT "/memory/berth/%s/memory.oom_control", id);
+    FILE *f = fopen(path, "re");
+    long long n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "oom_kill %lld", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n > 0;
+}

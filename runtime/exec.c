@@ -1,0 +1,145 @@
+/*
+ * exec.c - `berth exec`: a new process in a running container. This process
+ * joins the container's cgroup and its IPC, UTS, network, PID and mount
+ * namespaces (setns), then forks, because only a child lands in the PID
+ * namespace; the child chroots to the container's root (as its first
+ * process sees it, through /proc/<pid>/root) and goes through the same last
+ * steps as that process (process.c). With -t, a pty is made here and
+ * copied to and from our terminal.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const struct {
+    const char *name;
+    int type;
+} namespaces[] = {
+    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
+    {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+};
+#define NNS (sizeof namespaces / sizeof *namespaces)
+
+/* Copy our terminal to the pty and back until the process is done. */
+static void relay_pty(int master, bool interactive)
+{
+    struct termios saved, raw;
+    bool tty = isatty(0) && tcgetattr(0, &saved) == 0;
+    if (tty) {
+        struct winsize ws;
+        if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+            ioctl(master, TIOCSWINSZ, &ws);
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(0, TCSANOW, &raw);
+    }
+    char buf[65536];
+    struct pollfd pfd[2] = {{master, POLLIN, 0}, {interactive ? 0 : -1, POLLIN, 0}};
+    while (poll(pfd, 2, -1) > 0 || errno == EINTR) {
+        if (pfd[0].revents) {
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n <= 0 || write_all(1, buf, (size_t)n) < 0)
+                break;
+        }
+        if (pfd[1].revents) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n <= 0 || write_all(master, buf, (size_t)n) < 0)
+                pfd[1].fd = -1;
+        }
+    }
+    if (tty)
+        tcsetattr(0, TCSANOW, &saved);
+}
+
+int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
+            int *status, struct berr *err)
+{
+    char id[RT_ID_LEN + 1], path[64], pty[256];
+    json_t *st;
+    int rc = state_find(s, what, id, &st, err);
+    if (rc < 0)
+        return rc;
+    json_t *state = json_object_get(st, "State");
+    pid_t pid = (pid_t)json_integer_value(json_object_get(state, "Pid"));
+    if (!json_is_true(json_object_get(state, "Running"))) {
+        json_decref(st);
+        return berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
+    }
+    struct rt_process p;
+    if ((rc = rt_process_from(json_object_get(st, "Config"), o, &p, err)) < 0) {
+        json_decref(st);
+        return rc;
+    }
+    int ns[NNS], root;
+    snprintf(path, sizeof path, "/proc/%d/root", (int)pid);
+    root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; i < NNS; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, namespaces[i].name);
+        ns[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns[i] < 0 || root < 0)
+            rc = berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
+    }
+    int master = -1;
+    if (rc == 0 && o->tty &&
+        ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || grantpt(master) < 0 ||
+         unlockpt(master) < 0 || ptsname_r(master, pty, sizeof pty) != 0))
+        rc = berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
+    /* the pty is opened by name before the mount namespace changes */
+    int slave = rc == 0 && o->tty ? open(pty, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    cgroup_join(id, getpid());
+    for (size_t i = 0; rc == 0 && i < NNS; i++)
+        if (setns(ns[i], namespaces[i].type) < 0)
+            rc = berr_set(err, BERR_IO, "cannot enter the container's %s namespace: %s",
+                          namespaces[i].name, strerror(errno));
+    pid_t child = rc == 0 ? fork() : -1;
+    if (child == 0) {
+        if (fchdir(root) < 0 || chroot(".") < 0)
+            _exit(126);
+        if (o->tty) {
+            setsid();
+            ioctl(slave, TIOCSCTTY, 0);
+            for (int i = 0; i < 3; i++)
+                dup2(slave, i);
+        } else if (!o->interactive) {
+            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            dup2(null, 0);
+        }
+        char msg[1024];
+        int code;
+        rt_process_exec(&p, &code, msg, sizeof msg);
+        fprintf(stderr, "berth exec: %s\n", msg);
+        _exit(code);
+    }
+    if (rc == 0 && child < 0)
+        rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
+    if (slave >= 0)
+        close(slave);
+    if (rc == 0) {
+        if (o->tty)
+            relay_pty(master, o->interactive);
+        int ws;
+        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+            ;
+        *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    }
+    for (size_t i = 0; i < NNS; i++)
+        if (ns[i] >= 0)
+            close(ns[i]);
+    if (root >= 0)
+        close(root);
+    if (master >= 0)
+        close(master);
+    rt_process_free(&p);
+    json_decref(st);
+    return rc;
+}

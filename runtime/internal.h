@@ -1,0 +1,131 @@
+/*
+ * internal.h - what the files of runtime/ share; nothing outside runtime/
+ * includes it (except its unit tests).
+ */
+#ifndef BERTH_RUNTIME_INTERNAL_H
+#define BERTH_RUNTIME_INTERNAL_H
+
+#include "runtime.h"
+
+#include <sys/types.h>
+
+/* ---- unpack.c: layers ---------------------------------------------------------- */
+
+/* Unpack the layer blob at `blob` (tar, gzip- or zstd-compressed) into
+ * <layers>/<hex of diff_id>, unless it is already there; `out` gets that
+ * directory. The uncompressed stream must hash to diff_id. OCI whiteouts
+ * become overlayfs ones; entries that would land outside the layer are
+ * skipped, and nothing is ever written through a symlink. A half-unpacked
+ * layer is never left under its final name. */
+int layer_unpack(const char *layers, const char *blob, const char *diff_id, char *out,
+                 size_t len, struct berr *err);
+/* rm -rf, not crossing into other filesystems; 0 or -errno. */
+int rmtree(const char *path);
+
+/* ---- spec.c: what a container runs ----------------------------------------------- */
+
+/* The process to start or exec, resolved from the image config and the
+ * options: argv, env, cwd and user as the container will see them. */
+struct rt_process {
+    char **argv;             /* NULL-terminated */
+    char **env;              /* NULL-terminated */
+    const char *cwd;         /* absolute, inside the container */
+    const char *user;        /* "name", "uid", "name:group", "uid:gid", or "" */
+    bool tty;
+};
+/* Build from the state document's Config (Cmd, Entrypoint, Env,
+ * WorkingDir, User), with exec's overrides when `x` is not NULL.
+ * Strings point into `state` and `x`; free the arrays with
+ * rt_process_free. */
+int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_process *p,
+                    struct berr *err);
+void rt_process_free(struct rt_process *p);
+
+/* ---- process.c: the last steps before exec, inside the container ------------------ */
+
+/* In the container's root: become the user, set the working directory
+ * (created if missing and checked to be inside the root), close every fd
+ * above 2, drop capabilities to docker's default set, set no_new_privs,
+ * load the seccomp filter, exec. Only returns on failure, with a message
+ * as docker prints it and the exit status (126, 127) in *status. */
+void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t len);
+
+/* ---- seccomp.c ---------------------------------------------------------------------- */
+
+/* docker's default profile: refuse (EPERM) what a container must not call. */
+int seccomp_load_default(char *msg, size_t len);
+
+/* ---- cgroup.c ----------------------------------------------------------------------- */
+
+/* Put pid into a cgroup of its own (v2 where mounted, else the v1
+ * memory, cpu and pids hierarchies) with the limits of `o`. */
+int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err);
+/* Join the container's cgroup (for exec). */
+void cgroup_join(const char *id, pid_t pid);
+void cgroup_remove(const char *id);
+/* Did the kernel kill something in it for memory? */
+bool cgroup_oom_killed(const char *id);
+
+/* ---- rootfs.c: inside the new namespaces, before exec ------------------------------- */
+
+struct rt_rootfs {
+    const char *layers;      /* <store>/layers */
+    char **lower;            /* layer dir names under `layers`, bottom first */
+    size_t nlower;
+    const char *dir;         /* <store>/containers/<id> */
+    const char *hostname;
+    const struct rt_volume *volumes;
+    size_t nvolumes;
+    bool read_only, network_host;
+    const char *console;     /* the pty's slave, or NULL */
+};
+/* Mount the overlay and everything a container sees, pivot_root into it. */
+int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len);
+
+/* ---- state.c ------------------------------------------------------------------------- */
+
+/* <store>/containers, <store>/containers/<id>. */
+void state_dir(struct berth_store *s, const char *id, char *out, size_t len);
+/* Find a container by id, unique id prefix, or name; *state is its
+ * state.json (refreshed as rt_inspect says), `id` its full id. */
+int state_find(struct berth_store *s, const char *what, char id[RT_ID_LEN + 1],
+               json_t **state, struct berr *err);
+/* One container's state by full id, refreshed; NULL if it is gone. */
+json_t *state_get(struct berth_store *s, const char *id);
+int state_write(struct berth_store *s, const char *id, json_t *state, struct berr *err);
+/* The container's lock: held exclusive while its state changes. */
+int state_lock(struct berth_store *s);
+/* Is the monitor recorded in state alive (same pid, same start time)? */
+bool state_monitor_alive(json_t *state);
+/* /proc/<pid>/stat's start time, 0 if there is no such process. */
+unsigned long long proc_start_time(pid_t pid);
+/* RFC 3339 with nanoseconds, UTC, as docker writes times. */
+void rfc3339_now(char *out, size_t len);
+
+/* ---- monitor.c ------------------------------------------------------------------------ */
+
+/* A container being started: its state document and how to build it. */
+struct rt_container {
+    struct berth_store *s;
+    char id[RT_ID_LEN + 1];
+    char dir[4096];
+    json_t *state;
+    const struct rt_run_opts *o;
+    struct rt_rootfs root;
+    int *listeners;          /* bound sockets, one per o->ports */
+};
+/* Become the container's monitor: start it, copy its output to the log
+ * (and to our stdout/stderr when attached), forward signals and ports,
+ * record its end. With ready_fd >= 0, report there whether it started
+ * (a status byte, then the error) and stay quiet. *status: its exit
+ * status (128 + signal when killed). */
+int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
+                struct berr *err);
+/* ---- ports.c ------------------------------------------------------------------------ */
+
+/* A listening socket for p on the host, or a negative error. */
+int ports_listen(const struct rt_port *p, struct berr *err);
+/* Relay a connection accepted on the host to the container's port. */
+void ports_relay(int client, int netns, uint16_t port);
+
+#endif

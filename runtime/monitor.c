@@ -1,0 +1,431 @@
+/*
+ * monitor.c - the one process that watches a container from start to end.
+ *
+ * It clones the container's first process into new mount, PID, UTS, IPC
+ * and network namespaces, puts it in its cgroup, and only then lets it go
+ * on (a byte on a sync pipe). That process sets up its root (rootfs.c) and
+ * execs; an error pipe that closes on exec tells the monitor whether it
+ * got that far, and if not, why (docker's message and exit status).
+ *
+ * Then one poll loop: the container's stdout and stderr (pipes, or a pty
+ * with -t) go to log.json in docker's json-file format, and to our own
+ * stdout and stderr when attached; our stdin goes to the container with
+ * -i; signals arrive on a signalfd and are forwarded; published ports are
+ * accepted here, on the host, and each connection is relayed by a child
+ * that connects from inside the container's network namespace. The
+ * container's process is PID 1 of its namespace: when it ends, the kernel
+ * kills the rest, the pipes close, and the monitor records the exit.
+ * The container is also killed if the monitor dies (PDEATHSIG).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+struct stream {
+    int fd;                  /* read end, -1 once closed */
+    const char *name;        /* "stdout" or "stderr" */
+    int echo;                /* our fd to copy to when attached, else -1 */
+    char line[16384];
+    size_t len;
+};
+
+struct monitor {
+    struct rt_container *c;
+    int log;
+    struct stream out, err;
+    int in_src, in_dst;      /* our stdin -> the container's, -1 when not */
+    int sigfd, netns;
+    pid_t child;
+    int wstatus;
+    bool exited;
+};
+
+/* ---- the log ------------------------------------------------------------------- */
+
+static void log_line(struct monitor *m, struct stream *s)
+{
+    char now[64];
+    rfc3339_now(now, sizeof now);
+    json_t *entry = json_pack("{s:s%,s:s,s:s}", "log", s->line, s->len, "stream", s->name,
+                              "time", now);
+    char *text = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+    if (text) {
+        size_t n = strlen(text);
+        text[n] = '\n';   /* json_dumps's NUL becomes the line's end */
+        write_all(m->log, text, n + 1);
+        free(text);
+    }
+    json_decref(entry);
+    s->len = 0;
+}
+
+/* Split what a stream gave into lines, as docker's json-file does. */
+static void log_data(struct monitor *m, struct stream *s, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s->line[s->len++] = data[i];
+        if (data[i] == '\n' || s->len == sizeof s->line)
+            log_line(m, s);
+    }
+}
+
+static void stream_read(struct monitor *m, struct stream *s)
+{
+    char buf[65536];
+    ssize_t n = read(s->fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0) {   /* EOF, or EIO from a pty whose last user left */
+        if (s->len)
+            log_line(m, s);
+        close(s->fd);
+        s->fd = -1;
+        return;
+    }
+    if (s->echo >= 0)
+        write_all(s->echo, buf, (size_t)n);
+    log_data(m, s, buf, (size_t)n);
+}
+
+static void stdin_read(struct monitor *m)
+{
+    char buf[65536];
+    ssize_t n = read(m->in_src, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0 || write_all(m->in_dst, buf, (size_t)n) < 0) {
+        m->in_src = -1;
+        if (m->out.fd != m->in_dst) {   /* a pipe: the container sees EOF */
+            close(m->in_dst);
+            m->in_dst = -1;
+        }
+    }
+}
+
+/* ---- the container's first process ------------------------------------------------- */
+
+static void loopback_up(void)
+{
+    struct ifreq ifr = {0};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+struct child_io {
+    int stdio[3];            /* for a pty, -1: the slave is opened by name */
+    const char *pty;
+    int sync, report;
+};
+
+static void report(int fd, int status, const char *msg)
+{
+    char buf[1100];
+    int n = snprintf(buf, sizeof buf, "%c%s", status, msg);
+    write_all(fd, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
+    _exit(status);
+}
+
+static void child_main(struct rt_container *c, struct child_io *io)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setsid();
+    if (io->pty) {
+        int fd = open(io->pty, O_RDWR);
+        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+            report(io->report, 125, "cannot open the container's terminal");
+        io->stdio[0] = io->stdio[1] = io->stdio[2] = fd;
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(io->stdio[i], i) < 0)
+            report(io->report, 125, "cannot set up the container's stdio");
+    char go;
+    if (read(io->sync, &go, 1) != 1)
+        _exit(125);   /* the monitor gave up */
+    char msg[1024] = "";
+    int status = 125;
+    const char *host = c->root.hostname;
+    if (sethostname(host, strlen(host)) < 0)
+        report(io->report, 125, "cannot set the hostname");
+    if (!c->root.network_host)
+        loopback_up();
+    if (rootfs_enter(&c->root, msg, sizeof msg) < 0)
+        report(io->report, 125, msg);
+    struct rt_process p;
+    struct berr err = {0};
+    if (rt_process_from(json_object_get(c->state, "Config"), NULL, &p, &err) < 0)
+        report(io->report, 125, err.msg);
+    rt_process_exec(&p, &status, msg, sizeof msg);
+    report(io->report, status, msg);
+}
+
+/* ---- ports ------------------------------------------------------------------------ */
+
+static void accept_connection(struct monitor *m, int listener, uint16_t port)
+{
+    int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (client < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        ports_relay(client, m->netns, port);
+        _exit(0);
+    }
+    close(client);
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+static void reap(struct monitor *m)
+{
+    int ws;
+    pid_t pid;
+    while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+        if (pid == m->child) {
+            m->wstatus = ws;
+            m->exited = true;
+        }
+}
+
+static void handle_signal(struct monitor *m)
+{
+    struct signalfd_siginfo si;
+    if (read(m->sigfd, &si, sizeof si) != sizeof si)
+        return;
+    if (si.ssi_signo == SIGCHLD)
+        reap(m);
+    else if (si.ssi_signo == SIGWINCH) {
+        struct winsize ws;
+        if (m->in_src >= 0 && ioctl(m->in_src, TIOCGWINSZ, &ws) == 0)
+            ioctl(m->out.fd, TIOCSWINSZ, &ws);
+    } else if (!m->exited)
+        kill(m->child, (int)si.ssi_signo);
+}
+
+static void loop(struct monitor *m)
+{
+    const struct rt_run_opts *o = m->c->o;
+    size_t nl = o->network_host ? 0 : o->nports;
+    struct pollfd pfd[4 + 64];
+    while (!m->exited || m->out.fd >= 0 || m->err.fd >= 0) {
+        size_t n = 0;
+        pfd[n++] = (struct pollfd){m->sigfd, POLLIN, 0};
+        pfd[n++] = (struct pollfd){m->out.fd, POLLIN, 0};
+        pfd[n++] = (struct pollfd){m->err.fd, POLLIN, 0};
+        pfd[n++] = (struct pollfd){m->in_src, POLLIN, 0};
+        for (size_t i = 0; i < nl && i < 64; i++)
+            pfd[n++] = (struct pollfd){m->exited ? -1 : m->c->listeners[i], POLLIN, 0};
+        /* once the process is gone, whatever held its output goes too; a
+         * second is the most a stray writer is given */
+        if (poll(pfd, n, m->exited ? 1000 : -1) == 0)
+            break;
+        if (pfd[0].revents)
+            handle_signal(m);
+        if (pfd[1].revents)
+            stream_read(m, &m->out);
+        if (pfd[2].revents)
+            stream_read(m, &m->err);
+        if (pfd[3].revents)
+            stdin_read(m);
+        for (size_t i = 0; i < nl && i < 64; i++)
+            if (pfd[4 + i].revents)
+                accept_connection(m, m->c->listeners[i], o->ports[i].ctr_port);
+    }
+    while (!m->exited)
+        reap(m);
+}
+
+/* ---- start and end ----------------------------------------------------------------- */
+
+static void state_set(struct monitor *m, const char *status, pid_t pid, int code,
+                      const char *error)
+{
+    json_t *st = json_object_get(m->c->state, "State");
+    char now[64];
+    rfc3339_now(now, sizeof now);
+    bool running = strcmp(status, "running") == 0;
+    json_object_set_new(st, "Status", json_string(status));
+    json_object_set_new(st, "Running", json_boolean(running));
+    json_object_set_new(st, "Pid", json_integer(pid));
+    json_object_set_new(st, "ExitCode", json_integer(code));
+    json_object_set_new(st, "Error", json_string(error ? error : ""));
+    json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
+    if (!running)
+        json_object_set_new(st, "OOMKilled", json_boolean(cgroup_oom_killed(m->c->id)));
+    struct berr err = {0};
+    if (state_write(m->c->s, m->c->id, m->c->state, &err) < 0 && m->out.echo >= 0)
+        fprintf(stderr, "berth: %s\n", err.msg);
+}
+
+static int exit_status(int ws)
+{
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 255;
+}
+
+static void finish(struct monitor *m)
+{
+    cgroup_remove(m->c->id);
+    if (m->c->o->auto_remove) {
+        int lock = state_lock(m->c->s);
+        rmtree(m->c->dir);
+        if (lock >= 0)
+            close(lock);
+    }
+}
+
+static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
+                        char *pty, size_t len, struct berr *err)
+{
+    const struct rt_run_opts *o = m->c->o;
+    int in[2] = {-1, -1}, out[2], errp[2];
+    if (o->tty) {
+        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+            ptsname_r(master, pty, len) != 0)
+            return berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
+        struct winsize ws;
+        if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
+            ioctl(master, TIOCSWINSZ, &ws);
+        io->pty = pty;
+        m->out.fd = master;
+        m->in_dst = o->interactive ? master : -1;
+        return 0;
+    }
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+        (o->interactive && pipe2(in, O_CLOEXEC) < 0))
+        return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    io->stdio[0] = o->interactive ? in[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    io->stdio[1] = out[1];
+    io->stdio[2] = errp[1];
+    m->out.fd = out[0];
+    m->err.fd = errp[0];
+    m->in_dst = in[1];
+    return 0;
+}
+
+int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
+                struct berr *err)
+{
+    struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1,
+                        .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
+                        .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1}};
+    struct child_io io = {.stdio = {-1, -1, -1}};
+    char path[4200], pty[256];
+    int sync[2], rep[2];
+    snprintf(path, sizeof path, "%s/log.json", c->dir);
+    m.log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (m.log < 0)
+        return berr_set(err, BERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (set_up_stdio(&m, &io, attached, pty, sizeof pty, err) < 0)
+        return -BERR_IO;
+    if (attached && c->o->interactive)
+        m.in_src = 0;
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaddset(&mask, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (m.sigfd < 0 || pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0)
+        return berr_set(err, BERR_IO, "cannot set up the monitor: %s", strerror(errno));
+    io.sync = sync[0];
+    io.report = rep[1];
+
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (!c->o->network_host)
+        flags |= CLONE_NEWNET;
+    /* fork-like: a copy of this process in new namespaces */
+    m.child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (m.child == 0)
+        child_main(c, &io);
+    for (int i = 0; i < 3; i++)
+        if (io.stdio[i] >= 0)
+            close(io.stdio[i]);
+    close(sync[0]);
+    close(rep[1]);
+    if (m.child < 0)
+        return berr_set(err, BERR_IO, "cannot create the container: %s", strerror(errno));
+
+    json_t *b = json_object_get(c->state, "Berth");
+    json_object_set_new(b, "MonitorPid", json_integer(getpid()));
+    json_object_set_new(b, "MonitorStart", json_integer((json_int_t)proc_start_time(getpid())));
+    char path_ns[64];
+    snprintf(path_ns, sizeof path_ns, "/proc/%d/ns/net", (int)m.child);
+    m.netns = open(path_ns, O_RDONLY | O_CLOEXEC);
+    char msg[1100] = "";
+    int started = cgroup_enter(c->id, m.child, c->o, err);
+    if (started == 0) {
+        state_set(&m, "running", m.child, 0, NULL);
+        if (write(sync[1], "x", 1) != 1)
+            started = -1;
+    }
+    close(sync[1]);
+    ssize_t n = started == 0 ? read(rep[0], msg, sizeof msg - 1) : 0;
+    close(rep[0]);
+    if (started < 0 || n > 0) {
+        /* it never ran the image's program */
+        msg[n > 0 ? n : 0] = '\0';
+        if (started < 0)
+            snprintf(msg, sizeof msg, "%c%s", 125, err->msg);
+        kill(m.child, SIGKILL);
+        waitpid(m.child, NULL, 0);
+        *status = (unsigned char)msg[0];
+        state_set(&m, "exited", 0, *status, msg + 1);
+        finish(&m);
+        if (ready_fd >= 0)
+            write_all(ready_fd, msg, strlen(msg));
+        return berr_set(err, BERR_INVALID, "%s", msg + 1);
+    }
+    if (ready_fd >= 0) {
+        write_all(ready_fd, "\0", 1);
+        close(ready_fd);
+    }
+
+    struct termios saved;
+    bool raw = attached && c->o->tty && tcgetattr(0, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        tcsetattr(0, TCSANOW, &t);
+    }
+    loop(&m);
+    if (raw)
+        tcsetattr(0, TCSANOW, &saved);
+    *status = exit_status(m.wstatus);
+    state_set(&m, "exited", 0, *status, NULL);
+    close(m.log);
+    finish(&m);
+    return 0;
+}

@@ -1,0 +1,475 @@
+/*
+ * run.c - `berth run`: from an image in the store to a started container.
+ *
+ * Everything that can be refused is checked before anything is made: the
+ * image, its layers (unpacked once per diff-id), the published ports
+ * (bound here, so a port in use fails now), the name (unique, under the
+ * containers lock). Then the container's directory and state.json are
+ * written and its monitor takes over: this process itself when attached,
+ * a child of its own session with -d, which reports back once the
+ * container's program has been executed (or why it could not be).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- option parsing ------------------------------------------------------------- */
+
+int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *ctr = strchr(buf, ':'), *mode = ctr ? strchr(ctr + 1, ':') : NULL;
+    if (ctr)
+        *ctr++ = '\0';
+    if (mode)
+        *mode++ = '\0';
+    memset(v, 0, sizeof *v);
+    if (!ctr || !*buf || !*ctr)
+        return berr_set(err, BERR_INVALID, "invalid volume specification: '%s' "
+                        "(expected HOST:CONTAINER[:ro|rw])", s);
+    if (buf[0] != '/')
+        return berr_set(err, BERR_INVALID, "invalid volume specification: '%s': the host "
+                        "path must be absolute (named volumes are not supported)", s);
+    if (ctr[0] != '/' || strcmp(ctr, "/") == 0)
+        return berr_set(err, BERR_INVALID, "invalid volume specification: '%s': the "
+                        "container path must be absolute and not '/'", s);
+    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+        return berr_set(err, BERR_INVALID, "invalid mode: %s", mode);
+    v->host = strdup(buf);
+    v->ctr = strdup(ctr);
+    v->ro = mode && strcmp(mode, "ro") == 0;
+    return v->host && v->ctr ? 0 : berr_set(err, BERR_IO, "out of memory");
+}
+
+int rt_size_parse(const char *s, int64_t *bytes, struct berr *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    int64_t unit = 1;
+    switch (*end | 0x20) {
+    case 'k': unit = 1024; end++; break;
+    case 'm': unit = 1024 * 1024; end++; break;
+    case 'g': unit = 1024 * 1024 * 1024; end++; break;
+    case 'b': end++; break;
+    default: break;
+    }
+    if ((*end | 0x20) == 'b' && unit > 1)
+        end++;
+    if (end == s || *end || !(v >= 0) || v * (double)unit > 9e18)
+        return berr_set(err, BERR_INVALID, "invalid size: '%s'", s);
+    *bytes = (int64_t)(v * (double)unit);
+    if (*bytes > 0 && *bytes < 6 * 1024 * 1024)
+        return berr_set(err, BERR_INVALID, "Minimum memory limit allowed is 6MB");
+    return 0;
+}
+
+int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (end == s || *end || !(v >= 0.01) || v > (double)ncpu)
+        return berr_set(err, BERR_INVALID, "Range of CPUs is from 0.01 to %ld.00, as there "
+                        "are only %ld CPUs available", ncpu, ncpu);
+    *quota = (int64_t)(v * 100000 + 0.5);
+    return 0;
+}
+
+/* ---- the container's files ------------------------------------------------------- */
+
+static void container_id(char id[RT_ID_LEN + 1])
+{
+    unsigned char r[RT_ID_LEN / 2];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        for (size_t i = 0; i < sizeof r; i++)
+            r[i] = (unsigned char)rand();
+    for (size_t i = 0; i < sizeof r; i++)
+        sprintf(id + 2 * i, "%02x", r[i]);
+}
+
+/* docker's kind of name: adjective_surname */
+static void container_name(char *out, size_t len)
+{
+    static const char *const adj[] = {
+        "brave", "calm", "eager", "fervent", "gentle", "happy", "jolly", "keen", "lucid",
+        "merry", "nifty", "quirky", "serene", "sharp", "tender", "vivid", "wizardly", "zen"};
+    static const char *const who[] = {
+        "babbage", "curie", "dijkstra", "euler", "fermi", "gauss", "hopper", "kepler",
+        "lamport", "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson",
+        "turing", "wozniak", "yalow"};
+    unsigned r[3];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        r[0] = r[1] = r[2] = (unsigned)rand();
+    snprintf(out, len, "%s_%s_%u", adj[r[0] % 18], who[r[1] % 18], r[2] % 100);
+}
+
+static int write_file(const char *dir, const char *name, const char *text, struct berr *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return berr_set(err, BERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+static int etc_files(const char *dir, const char *hostname, bool host_net, struct berr *err)
+{
+    char hosts[1024], *resolv = NULL, line[600];
+    size_t n = 0;
+    FILE *f = fopen("/etc/resolv.conf", "re");
+    if (!f || getdelim(&resolv, &n, '\0', f) < 0) {
+        free(resolv);
+        resolv = NULL;
+    }
+    if (f)
+        fclose(f);
+    if (host_net) {
+        f = fopen("/etc/hosts", "re");
+        size_t len = f ? fread(hosts, 1, sizeof hosts - 1, f) : 0;
+        hosts[len] = '\0';
+        if (f)
+            fclose(f);
+    } else
+        snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                 "ip6-loopback\n127.0.0.1\t%s\n", hostname);
+    snprintf(line, sizeof line, "%s\n", hostname);
+    int rc = write_file(dir, "hosts", hosts, err);
+    if (rc == 0)
+        rc = write_file(dir, "hostname", line, err);
+    if (rc == 0)
+        rc = write_file(dir, "resolv.conf", resolv ? resolv : "", err);
+    free(resolv);
+    return rc;
+}
+
+/* ---- the state document ---------------------------------------------------------- */
+
+static json_t *strings(char **v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static size_t key_len(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+/* The image's Env with the command line's on top, replacing by name. */
+static json_t *env_merge(json_t *image_env, char **add, size_t n, const char *hostname)
+{
+    json_t *env = json_array(), *v;
+    char host[300];
+    snprintf(host, sizeof host, "HOSTNAME=%s", hostname);
+    size_t i;
+    json_array_foreach(image_env, i, v)
+        json_array_append(env, v);
+    for (size_t k = 0; k <= n; k++) {
+        const char *kv = k < n ? add[k] : host;
+        size_t j;
+        json_array_foreach(env, j, v)
+            if (key_len(json_string_value(v)) == key_len(kv) &&
+                strncmp(json_string_value(v), kv, key_len(kv)) == 0)
+                break;
+        if (k == n && j < json_array_size(env))
+            break;   /* HOSTNAME given: keep it */
+        if (j < json_array_size(env))
+            json_array_set_new(env, j, json_string(kv));
+        else
+            json_array_append_new(env, json_string(kv));
+    }
+    return env;
+}
+
+static json_t *make_config(const struct rt_run_opts *o, json_t *image, const char *hostname)
+{
+    json_t *ep = json_object_get(image, "Entrypoint"), *cmd = json_object_get(image, "Cmd");
+    ep = o->entrypoint ? (*o->entrypoint ? json_pack("[s]", o->entrypoint) : json_null())
+                       : json_incref(ep ? ep : json_null());
+    if (o->ncmd > 0)
+        cmd = strings(o->cmd, o->ncmd);
+    else   /* --entrypoint drops the image's Cmd, as docker does */
+        cmd = o->entrypoint || !cmd ? json_null() : json_incref(cmd);
+    const char *wd = json_string_value(json_object_get(image, "WorkingDir"));
+    const char *user = json_string_value(json_object_get(image, "User"));
+    json_t *labels = json_object_get(image, "Labels");
+    json_t *stop = json_object_get(image, "StopSignal");
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:b,s:b,s:O,s:O}",
+                     "Hostname", hostname, "User", o->user ? o->user : user ? user : "",
+                     "Env", env_merge(json_object_get(image, "Env"), o->env, o->nenv, hostname),
+                     "Cmd", cmd, "Entrypoint", ep,
+                     "WorkingDir", o->workdir ? o->workdir : wd ? wd : "",
+                     "Image", o->image, "Tty", o->tty, "OpenStdin", o->interactive,
+                     "Labels", labels ? labels : json_null(), "StopSignal",
+                     stop ? stop : json_null());
+}
+
+static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *manifest,
+                          const char *name, json_t *layers)
+{
+    const struct rt_run_opts *o = c->o;
+    char now[64], path[4200];
+    rfc3339_now(now, sizeof now);
+    json_t *config = make_config(o, image_config, c->root.hostname);
+    json_t *args = json_array(), *v;
+    size_t i;
+    json_array_extend(args, json_object_get(config, "Entrypoint"));
+    json_array_extend(args, json_object_get(config, "Cmd"));
+    json_t *path0 = json_array_get(args, 0);
+    json_t *ports = json_object(), *binds = json_array(), *mounts = json_array();
+    for (size_t k = 0; k < o->nports; k++) {
+        char key[32], hp[8];
+        snprintf(key, sizeof key, "%u/tcp", o->ports[k].ctr_port);
+        snprintf(hp, sizeof hp, "%u", o->ports[k].host_port);
+        if (!json_object_get(ports, key))
+            json_object_set_new(ports, key, json_array());
+        json_array_append_new(json_object_get(ports, key),
+                              json_pack("{s:s,s:s}", "HostIp", o->ports[k].host_ip,
+                                        "HostPort", hp));
+    }
+    for (size_t k = 0; k < o->nvolumes; k++) {
+        const struct rt_volume *vol = &o->volumes[k];
+        char bind[8300];
+        snprintf(bind, sizeof bind, "%s:%s%s", vol->host, vol->ctr, vol->ro ? ":ro" : "");
+        json_array_append_new(binds, json_string(bind));
+        json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind",
+                                                "Source", vol->host, "Destination", vol->ctr,
+                                                "Mode", vol->ro ? "ro" : "", "RW", !vol->ro,
+                                                "Propagation", "rprivate"));
+    }
+    snprintf(path, sizeof path, "%s/log.json", c->dir);
+    json_t *st = json_pack(
+        "{s:s,s:s,s:O,s:o,s:s#,s:s,s:s,s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}}",
+        "Id", c->id, "Created", now, "Path", path0 ? path0 : json_string(""),
+        "Args", json_array_size(args) > 1 ? json_array() : json_array(), "Name", "/", 1,
+        "Image", json_string_value(json_object_get(json_object_get(manifest, "config"),
+                                                   "digest")),
+        "LogPath", path,
+        "State", "Status", "created", "Running", 0, "Paused", 0, "Restarting", 0,
+        "OOMKilled", 0, "Dead", 0, "Pid", 0, "ExitCode", 0, "Error", "",
+        "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z");
+    json_array_foreach(args, i, v)
+        if (i > 0)
+            json_array_append(json_object_get(st, "Args"), v);
+    json_decref(args);
+    char slash_name[300];
+    snprintf(slash_name, sizeof slash_name, "/%s", name);
+    json_object_set_new(st, "Name", json_string(slash_name));
+    json_object_set_new(st, "Config", config);
+    json_object_set_new(st, "HostConfig",
+                        json_pack("{s:o,s:s,s:O,s:b,s:b,s:I,s:I,s:I}", "Binds", binds,
+                                  "NetworkMode", o->network_host ? "host" : "default",
+                                  "PortBindings", ports, "AutoRemove", o->auto_remove,
+                                  "ReadonlyRootfs", o->read_only, "Memory",
+                                  (json_int_t)o->memory, "NanoCpus",
+                                  (json_int_t)o->cpu_quota * 10000, "PidsLimit",
+                                  (json_int_t)o->pids_limit));
+    json_object_set_new(st, "Mounts", mounts);
+    json_object_set_new(st, "NetworkSettings", json_pack("{s:o}", "Ports", ports));
+    json_object_set_new(st, "Berth", json_pack("{s:O}", "Layers", layers));
+    return st;
+}
+
+/* ---- run ----------------------------------------------------------------------------- */
+
+/* Unpack every layer; `names` gets their directory names, bottom first. */
+static int unpack_layers(struct berth_store *s, json_t *manifest, json_t *config,
+                         const char *layers_dir, json_t *names, struct berr *err)
+{
+    json_t *layers = json_object_get(manifest, "layers");
+    json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+    if (json_array_size(layers) != json_array_size(diffs))
+        return berr_set(err, BERR_INVALID, "the image's config lists %zu layers, its manifest "
+                        "%zu", json_array_size(diffs), json_array_size(layers));
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l) {
+        const char *digest = json_string_value(json_object_get(l, "digest"));
+        const char *diff = json_string_value(json_array_get(diffs, i));
+        if (!digest || !digest_valid(digest) || !diff || !digest_valid(diff))
+            return berr_set(err, BERR_INVALID, "the image's layer %zu has no valid digest", i);
+        char blob[4096], dir[4096];
+        berth_blob_path(s, digest, blob, sizeof blob);
+        int rc = layer_unpack(layers_dir, blob, diff, dir, sizeof dir, err);
+        if (rc < 0)
+            return rc;
+        json_array_append_new(names, json_string(strrchr(dir, '/') + 1));
+    }
+    return 0;
+}
+
+/* Under the containers lock: the name is free, the directory made. */
+static int create(struct rt_container *c, const char *name, struct berr *err)
+{
+    char name_buf[128];
+    int lock = state_lock(c->s);
+    if (lock < 0)
+        return berr_set(err, BERR_IO, "cannot lock the containers directory");
+    for (int tries = 0;; tries++) {
+        if (!name) {
+            container_name(name_buf, sizeof name_buf);
+            name = name_buf;
+        }
+        json_t *other;
+        char other_id[RT_ID_LEN + 1];
+        struct berr e2 = {0};
+        if (state_find(c->s, name, other_id, &other, &e2) == 0 &&
+            strcmp(json_string_value(json_object_get(other, "Name")) + 1, name) == 0) {
+            json_decref(other);
+            if (name == name_buf && tries < 10) {
+                name = NULL;
+                continue;
+            }
+            close(lock);
+            return berr_set(err, BERR_CONFLICT, "Conflict. The container name \"/%s\" is "
+                            "already in use by container \"%s\". You have to remove (or "
+                            "rename) that container to be able to reuse that name.",
+                            name, other_id);
+        }
+        break;
+    }
+    char sub[4200];
+    int rc = 0;
+    for (const char *const *d = (const char *const[]){"upper", "work", "rootfs", "empty", NULL};
+         *d && rc == 0; d++) {
+        snprintf(sub, sizeof sub, "%s/%s", c->dir, *d);
+        if (mkdir_p(sub, 0755) < 0)
+            rc = berr_set(err, BERR_IO, "cannot create %s: %s", sub, strerror(errno));
+    }
+    if (rc == 0)
+        rc = etc_files(c->dir, c->root.hostname, c->o->network_host, err);
+    if (rc == 0) {
+        json_object_set_new(json_object_get(c->state, "Berth"), "Name", json_string(name));
+        char slash[300];
+        snprintf(slash, sizeof slash, "/%s", name);
+        json_object_set_new(c->state, "Name", json_string(slash));
+        rc = state_write(c->s, c->id, c->state, err);
+    }
+    if (rc < 0)
+        rmtree(c->dir);
+    close(lock);
+    return rc;
+}
+
+/* -d: the monitor in a session of its own; wait for its word on the start. */
+static int run_detached(struct rt_container *c, int *status, struct berr *err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        return berr_set(err, BERR_IO, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(p[0]);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        for (int i = 0; i < 3; i++)
+            dup2(null, i);
+        if (chdir("/") < 0)
+            _exit(125);
+        int st = 125;
+        struct berr e2 = {0};
+        if (monitor_run(c, false, p[1], &st, &e2) < 0 && st == 0)
+            st = 125;
+        _exit(st);
+    }
+    close(p[1]);
+    char msg[1100];
+    ssize_t n = 0, r;
+    while (n < (ssize_t)sizeof msg - 1 && (r = read(p[0], msg + n, sizeof msg - 1 - (size_t)n)) > 0)
+        n += r;
+    close(p[0]);
+    msg[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || msg[0] != '\0') {
+        *status = n > 0 ? (unsigned char)msg[0] : 125;
+        if (n <= 0)   /* the monitor died before it could say */
+            waitpid(pid, NULL, 0);
+        return berr_set(err, BERR_INVALID, "%s", n > 1 ? msg + 1 : "the container's monitor "
+                        "failed to start");
+    }
+    *status = 0;
+    return 0;
+}
+
+int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN + 1],
+           int *status, struct berr *err)
+{
+    json_t *manifest = NULL, *config = NULL;
+    *status = 125;
+    int rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
+    if (rc < 0)
+        return rc;
+    struct rt_container c = {.s = s, .o = o};
+    char layers_dir[4096], hostname[256];
+    snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
+    json_t *layers = json_array();
+    int listeners[64];
+    size_t nlisteners = 0;
+    rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
+    if (o->nports > 64)
+        rc = berr_set(err, BERR_INVALID, "too many published ports");
+    for (size_t i = 0; rc == 0 && !o->network_host && i < o->nports; i++) {
+        rc = ports_listen(&o->ports[i], err);
+        if (rc >= 0)
+            listeners[nlisteners++] = rc, rc = 0;
+    }
+    for (size_t i = 0; rc == 0 && i < o->nvolumes; i++)
+        if (mkdir_p(o->volumes[i].host, 0755) < 0 && errno != EEXIST)   /* as docker -v */
+            rc = berr_set(err, BERR_INVALID, "invalid mount config: cannot create bind source "
+                          "path %s: %s", o->volumes[i].host, strerror(errno));
+    if (rc < 0)
+        goto out;
+
+    container_id(c.id);
+    snprintf(id, RT_ID_LEN + 1, "%s", c.id);
+    state_dir(s, c.id, c.dir, sizeof c.dir);
+    if (o->hostname)
+        snprintf(hostname, sizeof hostname, "%s", o->hostname);
+    else if (o->network_host)
+        gethostname(hostname, sizeof hostname);
+    else
+        snprintf(hostname, sizeof hostname, "%.12s", c.id);
+    char **lower = calloc(json_array_size(layers) + 1, sizeof *lower);
+    size_t i;
+    json_t *v;
+    json_array_foreach(layers, i, v)
+        lower[i] = (char *)json_string_value(v);
+    c.root = (struct rt_rootfs){.layers = layers_dir, .lower = lower,
+                                .nlower = json_array_size(layers), .dir = c.dir,
+                                .hostname = hostname, .volumes = o->volumes,
+                                .nvolumes = o->nvolumes, .read_only = o->read_only,
+                                .network_host = o->network_host,
+                                .console = o->tty ? "tty" : NULL};
+    c.listeners = listeners;
+    c.state = make_state(&c, json_object_get(config, "config"), manifest, "", layers);
+    rc = create(&c, o->name, err);
+    if (rc == 0)
+        rc = o->detach ? run_detached(&c, status, err)
+                       : monitor_run(&c, true, -1, status, err);
+    json_decref(c.state);
+    free(lower);
+out:
+    for (size_t k = 0; k < nlisteners; k++)
+        close(listeners[k]);
+    json_decref(layers);
+    json_decref(manifest);
+    json_decref(config);
+    return rc;
+}

@@ -1,0 +1,106 @@
+/*
+ * runtime.h - containers from the local image store, without a daemon.
+ * The one public header of runtime/, used by the berth command.
+ *
+ * A container lives in <store>/containers/<id>/: state.json (what
+ * `inspect` prints, docker's shape: Config, State, Mounts, HostConfig,
+ * NetworkSettings), log.json (docker's json-file lines), hosts, hostname,
+ * resolv.conf, and upper/ + work/ for its overlay. Layers are unpacked once
+ * per diff-id into <store>/layers/<hex>/.
+ *
+ * Each container has one monitor process: it starts the container in new
+ * mount, PID, UTS, IPC and network namespaces, copies its output to the log
+ * (and to the terminal when attached), forwards signals and published
+ * ports, and records the exit. With `detach` the monitor runs on its own
+ * and rt_run returns once the container's process has been executed; else
+ * the calling process is the monitor and rt_run returns the exit status.
+ */
+#ifndef BERTH_RUNTIME_H
+#define BERTH_RUNTIME_H
+
+#include "../client-lib/berth.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RT_ID_LEN 64
+
+struct rt_port {
+    char host_ip[64];        /* "0.0.0.0" when not given */
+    uint16_t host_port, ctr_port;
+};
+
+struct rt_volume {
+    char *host, *ctr;        /* absolute paths */
+    bool ro;
+};
+
+struct rt_run_opts {
+    const char *image;       /* as given: "busybox", an id, a digest */
+    const char *name;        /* NULL: a made-up one */
+    const char *hostname;    /* NULL: the short id */
+    char **cmd;              /* NULL: the image's Cmd */
+    int ncmd;
+    const char *entrypoint;  /* NULL: the image's; "": none */
+    char **env;              /* KEY=VALUE, applied over the image's */
+    size_t nenv;
+    const char *workdir, *user;
+    struct rt_volume *volumes;
+    size_t nvolumes;
+    struct rt_port *ports;
+    size_t nports;
+    bool read_only, network_host, tty, interactive, detach, auto_remove;
+    int64_t memory;          /* bytes, 0: no limit */
+    int64_t cpu_quota;       /* microseconds per 100000, 0: no limit */
+    int64_t pids_limit;      /* 0: no limit */
+};
+
+/* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
+ * "-v HOST:CTR[:ro|rw]", "--memory 64m", "--cpus 1.5". */
+int rt_port_parse(const char *s, struct rt_port *p, struct berr *err);
+int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err);
+int rt_size_parse(const char *s, int64_t *bytes, struct berr *err);
+int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err);
+
+/* Create and start a container. `id` gets its id; `status` the exit status
+ * when attached. The image must be in the store. */
+int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN + 1],
+           int *status, struct berr *err);
+
+/* ---- existing containers, by id, id prefix or name ---------------------------- */
+
+/* The state document, with State brought up to date (a container whose
+ * monitor died is exited). Caller json_decref's it. */
+int rt_inspect(struct berth_store *s, const char *what, json_t **state, struct berr *err);
+typedef int (*rt_container_fn)(void *arg, json_t *state);
+/* Every container, newest first; only running ones unless `all`. */
+int rt_list(struct berth_store *s, bool all, rt_container_fn each, void *arg,
+            struct berr *err);
+
+int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err);
+/* SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` s. */
+int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *err);
+/* Refused for a running container unless `force` (which kills it). */
+int rt_remove(struct berth_store *s, const char *what, bool force, struct berr *err);
+/* Block until the container is not running; its exit code. */
+int rt_wait(struct berth_store *s, const char *what, int *code, struct berr *err);
+
+struct rt_logs_opts {
+    bool follow, timestamps;
+    long tail;               /* -1: all */
+};
+int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
+            struct berr *err);
+
+struct rt_exec_opts {
+    char **argv;
+    char **env;
+    size_t nenv;
+    const char *workdir, *user;
+    bool interactive, tty;
+};
+/* Run a process in a running container; `status` is its exit status. */
+int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
+            int *status, struct berr *err);
+
+#endif

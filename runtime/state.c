@@ -1,0 +1,200 @@
+/*
+ * state.c - where containers are recorded: <store>/containers/<id>/
+ * state.json, in the shape `docker inspect` prints. It is written whole
+ * (temp file, fsync, rename) by `run` when the container is created and
+ * by its monitor when the container starts and ends; readers never see a
+ * half-written one. Creating a container (its name must be unique) and
+ * removing one hold <store>/containers/lock.
+ *
+ * A monitor that died (killed, or the machine rebooted) cannot record the
+ * end; readers then see the container as exited, never as running: the
+ * monitor is identified by pid and start time, so a reused pid does not
+ * pass for it.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+void state_dir(struct berth_store *s, const char *id, char *out, size_t len)
+{
+    if (id)
+        snprintf(out, len, "%s/containers/%s", berth_store_root(s), id);
+    else
+        snprintf(out, len, "%s/containers", berth_store_root(s));
+}
+
+int state_lock(struct berth_store *s)
+{
+    char path[4096];
+    state_dir(s, NULL, path, sizeof path);
+    mkdir_p(path, 0700);
+    strncat(path, "/lock", sizeof path - strlen(path) - 1);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void rfc3339_now(char *out, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: count from the last ')' */
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                           "%*d %*d %*d %llu", &start) != 1)
+        start = 0;
+    if (p && p[2] == 'Z')   /* a zombie is gone for our purposes */
+        return 0;
+    return start;
+}
+
+bool state_monitor_alive(json_t *state)
+{
+    json_t *b = json_object_get(state, "Berth");
+    pid_t pid = (pid_t)json_integer_value(json_object_get(b, "MonitorPid"));
+    json_int_t start = json_integer_value(json_object_get(b, "MonitorStart"));
+    return pid > 0 && proc_start_time(pid) == (unsigned long long)start;
+}
+
+json_t *state_get(struct berth_store *s, const char *id)
+{
+    char path[4096];
+    state_dir(s, id, path, sizeof path);
+    strncat(path, "/state.json", sizeof path - strlen(path) - 1);
+    json_t *st = json_load_file(path, 0, NULL);
+    if (!st)
+        return NULL;
+    json_t *state = json_object_get(st, "State");
+    if (json_is_true(json_object_get(state, "Running")) && !state_monitor_alive(st)) {
+        json_object_set_new(state, "Status", json_string("exited"));
+        json_object_set_new(state, "Running", json_false());
+        json_object_set_new(state, "Pid", json_integer(0));
+        json_object_set_new(state, "ExitCode", json_integer(255));
+        json_object_set_new(state, "Error", json_string("the container's monitor died"));
+    }
+    return st;
+}
+
+int state_write(struct berth_store *s, const char *id, json_t *state, struct berr *err)
+{
+    char path[4096], tmp[4200];
+    state_dir(s, id, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s/.state.json.%d", path, (int)getpid());
+    strncat(path, "/state.json", sizeof path - strlen(path) - 1);
+    return json_write_atomic(state, path, tmp, 0644, err);
+}
+
+static bool is_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == RT_ID_LEN;
+}
+
+/* Every container's state, newest first. */
+static json_t *state_all(struct berth_store *s)
+{
+    char path[4096];
+    state_dir(s, NULL, path, sizeof path);
+    json_t *all = json_array();
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        json_t *st = is_id(e->d_name) ? state_get(s, e->d_name) : NULL;
+        if (!st)
+            continue;
+        const char *created = json_string_value(json_object_get(st, "Created"));
+        size_t i = 0;
+        for (; i < json_array_size(all); i++) {
+            const char *c = json_string_value(json_object_get(json_array_get(all, i), "Created"));
+            if (created && c && strcmp(created, c) > 0)
+                break;
+        }
+        json_array_insert_new(all, i, st);
+    }
+    if (d)
+        closedir(d);
+    return all;
+}
+
+int state_find(struct berth_store *s, const char *what, char id[RT_ID_LEN + 1],
+               json_t **state, struct berr *err)
+{
+    json_t *all = state_all(s), *found = NULL, *st;
+    size_t i, n = strlen(what), matches = 0;
+    const char *name = what[0] == '/' ? what + 1 : what;
+    /* a full id, then a name, then an id prefix (docker's order) */
+    for (int pass = 0; pass < 3 && !found; pass++)
+        json_array_foreach(all, i, st) {
+            const char *cid = json_string_value(json_object_get(st, "Id"));
+            const char *cname = json_string_value(json_object_get(st, "Name"));
+            bool hit = pass == 0 ? strcmp(cid, what) == 0
+                     : pass == 1 ? cname && strcmp(cname + 1, name) == 0
+                                 : n > 0 && strncmp(cid, what, n) == 0;
+            if (hit) {
+                matches++;
+                found = found ? found : st;
+            }
+        }
+    if (!found || matches > 1) {
+        json_decref(all);
+        return found ? berr_set(err, BERR_CONFLICT,
+                                "multiple IDs found with provided prefix: %s", what)
+                     : berr_set(err, BERR_NOTFOUND, "No such container: %s", what);
+    }
+    snprintf(id, RT_ID_LEN + 1, "%s", json_string_value(json_object_get(found, "Id")));
+    *state = json_incref(found);
+    json_decref(all);
+    return 0;
+}
+
+int rt_inspect(struct berth_store *s, const char *what, json_t **state, struct berr *err)
+{
+    char id[RT_ID_LEN + 1];
+    return state_find(s, what, id, state, err);
+}
+
+int rt_list(struct berth_store *s, bool all, rt_container_fn each, void *arg,
+            struct berr *err)
+{
+    (void)err;
+    json_t *list = state_all(s), *st;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(list, i, st)
+        if (all || json_is_true(json_object_get(json_object_get(st, "State"), "Running")))
+            if ((rc = each(arg, st)) != 0)
+                break;
+    json_decref(list);
+    return rc;
+}
