@@ -50,7 +50,7 @@ static int ps_row(void *arg, json_t *c)
         return 0;
     }
     json_t *st = json_object_get(c, "State"), *a;
-    char cmd[4096], shown[64], created[64], status[128], ago[64], ports[1024] = "";
+    char cmd[4096], shown[64], created[80], status[160], ago[64], ports[1024] = "";
     size_t n = (size_t)snprintf(cmd, sizeof cmd, "%s",
                                 json_string_value(json_object_get(c, "Path")));
     size_t i;
@@ -61,19 +61,23 @@ static int ps_row(void *arg, json_t *c)
         snprintf(shown, sizeof shown, "\"%.19s…\"", cmd);
     else
         snprintf(shown, sizeof shown, "\"%.60s\"", cmd);
-    cli_ago(parse_time(json_string_value(json_object_get(c, "Created"))), created,
-            sizeof created);
-    const char *s = json_string_value(json_object_get(st, "Status"));
     int64_t now = (int64_t)time(NULL);
+    human_duration(now - parse_time(json_string_value(json_object_get(c, "Created"))), ago,
+                   sizeof ago);
+    snprintf(created, sizeof created, "%s ago", ago);
+    const char *s = json_string_value(json_object_get(st, "Status"));
     if (strcmp(s, "running") == 0) {
         human_duration(now - parse_time(json_string_value(json_object_get(st, "StartedAt"))),
                        ago, sizeof ago);
         snprintf(status, sizeof status, "Up %s", ago);
     } else if (strcmp(s, "exited") == 0) {
-        human_duration(now - parse_time(json_string_value(json_object_get(st, "FinishedAt"))),
-                       ago, sizeof ago);
-        snprintf(status, sizeof status, "Exited (%lld) %s ago",
-                 (long long)json_integer_value(json_object_get(st, "ExitCode")), ago);
+        /* no end time when the monitor died before it could record one */
+        int64_t end = parse_time(json_string_value(json_object_get(st, "FinishedAt")));
+        human_duration(now - end, ago + 1, sizeof ago - 1);
+        ago[0] = ' ';
+        snprintf(status, sizeof status, "Exited (%lld)%s%s",
+                 (long long)json_integer_value(json_object_get(st, "ExitCode")),
+                 end > 0 ? ago : "", end > 0 ? " ago" : "");
     } else
         snprintf(status, sizeof status, "Created");
     const char *key;

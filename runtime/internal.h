@@ -77,7 +77,7 @@ struct rt_rootfs {
     const struct rt_volume *volumes;
     size_t nvolumes;
     bool read_only, network_host;
-    const char *console;     /* the pty's slave, or NULL */
+    const char *console;     /* the pty's slave (set by the monitor), or NULL */
 };
 /* Mount the overlay and everything a container sees, pivot_root into it. */
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len);

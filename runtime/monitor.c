@@ -315,7 +315,7 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
         struct winsize ws;
         if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
-        io->pty = pty;
+        io->pty = m->c->root.console = pty;
         m->out.fd = master;
         m->in_dst = o->interactive ? master : -1;
         return 0;

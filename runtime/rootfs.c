@@ -101,7 +101,7 @@ static int mount_at(const char *src, const char *target, const char *type,
     return 0;
 }
 
-static int setup_dev(const struct rt_rootfs *r, char *msg, size_t len)
+static int setup_dev(char *msg, size_t len)
 {
     if (mount_at("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
                  "mode=755,size=65536k", msg, len) < 0)
@@ -125,9 +125,6 @@ static int setup_dev(const struct rt_rootfs *r, char *msg, size_t len)
         symlink("/proc/self/fd/1", "/dev/stdout") < 0 ||
         symlink("/proc/self/fd/2", "/dev/stderr") < 0)
         return FAIL("creating /dev links: %s", strerror(errno));
-    if (r->console && (make_target("/dev/console", false) < 0 ||
-                       mount("/proc/self/fd/0", "/dev/console", NULL, MS_BIND, NULL) < 0))
-        return FAIL("mounting /dev/console: %s", strerror(errno));
     return 0;
 }
 
@@ -169,7 +166,7 @@ static const char *const etc_files[] = {"hosts", "hostname", "resolv.conf"};
 
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
 {
-    int etc[NETC], vol[64];
+    int etc[NETC], vol[64], console = -1;
     if (r->nvolumes > 64)
         return FAIL("too many volumes");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -184,16 +181,20 @@ int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
         if ((vol[i] = clone_tree(r->volumes[i].host)) < 0)
             return FAIL("invalid mount config: bind source path does not exist: %s",
                         r->volumes[i].host);
+    if (r->console && (console = clone_tree(r->console)) < 0)
+        return FAIL("opening %s: %s", r->console, strerror(errno));
     if (mount_overlay(r, msg, len) < 0 || pivot(r->dir, msg, len) < 0)
         return -1;
     if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, msg,
                  len) < 0 ||
-        setup_dev(r, msg, len) < 0)
+        setup_dev(msg, len) < 0)
         return -1;
     if (mount_at("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL,
                  msg, len) < 0)
         return -1;
     mask_host_files();
+    if (console >= 0 && bind_fd(console, "/dev/console", false, false, msg, len) < 0)
+        return -1;
     for (size_t i = 0; i < NETC; i++) {
         char target[64];
         snprintf(target, sizeof target, "/etc/%s", etc_files[i]);

@@ -455,8 +455,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
                                 .nlower = json_array_size(layers), .dir = c.dir,
                                 .hostname = hostname, .volumes = o->volumes,
                                 .nvolumes = o->nvolumes, .read_only = o->read_only,
-                                .network_host = o->network_host,
-                                .console = o->tty ? "tty" : NULL};
+                                .network_host = o->network_host};
     c.listeners = listeners;
     c.state = make_state(&c, json_object_get(config, "config"), manifest, "", layers);
     rc = create(&c, o->name, err);

@@ -152,7 +152,9 @@ static int entry_extract(struct unpack *u, struct archive_entry *e, struct berr 
     if (!p)
         return berr_set(err, BERR_INVALID, "layer %.12s: an entry has no usable name", u->id);
     p += strspn(p, "/");
-    snprintf(path, sizeof path, "%s", *p ? p : ".");
+    if ((size_t)snprintf(path, sizeof path, "%s", *p ? p : ".") >= sizeof path ||
+        (l && strlen(l) >= sizeof link))
+        return berr_set(err, BERR_INVALID, "layer %.12s: a name is too long", u->id);
     if (has_dotdot(path))
         return 0;
     int rc = whiteout(path, u->id, err);
@@ -196,8 +198,8 @@ disk_error:
     return berr_set(err, BERR_IO, "layer %.12s: %s", u->id, archive_error_string(u->disk));
 }
 
-/* Extract the blob into the cwd and check its diff-id. */
-static int extract(struct unpack *u, const char *blob, const char *diff_id, struct berr *err)
+/* Before extract(), and before the chdir: `blob` may be a relative path. */
+static int blob_open(struct unpack *u, const char *blob, struct berr *err)
 {
     struct archive_entry *e;
     archive_read_support_filter_all(u->raw);
@@ -212,6 +214,13 @@ static int extract(struct unpack *u, const char *blob, const char *diff_id, stru
     if (archive_read_open(u->tar, u, NULL, pump, NULL) != ARCHIVE_OK)
         return berr_set(err, BERR_INVALID, "layer %.12s: %s", u->id,
                         archive_error_string(u->tar));
+    return 0;
+}
+
+/* Extract the tar into the cwd and check its diff-id. */
+static int extract(struct unpack *u, const char *diff_id, struct berr *err)
+{
+    struct archive_entry *e;
     /* no FFLAGS: an immutable file would make the layer impossible to
      * remove; numeric owners, as the image means them */
     archive_write_disk_set_options(u->disk, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
@@ -244,10 +253,36 @@ static int extract(struct unpack *u, const char *blob, const char *diff_id, stru
     return 0;
 }
 
-static int sync_fs_of(const char *dir)
+/* Unpack into `tmp`, with it as the cwd for the time of extract(). */
+static int unpack_into(const char *tmp, const char *blob, const char *diff_id,
+                       enum digest_algo algo, struct unpack *u, struct berr *err)
 {
-    auto_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? -1 : syncfs(fd);
+    u->id = digest_hex(diff_id);
+    if (!(u->raw = archive_read_new()) || !(u->tar = archive_read_new()) ||
+        !(u->disk = archive_write_disk_new()) || !(u->hash = hasher_new(algo)))
+        return berr_set(err, BERR_IO, "layer %.12s: out of memory", u->id);
+    int rc = blob_open(u, blob, err);
+    if (rc < 0)
+        return rc;
+    auto_close int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0 || chdir(tmp) < 0)
+        return berr_set(err, BERR_IO, "layer %.12s: cannot enter %s: %s", u->id, tmp,
+                        strerror(errno));
+    rc = extract(u, diff_id, err);
+    /* freeing applies what is still deferred (after an error), and that is
+     * relative to the cwd: it must still be the layer's */
+    archive_write_free(u->disk);
+    u->disk = NULL;
+    if (fchdir(cwd) < 0 && rc == 0)
+        rc = berr_set(err, BERR_IO, "cannot return to the working directory: %s",
+                      strerror(errno));
+    if (rc == 0) {
+        /* the files must be on disk before the name that says they are */
+        auto_close int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || syncfs(fd) < 0)
+            rc = berr_set(err, BERR_IO, "layer %.12s: sync: %s", u->id, strerror(errno));
+    }
+    return rc;
 }
 
 int layer_unpack(const char *layers, const char *blob, const char *diff_id, char *out,
@@ -258,37 +293,20 @@ int layer_unpack(const char *layers, const char *blob, const char *diff_id, char
         return berr_set(err, BERR_INVALID, "invalid diff-id \"%s\"", diff_id);
     const char *hex = digest_hex(diff_id);
     struct stat st;
-    if ((size_t)snprintf(out, len, "%s/%s", layers, hex) >= len)
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(out, len, "%s/%s", layers, hex) >= len ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.tmp-%s-XXXXXX", layers, hex) >= sizeof tmp)
         return berr_set(err, BERR_INVALID, "layer %.12s: path too long", hex);
     if (stat(out, &st) == 0)
         return 0;
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%s-XXXXXX", layers, hex);
     /* 0700: layers hold setuid binaries no user of the host may reach */
     if (mkdir_p(layers, 0700) < 0 || !mkdtemp(tmp) || chmod(tmp, 0755) < 0)
         return berr_set(err, BERR_IO, "layer %.12s: cannot create a directory in %s: %s",
                         hex, layers, strerror(errno));
 
     struct unpack *u = calloc(1, sizeof *u);
-    auto_close int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (!u || !(u->raw = archive_read_new()) || !(u->tar = archive_read_new()) ||
-        !(u->disk = archive_write_disk_new()) || !(u->hash = hasher_new(algo)))
-        rc = berr_set(err, BERR_IO, "layer %.12s: out of memory", hex);
-    else if (cwd < 0 || chdir(tmp) < 0)
-        rc = berr_set(err, BERR_IO, "layer %.12s: cannot enter %s: %s", hex, tmp,
-                      strerror(errno));
-    else {
-        u->id = hex;
-        rc = extract(u, blob, diff_id, err);
-        /* freeing applies what is still deferred (after an error), and
-         * that is relative to the cwd: it must still be the layer's */
-        archive_write_free(u->disk);
-        u->disk = NULL;
-        if (fchdir(cwd) < 0 && rc == 0)
-            rc = berr_set(err, BERR_IO, "cannot return to the working directory: %s",
-                          strerror(errno));
-    }
+    int rc = u ? unpack_into(tmp, blob, diff_id, algo, u, err)
+               : berr_set(err, BERR_IO, "layer %.12s: out of memory", hex);
     if (u) {
         archive_read_free(u->tar);   /* before `raw`, which its callback reads */
         archive_read_free(u->raw);
@@ -296,10 +314,6 @@ int layer_unpack(const char *layers, const char *blob, const char *diff_id, char
         hasher_free(u->hash);
         free(u);
     }
-
-    /* the files must be on disk before the name that says they are */
-    if (rc == 0 && sync_fs_of(tmp) < 0)
-        rc = berr_set(err, BERR_IO, "layer %.12s: sync: %s", hex, strerror(errno));
     if (rc == 0 && rename(tmp, out) < 0) {
         if (errno != EEXIST && errno != ENOTEMPTY)
             rc = berr_set(err, BERR_IO, "layer %.12s: rename: %s", hex, strerror(errno));
