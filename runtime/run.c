@@ -221,17 +221,18 @@ static json_t *make_config(const struct rt_run_opts *o, json_t *image, const cha
 }
 
 static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *manifest,
-                          const char *name, json_t *layers)
+                          json_t *layers)
 {
     const struct rt_run_opts *o = c->o;
     char now[64], path[4200];
     rfc3339_now(now, sizeof now);
     json_t *config = make_config(o, image_config, c->root.hostname);
-    json_t *args = json_array(), *v;
-    size_t i;
+    json_t *args = json_array();
     json_array_extend(args, json_object_get(config, "Entrypoint"));
     json_array_extend(args, json_object_get(config, "Cmd"));
-    json_t *path0 = json_array_get(args, 0);
+    json_t *path0 = json_array_size(args) ? json_incref(json_array_get(args, 0))
+                                          : json_string("");
+    json_array_remove(args, 0);
     json_t *ports = json_object(), *binds = json_array(), *mounts = json_array();
     for (size_t k = 0; k < o->nports; k++) {
         char key[32], hp[8];
@@ -254,36 +255,23 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
                                                 "Propagation", "rprivate"));
     }
     snprintf(path, sizeof path, "%s/log.json", c->dir);
-    json_t *st = json_pack(
-        "{s:s,s:s,s:O,s:o,s:s#,s:s,s:s,s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}}",
-        "Id", c->id, "Created", now, "Path", path0 ? path0 : json_string(""),
-        "Args", json_array_size(args) > 1 ? json_array() : json_array(), "Name", "/", 1,
-        "Image", json_string_value(json_object_get(json_object_get(manifest, "config"),
-                                                   "digest")),
-        "LogPath", path,
+    const char *image = json_string_value(json_object_get(json_object_get(manifest, "config"),
+                                                          "digest"));
+    return json_pack(
+        "{s:s,s:s,s:o,s:o,s:s,s:s,s:s,"
+        "s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s},"
+        "s:o,s:{s:o,s:s,s:O,s:b,s:b,s:I,s:I,s:I},s:o,s:{s:o},s:{s:O}}",
+        "Id", c->id, "Created", now, "Path", path0, "Args", args, "Name", "/",
+        "Image", image ? image : "", "LogPath", path,
         "State", "Status", "created", "Running", 0, "Paused", 0, "Restarting", 0,
         "OOMKilled", 0, "Dead", 0, "Pid", 0, "ExitCode", 0, "Error", "",
-        "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z");
-    json_array_foreach(args, i, v)
-        if (i > 0)
-            json_array_append(json_object_get(st, "Args"), v);
-    json_decref(args);
-    char slash_name[300];
-    snprintf(slash_name, sizeof slash_name, "/%s", name);
-    json_object_set_new(st, "Name", json_string(slash_name));
-    json_object_set_new(st, "Config", config);
-    json_object_set_new(st, "HostConfig",
-                        json_pack("{s:o,s:s,s:O,s:b,s:b,s:I,s:I,s:I}", "Binds", binds,
-                                  "NetworkMode", o->network_host ? "host" : "default",
-                                  "PortBindings", ports, "AutoRemove", o->auto_remove,
-                                  "ReadonlyRootfs", o->read_only, "Memory",
-                                  (json_int_t)o->memory, "NanoCpus",
-                                  (json_int_t)o->cpu_quota * 10000, "PidsLimit",
-                                  (json_int_t)o->pids_limit));
-    json_object_set_new(st, "Mounts", mounts);
-    json_object_set_new(st, "NetworkSettings", json_pack("{s:o}", "Ports", ports));
-    json_object_set_new(st, "Berth", json_pack("{s:O}", "Layers", layers));
-    return st;
+        "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z",
+        "Config", config,
+        "HostConfig", "Binds", binds, "NetworkMode", o->network_host ? "host" : "default",
+        "PortBindings", ports, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
+        "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,
+        "PidsLimit", (json_int_t)o->pids_limit,
+        "Mounts", mounts, "NetworkSettings", "Ports", ports, "Berth", "Layers", layers);
 }
 
 /* ---- run ----------------------------------------------------------------------------- */
@@ -355,7 +343,6 @@ static int create(struct rt_container *c, const char *name, struct berr *err)
     if (rc == 0)
         rc = etc_files(c->dir, c->root.hostname, c->o->network_host, err);
     if (rc == 0) {
-        json_object_set_new(json_object_get(c->state, "Berth"), "Name", json_string(name));
         char slash[300];
         snprintf(slash, sizeof slash, "/%s", name);
         json_object_set_new(c->state, "Name", json_string(slash));
@@ -457,7 +444,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
                                 .nvolumes = o->nvolumes, .read_only = o->read_only,
                                 .network_host = o->network_host};
     c.listeners = listeners;
-    c.state = make_state(&c, json_object_get(config, "config"), manifest, "", layers);
+    c.state = make_state(&c, json_object_get(config, "config"), manifest, layers);
     rc = create(&c, o->name, err);
     if (rc == 0)
         rc = o->detach ? run_detached(&c, status, err)
