@@ -54,6 +54,8 @@ int rt_size_parse(const char *s, int64_t *bytes, struct berr *err)
     char *end;
     double v = strtod(s, &end);
     int64_t unit = 1;
+    if (end == s)
+        return berr_set(err, BERR_INVALID, "invalid size: '%s'", s);
     switch (*end | 0x20) {
     case 'k': unit = 1024; end++; break;
     case 'm': unit = 1024 * 1024; end++; break;
@@ -63,7 +65,7 @@ int rt_size_parse(const char *s, int64_t *bytes, struct berr *err)
     }
     if ((*end | 0x20) == 'b' && unit > 1)
         end++;
-    if (end == s || *end || !(v >= 0) || v * (double)unit > 9e18)
+    if (*end || !(v >= 0) || v * (double)unit > 9e18)
         return berr_set(err, BERR_INVALID, "invalid size: '%s'", s);
     *bytes = (int64_t)(v * (double)unit);
     if (*bytes > 0 && *bytes < 6 * 1024 * 1024)

@@ -1,0 +1,174 @@
+/*
+ * test_runtime.c - the runtime's pure parts: docker's -p, -v, --memory and
+ * --cpus syntaxes, good and bad, and how a container's process is put
+ * together from its Config (Entrypoint + Cmd, Env overrides, PATH and
+ * TERM defaults, exec's own argv, env, directory and user).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/internal.h"
+
+static void test_port_parse(void **state)
+{
+    (void)state;
+    struct rt_port p;
+    struct berr err = {0};
+    assert_int_equal(rt_port_parse("8080:80", &p, &err), 0);
+    assert_string_equal(p.host_ip, "0.0.0.0");
+    assert_int_equal(p.host_port, 8080);
+    assert_int_equal(p.ctr_port, 80);
+    assert_int_equal(rt_port_parse("127.0.0.1:5000:5001/tcp", &p, &err), 0);
+    assert_string_equal(p.host_ip, "127.0.0.1");
+    assert_int_equal(p.host_port, 5000);
+    assert_int_equal(p.ctr_port, 5001);
+    const char *bad[] = {"80", "", ":", "0:80", "80:0", "65536:80", "80:65536", "a:80",
+                         "80:b", "1.2.3:80:80", "x:80:80", "80:80/udp", "80:80/", "-1:80",
+                         "8080:80 "};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&err, 0, sizeof err);
+        if (rt_port_parse(bad[i], &p, &err) == 0)
+            fail_msg("rt_port_parse took \"%s\"", bad[i]);
+        assert_true(err.msg[0] != '\0');
+    }
+}
+
+static void test_volume_parse(void **state)
+{
+    (void)state;
+    struct rt_volume v;
+    struct berr err = {0};
+    assert_int_equal(rt_volume_parse("/srv/data:/data", &v, &err), 0);
+    assert_string_equal(v.host, "/srv/data");
+    assert_string_equal(v.ctr, "/data");
+    assert_false(v.ro);
+    free(v.host);
+    free(v.ctr);
+    assert_int_equal(rt_volume_parse("/a:/b:ro", &v, &err), 0);
+    assert_true(v.ro);
+    free(v.host);
+    free(v.ctr);
+    assert_int_equal(rt_volume_parse("/a:/b:rw", &v, &err), 0);
+    assert_false(v.ro);
+    free(v.host);
+    free(v.ctr);
+    const char *bad[] = {"", "/a", "/a:", ":/b", "rel:/b", "/a:rel", "/a:/", "/a:/b:bogus",
+                         "/a:/b:ro:x", "named:/data"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&err, 0, sizeof err);
+        if (rt_volume_parse(bad[i], &v, &err) == 0)
+            fail_msg("rt_volume_parse took \"%s\"", bad[i]);
+        assert_true(err.msg[0] != '\0');
+    }
+}
+
+static void test_size_and_cpus(void **state)
+{
+    (void)state;
+    int64_t n;
+    struct berr err = {0};
+    assert_int_equal(rt_size_parse("64m", &n, &err), 0);
+    assert_int_equal(n, 64 << 20);
+    assert_int_equal(rt_size_parse("1G", &n, &err), 0);
+    assert_int_equal(n, 1 << 30);
+    assert_int_equal(rt_size_parse("8192k", &n, &err), 0);
+    assert_int_equal(n, 8 << 20);
+    assert_int_equal(rt_size_parse("10mb", &n, &err), 0);
+    assert_int_equal(n, 10 << 20);
+    assert_int_equal(rt_size_parse("7340032", &n, &err), 0);
+    assert_int_equal(n, 7340032);
+    const char *bad[] = {"", "m", "12x", "-5m", "1m", "4096", "1e30g", "64 m"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (rt_size_parse(bad[i], &n, &err) == 0)
+            fail_msg("rt_size_parse took \"%s\"", bad[i]);
+    assert_int_equal(rt_cpus_parse("0.5", &n, &err), 0);
+    assert_int_equal(n, 50000);
+    assert_int_equal(rt_cpus_parse("1", &n, &err), 0);
+    assert_int_equal(n, 100000);
+    const char *bad_cpus[] = {"", "0", "0.001", "-1", "abc", "100000"};
+    for (size_t i = 0; i < sizeof bad_cpus / sizeof *bad_cpus; i++)
+        if (rt_cpus_parse(bad_cpus[i], &n, &err) == 0)
+            fail_msg("rt_cpus_parse took \"%s\"", bad_cpus[i]);
+}
+
+static size_t count(char **v)
+{
+    size_t n = 0;
+    while (v[n])
+        n++;
+    return n;
+}
+
+static void test_process_from_config(void **state)
+{
+    (void)state;
+    json_t *config = json_loads(
+        "{\"Entrypoint\": [\"/bin/tini\", \"--\"], \"Cmd\": [\"sh\", \"-c\", \"x\"],"
+        " \"Env\": [\"A=1\", \"B=2\"], \"WorkingDir\": \"/app\", \"User\": \"app\","
+        " \"Tty\": true}", 0, NULL);
+    struct rt_process p;
+    struct berr err = {0};
+    assert_int_equal(rt_process_from(config, NULL, &p, &err), 0);
+    assert_int_equal(count(p.argv), 5);
+    assert_string_equal(p.argv[0], "/bin/tini");
+    assert_string_equal(p.argv[4], "x");
+    assert_string_equal(p.env[0], "A=1");
+    assert_string_equal(p.env[1], "B=2");
+    /* no PATH in the image: docker's default; a tty gets a TERM */
+    assert_non_null(strstr(p.env[2], "PATH=/usr/local/sbin"));
+    assert_string_equal(p.env[3], "TERM=xterm");
+    assert_null(p.env[4]);
+    assert_string_equal(p.cwd, "/app");
+    assert_string_equal(p.user, "app");
+    assert_true(p.tty);
+    rt_process_free(&p);
+
+    /* exec: its own argv; its env over the container's; its dir and user */
+    char *argv[] = {"env", NULL}, *env[] = {"B=3", "C=4"};
+    struct rt_exec_opts x = {.argv = argv, .env = env, .nenv = 2, .workdir = "/tmp",
+                             .user = "0"};
+    assert_int_equal(rt_process_from(config, &x, &p, &err), 0);
+    assert_int_equal(count(p.argv), 1);
+    assert_string_equal(p.argv[0], "env");
+    assert_string_equal(p.env[1], "B=3");
+    assert_string_equal(p.env[2], "C=4");
+    assert_string_equal(p.cwd, "/tmp");
+    assert_string_equal(p.user, "0");
+    assert_false(p.tty);
+    rt_process_free(&p);
+    json_decref(config);
+
+    /* nothing to run */
+    config = json_loads("{\"Env\": [\"PATH=/bin\"]}", 0, NULL);
+    assert_int_not_equal(rt_process_from(config, NULL, &p, &err), 0);
+    assert_string_equal(err.msg, "no command specified");
+    json_decref(config);
+
+    /* the defaults: "/" and root */
+    config = json_loads("{\"Cmd\": [\"true\"], \"Env\": [\"PATH=/bin\"]}", 0, NULL);
+    assert_int_equal(rt_process_from(config, NULL, &p, &err), 0);
+    assert_string_equal(p.cwd, "/");
+    assert_string_equal(p.user, "");
+    assert_string_equal(p.env[0], "PATH=/bin");
+    assert_null(p.env[1]);
+    rt_process_free(&p);
+    json_decref(config);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_port_parse),
+        cmocka_unit_test(test_volume_parse),
+        cmocka_unit_test(test_size_and_cpus),
+        cmocka_unit_test(test_process_from_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
