@@ -1,8 +1,8 @@
 /*
- * exec.c - `berth exec`: a new process in a running container. This process
- * joins the container's cgroup and its IPC, UTS, network, PID and mount
- * namespaces (setns), then forks, because only a child lands in the PID
- * namespace; the child chroots to the container's root (as its first
+ * exec.c - `berth exec`: a new process in a running container. A child of
+ * this process joins the container's cgroup and its IPC, UTS, network, PID
+ * and mount namespaces (setns), then forks again, because only a child
+ * lands in the PID namespace; that one chroots to the container's root (as its first
  * process sees it, through /proc/<pid>/root) and goes through the same last
  * steps as that process (process.c). With -t, a pty is made here and
  * copied to and from our terminal.
@@ -61,6 +61,45 @@ static void relay_pty(int master, bool interactive)
         tcsetattr(0, TCSANOW, &saved);
 }
 
+/* In a child, so that this process keeps its own namespaces: join the
+ * container's, then fork once more into its PID namespace and exec there.
+ * Exits with the process's status. */
+static void __attribute__((noreturn))
+enter_and_exec(const char *id, const int *ns, int root, int slave, const struct rt_exec_opts *o,
+               const struct rt_process *p)
+{
+    cgroup_join(id, getpid());
+    for (size_t i = 0; i < NNS; i++)
+        if (setns(ns[i], namespaces[i].type) < 0) {
+            fprintf(stderr, "berth exec: cannot enter the container's %s namespace: %s\n",
+                    namespaces[i].name, strerror(errno));
+            _exit(125);
+        }
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (fchdir(root) < 0 || chroot(".") < 0)
+            _exit(125);
+        if (o->tty) {
+            setsid();
+            ioctl(slave, TIOCSCTTY, 0);
+            for (int i = 0; i < 3; i++)
+                dup2(slave, i);
+        } else if (!o->interactive) {
+            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            dup2(null, 0);
+        }
+        char msg[1024];
+        int code;
+        rt_process_exec(p, &code, msg, sizeof msg);
+        fprintf(stderr, "berth exec: %s\n", msg);
+        _exit(code);
+    }
+    int ws = 0;
+    while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    _exit(pid < 0 ? 125 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+}
+
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
             int *status, struct berr *err)
 {
@@ -96,30 +135,9 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         rc = berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
     /* the pty is opened by name before the mount namespace changes */
     int slave = rc == 0 && o->tty ? open(pty, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
-    cgroup_join(id, getpid());
-    for (size_t i = 0; rc == 0 && i < NNS; i++)
-        if (setns(ns[i], namespaces[i].type) < 0)
-            rc = berr_set(err, BERR_IO, "cannot enter the container's %s namespace: %s",
-                          namespaces[i].name, strerror(errno));
     pid_t child = rc == 0 ? fork() : -1;
-    if (child == 0) {
-        if (fchdir(root) < 0 || chroot(".") < 0)
-            _exit(126);
-        if (o->tty) {
-            setsid();
-            ioctl(slave, TIOCSCTTY, 0);
-            for (int i = 0; i < 3; i++)
-                dup2(slave, i);
-        } else if (!o->interactive) {
-            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            dup2(null, 0);
-        }
-        char msg[1024];
-        int code;
-        rt_process_exec(&p, &code, msg, sizeof msg);
-        fprintf(stderr, "berth exec: %s\n", msg);
-        _exit(code);
-    }
+    if (child == 0)
+        enter_and_exec(id, ns, root, slave, o, &p);
     if (rc == 0 && child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
     if (slave >= 0)
