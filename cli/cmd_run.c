@@ -178,10 +178,6 @@ int cmd_run(struct cli *g, int argc, char **argv)
     o.image = argv[optind];
     o.cmd = argv + optind + 1;
     o.ncmd = argc - optind - 1;
-    if (o.name && !*o.name) {
-        fprintf(stderr, "berth run: the container name must not be empty\n");
-        goto out;
-    }
     struct berth_store *s;
     if (cli_store(g, &s) != 0)
         goto out;

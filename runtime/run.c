@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -304,10 +305,25 @@ static int unpack_layers(struct berth_store *s, json_t *manifest, json_t *config
     return 0;
 }
 
+/* docker's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+static bool name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 2 || n > 255 || !isalnum((unsigned char)name[0]))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+            return false;
+    return true;
+}
+
 /* Under the containers lock: the name is free, the directory made. */
 static int create(struct rt_container *c, const char *name, struct berr *err)
 {
     char name_buf[128];
+    if (name && !name_valid(name))
+        return berr_set(err, BERR_INVALID, "Invalid container name (%s), only "
+                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
     int lock = state_lock(c->s);
     if (lock < 0)
         return berr_set(err, BERR_IO, "cannot lock the containers directory");
