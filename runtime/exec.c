@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -61,6 +63,20 @@ static void relay_pty(int master, bool interactive)
         tcsetattr(0, TCSANOW, &saved);
 }
 
+/* A pty of the container's own devpts instance, so that it has a name in
+ * there (/dev/pts/N), as docker exec -t gives. The ptmx is looked up
+ * inside the container's root, whatever its symlinks say. */
+static int open_pty(int root, int *master, int *slave)
+{
+    struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    *master = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof how);
+    if (*master < 0 || unlockpt(*master) < 0)
+        return -1;
+    *slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    return *slave < 0 ? -1 : 0;
+}
+
 /* In a child, so that this process keeps its own namespaces: join the
  * container's, then fork once more into its PID namespace and exec there.
  * Exits with the process's status. */
@@ -103,7 +119,7 @@ enter_and_exec(const char *id, const int *ns, int root, int slave, const struct 
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
             int *status, struct berr *err)
 {
-    char id[RT_ID_LEN + 1], path[64], pty[256];
+    char id[RT_ID_LEN + 1], path[64];
     json_t *st;
     int rc = state_find(s, what, id, &st, err);
     if (rc < 0)
@@ -128,13 +144,9 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         if (ns[i] < 0 || root < 0)
             rc = berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
     }
-    int master = -1;
-    if (rc == 0 && o->tty &&
-        ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || grantpt(master) < 0 ||
-         unlockpt(master) < 0 || ptsname_r(master, pty, sizeof pty) != 0))
+    int master = -1, slave = -1;
+    if (rc == 0 && o->tty && open_pty(root, &master, &slave) < 0)
         rc = berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
-    /* the pty is opened by name before the mount namespace changes */
-    int slave = rc == 0 && o->tty ? open(pty, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
     pid_t child = rc == 0 ? fork() : -1;
     if (child == 0)
         enter_and_exec(id, ns, root, slave, o, &p);
