@@ -95,8 +95,6 @@ json_t *state_get(struct berth_store *s, const char *id);
 int state_write(struct berth_store *s, const char *id, json_t *state, struct berr *err);
 /* The container's lock: held exclusive while its state changes. */
 int state_lock(struct berth_store *s);
-/* Is the monitor recorded in state alive (same pid, same start time)? */
-bool state_monitor_alive(json_t *state);
 /* /proc/<pid>/stat's start time, 0 if there is no such process. */
 unsigned long long proc_start_time(pid_t pid);
 /* RFC 3339 with nanoseconds, UTC, as docker writes times. */

@@ -77,7 +77,8 @@ unsigned long long proc_start_time(pid_t pid)
     return start;
 }
 
-bool state_monitor_alive(json_t *state)
+/* Is the monitor recorded in state alive (same pid, same start time)? */
+static bool state_monitor_alive(json_t *state)
 {
     json_t *b = json_object_get(state, "Berth");
     pid_t pid = (pid_t)json_integer_value(json_object_get(b, "MonitorPid"));
