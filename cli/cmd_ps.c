@@ -173,20 +173,6 @@ int cmd_logs(struct cli *g, int argc, char **argv)
     return rc < 0 ? cli_fail("logs", &err) : 0;
 }
 
-static int parse_signal(const char *s)
-{
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (!*end)
-        return n > 0 && n < NSIG ? (int)n : -1;
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (int i = 1; i < NSIG; i++)
-        if (sigabbrev_np(i) && strcasecmp(sigabbrev_np(i), s) == 0)
-            return i;
-    return -1;
-}
-
 /* stop, kill, rm and wait: the same loop over the containers named. */
 enum verb { STOP, KILL, RM, WAIT };
 
@@ -238,7 +224,7 @@ int cmd_kill(struct cli *g, int argc, char **argv)
     static const struct option opts[] = {{"signal", required_argument, NULL, 's'}, {0}};
     int c, sig = SIGKILL;
     while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1)
-        if (c != 's' || (sig = parse_signal(optarg)) < 0) {
+        if (c != 's' || (sig = rt_signal_parse(optarg)) < 0) {
             fprintf(stderr, "berth kill: invalid signal: %s\n", c == 's' ? optarg : "?");
             return 2;
         }

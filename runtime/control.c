@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,18 +54,26 @@ int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err)
     return rc;
 }
 
+int rt_signal_parse(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (*s && !*end)
+        return n > 0 && n < NSIG ? (int)n : -1;
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (int i = 1; i < NSIG; i++)
+        if (sigabbrev_np(i) && strcasecmp(sigabbrev_np(i), s) == 0)
+            return i;
+    return -1;
+}
+
 static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
 {
-    int sig = SIGTERM;
     const char *name = json_string_value(json_object_get(json_object_get(st, "Config"),
                                                          "StopSignal"));
-    if (name) {
-        const char *n = strncmp(name, "SIG", 3) == 0 ? name + 3 : name;
-        for (int i = 1; i < NSIG; i++)
-            if (sigabbrev_np(i) && strcmp(sigabbrev_np(i), n) == 0)
-                sig = i;
-    }
-    kill(pid_of(st), sig);
+    int sig = name ? rt_signal_parse(name) : -1;
+    kill(pid_of(st), sig > 0 ? sig : SIGTERM);
     json_t *now = wait_stopped(s, id, timeout * 1000L);
     if (now && running(now)) {
         kill(pid_of(now), SIGKILL);

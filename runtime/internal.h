@@ -33,6 +33,8 @@ struct rt_process {
     const char *user;        /* "name", "uid", "name:group", "uid:gid", or "" */
     bool tty;
 };
+/* The length of KEY in "KEY=VALUE" (all of it without '='). */
+size_t env_key_len(const char *kv);
 /* Build from the state document's Config (Cmd, Entrypoint, Env,
  * WorkingDir, User), with exec's overrides when `x` is not NULL.
  * Strings point into `state` and `x`; free the arrays with

@@ -168,12 +168,6 @@ static json_t *strings(char **v, int n)
     return a;
 }
 
-static size_t key_len(const char *kv)
-{
-    const char *eq = strchr(kv, '=');
-    return eq ? (size_t)(eq - kv) : strlen(kv);
-}
-
 /* The image's Env with the command line's on top, replacing by name. */
 static json_t *env_merge(json_t *image_env, char **add, size_t n, const char *hostname)
 {
@@ -187,8 +181,8 @@ static json_t *env_merge(json_t *image_env, char **add, size_t n, const char *ho
         const char *kv = k < n ? add[k] : host;
         size_t j;
         json_array_foreach(env, j, v)
-            if (key_len(json_string_value(v)) == key_len(kv) &&
-                strncmp(json_string_value(v), kv, key_len(kv)) == 0)
+            if (env_key_len(json_string_value(v)) == env_key_len(kv) &&
+                strncmp(json_string_value(v), kv, env_key_len(kv)) == 0)
                 break;
         if (k == n && j < json_array_size(env))
             break;   /* HOSTNAME given: keep it */

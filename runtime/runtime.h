@@ -77,6 +77,8 @@ typedef int (*rt_container_fn)(void *arg, json_t *state);
 int rt_list(struct berth_store *s, bool all, rt_container_fn each, void *arg,
             struct berr *err);
 
+/* "TERM", "SIGTERM" (any case) or "15": the signal number, or -1. */
+int rt_signal_parse(const char *s);
 int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err);
 /* SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` s. */
 int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *err);

@@ -11,7 +11,7 @@
 static const char *const default_path =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-static size_t env_key_len(const char *kv)
+size_t env_key_len(const char *kv)
 {
     const char *eq = strchr(kv, '=');
     return eq ? (size_t)(eq - kv) : strlen(kv);
