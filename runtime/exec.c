@@ -84,7 +84,11 @@ static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, int slave, const struct rt_exec_opts *o,
                const struct rt_process *p)
 {
-    cgroup_join(id, getpid());
+    struct berr err = {0};
+    if (cgroup_join(id, getpid(), &err) < 0) {
+        fprintf(stderr, "berth exec: %s\n", err.msg);
+        _exit(125);
+    }
     for (size_t i = 0; i < NNS; i++)
         if (setns(ns[i], namespaces[i].type) < 0) {
             fprintf(stderr, "berth exec: cannot enter the container's %s namespace: %s\n",
