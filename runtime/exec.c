@@ -125,7 +125,9 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
 {
     char id[RT_ID_LEN + 1], path[64];
     json_t *st;
-    int rc = state_find(s, what, id, &st, err);
+    int rc = rt_exe_require_sealed(err);
+    if (rc == 0)
+        rc = state_find(s, what, id, &st, err);
     if (rc < 0)
         return rc;
     json_t *state = json_object_get(st, "State");

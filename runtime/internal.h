@@ -70,6 +70,13 @@ void cgroup_remove(const char *id);
 /* Did the kernel kill something in it for memory? */
 bool cgroup_oom_killed(const char *id);
 
+/* ---- exe.c -------------------------------------------------------------------------- */
+
+/* Is /proc/self/exe a sealed copy (rt_exe_reexec_sealed)? */
+bool rt_exe_sealed(void);
+/* 0 when it is; else an error saying that it must be. */
+int rt_exe_require_sealed(struct berr *err);
+
 /* ---- devices.c ---------------------------------------------------------------------- */
 
 /* docker's default device rules on one cgroup directory, v1 (devices.deny
