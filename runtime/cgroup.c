@@ -145,6 +145,9 @@ static void enter_hybrid(const char *id, pid_t pid)
 
 int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
 {
+    /* every container start passes here, whichever command made it */
+    if (rt_exe_require_sealed(err) < 0)
+        return -BERR_IO;
     if (unified())
         return enter_v2(id, pid, o, err);
     int rc = enter_v1(id, pid, o, err);

@@ -152,18 +152,21 @@ static int limit_v2(const char *dir, struct berr *err)
     load.insns = (uintptr_t)insns;
     load.insn_cnt = (unsigned)program(insns);
     load.license = (uintptr_t)"Apache";
-    load.log_buf = (uintptr_t)log;
-    load.log_size = sizeof log;
-    load.log_level = 1;
     int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
-    if (prog < 0 && errno == ENOSPC) {   /* the log did not fit: load without it */
-        load.log_buf = 0;
-        load.log_size = load.log_level = 0;
-        prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    if (prog < 0) {   /* again, for the verifier's word on why */
+        int e = errno;
+        load.log_buf = (uintptr_t)log;
+        load.log_size = sizeof log;
+        load.log_level = 1;
+        int again = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+        if (again >= 0) {   /* a passing fault: the first error stands alone */
+            close(again);
+            *log = '\0';
+        }
+        size_t n = strlen(log);   /* the verifier's last words say why */
+        return berr_set(err, BERR_IO, "cannot load the device cgroup program: %s%s%s",
+                        strerror(e), n ? ": " : "", log + (n > 300 ? n - 300 : 0));
     }
-    if (prog < 0)
-        return berr_set(err, BERR_IO, "cannot load the device cgroup program: %s%s%.200s",
-                        strerror(errno), *log ? ": " : "", log);
     int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     union bpf_attr attach = {0};
     attach.target_fd = (unsigned)cg;
