@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +87,9 @@ int rt_exe_reexec_sealed(char **argv, struct berr *err)
 {
     if (rt_exe_sealed()) {
         unsetenv(MARKER);   /* nothing berth starts needs to see it */
+        /* ps and pgrep would show the memfd's name */
+        const char *name = argv[0] ? strrchr(argv[0], '/') : NULL;
+        prctl(PR_SET_NAME, name ? name + 1 : argv[0] ? argv[0] : "berth", 0, 0, 0);
         return 0;
     }
     if (getenv(MARKER))

@@ -350,6 +350,7 @@ else
     # the monitor and `berth exec` themselves run from the copy
     MON=$(state ex .Berth.MonitorPid)
     expect_match "$(readlink "/proc/$MON/exe" 2>&1)" '^/memfd:berth' "the monitor's executable"
+    expect_eq "$(cat "/proc/$MON/comm" 2>&1)" berth "the monitor's name (ps, pgrep)"
     bx rm -f ex
 fi
 expect_eq "$(sha256sum <"$BERTH")" "$SUM0" "the host's berth binary, sha256 before and after"
