@@ -4,6 +4,7 @@
  *   berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]
  */
 #include "builtin.h"
+#include "../runtime/runtime.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,10 @@ static const struct {
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
 };
+
+/* The commands that start processes inside containers: they run from a
+ * sealed copy of this binary (rt_exe_reexec_sealed). */
+static const char *const enter_containers[] = {"run", "exec"};
 
 static void usage(FILE *out)
 {
@@ -135,6 +140,11 @@ int main(int argc, char **argv)
     if (i >= argc) {
         usage(stderr);
         return 2;
+    }
+    for (size_t c = 0; c < sizeof enter_containers / sizeof *enter_containers; c++) {
+        struct berr err = {0};
+        if (strcmp(argv[i], enter_containers[c]) == 0 && rt_exe_reexec_sealed(argv, &err) < 0)
+            return cli_fail(argv[i], &err);
     }
     for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
         if (strcmp(argv[i], commands[c].name) == 0)

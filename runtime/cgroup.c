@@ -1,10 +1,14 @@
 /*
- * cgroup.c - one cgroup per container, for its limits. Under cgroup v2
- * (a unified hierarchy at /sys/fs/cgroup) it is /sys/fs/cgroup/berth/<id>;
- * under v1 a berth/<id> directory in each of the memory, cpu and pids
- * hierarchies that is mounted. The monitor puts the container's first
- * process in before that process runs anything of the image's, so nothing
- * escapes the limits; exec joins the same cgroup.
+ * cgroup.c - one cgroup per container, for its limits and its devices.
+ * Under cgroup v2 (a unified hierarchy at /sys/fs/cgroup) it is
+ * /sys/fs/cgroup/berth/<id>; under v1 a berth/<id> directory in each of the
+ * memory, cpu and pids hierarchies that is mounted, and in the devices one,
+ * which must be. On a hybrid host (v1 controllers beside a cgroup2 mount at
+ * /sys/fs/cgroup/unified) the container also gets berth/<id> there with the
+ * v2 device program, a second lock on the same door. The monitor puts the
+ * container's first process in before that process runs anything of the
+ * image's, so nothing escapes the limits; exec joins the same cgroups, and
+ * fails rather than run a process outside the device rules.
  */
 #include "internal.h"
 
@@ -12,12 +16,18 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
+#define HYBRID_ROOT CGROUP_ROOT "/unified"
 
-static const char *const v1_controllers[] = {"memory", "cpu", "pids"};
+/* "devices" is last: its index is DEVICES */
+static const char *const v1_controllers[] = {"memory", "cpu", "pids", "devices"};
+#define NV1 (sizeof v1_controllers / sizeof *v1_controllers)
+#define DEVICES 3
 
 static bool unified(void)
 {
@@ -54,6 +64,8 @@ static int enter_v2(const char *id, pid_t pid, const struct rt_run_opts *o, stru
     snprintf(dir, sizeof dir, CGROUP_ROOT "/berth/%s", id);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return berr_set(err, BERR_IO, "cannot create cgroup %s: %s", dir, strerror(errno));
+    if (cgroup_devices_limit(dir, err) < 0)
+        return -BERR_IO;
     if (o->memory && (limit(dir, "memory.max", o->memory, err) < 0 ||
                       (access(CGROUP_ROOT "/berth/memory.swap.max", F_OK) == 0 &&
                        limit(dir, "memory.swap.max", 0, err) < 0)))
@@ -70,13 +82,13 @@ static int enter_v2(const char *id, pid_t pid, const struct rt_run_opts *o, stru
 
 static int enter_v1(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
 {
-    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+    for (size_t i = 0; i < NV1; i++) {
         const char *c = v1_controllers[i];
         char dir[256];
         snprintf(dir, sizeof dir, CGROUP_ROOT "/%s", c);
         if (access(dir, F_OK) < 0) {
             bool wanted = (i == 0 && o->memory) || (i == 1 && o->cpu_quota) ||
-                          (i == 2 && o->pids_limit);
+                          (i == 2 && o->pids_limit) || i == DEVICES;
             if (wanted)
                 return berr_set(err, BERR_UNSUPPORTED, "the %s cgroup controller is not "
                                 "mounted", c);
@@ -102,6 +114,8 @@ static int enter_v1(const char *id, pid_t pid, const struct rt_run_opts *o, stru
         }
         if (i == 2 && o->pids_limit)
             rc = limit(dir, "pids.max", o->pids_limit, err);
+        if (i == DEVICES)
+            rc = cgroup_devices_limit(dir, err);
         if (rc == 0)
             rc = limit(dir, "cgroup.procs", pid, err);
         if (rc < 0)
@@ -110,24 +124,60 @@ static int enter_v1(const char *id, pid_t pid, const struct rt_run_opts *o, stru
     return 0;
 }
 
-int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
+/* A cgroup2 mount beside the v1 hierarchies. */
+static bool hybrid(void)
 {
-    return unified() ? enter_v2(id, pid, o, err) : enter_v1(id, pid, o, err);
+    struct statfs fs;
+    return statfs(HYBRID_ROOT, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-void cgroup_join(const char *id, pid_t pid)
+/* Best effort: the v1 devices controller already holds the rules. */
+static void enter_hybrid(const char *id, pid_t pid)
+{
+    char dir[256], v[32];
+    struct berr err = {0};
+    mkdir(HYBRID_ROOT "/berth", 0755);
+    snprintf(dir, sizeof dir, HYBRID_ROOT "/berth/%s", id);
+    snprintf(v, sizeof v, "%d", (int)pid);
+    if ((mkdir(dir, 0755) == 0 || errno == EEXIST) && cgroup_devices_limit(dir, &err) == 0)
+        put(dir, "cgroup.procs", v);
+}
+
+int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err)
+{
+    /* every container start passes here, whichever command made it */
+    if (rt_exe_require_sealed(err) < 0)
+        return -BERR_IO;
+    if (unified())
+        return enter_v2(id, pid, o, err);
+    int rc = enter_v1(id, pid, o, err);
+    if (rc == 0 && hybrid())
+        enter_hybrid(id, pid);
+    return rc;
+}
+
+int cgroup_join(const char *id, pid_t pid, struct berr *err)
 {
     char dir[256], v[32];
     snprintf(v, sizeof v, "%d", (int)pid);
     if (unified()) {
         snprintf(dir, sizeof dir, CGROUP_ROOT "/berth/%s", id);
-        put(dir, "cgroup.procs", v);
-        return;
+        if (put(dir, "cgroup.procs", v) < 0)
+            return berr_set(err, BERR_IO, "cannot join the container's cgroup %s: %s", dir,
+                            strerror(errno));
+        return 0;
     }
-    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+    for (size_t i = 0; i < NV1; i++) {
         snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth/%s", v1_controllers[i], id);
-        put(dir, "cgroup.procs", v);
+        /* limits are best kept; the device rules must be */
+        if (put(dir, "cgroup.procs", v) < 0 && i == DEVICES)
+            return berr_set(err, BERR_IO, "cannot join the container's cgroup %s: %s", dir,
+                            strerror(errno));
     }
+    snprintf(dir, sizeof dir, HYBRID_ROOT "/berth/%s", id);
+    if (hybrid() && access(dir, F_OK) == 0)
+        put(dir, "cgroup.procs", v);
+    return 0;
 }
 
 /* The last processes of a container may take a moment to leave. */
@@ -145,10 +195,13 @@ void cgroup_remove(const char *id)
         remove_dir(dir);
         return;
     }
-    for (size_t i = 0; i < sizeof v1_controllers / sizeof *v1_controllers; i++) {
+    for (size_t i = 0; i < NV1; i++) {
         snprintf(dir, sizeof dir, CGROUP_ROOT "/%s/berth/%s", v1_controllers[i], id);
         remove_dir(dir);
     }
+    snprintf(dir, sizeof dir, HYBRID_ROOT "/berth/%s", id);
+    if (access(dir, F_OK) == 0)
+        remove_dir(dir);
 }
 
 bool cgroup_oom_killed(const char *id)

@@ -84,7 +84,11 @@ static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, int slave, const struct rt_exec_opts *o,
                const struct rt_process *p)
 {
-    cgroup_join(id, getpid());
+    struct berr err = {0};
+    if (cgroup_join(id, getpid(), &err) < 0) {
+        fprintf(stderr, "berth exec: %s\n", err.msg);
+        _exit(125);
+    }
     for (size_t i = 0; i < NNS; i++)
         if (setns(ns[i], namespaces[i].type) < 0) {
             fprintf(stderr, "berth exec: cannot enter the container's %s namespace: %s\n",
@@ -121,7 +125,9 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
 {
     char id[RT_ID_LEN + 1], path[64];
     json_t *st;
-    int rc = state_find(s, what, id, &st, err);
+    int rc = rt_exe_require_sealed(err);
+    if (rc == 0)
+        rc = state_find(s, what, id, &st, err);
     if (rc < 0)
         return rc;
     json_t *state = json_object_get(st, "State");

@@ -60,13 +60,31 @@ int seccomp_load_default(char *msg, size_t len);
 /* ---- cgroup.c ----------------------------------------------------------------------- */
 
 /* Put pid into a cgroup of its own (v2 where mounted, else the v1
- * memory, cpu and pids hierarchies) with the limits of `o`. */
+ * memory, cpu, pids and devices hierarchies) with the limits of `o` and
+ * docker's device rules. */
 int cgroup_enter(const char *id, pid_t pid, const struct rt_run_opts *o, struct berr *err);
-/* Join the container's cgroup (for exec). */
-void cgroup_join(const char *id, pid_t pid);
+/* Join the container's cgroup (for exec); an error if its device rules
+ * could not be joined. */
+int cgroup_join(const char *id, pid_t pid, struct berr *err);
 void cgroup_remove(const char *id);
 /* Did the kernel kill something in it for memory? */
 bool cgroup_oom_killed(const char *id);
+
+/* ---- exe.c -------------------------------------------------------------------------- */
+
+/* Is /proc/self/exe a sealed copy (rt_exe_reexec_sealed)? */
+bool rt_exe_sealed(void);
+/* 0 when it is; else an error saying that it must be. */
+int rt_exe_require_sealed(struct berr *err);
+
+/* ---- devices.c ---------------------------------------------------------------------- */
+
+/* docker's default device rules on one cgroup directory, v1 (devices.deny
+ * and devices.allow) or v2 (a BPF device program), whichever `dir` is:
+ * access to null, zero, full, random, urandom, tty, ptmx, pts/N and tun;
+ * mknod of any node; nothing else. Every container's cgroup gets them from
+ * cgroup_enter, before its first process runs. */
+int cgroup_devices_limit(const char *dir, struct berr *err);
 
 /* ---- rootfs.c: inside the new namespaces, before exec ------------------------------- */
 

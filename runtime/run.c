@@ -412,7 +412,9 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
 {
     json_t *manifest = NULL, *config = NULL;
     *status = 125;
-    int rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
+    int rc = rt_exe_require_sealed(err);
+    if (rc == 0)
+        rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)
         return rc;
     struct rt_container c = {.s = s, .o = o};

@@ -105,4 +105,12 @@ struct rt_exec_opts {
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
             int *status, struct berr *err);
 
+/* A command that starts processes inside containers (run, exec, build...)
+ * calls this first, with main's argv: unless it already runs from one, it
+ * re-executes itself from a sealed in-memory copy of its binary, so that
+ * nothing in a container can reach the file berth was started from. Only
+ * returns on failure, or at once in the copy. rt_run and rt_exec refuse to
+ * work without it. */
+int rt_exe_reexec_sealed(char **argv, struct berr *err);
+
 #endif

@@ -2,7 +2,11 @@
  * test_runtime.c - the runtime's pure parts: docker's -p, -v, --memory and
  * --cpus syntaxes, good and bad, and how a container's process is put
  * together from its Config (Entrypoint + Cmd, Env overrides, PATH and
- * TERM defaults, exec's own argv, env, directory and user).
+ * TERM defaults, exec's own argv, env, directory and user); and, as root,
+ * docker's device rules on a real cgroup of each kind this host has (the v1
+ * devices controller, and a cgroup2 hierarchy, where the rules are a BPF
+ * program): a process in it may open /dev/null and make any node, but not
+ * open a block device or another char device it made.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +14,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../runtime/internal.h"
 
@@ -162,6 +174,78 @@ static void test_process_from_config(void **state)
     json_decref(config);
 }
 
+/* What a process in the cgroup `dir` may do, as bits: 1 /dev/null opens,
+ * 2 mknod of a block node works, 4 that node does not open (EPERM),
+ * 8 a char node 1:11 made here does not open for writing (EPERM),
+ * 16 a char node 1:3 made here opens. */
+static int probe_in(const char *dir)
+{
+    char procs[512], node[64];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char v[32];
+        int fd = open(procs, O_WRONLY), bits = 0;
+        snprintf(v, sizeof v, "%d", (int)getpid());
+        if (fd < 0 || write(fd, v, strlen(v)) < 0)
+            _exit(100);
+        close(fd);
+        if ((fd = open("/dev/null", O_RDWR)) >= 0)
+            bits |= 1, close(fd);
+        snprintf(node, sizeof node, "/tmp/berth-unit-blk-%d", (int)getpid());
+        if (mknod(node, S_IFBLK | 0600, makedev(7, 0)) == 0)
+            bits |= 2;
+        if ((fd = open(node, O_RDONLY)) < 0 && errno == EPERM)
+            bits |= 4;
+        if (fd >= 0)
+            close(fd);
+        unlink(node);
+        if (mknod(node, S_IFCHR | 0600, makedev(1, 11)) == 0 &&
+            (fd = open(node, O_WRONLY)) < 0 && errno == EPERM)
+            bits |= 8;
+        unlink(node);
+        if (mknod(node, S_IFCHR | 0600, makedev(1, 3)) == 0 &&
+            (fd = open(node, O_WRONLY)) >= 0)
+            bits |= 16, close(fd);
+        unlink(node);
+        _exit(bits);
+    }
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static void check_rules(const char *root, long magic)
+{
+    struct statfs fs;
+    char dir[256];
+    struct berr err = {0};
+    if (statfs(root, &fs) < 0 || fs.f_type != magic)
+        return;
+    snprintf(dir, sizeof dir, "%s/berth-unit-%d", root, (int)getpid());
+    assert_int_equal(mkdir(dir, 0755), 0);
+    int rc = cgroup_devices_limit(dir, &err);
+    if (rc < 0)
+        fprintf(stderr, "%s: %s\n", dir, err.msg);
+    int bits = rc == 0 ? probe_in(dir) : -1;
+    int removed = rmdir(dir);   /* before any assertion can leave it behind */
+    assert_int_equal(rc, 0);
+    assert_int_equal(bits, 1 | 2 | 4 | 8 | 16);
+    assert_int_equal(removed, 0);
+    /* not a cgroup: refused */
+    assert_int_not_equal(cgroup_devices_limit("/tmp", &err), 0);
+}
+
+static void test_device_rules(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    check_rules("/sys/fs/cgroup/devices", CGROUP_SUPER_MAGIC);
+    check_rules("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
+    check_rules("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_volume_parse),
         cmocka_unit_test(test_size_and_cpus),
         cmocka_unit_test(test_process_from_config),
+        cmocka_unit_test(test_device_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
