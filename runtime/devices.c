@@ -6,10 +6,9 @@
  * device nodes, so the node's existence proves nothing: the kernel's device
  * cgroup check at open(2) is what keeps a container away from the host's
  * disks and memory. Everything is denied except the few character devices
- * every program expects (null, zero, full, random, urandom, tty, ptmx, the
- * pts/ terminals, and tun, which runc keeps for compatibility and which is
- * useless without CAP_NET_ADMIN), plus mknod(2) of any node (but no access
- * to it) so that image builds that create nodes still work.
+ * every program expects (null, zero, full, random, urandom, tty, ptmx and the
+ * pts/ terminals; not net/tun, which runc also allows), plus mknod(2) of any
+ * node (but no access to it) so that image builds that create nodes work.
  *
  * cgroup v1 says so in the devices controller's devices.deny/allow files;
  * cgroup v2 has no such files, the rules are a BPF_PROG_TYPE_CGROUP_DEVICE
@@ -45,7 +44,6 @@ static const struct dev_rule {
     {'c', 1, 9, "rwm"},      /* urandom */
     {'c', 136, ANY, "rwm"},  /* pts/N */
     {'c', 5, 2, "rwm"},      /* ptmx */
-    {'c', 10, 200, "rwm"},   /* net/tun */
 };
 #define NALLOWED (sizeof allowed / sizeof *allowed)
 
