@@ -242,9 +242,9 @@ LONG=$((100000 + RANDOM))
 
 # ---- 1. host devices ---------------------------------------------------------------------
 # mknod is allowed (docker keeps CAP_MKNOD and `b *:* m`), access is not
-bx run --rm --entrypoint sh rt/sec:1 -c 'mknod /tmp/l0 b 7 0 && echo made; probe open r /tmp/l0; probe open w /tmp/l0; probe open rw /tmp/l0; mknod /tmp/k c 1 11 && probe open w /tmp/k'
+bx run --rm --entrypoint sh rt/sec:1 -c 'mknod /tmp/l0 b 7 0 && echo made; probe open r /tmp/l0; probe open w /tmp/l0; probe open rw /tmp/l0; mknod /tmp/k c 1 11 && probe open w /tmp/k; mknod /tmp/t c 10 200 && probe open rw /tmp/t'
 ok "run: mknod of a block device, then open it"
-lines_are "mknod b 7 0 then open r, w, rw; mknod c 1 11 then open w" $'made\nEPERM\nEPERM\nEPERM\nEPERM'
+lines_are "mknod b 7 0 then open r, w, rw; mknod c 1 11 then open w; net/tun" $'made\nEPERM\nEPERM\nEPERM\nEPERM\nEPERM'
 for user in root app; do
     bx run --rm -u $user --entrypoint probe rt/sec:1 open r /devs/loop0 /devs/kmsg
     ok "run -u $user: open device nodes of the image for reading"
