@@ -110,6 +110,19 @@ int json_write_atomic(json_t *doc, const char *path, const char *tmp, int mode,
 /* "12.3MB", as docker prints sizes. */
 void format_size(uint64_t n, char *out, size_t len);
 
+/* ---- bounded strings ----------------------------------------------------- */
+
+/* Append printf-style output at buf + *len. Never writes past buf[size - 1]
+ * and always leaves buf NUL-terminated (when size > 0). *len becomes the
+ * length the whole string needs, so after a truncation it is >= size and
+ * every later append writes nothing: check once at the end, or at each
+ * call. Returns 0, -BERR_TOOBIG when the output did not fit (or an earlier
+ * append had not), -BERR_INVALID on an encoding error. */
+int buf_appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int buf_vappendf(char *buf, size_t size, size_t *len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 /* ---- files ------------------------------------------------------------- */
 
 int mkdir_p(const char *path, int mode);

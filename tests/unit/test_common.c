@@ -1,0 +1,220 @@
+/*
+ * test_common.c - bounded string building (buf_appendf) at its edges, the
+ * WWW-Authenticate challenge built with it for the longest realm, service
+ * and repository name the configuration and the grammar allow.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../auth/auth.h"
+#include "../../common/common.h"
+
+/* ---- buf_appendf ------------------------------------------------------------ */
+
+/* A guard area after the buffer: nothing may ever be written there. */
+struct guarded {
+    char buf[8];
+    char guard[8];
+};
+
+static void guard_init(struct guarded *g)
+{
+    memset(g->buf, 'X', sizeof g->buf);
+    memset(g->guard, 'G', sizeof g->guard);
+}
+
+static void guard_check(const struct guarded *g)
+{
+    for (size_t i = 0; i < sizeof g->guard; i++)
+        if (g->guard[i] != 'G')
+            fail_msg("buf_appendf wrote past the end of the buffer (guard byte %zu)", i);
+}
+
+static void test_appendf_exact_fit(void **state)
+{
+    (void)state;
+    struct guarded g;
+    guard_init(&g);
+    size_t n = 0;
+    /* 7 characters and the NUL: exactly 8 */
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", "abc"), 0);
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", "defg"), 0);
+    assert_int_equal(n, 7);
+    assert_string_equal(g.buf, "abcdefg");
+    guard_check(&g);
+    /* even an empty append fits no more: it still succeeds */
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", ""), 0);
+    assert_int_equal(n, 7);
+    /* one more character does not */
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "h"), -BERR_TOOBIG);
+    assert_string_equal(g.buf, "abcdefg");
+    assert_true(n >= sizeof g.buf);
+    guard_check(&g);
+}
+
+static void test_appendf_one_over(void **state)
+{
+    (void)state;
+    struct guarded g;
+    guard_init(&g);
+    size_t n = 0;
+    /* 8 characters do not fit in 8 bytes: 7 of them and the NUL do */
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", "12345678"), -BERR_TOOBIG);
+    assert_string_equal(g.buf, "1234567");
+    assert_int_equal(n, 8);   /* the length the whole string needs */
+    guard_check(&g);
+
+    guard_init(&g);
+    n = 0;
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%d", 1234), 0);
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%d", 5678), -BERR_TOOBIG);
+    assert_string_equal(g.buf, "1234567");
+    assert_int_equal(n, 8);
+    guard_check(&g);
+}
+
+static void test_appendf_after_truncation(void **state)
+{
+    (void)state;
+    struct guarded g;
+    guard_init(&g);
+    size_t n = 0;
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", "0123456789"), -BERR_TOOBIG);
+    assert_int_equal(n, 10);
+    /* every later append writes nothing, keeps the NUL, keeps counting */
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "%s", "abc"), -BERR_TOOBIG);
+    assert_int_equal(n, 310);
+    assert_string_equal(g.buf, "0123456");
+    guard_check(&g);
+    /* a short append after a long one fails too: no gap, no overwrite */
+    assert_int_equal(buf_appendf(g.buf, sizeof g.buf, &n, "z"), -BERR_TOOBIG);
+    assert_string_equal(g.buf, "0123456");
+
+    /* the old idiom's failure: a huge piece in the middle */
+    char big[300];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    guard_init(&g);
+    n = 0;
+    buf_appendf(g.buf, sizeof g.buf, &n, "a");
+    buf_appendf(g.buf, sizeof g.buf, &n, "%s", big);
+    buf_appendf(g.buf, sizeof g.buf, &n, ",tail=%s", big);
+    assert_int_equal(n, 1 + 299 + 6 + 299);
+    assert_string_equal(g.buf, "abbbbbb");
+    guard_check(&g);
+}
+
+static void test_appendf_tiny_buffers(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    /* size 0: nothing at all is written, not even a NUL */
+    assert_int_equal(buf_appendf(NULL, 0, &n, "x"), -BERR_TOOBIG);
+    assert_int_equal(n, 1);
+    char one[1] = {'Q'};
+    n = 0;
+    assert_int_equal(buf_appendf(one, 1, &n, "%s", ""), 0);
+    assert_int_equal(one[0], '\0');
+    assert_int_equal(buf_appendf(one, 1, &n, "y"), -BERR_TOOBIG);
+    assert_int_equal(one[0], '\0');
+}
+
+/* ---- the challenge, built at its largest ---------------------------------------- */
+
+static char tmpdir[64];
+
+static struct auth *token_auth(const char *realm, const char *service, struct berr *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s/signing.pem", tmpdir);
+    json_t *cfg = json_pack("{s:{s:s,s:s,s:s}}", "token", "realm", realm, "service", service,
+                            "key", key);
+    assert_non_null(cfg);
+    struct auth *a = NULL;
+    int rc = auth_open(cfg, &a, err);
+    json_decref(cfg);
+    return rc == 0 ? a : NULL;
+}
+
+static void test_challenge_longest(void **state)
+{
+    (void)state;
+    char realm[1025], service[257], name[NAME_MAX_LEN + 1];
+    memcpy(realm, "https://auth.example/", 21);
+    memset(realm + 21, 'r', sizeof realm - 22);
+    realm[sizeof realm - 1] = '\0';
+    memset(service, 's', sizeof service - 1);
+    service[sizeof service - 1] = '\0';
+    for (size_t i = 0; i < NAME_MAX_LEN; i++)
+        name[i] = i % 64 == 63 ? '/' : 'n';
+    name[NAME_MAX_LEN] = '\0';
+    assert_true(repo_name_valid(name));
+
+    struct berr err = {0};
+    struct auth *a = token_auth(realm, service, &err);
+    if (!a)
+        fail_msg("auth_open: %s", err.msg);
+    struct auth_result r;
+    auth_check(a, NULL, "c", name, ACT_PULL | ACT_PUSH | ACT_DELETE, &r);
+    assert_int_equal(r.verdict, AUTH_CHALLENGE);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "Bearer realm=\"%s\",service=\"%s\",scope=\"repository:%s:pull,push,delete\"",
+             realm, service, name);
+    assert_string_equal(r.challenge, want);
+    auth_result_clear(&r);
+    auth_close(a);
+
+    /* one character more than the limits: refused when the configuration loads */
+    char longer[1100];
+    snprintf(longer, sizeof longer, "%sx", realm);
+    memset(&err, 0, sizeof err);
+    assert_null(token_auth(longer, service, &err));
+    assert_non_null(strstr(err.msg, "realm"));
+    snprintf(longer, sizeof longer, "%sx", service);
+    memset(&err, 0, sizeof err);
+    assert_null(token_auth(realm, longer, &err));
+    assert_non_null(strstr(err.msg, "service"));
+    /* a quote would end the quoted value early */
+    memset(&err, 0, sizeof err);
+    assert_null(token_auth("https://a/\",scope=\"x", "svc", &err));
+    assert_null(token_auth("https://a/", "sv\"c", &err));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/berth-test-common-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/signing.pem", tmpdir);
+    unlink(path);
+    rmdir(tmpdir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_appendf_exact_fit),
+        cmocka_unit_test(test_appendf_one_over),
+        cmocka_unit_test(test_appendf_after_truncation),
+        cmocka_unit_test(test_appendf_tiny_buffers),
+        cmocka_unit_test(test_challenge_longest),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
