@@ -142,6 +142,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_request(const char *id, const char *method, const char *path, unsigned status,
                  uint64_t bytes_in, uint64_t bytes_out, double seconds);
 
+/* Copy `in` to out (size bytes, NUL-terminated) as one printable line of
+ * valid UTF-8: control characters (C0, DEL, C1), bytes that are not UTF-8
+ * and, when `space`, spaces become \xNN; a backslash becomes \\. Cuts
+ * only between characters. Returns the length written. */
+size_t log_escape(const char *in, char *out, size_t size, bool space);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -1,7 +1,8 @@
 /*
  * test_common.c - bounded string building (buf_appendf) at its edges, the
  * WWW-Authenticate challenge built with it for the longest realm, service
- * and repository name the configuration and the grammar allow.
+ * and repository name the configuration and the grammar allow, and the
+ * escaping that keeps a log line one line of valid UTF-8 (log_escape).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -190,6 +191,71 @@ static void test_challenge_longest(void **state)
     assert_null(token_auth("https://a/", "sv\"c", &err));
 }
 
+/* ---- log_escape ------------------------------------------------------------------ */
+
+static const char *esc(const char *in, bool space)
+{
+    static char out[512];
+    log_escape(in, out, sizeof out, space);
+    return out;
+}
+
+static void test_log_escape_controls(void **state)
+{
+    (void)state;
+    assert_string_equal(esc("/v2/a/manifests/x", false), "/v2/a/manifests/x");
+    assert_string_equal(esc("/v2/a\nFAKE 200", false), "/v2/a\\x0aFAKE 200");
+    assert_string_equal(esc("a\r\tb\x1b[31mc\x7f", false), "a\\x0d\\x09b\\x1b[31mc\\x7f");
+    assert_string_equal(esc("a b", true), "a\\x20b");
+    assert_string_equal(esc("a b", false), "a b");
+    /* a literal backslash-x in the input stays distinct from an escape */
+    assert_string_equal(esc("a\\x0ab", false), "a\\\\x0ab");
+    assert_string_equal(esc("", false), "");
+    assert_string_equal(esc(NULL, false), "");
+}
+
+static void test_log_escape_utf8(void **state)
+{
+    (void)state;
+    /* valid UTF-8 passes unchanged: é, €, 𝄞 */
+    assert_string_equal(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e", false),
+                        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e");
+    /* invalid bytes, each one escaped */
+    assert_string_equal(esc("u\xff\xfe", false), "u\\xff\\xfe");
+    assert_string_equal(esc("\xc3", false), "\\xc3");              /* cut short */
+    assert_string_equal(esc("\xc3(", false), "\\xc3(");            /* bad continuation */
+    assert_string_equal(esc("\xc0\xaf", false), "\\xc0\\xaf");     /* overlong '/' */
+    assert_string_equal(esc("\xed\xa0\x80", false), "\\xed\\xa0\\x80");   /* surrogate */
+    assert_string_equal(esc("\xf4\x90\x80\x80", false), "\\xf4\\x90\\x80\\x80");   /* > U+10FFFF */
+    assert_string_equal(esc("\xe2\x82", false), "\\xe2\\x82");
+    /* C1 control U+009B (CSI) */
+    assert_string_equal(esc("a\xc2\x9b" "b", false), "a\\xc2\\x9bb");
+    /* what comes out always makes a JSON string */
+    const char *bad = "\xff\x80\xc3\x28\xe2\x28\xa1\xf0\x28\x8c\xbc\n\x01";
+    json_t *s = json_string(esc(bad, false));
+    assert_non_null(s);
+    json_decref(s);
+}
+
+static void test_log_escape_bounds(void **state)
+{
+    (void)state;
+    char out[8];
+    memset(out, 'X', sizeof out);
+    /* "abc" + "\x0a" and the NUL: exactly 8 */
+    assert_int_equal(log_escape("abc\n", out, sizeof out, false), 7);
+    assert_string_equal(out, "abc\\x0a");
+    /* an escape that does not fit is left out whole */
+    assert_int_equal(log_escape("abcd\n", out, sizeof out, false), 4);
+    assert_string_equal(out, "abcd");
+    /* and so is a character */
+    assert_int_equal(log_escape("abcdef\xe2\x82\xac", out, sizeof out, false), 6);
+    assert_string_equal(out, "abcdef");
+    assert_int_equal(log_escape("abc", out, 1, false), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(log_escape("abc", out, 0, false), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -215,6 +281,9 @@ int main(void)
         cmocka_unit_test(test_appendf_after_truncation),
         cmocka_unit_test(test_appendf_tiny_buffers),
         cmocka_unit_test(test_challenge_longest),
+        cmocka_unit_test(test_log_escape_controls),
+        cmocka_unit_test(test_log_escape_utf8),
+        cmocka_unit_test(test_log_escape_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
