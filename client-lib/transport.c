@@ -385,8 +385,12 @@ static void basic_header(const char *user, const char *pass, char *out, size_t l
     char plain[1024];
     int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
     unsigned char enc[1400];
-    EVP_EncodeBlock(enc, (unsigned char *)plain, n);
-    snprintf(out, len, "Basic %s", enc);
+    out[0] = '\0';   /* n is what was wanted: never encode past plain */
+    if (n >= 0 && (size_t)n < sizeof plain) {
+        EVP_EncodeBlock(enc, (unsigned char *)plain, n);
+        snprintf(out, len, "Basic %s", enc);
+    }
+    OPENSSL_cleanse(plain, sizeof plain);
 }
 
 /* Ask the realm for a token for `scope`; cache it. */

@@ -1,8 +1,9 @@
 /*
  * test_common.c - bounded string building (buf_appendf) at its edges, the
  * WWW-Authenticate challenge built with it for the longest realm, service
- * and repository name the configuration and the grammar allow, and the
- * escaping that keeps a log line one line of valid UTF-8 (log_escape).
+ * and repository name the configuration and the grammar allow, stored
+ * credentials too long for their buffer, and the escaping that keeps a log
+ * line one line of valid UTF-8 (log_escape).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../auth/auth.h"
+#include "../../client-lib/internal.h"
 #include "../../common/common.h"
 
 /* ---- buf_appendf ------------------------------------------------------------ */
@@ -191,6 +193,30 @@ static void test_challenge_longest(void **state)
     assert_null(token_auth("https://a/", "sv\"c", &err));
 }
 
+/* ---- credentials: snprintf's return is what it wanted, not what it wrote ---- */
+
+static void test_creds_save_too_long(void **state)
+{
+    (void)state;
+    char user[700], pass[700];
+    memset(user, 'u', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    memset(pass, 'p', sizeof pass - 1);
+    pass[sizeof pass - 1] = '\0';
+    char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", tmpdir, 1);
+    struct berr err = {0};
+    /* "user:pass" is 1399 bytes: more than the 1024 it is built in */
+    assert_int_equal(creds_save("127.0.0.1:1", user, pass, &err), -BERR_TOOBIG);
+    assert_non_null(strstr(err.msg, "too long"));
+    /* what fits is stored */
+    user[100] = pass[100] = '\0';
+    assert_int_equal(creds_save("127.0.0.1:1", user, pass, &err), 0);
+    if (home)
+        setenv("HOME", home, 1);
+    free(home);
+}
+
 /* ---- log_escape ------------------------------------------------------------------ */
 
 static const char *esc(const char *in, bool space)
@@ -269,8 +295,8 @@ static int teardown(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/signing.pem", tmpdir);
     unlink(path);
-    rmdir(tmpdir);
-    return 0;
+    snprintf(path, sizeof path, "rm -rf '%s'", tmpdir);
+    return system(path) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -281,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_appendf_after_truncation),
         cmocka_unit_test(test_appendf_tiny_buffers),
         cmocka_unit_test(test_challenge_longest),
+        cmocka_unit_test(test_creds_save_too_long),
         cmocka_unit_test(test_log_escape_controls),
         cmocka_unit_test(test_log_escape_utf8),
         cmocka_unit_test(test_log_escape_bounds),
