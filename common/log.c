@@ -45,7 +45,7 @@ static void timestamp(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+    buf_appendf(buf, len, &n, ".%03dZ", (int)(tv.tv_usec / 1000));
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong

@@ -53,7 +53,7 @@ void rfc3339_now(char *out, size_t len)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%09ldZ", ts.tv_nsec);
+    buf_appendf(out, len, &n, ".%09ldZ", ts.tv_nsec);
 }
 
 unsigned long long proc_start_time(pid_t pid)
