@@ -36,6 +36,29 @@ static int get_str(json_t *obj, const char *key, const char *dflt, char **out,
     return 0;
 }
 
+/* Realms and the service name are quoted inside WWW-Authenticate: no
+ * quotes, backslashes or control characters, and bounded so that every
+ * challenge fits in auth_result.challenge (checked below). */
+enum { REALM_MAX = 1024, SERVICE_MAX = 256 };
+_Static_assert(sizeof ((struct auth_result *)0)->challenge >
+                   sizeof "Bearer realm=\"\",service=\"\",scope=\"repository::pull,push,delete\""
+                   ",error=\"insufficient_scope\"" + REALM_MAX + SERVICE_MAX + NAME_MAX_LEN,
+               "a challenge with the longest realm, service and name must fit");
+
+static int check_quotable(const char *s, size_t max, const char *where, const char *key,
+                          struct berr *err)
+{
+    if (!s)
+        return 0;
+    if (strlen(s) > max)
+        return berr_set(err, BERR_INVALID, "%s.%s: longer than %zu characters", where, key, max);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+            return berr_set(err, BERR_INVALID,
+                            "%s.%s: no quotes, backslashes or control characters", where, key);
+    return 0;
+}
+
 static int get_int(json_t *obj, const char *key, int dflt, int min, int *out,
                    const char *where, struct berr *err)
 {
@@ -97,6 +120,9 @@ static int token_open(struct auth *a, json_t *t, struct berr *err)
         return rc;
     if (!a->token_realm)
         return berr_set(err, BERR_INVALID, "auth.token.realm: the URL clients get tokens from is required");
+    if ((rc = check_quotable(a->token_realm, REALM_MAX, "auth.token", "realm", err)) < 0 ||
+        (rc = check_quotable(a->service, SERVICE_MAX, "auth.token", "service", err)) < 0)
+        return rc;
     json_t *key = json_object_get(t, "key");
     if (key) {
         if (!json_is_string(key))
@@ -179,7 +205,8 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
     json_t *rl = json_object_get(cfg, "ratelimit");
     if ((rc = json_check_keys(cfg, "auth", auth_keys, err)) < 0 ||
         (rc = get_str(cfg, "realm", "berth", &a->realm, "auth", err)) < 0 ||
-        (rc = get_str(cfg, "htpasswd", NULL, &htpasswd, "auth", err)) < 0)
+        (rc = get_str(cfg, "htpasswd", NULL, &htpasswd, "auth", err)) < 0 ||
+        (rc = check_quotable(a->realm, REALM_MAX, "auth", "realm", err)) < 0)
         goto fail;
     if (rl && (rc = (json_is_object(rl) ? 0 : berr_set(err, BERR_INVALID, "auth.ratelimit: must be an object"))) < 0)
         goto fail;
@@ -390,31 +417,37 @@ static void actions_string(unsigned actions, char *out, size_t len)
     out[0] = '\0';
     for (int i = 0; i < 3; i++)
         if (actions & (1u << i))
-            o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", names[i]);
+            buf_appendf(out, len, &o, "%s%s", o ? "," : "", names[i]);
 }
 
 static void challenge(struct auth *a, const char *name, unsigned actions,
                       bool insufficient, struct auth_result *out)
 {
     out->verdict = AUTH_CHALLENGE;
+    char *c = out->challenge;
+    size_t size = sizeof out->challenge, n = 0;
     if (a->mode == MODE_BASIC) {
-        snprintf(out->challenge, sizeof out->challenge, "Basic realm=\"%s\"", a->realm);
-        return;
+        buf_appendf(c, size, &n, "Basic realm=\"%s\"", a->realm);
+        return;   /* the realm's length is bounded when the configuration loads */
     }
-    int n = snprintf(out->challenge, sizeof out->challenge,
-                     "Bearer realm=\"%s\",service=\"%s\"", a->token_realm, a->service);
+    buf_appendf(c, size, &n, "Bearer realm=\"%s\",service=\"%s\"", a->token_realm,
+                a->service);
+    size_t base = n;
     char acts[64];
     if (name && (actions & ~ACT_CATALOG)) {
         actions_string(actions, acts, sizeof acts);
-        n += snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
-                      ",scope=\"repository:%s:%s\"", name, acts);
+        buf_appendf(c, size, &n, ",scope=\"repository:%s:%s\"", name, acts);
     } else if (actions & ACT_CATALOG) {
-        n += snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
-                      ",scope=\"registry:catalog:*\"");
+        buf_appendf(c, size, &n, ",scope=\"registry:catalog:*\"");
     }
     if (insufficient)
-        snprintf(out->challenge + n, sizeof out->challenge - (size_t)n,
-                 ",error=\"insufficient_scope\"");
+        buf_appendf(c, size, &n, ",error=\"insufficient_scope\"");
+    if (n >= size) {
+        /* Cannot happen with a valid repository name and the configured
+         * limits; a cut-off header would be worse than one without a
+         * scope, which clients still follow. */
+        c[base] = '\0';
+    }
 }
 
 void auth_check(struct auth *a, const char *authorization, const char *client,

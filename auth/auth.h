@@ -45,7 +45,7 @@ enum auth_verdict {
 struct auth_result {
     enum auth_verdict verdict;
     char account[128];        /* "" when anonymous */
-    char challenge[768];      /* WWW-Authenticate value */
+    char challenge[2048];     /* WWW-Authenticate value (auth.c: always fits) */
     int retry_after;          /* seconds */
     /* what the credentials carried, for auth_may */
     bool via_token;

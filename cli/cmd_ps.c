@@ -51,12 +51,12 @@ static int ps_row(void *arg, json_t *c)
     }
     json_t *st = json_object_get(c, "State"), *a;
     char cmd[4096], shown[64], created[80], status[160], ago[64], ports[1024] = "";
-    size_t n = (size_t)snprintf(cmd, sizeof cmd, "%s",
-                                json_string_value(json_object_get(c, "Path")));
+    /* display only: a command line too long for cmd is cut, as ps shows it cut */
+    size_t n = 0;
+    buf_appendf(cmd, sizeof cmd, &n, "%s", json_string_value(json_object_get(c, "Path")));
     size_t i;
     json_array_foreach(json_object_get(c, "Args"), i, a)
-        n += (size_t)snprintf(cmd + n, n < sizeof cmd ? sizeof cmd - n : 0, " %s",
-                              json_string_value(a));
+        buf_appendf(cmd, sizeof cmd, &n, " %s", json_string_value(a));
     if (!p->no_trunc && strlen(cmd) > 20)
         snprintf(shown, sizeof shown, "\"%.19s…\"", cmd);
     else
@@ -87,10 +87,9 @@ static int ps_row(void *arg, json_t *c)
                         binds) {
         json_t *b;
         json_array_foreach(binds, i, b)
-            pl += (size_t)snprintf(ports + pl, pl < sizeof ports ? sizeof ports - pl : 0,
-                                   "%s%s:%s->%s", pl ? ", " : "",
-                                   json_string_value(json_object_get(b, "HostIp")),
-                                   json_string_value(json_object_get(b, "HostPort")), key);
+            buf_appendf(ports, sizeof ports, &pl, "%s%s:%s->%s", pl ? ", " : "",
+                        json_string_value(json_object_get(b, "HostIp")),
+                        json_string_value(json_object_get(b, "HostPort")), key);
     }
     char short_id[65];
     snprintf(short_id, sizeof short_id, "%.*s", p->no_trunc ? 64 : 12, id);

@@ -171,6 +171,11 @@ int creds_save(const char *registry, const char *user, const char *pass, struct 
     json_t *doc = read_auths();
     char plain[1024];
     int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
+    if (n < 0 || (size_t)n >= sizeof plain) {   /* n is what was wanted, not written */
+        OPENSSL_cleanse(plain, sizeof plain);
+        json_decref(doc);
+        return berr_set(err, BERR_TOOBIG, "user name and password too long to store");
+    }
     unsigned char enc[1400];
     EVP_EncodeBlock(enc, (unsigned char *)plain, n);
     OPENSSL_cleanse(plain, sizeof plain);

@@ -55,7 +55,8 @@ static void redraw(struct progress *p)
         format_size(it->total, total, sizeof total);
         if (it->started > 0 && t > it->started && it->done < it->total) {
             format_size((uint64_t)((double)it->done / (t - it->started)), speed, sizeof speed);
-            strcat(speed, "/s");
+            size_t n = strlen(speed);
+            buf_appendf(speed, sizeof speed, &n, "/s");   /* display only: may be cut */
         }
         if (strcmp(it->state, p->verb) == 0)
             fprintf(p->out, "\033[2K%s: %-12s %8s/%-8s %s\n", it->id, it->state, done, total,

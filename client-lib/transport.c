@@ -385,8 +385,12 @@ static void basic_header(const char *user, const char *pass, char *out, size_t l
     char plain[1024];
     int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
     unsigned char enc[1400];
-    EVP_EncodeBlock(enc, (unsigned char *)plain, n);
-    snprintf(out, len, "Basic %s", enc);
+    out[0] = '\0';   /* n is what was wanted: never encode past plain */
+    if (n >= 0 && (size_t)n < sizeof plain) {
+        EVP_EncodeBlock(enc, (unsigned char *)plain, n);
+        snprintf(out, len, "Basic %s", enc);
+    }
+    OPENSSL_cleanse(plain, sizeof plain);
 }
 
 /* Ask the realm for a token for `scope`; cache it. */
@@ -407,8 +411,9 @@ static int fetch_token(struct berth_client *c, const char *registry, const char 
     r.sink = SINK_MEMORY;
     r.max = 1 << 20;
     char *es = curl_easy_escape(h, service, 0);
-    int n = snprintf(r.url, sizeof r.url, "%s%sservice=%s", realm,
-                     strchr(realm, '?') ? "&" : "?", es ? es : "");
+    size_t n = 0;
+    buf_appendf(r.url, sizeof r.url, &n, "%s%sservice=%s", realm,
+                strchr(realm, '?') ? "&" : "?", es ? es : "");
     curl_free(es);
     /* one scope parameter per scope, as docker sends them */
     char scopes[512];
@@ -416,9 +421,16 @@ static int fetch_token(struct berth_client *c, const char *registry, const char 
     for (char *save = NULL, *one = strtok_r(scopes, " ", &save); one;
          one = strtok_r(NULL, " ", &save)) {
         char *esc = curl_easy_escape(h, one, 0);
-        if (esc && n > 0 && (size_t)n < sizeof r.url)
-            n += snprintf(r.url + n, sizeof r.url - (size_t)n, "&scope=%s", esc);
+        if (!esc)
+            n = sizeof r.url;   /* out of memory: the URL would miss a scope */
+        else
+            buf_appendf(r.url, sizeof r.url, &n, "&scope=%s", esc);
         curl_free(esc);
+    }
+    /* a cut-off URL would ask for the wrong scope (or the wrong realm) */
+    if (n >= sizeof r.url) {
+        http_req_clear(&r);
+        return berr_set(err, BERR_TOOBIG, "%s: token realm URL too long", registry);
     }
     char user[256], pass[512], authz[2048];
     bool have = creds_get(c, registry, user, sizeof user, pass, sizeof pass);

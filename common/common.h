@@ -110,6 +110,19 @@ int json_write_atomic(json_t *doc, const char *path, const char *tmp, int mode,
 /* "12.3MB", as docker prints sizes. */
 void format_size(uint64_t n, char *out, size_t len);
 
+/* ---- bounded strings ----------------------------------------------------- */
+
+/* Append printf-style output at buf + *len. Never writes past buf[size - 1]
+ * and always leaves buf NUL-terminated (when size > 0). *len becomes the
+ * length the whole string needs, so after a truncation it is >= size and
+ * every later append writes nothing: check once at the end, or at each
+ * call. Returns 0, -BERR_TOOBIG when the output did not fit (or an earlier
+ * append had not), -BERR_INVALID on an encoding error. */
+int buf_appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int buf_vappendf(char *buf, size_t size, size_t *len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 /* ---- files ------------------------------------------------------------- */
 
 int mkdir_p(const char *path, int mode);
@@ -128,6 +141,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * and out, duration. */
 void log_request(const char *id, const char *method, const char *path, unsigned status,
                  uint64_t bytes_in, uint64_t bytes_out, double seconds);
+
+/* Copy `in` to out (size bytes, NUL-terminated) as one printable line of
+ * valid UTF-8: control characters (C0, DEL, C1), bytes that are not UTF-8
+ * and, when `space`, spaces become \xNN; a backslash becomes \\. Cuts
+ * only between characters. Returns the length written. */
+size_t log_escape(const char *in, char *out, size_t size, bool space);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -49,14 +49,15 @@ static int mount_overlay(const struct rt_rootfs *r, char *msg, size_t len)
     /* lowerdir is given relative to the layers directory: the option
      * string is limited to a page, and each absolute path would cost it */
     char opts[4096], target[4096];
-    size_t n = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
-    for (size_t i = r->nlower; i-- > 0 && n < sizeof opts;)
-        n += (size_t)snprintf(opts + n, sizeof opts - n, "%s%s", r->lower[i], i ? ":" : "");
+    size_t n = 0;
+    buf_appendf(opts, sizeof opts, &n, "lowerdir=");
+    for (size_t i = r->nlower; i-- > 0;)
+        buf_appendf(opts, sizeof opts, &n, "%s%s", r->lower[i], i ? ":" : "");
     if (r->nlower == 0)   /* an image without layers: one empty lower layer */
-        n += (size_t)snprintf(opts + n, sizeof opts - n, "%s/empty", r->dir);
-    n += (size_t)snprintf(opts + n, sizeof opts - n, ",upperdir=%s/upper,workdir=%s/work",
-                          r->dir, r->dir);
-    if (n >= sizeof opts)
+        buf_appendf(opts, sizeof opts, &n, "%s/empty", r->dir);
+    /* a cut-off option string would mount the wrong layers: refuse instead */
+    if (buf_appendf(opts, sizeof opts, &n, ",upperdir=%s/upper,workdir=%s/work", r->dir,
+                    r->dir) < 0)
         return FAIL("the image has too many layers for one overlay mount");
     snprintf(target, sizeof target, "%s/rootfs", r->dir);
     if (chdir(r->layers) < 0 || mount("overlay", target, "overlay", 0, opts) < 0)

@@ -94,8 +94,9 @@ static void container_id(char id[RT_ID_LEN + 1])
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
         for (size_t i = 0; i < sizeof r; i++)
             r[i] = (unsigned char)rand();
+    size_t n = 0;
     for (size_t i = 0; i < sizeof r; i++)
-        sprintf(id + 2 * i, "%02x", r[i]);
+        buf_appendf(id, RT_ID_LEN + 1, &n, "%02x", r[i]);
 }
 
 /* docker's kind of name: adjective_surname */

@@ -35,7 +35,9 @@ int state_lock(struct berth_store *s)
     char path[4096];
     state_dir(s, NULL, path, sizeof path);
     mkdir_p(path, 0700);
-    strncat(path, "/lock", sizeof path - strlen(path) - 1);
+    size_t n = strlen(path);
+    if (buf_appendf(path, sizeof path, &n, "/lock") < 0)
+        return -1;   /* a cut-off path would lock some other file */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
         close(fd);
@@ -51,7 +53,7 @@ void rfc3339_now(char *out, size_t len)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%09ldZ", ts.tv_nsec);
+    buf_appendf(out, len, &n, ".%09ldZ", ts.tv_nsec);
 }
 
 unsigned long long proc_start_time(pid_t pid)
@@ -90,7 +92,9 @@ json_t *state_get(struct berth_store *s, const char *id)
 {
     char path[4096];
     state_dir(s, id, path, sizeof path);
-    strncat(path, "/state.json", sizeof path - strlen(path) - 1);
+    size_t n = strlen(path);
+    if (buf_appendf(path, sizeof path, &n, "/state.json") < 0)
+        return NULL;
     json_t *st = json_load_file(path, 0, NULL);
     if (!st)
         return NULL;
@@ -110,7 +114,9 @@ int state_write(struct berth_store *s, const char *id, json_t *state, struct ber
     char path[4096], tmp[4200];
     state_dir(s, id, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s/.state.json.%d", path, (int)getpid());
-    strncat(path, "/state.json", sizeof path - strlen(path) - 1);
+    size_t n = strlen(path);
+    if (buf_appendf(path, sizeof path, &n, "/state.json") < 0)
+        return berr_set(err, BERR_TOOBIG, "state directory path too long: %s", path);
     return json_write_atomic(state, path, tmp, 0644, err);
 }
 

@@ -111,24 +111,42 @@ int cmd_du(const struct config *cfg)
 
 /* ---- GET /admin/storage ----------------------------------------------------- */
 
+struct usage_list {
+    struct request *rq;
+    json_t *repos;
+    uint64_t visible_own;
+    bool hidden;
+};
+
+/* Only what _catalog would list to the same caller (auth_visible): the
+ * catalog action alone does not reveal other repositories' names or sizes. */
 static int usage_json(void *arg, const char *repo, uint64_t own, uint64_t shared)
 {
-    return json_array_append_new(arg, json_pack("{s:s,s:I,s:I}", "name", repo, "own_bytes",
-                                                 (json_int_t)own, "shared_bytes",
-                                                 (json_int_t)shared));
+    struct usage_list *u = arg;
+    if (!auth_visible(u->rq->auth, &u->rq->who, repo)) {
+        u->hidden = true;
+        return 0;
+    }
+    u->visible_own += own;
+    return json_array_append_new(u->repos, json_pack("{s:s,s:I,s:I}", "name", repo,
+                                                      "own_bytes", (json_int_t)own,
+                                                      "shared_bytes", (json_int_t)shared));
 }
 
 enum MHD_Result api_admin_storage(struct request *rq)
 {
     if (strcmp(rq->method, "GET") != 0 && !is_head(rq))
         return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
-    json_t *repos = json_array();
+    struct usage_list u = {.rq = rq, .repos = json_array()};
     uint64_t total = 0;
-    if (meta_usage(rq->srv->meta, usage_json, repos, &total) < 0) {
-        json_decref(repos);
+    if (meta_usage(rq->srv->meta, usage_json, &u, &total) < 0) {
+        json_decref(u.repos);
         return respond_error(rq, 500, "UNSUPPORTED", "metadata query failed");
     }
-    return respond(rq, 200, response_json(rq, json_pack("{s:o,s:I}", "repositories", repos,
+    /* the registry-wide total only to a caller who sees every repository */
+    if (u.hidden)
+        total = u.visible_own;
+    return respond(rq, 200, response_json(rq, json_pack("{s:o,s:I}", "repositories", u.repos,
                                                     "total_bytes", (json_int_t)total)));
 }
 

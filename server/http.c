@@ -353,6 +353,38 @@ static bool has_body(struct MHD_Connection *conn)
     return (cl && strtoull(cl, NULL, 10) > 0) || te;
 }
 
+/* Two Content-Length headers that disagree, or a length beside a
+ * Transfer-Encoding, make the body's end depend on which one a server
+ * reads (request smuggling behind a proxy that reads the other): refused.
+ * libmicrohttpd itself reads the first Content-Length and ignores the rest. */
+struct length_seen {
+    const char *first;
+    bool conflict;
+};
+
+static enum MHD_Result length_scan(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct length_seen *ls = cls;
+    if (strcasecmp(key, "Content-Length") != 0)
+        return MHD_YES;
+    value = value ? value : "";
+    if (!ls->first)
+        ls->first = value;
+    else if (strcmp(ls->first, value) != 0)
+        ls->conflict = true;
+    return ls->conflict ? MHD_NO : MHD_YES;
+}
+
+static bool length_ambiguous(struct MHD_Connection *conn)
+{
+    struct length_seen ls = {NULL, false};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, length_scan, &ls);
+    return ls.conflict || (ls.first && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                   "Transfer-Encoding"));
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
                                       const char *url, const char *method,
                                       const char *version, const char *upload_data,
@@ -376,6 +408,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         snprintf(rq->path, sizeof rq->path, "%s", url);
         client_address(conn, rq->client, sizeof rq->client);
         route_parse(url, auth_token_path(rq->auth), &rq->route);
+        if (length_ambiguous(conn))
+            return respond_error(rq, 400, "UNSUPPORTED",
+                                 "conflicting Content-Length or Transfer-Encoding headers");
         if (!has_body(conn))
             return MHD_YES;
         /* Headers are in: refuse a bad request before its body is read. */

@@ -30,10 +30,21 @@ bool manifest_type_is_index(const char *media_type)
                           strcmp(media_type, MT_DOCKER_LIST) == 0);
 }
 
-/* Layers that registries are not expected to hold. */
+/* Layers that registries are not expected to hold: exactly the media types
+ * the specs define as such. Anything else is checked, or a pusher could
+ * reference blobs it never uploaded by naming them, say, x.foreign.evil. */
 static bool layer_is_foreign(const char *media_type)
 {
-    return strstr(media_type, ".foreign.") || strstr(media_type, ".nondistributable.");
+    static const char *const types[] = {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    };
+    for (size_t i = 0; media_type && i < sizeof types / sizeof *types; i++)
+        if (strcmp(media_type, types[i]) == 0)
+            return true;
+    return false;
 }
 
 static int descriptor_check(json_t *d, const char *where, struct berr *err)

@@ -830,7 +830,7 @@ static enum auth_verdict verdict(struct auth *a, const char *authz, const char *
     auth_check(a, authz, client, name, actions, &r);
     enum auth_verdict v = r.verdict;
     if (challenge)
-        snprintf(challenge, 768, "%s", r.challenge);
+        snprintf(challenge, 768, "%.767s", r.challenge);
     auth_result_clear(&r);
     return v;
 }

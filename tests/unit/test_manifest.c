@@ -373,6 +373,47 @@ static void test_nondistributable_layers(void **state)
     manifest_doc_free(&doc);
 }
 
+/* Only the defined non-distributable types skip the presence check; a
+ * type that merely looks like one is an ordinary layer. */
+static void test_foreign_lookalikes(void **state)
+{
+    (void)state;
+    static const char *const lookalikes[] = {
+        "application/x.foreign.evil",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip+x",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+evil",
+        "x.nondistributable.y",
+    };
+    for (size_t i = 0; i < sizeof lookalikes / sizeof *lookalikes; i++) {
+        char body[1024];
+        snprintf(body, sizeof body,
+                 OCI_M("\"config\":" CFG ",\"layers\":[{\"mediaType\":\"%s\","
+                       "\"digest\":\"" D_L2 "\",\"size\":2}]"), lookalikes[i]);
+        struct manifest_doc doc;
+        parse_ok(MT_OCI_MANIFEST, body, &doc);
+        if (count_ref(&doc, REF_BLOB, D_L2) != 1)
+            fail_msg("layer of type %s not checked", lookalikes[i]);
+        manifest_doc_free(&doc);
+    }
+    static const char *const foreign[] = {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    };
+    for (size_t i = 0; i < sizeof foreign / sizeof *foreign; i++) {
+        char body[1024];
+        snprintf(body, sizeof body,
+                 OCI_M("\"config\":" CFG ",\"layers\":[{\"mediaType\":\"%s\","
+                       "\"digest\":\"" D_L2 "\",\"size\":2}]"), foreign[i]);
+        struct manifest_doc doc;
+        parse_ok(MT_OCI_MANIFEST, body, &doc);
+        if (count_ref(&doc, REF_BLOB, D_L2) != 0)
+            fail_msg("non-distributable layer of type %s required", foreign[i]);
+        manifest_doc_free(&doc);
+    }
+}
+
 static void test_sha512_descriptors(void **state)
 {
     (void)state;
@@ -750,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_docker_manifest),
         cmocka_unit_test(test_docker_manifest_list),
         cmocka_unit_test(test_nondistributable_layers),
+        cmocka_unit_test(test_foreign_lookalikes),
         cmocka_unit_test(test_sha512_descriptors),
         cmocka_unit_test(test_artifact_with_subject),
         cmocka_unit_test(test_artifact_type_from_config),
