@@ -784,8 +784,12 @@ static void reload(struct server *srv, server_reload_fn load, void *arg, struct 
     const struct config *cur = atomic_load(&srv->cfg);
     if (strcmp(next->listen, cur->listen) != 0 || strcmp(next->root, cur->root) != 0 ||
         strcmp(next->tls_cert, cur->tls_cert) != 0 || strcmp(next->tls_key, cur->tls_key) != 0 ||
-        strcmp(next->metrics_listen, cur->metrics_listen) != 0)
-        log_warn("reload: listen, root, tls and metrics.listen change only at the next start");
+        strcmp(next->metrics_listen, cur->metrics_listen) != 0 ||
+        next->connections != cur->connections || next->idle_timeout != cur->idle_timeout ||
+        next->connections_per_address != cur->connections_per_address)
+        log_warn("reload: listen, root, tls, metrics.listen, limits.connections, "
+                 "limits.connections_per_address and limits.idle_timeout change only at "
+                 "the next start");
     memcpy(next->listen, cur->listen, sizeof next->listen);
     memcpy(next->root, cur->root, sizeof next->root);
     memcpy(next->tls_cert, cur->tls_cert, sizeof next->tls_cert);
