@@ -453,9 +453,10 @@ static void sockaddr_text(const struct sockaddr *sa, char *out, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
-/* One X-Forwarded-For entry ("addr", "[v6]" or "[v6]:port") in canonical
- * form; false when it is not an address. The canonical form is what goes
- * into logs and rate-limit keys, so nothing else a client wrote does. */
+/* One X-Forwarded-For entry ("addr", "a.b.c.d:port", "[v6]" or
+ * "[v6]:port") in canonical form; false when it is not an address. The
+ * canonical form is what goes into logs and rate-limit keys, so nothing
+ * else a client wrote does. */
 static bool forwarded_addr(const char *s, size_t n, char *out, size_t len)
 {
     char buf[INET6_ADDRSTRLEN + 8];
@@ -468,12 +469,15 @@ static bool forwarded_addr(const char *s, size_t n, char *out, size_t len)
     memcpy(buf, s, n);
     buf[n] = '\0';
     char *host = buf;
+    char *colon = strchr(host, ':');
     if (host[0] == '[') {
         char *close = strchr(host, ']');
         if (!close)
             return false;
         *close = '\0';
         host++;
+    } else if (colon && !strchr(colon + 1, ':')) {
+        *colon = '\0';   /* "a.b.c.d:port", as some proxies write it */
     }
     unsigned char a[16];
     if (inet_pton(AF_INET, host, a) == 1)

@@ -105,6 +105,10 @@ ahttp GET /v2/ -H "X-Forwarded-For: 198.51.100.8"
 expect_status 200 "another forwarded address logs in"
 ahttp GET /v2/ -H "X-Forwarded-For: 2001:db8::8"
 expect_status 200 "an IPv6 forwarded address logs in"
+ahttp GET /v2/ -H "X-Forwarded-For: 198.51.100.7:4711"
+expect_error 429 TOOMANYREQUESTS
+ahttp GET /v2/ -H "X-Forwarded-For: [2001:db8::8]:4711"
+expect_status 200 "a bracketed IPv6 forwarded address with a port"
 # Two X-Forwarded-For headers count as one list.
 ahttp GET /v2/ -H "X-Forwarded-For: 198.51.100.8" -H "X-Forwarded-For: 198.51.100.7"
 expect_error 429 TOOMANYREQUESTS
@@ -255,7 +259,7 @@ BERTHD=$REAL_BERTHD
 "$PY" "$TMP/slow.py" loris "$PORT" 127.0.0.2 400 6 >"$TMP/loris.out" 2>&1 &
 LORIS=$!
 at_exit "kill $LORIS"
-for i in $(seq 1 50); do [ -s "$TMP/loris.out" ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s "$TMP/loris.out" ] && break; sleep 0.1; done
 open=$(head -1 "$TMP/loris.out")
 check; [[ $open =~ ^[0-9]+$ ]] && [ "$open" -le 32 ] \
     || fail "slowloris connections from 127.0.0.2 kept open: '$open' (limit 32 per address)"
