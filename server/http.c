@@ -860,9 +860,10 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
     unsigned connections = connection_cap(cfg, threads);
     pthread_t watchdog_thread;
     watch_stop = false;
-    bool watching = pthread_create(&watchdog_thread, NULL, watchdog, NULL) == 0;
+    int werr = pthread_create(&watchdog_thread, NULL, watchdog, NULL);
+    bool watching = werr == 0;
     if (!watching)
-        log_error("cannot start the connection watchdog: %s", strerror(errno));
+        log_error("cannot start the connection watchdog: %s", strerror(werr));
     struct MHD_Daemon *d = !watching ? NULL
                                      : daemon_start(&srv, cfg->listen, threads, connections,
                                                     tls_cert, tls_key);

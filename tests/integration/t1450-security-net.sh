@@ -128,6 +128,18 @@ check; grep -Eq ' GET /v2/ 200 [0-9]+ [0-9.]+s 127\.0\.0\.2$' <<<"$NEW" \
     || fail "the access line of an untrusted peer names the peer"
 auth_down
 
+# The JSON access line carries it as "client".
+auth_up --config "$TMP/tp.json" --log-format json
+LOG0=$(wc -l <"$TMP/berthd.log")
+AUTH=(-u "alice:$PW_A")
+ahttp GET /v2/ -H "X-Forwarded-For: 198.51.100.9, 127.0.0.1"
+expect_status 200 "a login through two proxies"
+id=$(header X-Request-Id)
+sleep 0.3
+expect_eq "$(tail -n +$((LOG0 + 1)) "$TMP/berthd.log" | jq -r --arg id "$id" 'select(.request_id == $id) | .client' 2>/dev/null)" \
+    198.51.100.9 "the JSON access line's client"
+auth_down
+
 # Without trusted_proxies, X-Forwarded-For is whatever the client says.
 auth_up --config "$TMP/rl.json"
 LOG0=$(wc -l <"$TMP/berthd.log")

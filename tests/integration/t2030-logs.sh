@@ -4,7 +4,8 @@
 # the access-log line of that request carries the same id with its method,
 # path (no query string), status, bytes and duration, in text and in JSON
 # (log.format json: every line a JSON object; access lines with time, level,
-# request_id, method, path, status, bytes, bytes_in, bytes_out, duration);
+# request_id, method, path, status, bytes, bytes_in, bytes_out, duration,
+# client; text lines end with the client address);
 # Basic credentials (good and bad), bearer tokens (valid and bogus), and the
 # password and refresh token of token POSTs never reach the log, at level
 # debug, in either format.
