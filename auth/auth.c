@@ -225,7 +225,10 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
         rc = berr_set(err, BERR_INVALID, "auth: needs htpasswd (basic) or token");
         goto fail;
     }
-    a->limits = ratelimit_new(attempts, window);
+    if (!(a->limits = ratelimit_new(attempts, window))) {
+        rc = berr_set(err, BERR_IO, "auth.ratelimit: no memory or no randomness for the table");
+        goto fail;
+    }
     free(htpasswd);
     *out = a;
     return 0;

@@ -160,8 +160,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     json_decref(obj);
 }
 
-void log_request(const char *id, const char *method, const char *path, unsigned status,
-                 uint64_t bytes_in, uint64_t bytes_out, double seconds)
+void log_request(const char *id, const char *client, const char *method, const char *path,
+                 unsigned status, uint64_t bytes_in, uint64_t bytes_out, double seconds)
 {
     if ((int)LOG_INFO < min_level)
         return;
@@ -178,9 +178,11 @@ void log_request(const char *id, const char *method, const char *path, unsigned 
                         (int)status, "bytes", (json_int_t)(bytes_in + bytes_out),
                         "bytes_in", (json_int_t)bytes_in, "bytes_out", (json_int_t)bytes_out,
                         "duration", seconds);
+    if (obj)
+        json_object_set_new(obj, "client", json_string(client));
     else
-        snprintf(text, sizeof text, "%s info  %s %s %s %u %llu %.6fs", ts, eid, emethod, epath,
-                 status, (unsigned long long)(bytes_in + bytes_out), seconds);
+        snprintf(text, sizeof text, "%s info  %s %s %s %u %llu %.6fs %s", ts, eid, emethod,
+                 epath, status, (unsigned long long)(bytes_in + bytes_out), seconds, client);
     emit(obj, text);
     json_decref(obj);
 }

@@ -6,6 +6,8 @@
  */
 #include "server.h"
 
+#include <arpa/inet.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,10 @@ static void config_defaults(struct config *cfg)
     cfg->manifest_max = 4 << 20;
     cfg->page_max = 1000;
     cfg->delete_enabled = true;
+    cfg->header_timeout = 20;
+    cfg->idle_timeout = 300;
+    cfg->connections = 4096;
+    cfg->connections_per_address = 64;
     gc_policy_load(NULL, &cfg->gc, NULL);
 }
 
@@ -64,6 +70,87 @@ static int parse_u64_str(const char *v, uint64_t min, uint64_t *out)
     return 0;
 }
 
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6; a bare address is one host. */
+static int cidr_parse(const char *s, struct cidr *out)
+{
+    char host[INET6_ADDRSTRLEN + 8];
+    if (!s || strlen(s) >= sizeof host)
+        return -1;
+    snprintf(host, sizeof host, "%s", s);
+    char *slash = strchr(host, '/');
+    if (slash)
+        *slash = '\0';
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, host, out->addr) == 1) {
+        out->family = AF_INET;
+        out->bits = 32;
+    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->bits = 128;
+    } else {
+        return -1;
+    }
+    if (slash) {
+        char *end;
+        unsigned long bits = strtoul(slash + 1, &end, 10);
+        if (!slash[1] || *end || slash[1] == '-' || bits > out->bits)
+            return -1;
+        out->bits = (unsigned)bits;
+    }
+    return 0;
+}
+
+static int set_trusted_proxies(struct config *cfg, json_t *list, struct berr *err)
+{
+    size_t i;
+    json_t *v;
+    size_t max = sizeof cfg->trusted_proxies / sizeof *cfg->trusted_proxies;
+    if (!json_is_array(list))
+        return berr_set(err, BERR_INVALID,
+                        "trusted_proxies: must be a list of addresses or CIDR ranges");
+    if (json_array_size(list) > max)
+        return berr_set(err, BERR_INVALID, "trusted_proxies: at most %zu ranges", max);
+    json_array_foreach(list, i, v) {
+        if (cidr_parse(json_string_value(v), &cfg->trusted_proxies[i]) < 0)
+            return berr_set(err, BERR_INVALID,
+                            "trusted_proxies[%zu]: '%s' is not an IPv4 or IPv6 address or "
+                            "CIDR range (e.g. 10.0.0.0/8, 127.0.0.1, fd00::/8)",
+                            i, json_is_string(v) ? json_string_value(v) : "(not a string)");
+    }
+    cfg->n_trusted_proxies = (int)json_array_size(list);
+    return 0;
+}
+
+bool config_trusted_proxy(const struct config *cfg, const char *addr)
+{
+    unsigned char a[16];
+    int family = AF_INET;
+    if (inet_pton(AF_INET, addr, a) != 1) {
+        family = AF_INET6;
+        if (inet_pton(AF_INET6, addr, a) != 1)
+            return false;
+        /* an IPv4 peer on an IPv6 listener arrives as ::ffff:a.b.c.d */
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memmove(a, a + 12, 4);
+            family = AF_INET;
+        }
+    }
+    for (int i = 0; i < cfg->n_trusted_proxies; i++) {
+        const struct cidr *c = &cfg->trusted_proxies[i];
+        if (c->family != family)
+            continue;
+        unsigned full = c->bits / 8, rest = c->bits % 8;
+        if (memcmp(a, c->addr, full) != 0)
+            continue;
+        unsigned char mask = (unsigned char)(0xff00 >> rest);
+        if (rest && ((a[full] ^ c->addr[full]) & mask))
+            continue;
+        return true;
+    }
+    return false;
+}
+
 /* Check that an object holds only the named keys. */
 static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
                      struct berr *err)
@@ -79,10 +166,12 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
 {
     static const char *const top[] = {"listen", "root", "log", "limits", "storage",
                                       "threads", "auth", "tls", "gc", "metrics", "proxy",
-                                      NULL};
+                                      "trusted_proxies", NULL};
     static const char *const tls_keys[] = {"cert", "key", NULL};
     static const char *const log_keys[] = {"level", "format", NULL};
-    static const char *const limit_keys[] = {"manifest_max_bytes", "page_max", NULL};
+    static const char *const limit_keys[] = {"manifest_max_bytes", "page_max",
+                                             "header_timeout", "idle_timeout", "connections",
+                                             "connections_per_address", NULL};
     static const char *const storage_keys[] = {"delete", NULL};
     int rc;
     uint64_t n = 0;
@@ -132,7 +221,28 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
                 return rc;
             cfg->page_max = n > 100000 ? 100000 : (int)n;
         }
+        static const struct { const char *key; uint64_t min, max; size_t off; } conn[] = {
+            {"header_timeout", 1, 3600, offsetof(struct config, header_timeout)},
+            {"idle_timeout", 1, 86400, offsetof(struct config, idle_timeout)},
+            {"connections", 16, 1000000, offsetof(struct config, connections)},
+            {"connections_per_address", 0, 1000000, offsetof(struct config, connections_per_address)},
+        };
+        for (size_t i = 0; i < sizeof conn / sizeof *conn; i++) {
+            if (!(v = json_object_get(limits, conn[i].key)))
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "limits.%s", conn[i].key);
+            if ((rc = json_uint(v, what, conn[i].min, &n, err)) < 0)
+                return rc;
+            if (n > conn[i].max)
+                return berr_set(err, BERR_INVALID, "%s: must be at most %llu", what,
+                                (unsigned long long)conn[i].max);
+            *(unsigned *)((char *)cfg + conn[i].off) = (unsigned)n;
+        }
     }
+    if ((v = json_object_get(root, "trusted_proxies")) &&
+        (rc = set_trusted_proxies(cfg, v, err)) < 0)
+        return rc;
     json_t *metrics = json_object_get(root, "metrics");
     if (metrics) {
         static const char *const metrics_keys[] = {"listen", NULL};

@@ -7,6 +7,11 @@
  * the handler's state across those calls. Responses are built only through
  * respond(), so every one carries the API version header and is logged.
  *
+ * Connections are bounded in total and per client address, and a request's
+ * headers must arrive within a deadline (a watchdog thread closes the
+ * connections that miss it: libmicrohttpd's own timeout only measures
+ * idleness, which a client trickling one byte at a time never reaches).
+ *
  * Shutdown: SIGTERM or SIGINT stops accepting connections, waits for the
  * requests in flight to finish, then stops. An upload cut short stays a
  * partial file: only a verified, complete blob is ever published.
@@ -18,10 +23,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,6 +263,113 @@ static bool authorize(struct request *rq)
     return false;
 }
 
+/* ---- connection deadlines ------------------------------------------------ */
+
+/* Every open connection, with the time by which its request headers must be
+ * in (0 while a request is being served). The entry is the connection's
+ * socket context; libmicrohttpd reports the close before it closes the
+ * socket, so the watchdog never touches a descriptor that was reused. */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    double deadline;
+    bool closing;
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond = PTHREAD_COND_INITIALIZER;
+static struct conn_watch *watch_head;
+static bool watch_stop;
+
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_headers_in(struct MHD_Connection *conn)
+{
+    struct conn_watch *w = conn_watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&watch_lock);
+    w->deadline = 0;
+    pthread_mutex_unlock(&watch_lock);
+}
+
+static void conn_await_headers(struct MHD_Connection *conn, const struct config *cfg)
+{
+    struct conn_watch *w = conn_watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&watch_lock);
+    w->deadline = now_seconds() + cfg->header_timeout;
+    pthread_mutex_unlock(&watch_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    struct server *srv = cls;
+    struct conn_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(w = calloc(1, sizeof *w)))
+            return;   /* unwatched: the idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->deadline = now_seconds() + atomic_load(&srv->cfg)->header_timeout;
+        pthread_mutex_lock(&watch_lock);
+        w->next = watch_head;
+        if (watch_head)
+            watch_head->prev = w;
+        watch_head = w;
+        pthread_mutex_unlock(&watch_lock);
+        *socket_context = w;
+    } else if (w) {
+        pthread_mutex_lock(&watch_lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            watch_head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Close the connections whose headers are late. shutdown() wakes the
+ * connection's worker with an end of stream; the worker then closes it. */
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&watch_lock);
+    while (!watch_stop) {
+        double now = now_seconds();
+        int late = 0;
+        for (struct conn_watch *w = watch_head; w; w = w->next) {
+            if (w->deadline > 0 && now > w->deadline && !w->closing) {
+                w->closing = true;
+                shutdown(w->fd, SHUT_RDWR);
+                late++;
+            }
+        }
+        if (late)
+            log_debug("http: closed %d connection(s) whose request headers were late", late);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&watch_cond, &watch_lock, &ts);
+    }
+    pthread_mutex_unlock(&watch_lock);
+    return NULL;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static enum MHD_Result route_begin(struct request *rq)
@@ -329,18 +443,97 @@ static void request_id_new(char out[17])
     snprintf(out, 17, "%08x%08x", (unsigned)atomic_load(&prefix), (unsigned)(n & 0xffffffffu));
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t len)
+/* The textual form of a socket address, or "?" */
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+    snprintf(out, len, "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+/* One X-Forwarded-For entry ("addr", "a.b.c.d:port", "[v6]" or
+ * "[v6]:port") in canonical form; false when it is not an address. The
+ * canonical form is what goes into logs and rate-limit keys, so nothing
+ * else a client wrote does. */
+static bool forwarded_addr(const char *s, size_t n, char *out, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *host = buf;
+    char *colon = strchr(host, ':');
+    if (host[0] == '[') {
+        char *close = strchr(host, ']');
+        if (!close)
+            return false;
+        *close = '\0';
+        host++;
+    } else if (colon && !strchr(colon + 1, ':')) {
+        *colon = '\0';   /* "a.b.c.d:port", as some proxies write it */
+    }
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return inet_ntop(AF_INET, a, out, (socklen_t)len) != NULL;
+    if (inet_pton(AF_INET6, host, a) == 1)
+        return inet_ntop(AF_INET6, a, out, (socklen_t)len) != NULL;
+    return false;
+}
+
+struct xff_list {
+    const char *values[16];
+    int n;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff_list *l = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    if (l->n == (int)(sizeof l->values / sizeof *l->values))   /* keep the right-most */
+        memmove(l->values, l->values + 1, sizeof l->values - sizeof *l->values), l->n--;
+    l->values[l->n++] = value;
+    return MHD_YES;
+}
+
+/* Who is asking: the peer, or, when the peer is a trusted proxy, the
+ * right-most X-Forwarded-For entry that is not itself a trusted proxy
+ * (entries to its left were written by the client and prove nothing). */
+void client_address(struct MHD_Connection *conn, const struct config *cfg, char *out,
+                    size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, len, "?");
-    if (!ci || !ci->client_addr)
+    sockaddr_text(ci ? ci->client_addr : NULL, out, len);
+    if (!cfg || cfg->n_trusted_proxies == 0 || !config_trusted_proxy(cfg, out))
         return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+    struct xff_list l = {.n = 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_xff, &l);
+    for (int i = l.n - 1; i >= 0; i--) {
+        const char *v = l.values[i];
+        size_t end = strlen(v);
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && v[start - 1] != ',')
+                start--;
+            char addr[INET6_ADDRSTRLEN];
+            if (!forwarded_addr(v + start, end - start, addr, sizeof addr))
+                return;   /* not an address: the last trusted hop is all we know */
+            snprintf(out, len, "%s", addr);
+            if (!config_trusted_proxy(cfg, addr))
+                return;
+            end = start > 0 ? start - 1 : 0;
+        }
+    }
 }
 
 /* Does the request carry a body? Requests without one are routed at the
@@ -406,7 +599,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         rq->method = method;
         rq->started = now_seconds();
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        client_address(conn, rq->client, sizeof rq->client);
+        conn_headers_in(conn);
+        client_address(conn, rq->cfg, rq->client, sizeof rq->client);
         route_parse(url, auth_token_path(rq->auth), &rq->route);
         if (length_ambiguous(conn))
             return respond_error(rq, 400, "UNSUPPORTED",
@@ -447,10 +641,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 static void request_completed(void *cls, struct MHD_Connection *conn,
                               void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn;
+    (void)cls;
     struct request *rq = *con_cls;
     if (!rq)
         return;
+    conn_await_headers(conn, rq->cfg);   /* the next request on a kept-alive connection */
     if (rq->upload)
         upload_release(rq->upload);
     if (rq->upload_counted)
@@ -459,7 +654,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         upload_remove(rq->srv->blobs, rq->upload_id);   /* a one-shot upload */
     unsigned status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499;
     double seconds = now_seconds() - rq->started;
-    log_request(rq->id, rq->method, rq->path, status, rq->bytes_in, rq->bytes_out, seconds);
+    log_request(rq->id, rq->client, rq->method, rq->path, status, rq->bytes_in, rq->bytes_out, seconds);
     metrics_request(rq->route.kind, rq->method, status, seconds, rq->bytes_in, rq->bytes_out);
     auth_result_clear(&rq->who);
     if (rq->free_state)
@@ -539,10 +734,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", msg);
 }
 
+/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
+static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+
 /* Start a libmicrohttpd daemon on `listen` (TLS when cert is given). */
 static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, unsigned threads,
-                                       const char *cert, const char *key)
+                                       unsigned connections, const char *cert, const char *key)
 {
+    const struct config *cfg = atomic_load(&srv->cfg);
     struct sockaddr_storage addr;
     if (parse_listen(listen, &addr) < 0) {
         log_error("listen: '%s' is not ADDR:PORT", listen);
@@ -556,16 +755,45 @@ static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, u
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+        /* idle time once the headers are in; before, the watchdog's deadline */
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->connections_per_address,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-        /* the TLS pair last: without TLS it ends the list early */
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+        /* the TLS options last: without TLS the first ends the list early */
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
         MHD_OPTION_END);
     if (!d)
         log_error("cannot listen on %s%s: %s", listen, cert ? " with TLS" : "", strerror(errno));
     return d;
+}
+
+/* Each connection holds a socket and, while it sends a blob or takes an
+ * upload, a file: raise the descriptor limit as far as allowed and keep
+ * the connection cap under half of it, with room for the databases. */
+static unsigned connection_cap(const struct config *cfg, unsigned threads)
+{
+    struct rlimit rl;
+    unsigned cap = cfg->connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        rlim_t fit = rl.rlim_cur > 512 ? (rl.rlim_cur - 256) / 2 : 128;
+        if (rl.rlim_cur != RLIM_INFINITY && fit < cap) {
+            log_warn("limits.connections: %u do not fit the open-file limit (%llu); "
+                     "serving at most %u connections",
+                     cap, (unsigned long long)rl.rlim_cur, (unsigned)fit);
+            cap = (unsigned)fit;
+        }
+    }
+    return cap < threads ? threads : cap;
 }
 
 /* What a reload replaced: kept until berthd stops, since requests that
@@ -595,8 +823,12 @@ static void reload(struct server *srv, server_reload_fn load, void *arg, struct 
     const struct config *cur = atomic_load(&srv->cfg);
     if (strcmp(next->listen, cur->listen) != 0 || strcmp(next->root, cur->root) != 0 ||
         strcmp(next->tls_cert, cur->tls_cert) != 0 || strcmp(next->tls_key, cur->tls_key) != 0 ||
-        strcmp(next->metrics_listen, cur->metrics_listen) != 0)
-        log_warn("reload: listen, root, tls and metrics.listen change only at the next start");
+        strcmp(next->metrics_listen, cur->metrics_listen) != 0 ||
+        next->connections != cur->connections || next->idle_timeout != cur->idle_timeout ||
+        next->connections_per_address != cur->connections_per_address)
+        log_warn("reload: listen, root, tls, metrics.listen, limits.connections, "
+                 "limits.connections_per_address and limits.idle_timeout change only at "
+                 "the next start");
     memcpy(next->listen, cur->listen, sizeof next->listen);
     memcpy(next->root, cur->root, sizeof next->root);
     memcpy(next->tls_cert, cur->tls_cert, sizeof next->tls_cert);
@@ -660,9 +892,18 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
                                         : (unsigned)(ncpu > 0 ? ncpu * 4 : 8);
     struct retired old = {0};
     int rc = 0;
-    struct MHD_Daemon *d = daemon_start(&srv, cfg->listen, threads, tls_cert, tls_key);
+    unsigned connections = connection_cap(cfg, threads);
+    pthread_t watchdog_thread;
+    watch_stop = false;
+    int werr = pthread_create(&watchdog_thread, NULL, watchdog, NULL);
+    bool watching = werr == 0;
+    if (!watching)
+        log_error("cannot start the connection watchdog: %s", strerror(werr));
+    struct MHD_Daemon *d = !watching ? NULL
+                                     : daemon_start(&srv, cfg->listen, threads, connections,
+                                                    tls_cert, tls_key);
     if (d && cfg->metrics_listen[0] &&
-        !(srv.metrics_daemon = daemon_start(&srv, cfg->metrics_listen, 1, NULL, NULL))) {
+        !(srv.metrics_daemon = daemon_start(&srv, cfg->metrics_listen, 1, 64, NULL, NULL))) {
         MHD_stop_daemon(d);
         d = NULL;
     }
@@ -700,6 +941,13 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
     MHD_stop_daemon(d);
     log_info("berthd stopped");
 out:
+    if (watching) {
+        pthread_mutex_lock(&watch_lock);
+        watch_stop = true;
+        pthread_cond_signal(&watch_cond);
+        pthread_mutex_unlock(&watch_lock);
+        pthread_join(watchdog_thread, NULL);
+    }
     proxy_close(srv.proxy);
     meta_close(srv.meta);
     blob_store_close(srv.blobs);

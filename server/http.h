@@ -75,7 +75,7 @@ struct request {
     uint64_t bytes_out;          /* response body bytes */
     char id[17];                 /* request id, in logs and X-Request-Id */
     bool answered;
-    char client[64];             /* the peer's address */
+    char client[64];             /* the client's address (see client_address) */
     struct auth_result who;      /* who is asking, once auth_check ran */
 
     /* The body, for the requests that have one. */
@@ -116,6 +116,10 @@ struct MHD_Response *response_fd(struct request *rq, int fd, uint64_t offset,
 void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *req_header(struct request *rq, const char *name);
+/* The client's address for limits and logs: the peer, or the address a
+ * trusted proxy (cfg->trusted_proxies) names in X-Forwarded-For. */
+void client_address(struct MHD_Connection *conn, const struct config *cfg, char *out,
+                    size_t len);
 const char *req_query(struct request *rq, const char *name);
 bool is_head(struct request *rq);
 /* Remember a failure while the body is still arriving. */

@@ -26,7 +26,17 @@ struct config {
     char tls_key[1024];
     char metrics_listen[256];    /* a second listener for /metrics, or "" */
     struct gc_policy gc;
+    /* Connections: a deadline for a request's headers, the idle timeout
+     * after them, and caps in total and per client address (0: none). */
+    unsigned header_timeout, idle_timeout;
+    unsigned connections, connections_per_address;
+    /* Reverse proxies whose X-Forwarded-For names the client. */
+    struct cidr { int family; unsigned char addr[16]; unsigned bits; } trusted_proxies[32];
+    int n_trusted_proxies;
 };
+
+/* Is the textual address `addr` inside one of cfg's trusted proxy ranges? */
+bool config_trusted_proxy(const struct config *cfg, const char *addr);
 
 /* Defaults, then FILE (may be NULL), then BERTH_* environment variables.
  * Command-line flags are applied by the caller afterwards. */
