@@ -155,43 +155,53 @@ static bool is_loopback(const char *host)
            strncmp(host, "[::1]", 5) == 0;
 }
 
+static bool v4_internal(uint32_t a)   /* host byte order */
+{
+    return (a >> 24) == 0 ||              /* 0.0.0.0/8: "this host" */
+           (a >> 24) == 127 ||            /* loopback */
+           (a >> 24) == 10 ||             /* RFC 1918 */
+           (a >> 20) == 0xac1 ||          /* 172.16.0.0/12 */
+           (a >> 16) == 0xc0a8 ||         /* 192.168.0.0/16 */
+           (a >> 16) == 0xa9fe ||         /* 169.254.0.0/16 link-local */
+           (a >> 22) == (100u << 2 | 1);  /* 100.64.0.0/10 shared (CGNAT) */
+}
+
+static bool v6_internal(const uint8_t b[16])
+{
+    static const uint8_t zero[16];
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+        return true;                      /* :: and ::1 */
+    if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)   /* ::ffff:a.b.c.d */
+        return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                           (uint32_t)b[14] << 8 | b[15]);
+    return (b[0] & 0xfe) == 0xfc ||                    /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||  /* fe80::/10 link-local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);    /* fec0::/10 site-local */
+}
+
 bool addr_is_internal(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 0 ||              /* 0.0.0.0/8: "this host" */
-               (a >> 24) == 127 ||            /* loopback */
-               (a >> 24) == 10 ||             /* RFC 1918 */
-               (a >> 20) == 0xac1 ||          /* 172.16.0.0/12 */
-               (a >> 16) == 0xc0a8 ||         /* 192.168.0.0/16 */
-               (a >> 16) == 0xa9fe ||         /* 169.254.0.0/16 link-local */
-               (a >> 22) == (100u << 2 | 1);  /* 100.64.0.0/10 shared (CGNAT) */
+        struct sockaddr_in v4;
+        memcpy(&v4, sa, sizeof v4);
+        return v4_internal(ntohl(v4.sin_addr.s_addr));
     }
     if (sa->sa_family == AF_INET6) {
-        const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        static const uint8_t zero[16];
-        if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
-            return true;                      /* :: and ::1 */
-        if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff) {
-            struct sockaddr_in v4 = {.sin_family = AF_INET};
-            memcpy(&v4.sin_addr, b + 12, 4);  /* ::ffff:a.b.c.d */
-            return addr_is_internal((const struct sockaddr *)&v4);
-        }
-        return (b[0] & 0xfe) == 0xfc ||                    /* fc00::/7 unique local */
-               (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||  /* fe80::/10 link-local */
-               (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);    /* fec0::/10 site-local */
+        struct sockaddr_in6 v6;
+        memcpy(&v6, sa, sizeof v6);
+        return v6_internal(v6.sin6_addr.s6_addr);
     }
     return false;
 }
 
 bool ip_is_internal(const char *ip)
 {
-    struct sockaddr_in v4 = {.sin_family = AF_INET};
-    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
-    if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1)
-        return addr_is_internal((struct sockaddr *)&v4);
-    if (inet_pton(AF_INET6, ip, &v6.sin6_addr) == 1)
-        return addr_is_internal((struct sockaddr *)&v6);
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        return v4_internal(ntohl(a4.s_addr));
+    if (inet_pton(AF_INET6, ip, &a6) == 1)
+        return v6_internal(a6.s6_addr);
     return false;
 }
 
@@ -216,10 +226,8 @@ bool host_is_internal(const char *host)
         return true;
     /* inet_aton's forms ("127.1", "2130706433", "0x7f.1") resolve too */
     struct in_addr a;
-    if (strspn(h, "0123456789abcdefx.") == hl && inet_aton(h, &a)) {
-        struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_addr = a};
-        return addr_is_internal((struct sockaddr *)&v4);
-    }
+    if (strspn(h, "0123456789abcdefx.") == hl && inet_aton(h, &a))
+        return v4_internal(ntohl(a.s_addr));
     return false;
 }
 
@@ -661,10 +669,11 @@ static int perform(struct berth_client *c, const char *registry, struct http_req
     bool follow = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     snprintf(url, sizeof url, "%s", r->url);
     for (int hop = 0;; hop++) {
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+            return refuse(r, err, BERR_UNSUPPORTED, "refusing %.*s (only http and https)",
+                          (int)strcspn(url, ":/?#"), url);
         if (!url_origin(url, origin, sizeof origin, scheme, host))
             return refuse(r, err, BERR_INVALID, "not a URL: %.100s", url);
-        if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-            return refuse(r, err, BERR_UNSUPPORTED, "refusing %s:// (only http and https)", scheme);
         struct guard g = {.c = c, .registry = registry};
         g.record = strcmp(origin, reg_origin) == 0;
         g.check = !g.record && !internal_ok(c, registry);
