@@ -36,6 +36,12 @@ bx() {
     RC=$?
     OUT=$(cat "$TMP/bx.out")
     ERR=$(cat "$TMP/bx.err")
+    no_sanitizer_report "berth $1"
+}
+no_sanitizer_report() {
+    check
+    ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err" ||
+        fail "$1: sanitizer report: $(grep -E -A3 'Sanitizer|runtime error:' "$TMP/bx.err" | head -8)"
 }
 ok() {
     check
@@ -156,6 +162,7 @@ refused "berth load of a gzip bomb" 'decompression bomb'
 # from a pipe the archive's size is unknown: the running ratio stops it
 (ulimit -f 102400; cat "$TMP/bomb.tar.gz" | timeout 60 "$BERTH" load -i -) >"$TMP/bx.out" 2>"$TMP/bx.err"
 RC=$? ERR=$(cat "$TMP/bx.err")
+no_sanitizer_report "berth load from a pipe"
 refused "berth load of a gzip bomb from a pipe" 'decompression bomb'
 
 # ---- 6c: a blob that stalls, one that trickles ------------------------------------------
