@@ -723,8 +723,8 @@ static int member_fits(struct loader *L, struct archive_entry *e, const char *ke
     L->declared += size;
     if (L->input_size && L->declared > inflate_bound(L->input_size))
         return berr_set(err, BERR_TOOBIG,
-                        "%s: member %.200s declares %llu bytes, more than %llu times the archive's size (a decompression bomb?)",
-                        L->file, key, (unsigned long long)size,
+                        "%s: its members declare %llu bytes (%.200s alone %llu), more than %llu times the archive's size (a decompression bomb?)",
+                        L->file, (unsigned long long)L->declared, key, (unsigned long long)size,
                         (unsigned long long)inflate_ratio());
     char tmp[2200];
     struct statvfs vfs;

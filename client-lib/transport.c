@@ -327,6 +327,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     struct http_req *r = arg;
     size_t len = size * n;
+    if (r->sink == SINK_NONE) {
+        /* nobody reads it: a little is fine, an endless one is not */
+        r->len += len;
+        if (r->len > 65536) {
+            r->too_big = true;
+            return 0;
+        }
+        return len;
+    }
     /* An error's body is a message, never a blob: keep it in memory. */
     bool streamed = r->sink == SINK_FILE || r->sink == SINK_CALLBACK;
     bool to_memory = r->sink == SINK_MEMORY || (streamed && r->status >= 300);
@@ -559,6 +568,14 @@ static int refuse(struct http_req *r, struct berr *err, int code, const char *fm
     return berr_set(err, code, "%s %.200s: %s", r->method, r->url, msg);
 }
 
+/* Did the transfer get a connection? (A timeout before one is the
+ * connect timeout, not the low-speed one.) */
+static bool connected(CURL *h)
+{
+    curl_off_t t = 0;
+    return curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0;
+}
+
 /* One request to one URL with the given Authorization (may be NULL).
  * Returns 0, or a negative error (message in err). */
 static int perform_once(struct berth_client *c, struct http_req *r, const char *url,
@@ -626,18 +643,21 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     bool streamed = r->sink == SINK_FILE || r->sink == SINK_CALLBACK;
-    if (rc == CURLE_WRITE_ERROR && r->too_big && streamed && code >= 300) {
-        rc = CURLE_OK;    /* an error message, cut short: the status says enough */
+    bool cut_short = r->sink == SINK_NONE || (streamed && code >= 300);
+    if (rc == CURLE_WRITE_ERROR && r->too_big && cut_short) {
+        rc = CURLE_OK;    /* a body nobody needs whole: the status says enough */
     } else if (rc == CURLE_WRITE_ERROR && r->too_big) {
         r->fatal = true;
         if (streamed)
-            return berr_set(err, BERR_TOOBIG, "%s %s: the registry sent more than the %llu bytes expected",
+            return berr_set(err, BERR_TOOBIG,
+                            "%s %s: the registry sent more than the %llu bytes expected",
                             r->method, url, (unsigned long long)r->limit);
-        return berr_set(err, BERR_TOOBIG, "%s %s: the response is larger than %zu bytes", r->method,
-                        url, r->max);
+        return berr_set(err, BERR_TOOBIG, "%s %s: the response is larger than %zu bytes",
+                        r->method, url, r->max);
     }
     if (g->refused)
-        return refuse(r, err, BERR_UNSUPPORTED, "refusing to connect to the internal address %s (the registry is not at one)",
+        return refuse(r, err, BERR_UNSUPPORTED,
+                      "refusing to connect to the internal address %s (the registry is not at one)",
                       g->refused_ip);
     if (rc != CURLE_OK) {
         const char *why = curl_easy_strerror(rc);
@@ -647,7 +667,7 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
         if (g->stalled) {
             snprintf(stall, sizeof stall, "no data moved for %ld s", c->stall_s);
             why = stall;
-        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        } else if (rc == CURLE_OPERATION_TIMEDOUT && connected(h)) {
             snprintf(stall, sizeof stall, "slower than %ld bytes/s for %ld s", c->low_speed,
                      c->low_time);
             why = stall;
