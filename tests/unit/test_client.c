@@ -5,6 +5,8 @@
  * that a URL leading away from a registry that is not itself internal to an
  * internal address, or to a scheme other than http(s), is refused before
  * anything connects. The only traffic is to 127.0.0.0/8 port 1 (closed).
+ * And which temp files of the image store count as left by a dead process:
+ * a pid that is gone, or one reused by a process started at another time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +15,11 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../client-lib/internal.h"
 
@@ -126,6 +132,72 @@ static void test_other_schemes_refused(void **state)
     }
 }
 
+static bool present(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tmp/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tmp/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static void test_stale_temp_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_client.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct berth_store *s = NULL;
+    struct berr err = {0};
+    assert_int_equal(berth_store_open(dir, &s, &err), 0);
+
+    /* this process's own temp file: alive */
+    char live[4096];
+    int fd = store_temp(s, live, sizeof live);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *live_name = strrchr(live, '/') + 1;
+    int me = 0;
+    unsigned long long start = 0;
+    assert_int_equal(sscanf(live_name, "blob-%d-%llu-", &me, &start), 2);
+    assert_int_equal(me, (int)getpid());
+
+    /* a pid that is gone */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    char dead[128], reused[128], dead_index[64];
+    snprintf(dead, sizeof dead, "blob-%d-%llu-AbCdEf", (int)child, start);
+    snprintf(dead_index, sizeof dead_index, "index.json.%d", (int)child);
+    /* this pid, but a process that started at another time */
+    snprintf(reused, sizeof reused, "blob-%d-%llu-AbCdEf", me, start + 1);
+    touch(dir, dead);
+    touch(dir, dead_index);
+    touch(dir, reused);
+    touch(dir, "blob-AbCdEf");          /* not named by this scheme: left alone */
+    touch(dir, "something-else");
+
+    berth_store_clean_temp(dir);
+    assert_true(present(dir, live_name));
+    assert_false(present(dir, dead));
+    assert_false(present(dir, dead_index));
+    assert_false(present(dir, reused));
+    assert_true(present(dir, "blob-AbCdEf"));
+    assert_true(present(dir, "something-else"));
+
+    berth_store_close(s);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_public_registry_to_internal_refused),
         cmocka_unit_test(test_internal_registry_allowed),
         cmocka_unit_test(test_other_schemes_refused),
+        cmocka_unit_test(test_stale_temp_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
