@@ -147,8 +147,11 @@ int main(int argc, char **argv)
             return cli_fail(argv[i], &err);
     }
     for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
-        if (strcmp(argv[i], commands[c].name) == 0)
+        if (strcmp(argv[i], commands[c].name) == 0) {
+            /* what a killed pull or load left behind goes first */
+            berth_store_clean_temp(g.root);
             return commands[c].run(&g, argc - i, argv + i);
+        }
     fprintf(stderr, "berth: '%s' is not a berth command (see berth --help)\n", argv[i]);
     return 2;
 }

@@ -13,6 +13,15 @@
  * front, and a tar is read once, front to back), hashed as they go; blobs
  * are committed only once verified, and names are set last, so a failure
  * leaves no half image behind, and no temp file.
+ *
+ * A small archive must not fill the disk: a member's size (from its tar
+ * header) is checked before anything is written (against the free space,
+ * and against what the archive's own size can hold once decompressed), and
+ * decompression stops once the output outgrows the input read so far by
+ * more than a ratio (BERTH_LOAD_MAX_RATIO, 100 by default) plus a floor of
+ * 64 MiB. A ratio, not an absolute cap: an archive of many gigabytes is
+ * normal, a docker save | gzip of real images shrinks by 2 to 5 times, and
+ * a bomb by a thousand.
  */
 #include "internal.h"
 
@@ -23,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +47,7 @@
 #define ANN_CONTAINERD_NAME "io.containerd.image.name"
 
 #define CHUNK (1 << 20)
+#define INFLATE_FLOOR (64ull << 20)   /* decompressed bytes always allowed */
 #define JSON_MAX (16 << 20)      /* manifest.json, index.json, configs */
 #define PATH_LEN 4096
 
@@ -185,6 +196,30 @@ static json_t *json_blob(struct berth_store *s, const char *digest, struct berr 
     return doc;
 }
 
+/* How much larger than its compressed input decompressed data may grow. */
+static uint64_t inflate_ratio(void)
+{
+    const char *v = getenv("BERTH_LOAD_MAX_RATIO");
+    char *end;
+    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 ? n : 100;
+}
+
+static uint64_t inflate_bound(uint64_t compressed)
+{
+    uint64_t r = inflate_ratio();
+    return compressed > (UINT64_MAX - INFLATE_FLOOR) / r ? UINT64_MAX
+                                                         : compressed * r + INFLATE_FLOOR;
+}
+
+/* Has a reader's decompressed output outgrown what it read? (Filter 0 is
+ * the data the format sees, the last one the bytes of the file.) */
+static bool inflated_too_far(struct archive *a)
+{
+    la_int64_t out = archive_filter_bytes(a, 0), in = archive_filter_bytes(a, -1);
+    return out > 0 && in >= 0 && (uint64_t)out > inflate_bound((uint64_t)in);
+}
+
 /* Stream the decompressed bytes of a file (gzip, zstd, ... or none: any
  * filter libarchive knows) into out_fd (-1: nowhere), hashing them. */
 static int decompress_file(const char *path, int out_fd, char digest[DIGEST_MAX],
@@ -213,6 +248,12 @@ static int decompress_file(const char *path, int out_fd, char digest[DIGEST_MAX]
             break;
         if (n < 0) {
             rc = archive_fail(a, err, "cannot decompress a layer");
+            goto out;
+        }
+        if (inflated_too_far(a)) {
+            rc = berr_set(err, BERR_TOOBIG,
+                          "a layer decompresses to more than %llu times its size (a decompression bomb?)",
+                          (unsigned long long)inflate_ratio());
             goto out;
         }
         if (hasher_update(h, buf, (size_t)n) < 0) {
@@ -607,6 +648,8 @@ struct loader {
     json_t *files;
     json_t *names;      /* [[name, manifest digest, media type, size, repo digest|null]] */
     json_t *ids;        /* image ids loaded without a name */
+    uint64_t input_size;   /* of the archive file, 0 when unknown (stdin, a pipe) */
+    uint64_t declared;     /* member sizes so far, from their tar headers */
 };
 
 static void loader_clean(struct loader *L)
@@ -647,6 +690,10 @@ static int extract_member(struct loader *L, struct archive *a, const char *key,
         if (n < 0)
             rc = berr_set(err, BERR_INVALID, "cannot read %s: %s", L->file,
                           archive_error_string(a) ? archive_error_string(a) : "bad archive");
+        else if (inflated_too_far(a))
+            rc = berr_set(err, BERR_TOOBIG,
+                          "%s decompresses to more than %llu times its size (a decompression bomb?)",
+                          L->file, (unsigned long long)inflate_ratio());
         else if (hasher_update(h, buf, (size_t)n) < 0)
             rc = berr_set(err, BERR_IO, "cannot hash");
         else if (write_all(fd, buf, (size_t)n) < 0)
@@ -666,6 +713,30 @@ static int extract_member(struct loader *L, struct archive *a, const char *key,
     return rc;
 }
 
+/* Before a member is written: does its declared size fit? */
+static int member_fits(struct loader *L, struct archive_entry *e, const char *key,
+                       struct berr *err)
+{
+    if (!archive_entry_size_is_set(e))
+        return 0;   /* the running check in extract_member still applies */
+    uint64_t size = (uint64_t)archive_entry_size(e);
+    L->declared += size;
+    if (L->input_size && L->declared > inflate_bound(L->input_size))
+        return berr_set(err, BERR_TOOBIG,
+                        "%s: its members declare %llu bytes (%.200s alone %llu), more than %llu times the archive's size (a decompression bomb?)",
+                        L->file, (unsigned long long)L->declared, key, (unsigned long long)size,
+                        (unsigned long long)inflate_ratio());
+    char tmp[2200];
+    struct statvfs vfs;
+    snprintf(tmp, sizeof tmp, "%s/tmp", berth_store_root(L->s));
+    if (statvfs(tmp, &vfs) == 0 && size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+        return berr_set(err, BERR_TOOBIG,
+                        "%s: member %.200s needs %llu bytes, the image store has %llu free",
+                        L->file, key, (unsigned long long)size,
+                        (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+    return 0;
+}
+
 static int load_extract(struct loader *L, struct berr *err)
 {
     struct archive *a = archive_read_new();
@@ -680,6 +751,9 @@ static int load_extract(struct loader *L, struct berr *err)
         rc = fd;
         goto out;
     }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        L->input_size = (uint64_t)st.st_size;
     int r;
     while (rc == 0) {
         r = archive_read_next_header(a, &e);
@@ -710,7 +784,9 @@ static int load_extract(struct loader *L, struct berr *err)
             path_clean(joined, target, sizeof target);
             json_object_set_new(L->files, key, json_pack("{s:s}", "link", target));
         } else if (archive_entry_filetype(e) == AE_IFREG) {
-            rc = extract_member(L, a, key, err);
+            rc = member_fits(L, e, key, err);
+            if (rc == 0)
+                rc = extract_member(L, a, key, err);
         }
     }
     archive_read_free(a);

@@ -43,6 +43,12 @@ struct berth_options {
     int quiet;                      /* 1: only results; 0: progress */
     int retries;                    /* attempts after a failure (default 4) */
     FILE *out;                      /* progress goes here (default stderr) */
+    /* Redirects, upload Locations and token realms that lead away from the
+     * registry's own origin are refused when they reach a loopback,
+     * private or link-local address, unless the registry itself is at such
+     * an address (judged per registry from its name or the address it is
+     * reached at). true: allow them for every registry. */
+    bool allow_internal_redirects;
 };
 
 struct berth_client;
@@ -100,6 +106,10 @@ struct berth_store;
 /* NULL root: $BERTH_ROOT, else /var/lib/berth. */
 int berth_store_open(const char *root, struct berth_store **out, struct berr *err);
 void berth_store_close(struct berth_store *s);
+/* Remove the temp files (tmp/) of berth processes that are gone, e.g. a
+ * pull killed with SIGKILL; those of running processes stay. NULL root:
+ * as berth_store_open. A store that does not exist is left alone. */
+void berth_store_clean_temp(const char *root);
 /* The store's directory, and where a blob of it lives. */
 const char *berth_store_root(struct berth_store *s);
 void berth_blob_path(struct berth_store *s, const char *digest, char *out, size_t len);

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 struct berth_client {
     struct berth_options o;
@@ -17,6 +18,10 @@ struct berth_client {
     pthread_mutex_t lock;        /* tokens and credentials */
     json_t *tokens;              /* "registry scope" -> {"token", "exp"} */
     json_t *creds;               /* registry -> {"user", "pass"}; loaded lazily */
+    json_t *internal;            /* registry -> true: it is itself at an internal address */
+    bool via_proxy;              /* an http(s)_proxy is set: only host names can be checked */
+    long stall_s;                /* no byte in either direction for this long: fail */
+    long low_speed, low_time;    /* below low_speed bytes/s for low_time s: fail */
 };
 
 /* ---- transport.c ------------------------------------------------------------ */
@@ -47,6 +52,10 @@ struct http_req {
     bool size_told;
     struct hasher *hash;         /* SINK_FILE: fed what is written */
     uint64_t written;
+    uint64_t limit;              /* SINK_FILE/CALLBACK: at most this many bytes in all */
+    bool has_limit;
+    bool too_big;                /* the response passed `limit` (or `max`) */
+    bool fatal;                  /* a refusal a retry cannot fix */
     void (*on_bytes)(void *arg, uint64_t n);   /* progress */
     void *on_bytes_arg;
     long status;
@@ -60,6 +69,14 @@ struct http_req {
 };
 
 void http_req_init(struct http_req *r, const char *method);
+/* Loopback, private (RFC 1918, RFC 4193, CGNAT), link-local or unspecified:
+ * an address a registry's redirect or token realm must not lead to unless
+ * the registry itself is at one. */
+bool addr_is_internal(const struct sockaddr *sa);
+bool ip_is_internal(const char *ip);
+/* The same for a URL's host: "localhost" and IP literals (names are
+ * checked when they are resolved, at connect time). */
+bool host_is_internal(const char *host);
 void http_req_clear(struct http_req *r);
 /* The base URL of a registry: http:// for loopback and --insecure ones. */
 void registry_base(struct berth_client *c, const char *registry, char *out, size_t len);
@@ -85,10 +102,11 @@ int reg_manifest_put(struct berth_client *c, const struct berth_ref *ref, const 
 /* 1 when present, 0 when not, negative on error. */
 int reg_blob_exists(struct berth_client *c, const struct berth_ref *ref, const char *digest,
                     const char *scope_actions, struct berr *err);
-/* Download a blob into the store, verified (resuming on retries). */
+/* Download a blob into the store, verified (resuming on retries); more
+ * than `size` bytes (its descriptor's) stop the download. */
 int reg_blob_fetch(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
-                   const char *digest, void (*on_bytes)(void *, uint64_t), void *arg,
-                   struct berr *err);
+                   const char *digest, uint64_t size, void (*on_bytes)(void *, uint64_t),
+                   void *arg, struct berr *err);
 /* Upload a blob of the store (mounting from `from` when given). */
 int reg_blob_push(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
                   const char *digest, uint64_t size, const char *from,

@@ -33,7 +33,7 @@ static int copy_blob(struct mirror *m, const char *digest, uint64_t size, struct
     int rc = 0;
     store_pin(m->s);
     if (!store_has_blob(m->s, digest))
-        rc = reg_blob_fetch(m->c, m->s, &m->src, digest, NULL, NULL, err);
+        rc = reg_blob_fetch(m->c, m->s, &m->src, digest, size, NULL, NULL, err);
     if (rc == 0)
         rc = reg_blob_push(m->c, m->s, &m->dst, digest, size, NULL, NULL, NULL, err);
     store_unpin(m->s);

@@ -165,8 +165,8 @@ int reg_blob_exists(struct berth_client *c, const struct berth_ref *ref, const c
 }
 
 int reg_blob_fetch(struct berth_client *c, struct berth_store *s, const struct berth_ref *ref,
-                   const char *digest, void (*on_bytes)(void *, uint64_t), void *arg,
-                   struct berr *err)
+                   const char *digest, uint64_t size, void (*on_bytes)(void *, uint64_t),
+                   void *arg, struct berr *err)
 {
     enum digest_algo algo;
     if (digest_parse(digest, &algo) < 0 || algo != DIGEST_SHA256)
@@ -179,6 +179,10 @@ int reg_blob_fetch(struct berth_client *c, struct berth_store *s, const struct b
     http_req_init(&r, "GET");
     r.sink = SINK_FILE;
     r.fd = fd;
+    /* a blob is what its descriptor says: a byte more is not it, and an
+     * endless body must not fill the disk */
+    r.limit = size;
+    r.has_limit = true;
     r.hash = hasher_new(algo);
     r.on_bytes = on_bytes;
     r.on_bytes_arg = arg;

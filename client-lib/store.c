@@ -3,7 +3,9 @@
  *
  *   <root>/oci-layout, <root>/index.json   the layout and its names
  *   <root>/blobs/sha256/<hex>              manifests, configs, layers
- *   <root>/tmp/                            downloads in progress
+ *   <root>/tmp/                            downloads in progress, named
+ *                                          after their process, removed
+ *                                          once it is gone (a kill -9)
  *   <root>/lock                            flock: shared to read index.json,
  *                                          exclusive to change it
  *
@@ -24,6 +26,7 @@
 #include <dirent.h>
 #include <sys/file.h>
 #include <time.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,10 +137,78 @@ bool store_has_blob(struct berth_store *s, const char *digest)
     return access(path, F_OK) == 0;
 }
 
+/* When a process started, in clock ticks since boot (/proc/PID/stat field
+ * 22): with the pid it names one process, even after the pid is reused.
+ * 0 when unknown. */
+static unsigned long long proc_start(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: skip past the last ')' */
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                            "%*d %*d %*d %*d %llu", &start) != 1)
+        return 0;
+    return start;
+}
+
 int store_temp(struct berth_store *s, char *path, size_t len)
 {
-    snprintf(path, len, "%s/tmp/blob-XXXXXX", s->root);
+    /* blob-PID-START-XXXXXX: berth_store_clean_temp tells a live
+     * download from one whose process is gone */
+    snprintf(path, len, "%s/tmp/blob-%d-%llu-XXXXXX", s->root, (int)getpid(),
+             proc_start(getpid()));
     return mkostemp(path, O_CLOEXEC);
+}
+
+/* Is the process that made tmp/NAME gone? Names not made by this scheme
+ * are never touched. */
+static bool temp_is_stale(const char *name)
+{
+    int pid;
+    unsigned long long start;
+    char tail[16];
+    if (sscanf(name, "blob-%d-%llu-%15s", &pid, &start, tail) == 3 && pid > 0 &&
+        strlen(tail) == 6) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return true;
+        unsigned long long now = proc_start(pid);
+        /* another process has the pid now (an unknown start is not proof) */
+        return now && start && now != start;
+    }
+    if (sscanf(name, "index.json.%d", &pid) == 1 && pid > 0)
+        return kill(pid, 0) < 0 && errno == ESRCH;
+    return false;
+}
+
+void berth_store_clean_temp(const char *root)
+{
+    if (!root)
+        root = getenv("BERTH_ROOT");
+    if (!root || !*root)
+        root = "/var/lib/berth";
+    char path[2200];
+    snprintf(path, sizeof path, "%s/tmp", root);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+            continue;
+        if (temp_is_stale(e->d_name))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
 }
 
 /* The caller has verified tmp's digest; this makes it durable and visible. */

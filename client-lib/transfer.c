@@ -47,7 +47,8 @@ static int run_job(struct batch *b, struct job *j, struct berr *err)
             return 0;
         }
         progress_state(b->p, j->pr.i, "Downloading");
-        int rc = reg_blob_fetch(b->c, b->s, b->ref, j->digest, progress_bytes, &j->pr, err);
+        int rc = reg_blob_fetch(b->c, b->s, b->ref, j->digest, j->size, progress_bytes, &j->pr,
+                                err);
         if (rc == 0)
             progress_state(b->p, j->pr.i, "Pull complete");
         return rc;
@@ -222,6 +223,11 @@ int berth_pull(struct berth_client *c, struct berth_store *s, const char *refstr
         jobs[i].size = (uint64_t)json_integer_value(json_object_get(d, "size"));
         if (!digest_valid(jobs[i].digest))
             rc = berr_set(err, BERR_INVALID, "%s: a descriptor has an invalid digest", refstr);
+        /* the size bounds the download */
+        else if (!json_is_integer(json_object_get(d, "size")) ||
+                 json_integer_value(json_object_get(d, "size")) < 0)
+            rc = berr_set(err, BERR_INVALID, "%s: descriptor %s has no valid size", refstr,
+                          jobs[i].digest);
         jobs[i].pr.p = &p;
         jobs[i].pr.i = i < n - 1 ? progress_add(&p, jobs[i].digest, jobs[i].size) : -1;
     }

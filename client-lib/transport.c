@@ -8,11 +8,22 @@
  * stored credentials) or Bearer (a token fetched from the realm for the
  * request's scope, cached until it expires). 5xx, 429 and network errors
  * are retried with backoff when the request can be replayed.
+ *
+ * What a registry can make the client do is bounded: only http and https,
+ * redirects followed here (never from https down to http), credentials
+ * only to the registry's own scheme, host and port (an upload Location or
+ * a redirect elsewhere gets none), no redirect, Location or token realm
+ * that leads to an internal address unless the registry is itself at one,
+ * responses no larger than the caller expects, and a transfer that stalls
+ * fails.
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +55,15 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 {
     (void)h;
     pthread_mutex_unlock(&((struct berth_client *)arg)->share_locks[data]);
+}
+
+/* A positive number from the environment, else the default. */
+static long env_seconds(const char *name, long def)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 ? n : def;
 }
 
 int berth_client_new(const struct berth_options *o, struct berth_client **out,
@@ -79,6 +99,16 @@ int berth_client_new(const struct berth_options *o, struct berth_client **out,
     curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
     c->tokens = json_object();
+    c->internal = json_object();
+    /* behind a proxy the address connected to is the proxy's */
+    static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                             "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i]))
+            c->via_proxy = true;
+    c->stall_s = env_seconds("BERTH_STALL_TIMEOUT", 60);
+    c->low_speed = env_seconds("BERTH_LOW_SPEED_LIMIT", 1024);
+    c->low_time = env_seconds("BERTH_LOW_SPEED_TIME", 300);
     *out = c;
     return 0;
 }
@@ -99,6 +129,7 @@ void berth_client_free(struct berth_client *c)
     free((char *)c->o.ca_file);
     json_decref(c->tokens);
     json_decref(c->creds);
+    json_decref(c->internal);
     free(c);
 }
 
@@ -122,6 +153,105 @@ static bool is_loopback(const char *host)
 {
     return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 ||
            strncmp(host, "[::1]", 5) == 0;
+}
+
+static bool v4_internal(uint32_t a)   /* host byte order */
+{
+    return (a >> 24) == 0 ||              /* 0.0.0.0/8: "this host" */
+           (a >> 24) == 127 ||            /* loopback */
+           (a >> 24) == 10 ||             /* RFC 1918 */
+           (a >> 20) == 0xac1 ||          /* 172.16.0.0/12 */
+           (a >> 16) == 0xc0a8 ||         /* 192.168.0.0/16 */
+           (a >> 16) == 0xa9fe ||         /* 169.254.0.0/16 link-local */
+           (a >> 22) == (100u << 2 | 1);  /* 100.64.0.0/10 shared (CGNAT) */
+}
+
+static bool v6_internal(const uint8_t b[16])
+{
+    static const uint8_t zero[16];
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+        return true;                      /* :: and ::1 */
+    if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)   /* ::ffff:a.b.c.d */
+        return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                           (uint32_t)b[14] << 8 | b[15]);
+    return (b[0] & 0xfe) == 0xfc ||                    /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||  /* fe80::/10 link-local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);    /* fec0::/10 site-local */
+}
+
+bool addr_is_internal(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in v4;
+        memcpy(&v4, sa, sizeof v4);
+        return v4_internal(ntohl(v4.sin_addr.s_addr));
+    }
+    if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 v6;
+        memcpy(&v6, sa, sizeof v6);
+        return v6_internal(v6.sin6_addr.s6_addr);
+    }
+    return false;
+}
+
+bool ip_is_internal(const char *ip)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        return v4_internal(ntohl(a4.s_addr));
+    if (inet_pton(AF_INET6, ip, &a6) == 1)
+        return v6_internal(a6.s6_addr);
+    return false;
+}
+
+bool host_is_internal(const char *host)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= sizeof h || n == 0)
+        return false;
+    if (host[0] == '[' && host[n - 1] == ']')
+        snprintf(h, sizeof h, "%.*s", (int)(n - 2), host + 1);
+    else
+        snprintf(h, sizeof h, "%s", host);
+    for (char *p = h; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t hl = strlen(h);
+    if (hl && h[hl - 1] == '.')
+        h[--hl] = '\0';
+    if (strcmp(h, "localhost") == 0 || (hl > 10 && strcmp(h + hl - 10, ".localhost") == 0))
+        return true;
+    if (ip_is_internal(h))
+        return true;
+    /* inet_aton's forms ("127.1", "2130706433", "0x7f.1") resolve too */
+    struct in_addr a;
+    if (strspn(h, "0123456789abcdefx.") == hl && inet_aton(h, &a))
+        return v4_internal(ntohl(a.s_addr));
+    return false;
+}
+
+/* The host of a registry name: "127.0.0.1:5000" -> "127.0.0.1", "[::1]:5000" -> "[::1]". */
+static void registry_host(const char *registry, char *out, size_t len)
+{
+    const char *end = registry[0] == '[' ? strchr(registry, ']') : strchr(registry, ':');
+    size_t n = end ? (size_t)(end - registry) + (registry[0] == '[') : strlen(registry);
+    snprintf(out, len, "%.*s", (int)n, registry);
+}
+
+/* May requests for this registry lead to internal addresses? */
+static bool internal_ok(struct berth_client *c, const char *registry)
+{
+    if (c->o.allow_internal_redirects)
+        return true;
+    char host[256];
+    registry_host(registry, host, sizeof host);
+    if (host_is_internal(host))
+        return true;
+    pthread_mutex_lock(&c->lock);
+    bool seen = json_object_get(c->internal, registry) != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return seen;
 }
 
 void registry_base(struct berth_client *c, const char *registry, char *out, size_t len)
@@ -197,14 +327,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     struct http_req *r = arg;
     size_t len = size * n;
+    if (r->sink == SINK_NONE) {
+        /* nobody reads it: a little is fine, an endless one is not */
+        r->len += len;
+        if (r->len > 65536) {
+            r->too_big = true;
+            return 0;
+        }
+        return len;
+    }
     /* An error's body is a message, never a blob: keep it in memory. */
     bool streamed = r->sink == SINK_FILE || r->sink == SINK_CALLBACK;
     bool to_memory = r->sink == SINK_MEMORY || (streamed && r->status >= 300);
-    if (to_memory && streamed && r->len + len > 65536)
-        return len;
+    if (to_memory && streamed && r->len + len > 65536) {
+        /* enough of a message: stop reading (perform keeps the status) */
+        r->too_big = true;
+        return 0;
+    }
     if (to_memory) {
-        if (r->len + len > r->max)
+        if (r->len + len > r->max) {
+            r->too_big = true;
             return 0;   /* too big: abort the transfer */
+        }
         char *buf = realloc(r->buf, r->len + len + 1);
         if (!buf)
             return 0;
@@ -212,7 +356,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         r->buf = buf;
         r->len += len;
         r->buf[r->len] = '\0';
-    } else if (r->sink == SINK_CALLBACK) {
+        return len;
+    }
+    if (streamed && r->has_limit && r->written + len > r->limit) {
+        r->too_big = true;   /* more than the descriptor said: not this blob */
+        return 0;
+    }
+    if (r->sink == SINK_CALLBACK) {
         if (!r->size_told && r->on_size)
             r->on_size(r->each_arg, r->range_from + r->content_length);
         r->size_told = true;
@@ -263,6 +413,83 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 
 /* ---- one request ------------------------------------------------------------ */
 
+/* What one perform() allows and what happened, for the callbacks. */
+struct guard {
+    struct berth_client *c;
+    const char *registry;
+    bool record;          /* the registry's own origin: remember where it is */
+    bool check;           /* elsewhere: internal addresses are refused */
+    bool refused;
+    char refused_ip[INET6_ADDRSTRLEN];
+    struct timespec last; /* when bytes last moved */
+    curl_off_t moved;
+    bool stalled;
+};
+
+static void guard_saw(struct guard *g, bool internal)
+{
+    if (g->record && internal) {
+        pthread_mutex_lock(&g->c->lock);
+        json_object_set_new(g->c->internal, g->registry, json_true());
+        pthread_mutex_unlock(&g->c->lock);
+    }
+}
+
+/* New connections: refused before they are made. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct guard *g = arg;
+    if (purpose == CURLSOCKTYPE_IPCXN && !g->c->via_proxy) {
+        bool internal = addr_is_internal(&a->addr);
+        guard_saw(g, internal);
+        if (g->check && internal) {
+            g->refused = true;
+            const void *ip = a->family == AF_INET6
+                                 ? (const void *)&((struct sockaddr_in6 *)&a->addr)->sin6_addr
+                                 : (const void *)&((struct sockaddr_in *)&a->addr)->sin_addr;
+            inet_ntop(a->family, ip, g->refused_ip, sizeof g->refused_ip);
+            return CURL_SOCKET_BAD;
+        }
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Reused connections: refused before the request is sent. */
+static int before_request(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+    (void)local_ip, (void)port, (void)local_port;
+    struct guard *g = arg;
+    if (g->c->via_proxy || !ip)
+        return CURL_PREREQFUNC_OK;
+    bool internal = ip_is_internal(ip);
+    guard_saw(g, internal);
+    if (g->check && internal) {
+        g->refused = true;
+        snprintf(g->refused_ip, sizeof g->refused_ip, "%s", ip);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)ultotal;
+    struct guard *g = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (dlnow + ulnow != g->moved || g->last.tv_sec == 0) {
+        g->moved = dlnow + ulnow;
+        g->last = now;
+        return 0;
+    }
+    if (now.tv_sec - g->last.tv_sec >= g->c->stall_s) {
+        g->stalled = true;
+        return 1;
+    }
+    return 0;
+}
+
 static CURL *easy_for_thread(struct berth_client *c)
 {
     CURL *h = pthread_getspecific(easy_key);
@@ -275,9 +502,14 @@ static CURL *easy_for_thread(struct berth_client *c)
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
-    /* a stalled transfer is an error, a slow one is not */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    /* a registry speaks HTTP: no gopher://, dict://, file://... even
+     * when a challenge or a redirect names one */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* a transfer that stays below a floor for long fails (the one that
+     * stops altogether is on_progress's) */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->low_speed);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->low_time);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/1.0");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->o.ca_file)
@@ -285,10 +517,69 @@ static CURL *easy_for_thread(struct berth_client *c)
     return h;
 }
 
-/* Perform once with the given Authorization (may be NULL). Returns 0, or
- * -BERR_IO for a network failure (message in err). */
-static int perform(struct berth_client *c, struct http_req *r, const char *authz,
-                   struct berr *err)
+/* "scheme://host:port" of a URL, lower case, the port always given;
+ * scheme and host apart too. Returns false for what does not parse. */
+static bool url_origin(const char *url, char *origin, size_t len, char scheme[16],
+                       char host[256])
+{
+    CURLU *u = curl_url();
+    char *sch = NULL, *hst = NULL, *port = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &sch, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &hst, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+              strlen(sch) < 16 && strlen(hst) < 256;
+    if (ok) {
+        for (char *p = sch; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        for (char *p = hst; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        snprintf(scheme, 16, "%s", sch);
+        snprintf(host, 256, "%s", hst);
+        snprintf(origin, len, "%s://%s:%s", sch, hst, port);
+    }
+    curl_free(sch);
+    curl_free(hst);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static void registry_origin(struct berth_client *c, const char *registry, char *out, size_t len)
+{
+    char base[600], scheme[16], host[256];
+    registry_base(c, registry, base, sizeof base);
+    if (!url_origin(base, out, len, scheme, host))
+        out[0] = '\0';
+}
+
+static int refuse(struct http_req *r, struct berr *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A refusal a retry cannot fix: the request and why. */
+static int refuse(struct http_req *r, struct berr *err, int code, const char *fmt, ...)
+{
+    r->fatal = true;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return berr_set(err, code, "%s %.200s: %s", r->method, r->url, msg);
+}
+
+/* Did the transfer get a connection? (A timeout before one is the
+ * connect timeout, not the low-speed one.) */
+static bool connected(CURL *h)
+{
+    curl_off_t t = 0;
+    return curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0;
+}
+
+/* One request to one URL with the given Authorization (may be NULL).
+ * Returns 0, or a negative error (message in err). */
+static int perform_once(struct berth_client *c, struct http_req *r, const char *url,
+                        const char *authz, struct guard *g, struct berr *err)
 {
     CURL *h = easy_for_thread(c);
     struct curl_slist *hdrs = NULL;
@@ -312,16 +603,21 @@ static int perform(struct berth_client *c, struct http_req *r, const char *authz
         snprintf(line, sizeof line, "%llu-", (unsigned long long)r->range_from);
         curl_easy_setopt(h, CURLOPT_RANGE, line);
     }
-    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    bool is_get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    /* blob GETs may be redirected to storage; credentials never follow */
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, is_get ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    /* redirects are followed by perform(), which checks each one */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, g);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, before_request);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, g);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, g);
     struct body_src src = {r, 0};
     if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -335,21 +631,96 @@ static int perform(struct berth_client *c, struct http_req *r, const char *authz
             curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
         }
     }
-    /* the response of an earlier attempt is forgotten */
+    /* the response of an earlier attempt or hop is forgotten */
     http_req_clear(r);
     r->status = 0;
+    r->too_big = false;
+    g->refused = g->stalled = false;
+    g->last.tv_sec = 0;
+    g->moved = 0;
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK) {
-        const char *why = curl_easy_strerror(rc);
-        if (rc == CURLE_WRITE_ERROR && r->sink == SINK_FILE)
-            why = "cannot write to the local store (disk full?)";
-        return berr_set(err, BERR_IO, "%s %s: %s", r->method, r->url, why);
-    }
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    bool streamed = r->sink == SINK_FILE || r->sink == SINK_CALLBACK;
+    bool cut_short = r->sink == SINK_NONE || (streamed && code >= 300);
+    if (rc == CURLE_WRITE_ERROR && r->too_big && cut_short) {
+        rc = CURLE_OK;    /* a body nobody needs whole: the status says enough */
+    } else if (rc == CURLE_WRITE_ERROR && r->too_big) {
+        r->fatal = true;
+        if (streamed)
+            return berr_set(err, BERR_TOOBIG,
+                            "%s %s: the registry sent more than the %llu bytes expected",
+                            r->method, url, (unsigned long long)r->limit);
+        return berr_set(err, BERR_TOOBIG, "%s %s: the response is larger than %zu bytes",
+                        r->method, url, r->max);
+    }
+    if (g->refused)
+        return refuse(r, err, BERR_UNSUPPORTED,
+                      "refusing to connect to the internal address %s (the registry is not at one)",
+                      g->refused_ip);
+    if (rc != CURLE_OK) {
+        const char *why = curl_easy_strerror(rc);
+        char stall[64];
+        if (rc == CURLE_WRITE_ERROR && r->sink == SINK_FILE)
+            why = "cannot write to the local store (disk full?)";
+        if (g->stalled) {
+            snprintf(stall, sizeof stall, "no data moved for %ld s", c->stall_s);
+            why = stall;
+        } else if (rc == CURLE_OPERATION_TIMEDOUT && connected(h)) {
+            snprintf(stall, sizeof stall, "slower than %ld bytes/s for %ld s", c->low_speed,
+                     c->low_time);
+            why = stall;
+        }
+        return berr_set(err, BERR_IO, "%s %s: %s", r->method, url, why);
+    }
     r->status = code;
     return 0;
+}
+
+/* Perform with the given Authorization, sent only to `auth_origin`
+ * (registry requests: the registry's own; token requests: the realm's).
+ * GET and HEAD follow up to 5 redirects, each one checked. */
+static int perform(struct berth_client *c, const char *registry, struct http_req *r,
+                   const char *authz, const char *auth_origin, struct berr *err)
+{
+    char reg_origin[600], url[sizeof r->url], origin[600], scheme[16], host[256];
+    registry_origin(c, registry, reg_origin, sizeof reg_origin);
+    bool follow = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    snprintf(url, sizeof url, "%s", r->url);
+    for (int hop = 0;; hop++) {
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+            return refuse(r, err, BERR_UNSUPPORTED, "refusing %.*s (only http and https)",
+                          (int)strcspn(url, ":/?#"), url);
+        if (!url_origin(url, origin, sizeof origin, scheme, host))
+            return refuse(r, err, BERR_INVALID, "not a URL: %.100s", url);
+        struct guard g = {.c = c, .registry = registry};
+        g.record = strcmp(origin, reg_origin) == 0;
+        g.check = !g.record && !internal_ok(c, registry);
+        if (g.check && host_is_internal(host))
+            return refuse(r, err, BERR_UNSUPPORTED,
+                          "refusing to connect to the internal address %s (the registry is not at one)",
+                          host);
+        bool send = authz && auth_origin && strcmp(origin, auth_origin) == 0;
+        int rc = perform_once(c, r, url, send ? authz : NULL, &g, err);
+        if (rc < 0 || !follow ||
+            (r->status != 301 && r->status != 302 && r->status != 303 &&
+             r->status != 307 && r->status != 308))
+            return rc;
+        char *next = NULL;
+        curl_easy_getinfo(pthread_getspecific(easy_key), CURLINFO_REDIRECT_URL, &next);
+        if (!next || !*next)
+            return 0;   /* a redirect without a target: the caller sees the status */
+        if (hop >= 5)
+            return refuse(r, err, BERR_INVALID, "too many redirects");
+        char nscheme[16], nhost[256], norigin[600];
+        if (!url_origin(next, norigin, sizeof norigin, nscheme, nhost))
+            return refuse(r, err, BERR_INVALID, "a redirect to something not a URL: %.100s", next);
+        if (strcmp(scheme, "https") == 0 && strcmp(nscheme, "https") != 0)
+            return refuse(r, err, BERR_UNSUPPORTED, "refusing a redirect from https to %s://%s",
+                          nscheme, nhost);
+        snprintf(url, sizeof url, "%s", next);
+    }
 }
 
 /* ---- auth ---------------------------------------------------------------------- */
@@ -404,6 +775,21 @@ static int fetch_token(struct berth_client *c, const char *registry, const char 
     challenge_param(challenge, "scope", chscope, sizeof chscope);
     if (!scope || !*scope)
         scope = chscope;
+    /* the realm is the registry's word: it gets the credentials, so it must
+     * be HTTP(S), and not plain HTTP when the registry itself is HTTPS */
+    char realm_origin[600], rscheme[16], rhost[256], reg_origin[600];
+    if (!url_origin(realm, realm_origin, sizeof realm_origin, rscheme, rhost))
+        return berr_set(err, BERR_INVALID, "%s: the token realm is not a URL: %.100s", registry,
+                        realm);
+    if (strcmp(rscheme, "http") != 0 && strcmp(rscheme, "https") != 0)
+        return berr_set(err, BERR_UNSUPPORTED,
+                        "%s: refusing the token realm %.100s (only http and https)", registry,
+                        realm);
+    registry_origin(c, registry, reg_origin, sizeof reg_origin);
+    if (strncmp(reg_origin, "https:", 6) == 0 && strcmp(rscheme, "https") != 0)
+        return berr_set(err, BERR_UNSUPPORTED,
+                        "%s: refusing the plain-http token realm %.100s of an https registry",
+                        registry, realm);
 
     CURL *h = easy_for_thread(c);
     struct http_req r;
@@ -436,7 +822,7 @@ static int fetch_token(struct berth_client *c, const char *registry, const char 
     bool have = creds_get(c, registry, user, sizeof user, pass, sizeof pass);
     if (have)
         basic_header(user, pass, authz, sizeof authz);
-    int rc = perform(c, &r, have ? authz : NULL, err);
+    int rc = perform(c, registry, &r, have ? authz : NULL, realm_origin, err);
     if (rc == 0 && r.status != 200)
         rc = r.status == 401 || r.status == 403
                  ? berr_set(err, BERR_CONFLICT, "%s: unauthorized: %s", registry,
@@ -504,8 +890,13 @@ static bool retryable(long status)
 int http_do(struct berth_client *c, const char *registry, const char *scope,
             struct http_req *r, struct berr *err)
 {
-    char authz[8192];
+    char authz[8192], reg_origin[600], origin[600], scheme[16], host[256];
     bool have_auth = cached_auth(c, registry, scope, authz, sizeof authz);
+    /* credentials go to the registry's own origin only: an upload Location
+     * or a Link elsewhere gets none, and its 401 is not answered */
+    registry_origin(c, registry, reg_origin, sizeof reg_origin);
+    bool own = url_origin(r->url, origin, sizeof origin, scheme, host) &&
+               strcmp(origin, reg_origin) == 0;
     bool tried_challenge = false;
     uint64_t resume_from = r->range_from;
     for (int attempt = 0;; attempt++) {
@@ -513,8 +904,8 @@ int http_do(struct berth_client *c, const char *registry, const char *scope,
             /* resume a download where the last attempt stopped */
             r->range_from = resume_from + r->written;
         }
-        int rc = perform(c, r, have_auth ? authz : NULL, err);
-        if (rc == 0 && r->status == 401 && !tried_challenge && r->challenge[0]) {
+        int rc = perform(c, registry, r, have_auth ? authz : NULL, reg_origin, err);
+        if (rc == 0 && r->status == 401 && own && !tried_challenge && r->challenge[0]) {
             tried_challenge = true;
             char user[256], pass[512];
             if (strncasecmp(r->challenge, "Basic", 5) == 0) {
@@ -543,7 +934,8 @@ int http_do(struct berth_client *c, const char *registry, const char *scope,
         }
         bool replayable = r->body_fd >= 0 || r->body || strcmp(r->method, "GET") == 0 ||
                           strcmp(r->method, "HEAD") == 0 || strcmp(r->method, "DELETE") == 0;
-        bool again = (rc < 0 || retryable(r->status)) && replayable && attempt < c->o.retries;
+        bool again = (rc < 0 || retryable(r->status)) && replayable && !r->fatal &&
+                     attempt < c->o.retries;
         if (!again)
             return rc;
         if (c->o.out && !c->o.quiet)
