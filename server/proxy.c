@@ -36,6 +36,7 @@
 #include <fnmatch.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -548,9 +549,30 @@ static bool has_bytes(struct fetch *f, uint64_t pos)
     return sendable(f) > pos;
 }
 
+/* One client's response streaming a fetch. */
+struct reader {
+    struct fetch *f;
+    struct MHD_Connection *conn;
+};
+
+/* Cut the client off short of its Content-Length. libmicrohttpd closes a
+ * connection whose reader failed only when its event loop next runs, and
+ * with MHD_USE_TURBO without a shutdown first, so the client could sit on
+ * a half-sent response until some other traffic wakes that thread: shut
+ * the socket down now (libmicrohttpd still closes the descriptor). */
+static ssize_t reader_abort(struct reader *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        shutdown(ci->connect_fd, SHUT_RDWR);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static ssize_t read_growing(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    struct fetch *f = cls;
+    struct reader *r = cls;
+    struct fetch *f = r->f;
     pthread_mutex_lock(&f->p->lock);
     wait_for(f, has_bytes, pos);
     uint64_t upto = f->state < 0 ? 0 : sendable(f);
@@ -561,14 +583,16 @@ static ssize_t read_growing(void *cls, uint64_t pos, char *buf, size_t max)
      * of its Content-Length, which every client takes as a failed download */
     if (avail == 0)
         return state == 1 && pos >= f->size ? MHD_CONTENT_READER_END_OF_STREAM
-                                            : MHD_CONTENT_READER_END_WITH_ERROR;
+                                            : reader_abort(r);
     ssize_t n = pread(f->read_fd, buf, max < avail ? max : (size_t)avail, (off_t)pos);
-    return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+    return n > 0 ? n : reader_abort(r);
 }
 
 static void read_done(void *cls)
 {
-    fetch_release(cls);
+    struct reader *r = cls;
+    fetch_release(r->f);
+    free(r);
 }
 
 /* Does the upstream serve digest in repo? *size: its Content-Length, or the
@@ -648,10 +672,18 @@ struct MHD_Response *proxy_blob(struct request *rq, struct proxy *p, const char 
         fetch_release(f);
         return NULL;
     }
-    rq->bytes_out = *size;
+    struct reader *r = malloc(sizeof *r);
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(*size, 256 * 1024, read_growing, f, read_done);
-    if (!resp)
+        r ? MHD_create_response_from_callback(*size, 256 * 1024, read_growing, r, read_done)
+          : NULL;
+    if (!resp) {
+        free(r);
         fetch_release(f);
+        berr_set(err, BERR_IO, "out of memory");
+        return NULL;
+    }
+    r->f = f;
+    r->conn = rq->conn;
+    rq->bytes_out = *size;
     return resp;
 }

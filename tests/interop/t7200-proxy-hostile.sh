@@ -192,8 +192,9 @@ uploads_empty() {
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$BERTHD_PID/status"; }
 
 # ---- berthd in proxy mode ---------------------------------------------------------------
+# threads: a client waiting for a held download holds one request thread
 jq -n --arg url "http://$UP" \
-    '{proxy: {remoteurl: $url, ttl: "1h", local: ["mine/*"], max_fetches: 2}}' >"$TMP/proxy.json"
+    '{threads: 8, proxy: {remoteurl: $url, ttl: "1h", local: ["mine/*"], max_fetches: 2}}' >"$TMP/proxy.json"
 ROOT=$TMP/cache
 berthd_start --config "$TMP/proxy.json"
 
@@ -248,6 +249,7 @@ check; stored "$HEADONLY" && fail "a HEAD stored the blob"
 # bad_get REPO DIGEST SIZE WHAT: curl must not get a clean, complete 200.
 bad_get() {
     local rc code
+    : >"$TMP/bad.out"
     code=$(curl -sS -m 60 -o "$TMP/bad.out" -w '%{http_code}' "http://$REG/v2/$1/blobs/$2" 2>"$TMP/bad.err")
     rc=$?
     check
@@ -313,10 +315,10 @@ for i in 1 2; do
     curl -s -m 90 -o "$TMP/hold$i.out" -w '%{http_code}' "http://$REG/v2/library/hold/blobs/${holds[$((i - 1))]}" \
         >"$TMP/hold$i.code" &
     pids+=($!)
-done
-for n in $(seq 1 200); do
-    [ "$(up_count '^GET /v2/library/hold/')" -ge 2 ] && break
-    sleep 0.05
+    for n in $(seq 1 200); do
+        [ "$(up_count '^GET /v2/library/hold/')" -ge "$i" ] && break
+        sleep 0.05
+    done
 done
 expect_eq "$(up_count '^GET /v2/library/hold/')" 2 "downloads the upstream holds"
 http GET "/v2/library/hold/blobs/${holds[2]}"
