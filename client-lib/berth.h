@@ -94,6 +94,10 @@ typedef int (*berth_data_fn)(void *arg, const void *data, size_t len);
 typedef void (*berth_size_fn)(void *arg, uint64_t size);
 int berth_blob_fetch(struct berth_client *c, const struct berth_ref *ref, const char *digest,
                      berth_size_fn size, berth_data_fn each, void *arg, struct berr *err);
+/* HEAD a blob: 0 and *size (the Content-Length, 0 when none was sent) when
+ * the registry has it in that repository, -BERR_NOTFOUND when it has not. */
+int berth_blob_head(struct berth_client *c, const struct berth_ref *ref, const char *digest,
+                    uint64_t *size, struct berr *err);
 /* Copy the tags of a repository to another registry, blobs first, keeping
  * digests; `tags` is a glob (NULL: all); without all_platforms an index
  * is copied as this machine's platform's manifest only. */

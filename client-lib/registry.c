@@ -122,6 +122,26 @@ int berth_blob_fetch(struct berth_client *c, const struct berth_ref *ref, const 
     return rc;
 }
 
+int berth_blob_head(struct berth_client *c, const struct berth_ref *ref, const char *digest,
+                    uint64_t *size, struct berr *err)
+{
+    struct http_req r;
+    http_req_init(&r, "HEAD");
+    char tail[300], scope[400];
+    snprintf(tail, sizeof tail, "blobs/%s", digest);
+    repo_url(c, ref, tail, r.url, sizeof r.url);
+    scope_of(ref, "pull", scope, sizeof scope);
+    int rc = http_do(c, ref->registry, scope, &r, err);
+    if (rc == 0 && r.status == 404)
+        rc = berr_set(err, BERR_NOTFOUND, "%s: not found", digest);
+    else if (rc == 0 && r.status != 200)
+        rc = http_error(&r, digest, err);
+    if (rc == 0)
+        *size = r.content_length;
+    http_req_clear(&r);
+    return rc;
+}
+
 int reg_manifest_put(struct berth_client *c, const struct berth_ref *ref, const char *body,
                      size_t len, const char *media_type, char digest[DIGEST_MAX],
                      struct berr *err)

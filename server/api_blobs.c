@@ -19,23 +19,22 @@ bool digest_check(struct request *rq, const char *digest)
     return false;
 }
 
-/* A cache: the blob may already be here for another repository. */
-static bool cached_elsewhere(struct request *rq, const char *name, const char *digest,
-                             uint64_t *size)
-{
-    int fd;
-    if (blob_open(rq->srv->blobs, digest, &fd, size) < 0)
-        return false;
-    close(fd);
-    return meta_blob_link(rq->srv->meta, name, digest, *size, NULL, NULL) == 0;
-}
-
 static enum MHD_Result from_upstream(struct request *rq, struct proxy *proxy, const char *name,
                                      const char *digest)
 {
     struct berr err = {0};
     uint64_t size;
     struct MHD_Response *resp = proxy_blob(rq, proxy, name, digest, &size, &err);
+    if (!resp && err.code == BERR_TOOBIG) {
+        /* waiting for a slot would hold one of the few request threads */
+        json_t *doc = json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "code", "TOOMANYREQUESTS",
+                                "message", "too many requests", "detail", err.msg);
+        resp = response_json(rq, doc);
+        if (!resp)
+            return MHD_NO;
+        header_add(resp, "Retry-After", "1");
+        return respond(rq, 429, resp);
+    }
     if (!resp)
         return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s: %s", digest, name,
                              err.msg);
@@ -55,8 +54,13 @@ static enum MHD_Result blob_get(struct request *rq)
     if (found < 0) {
         if (!proxy || proxy_local(proxy, name))
             return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s", digest, name);
-        if (!cached_elsewhere(rq, name, digest, &size))
+        struct berr err = {0};
+        int rc = proxy_blob_link(rq->srv, proxy, name, digest, &size, &err);
+        if (rc == 1)
             return from_upstream(rq, proxy, name, digest);
+        if (rc < 0)
+            return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s unknown in %s: %s", digest,
+                                 name, err.msg);
     }
 
     uint64_t first = 0, last = size ? size - 1 : 0;

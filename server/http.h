@@ -153,7 +153,14 @@ bool proxy_local(const struct proxy *p, const char *repo);
  * upstream could not be asked and the cached one is served anyway. */
 int proxy_manifest(struct server *srv, struct proxy *p, const char *repo, const char *ref,
                    struct manifest_info *mi, bool *stale, struct berr *err);
-/* A response streaming a blob as it arrives from the upstream. */
+/* A blob stored here but not linked to repo: link it when the upstream
+ * confirms it for repo. 0 when linked (*size set), 1 when its bytes are not
+ * here, negative when the upstream does not confirm it. */
+int proxy_blob_link(struct server *srv, struct proxy *p, const char *repo, const char *digest,
+                    uint64_t *size, struct berr *err);
+/* A blob from the upstream: for a GET a response streaming it as it
+ * arrives (err->code BERR_TOOBIG when too many fetches run), for a HEAD
+ * the upstream's answer to a HEAD. */
 struct MHD_Response *proxy_blob(struct request *rq, struct proxy *p, const char *repo,
                                 const char *digest, uint64_t *size, struct berr *err);
 
