@@ -421,7 +421,10 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     json_t *layers = json_array();
     int listeners[64];
     size_t nlisteners = 0;
-    rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
+    /* a config of the wrong shape is refused before any of it is read */
+    rc = rt_image_config_check(config, err);
+    if (rc == 0)
+        rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
     if (o->nports > 64)
         rc = berr_set(err, BERR_INVALID, "too many published ports");
     for (size_t i = 0; rc == 0 && !o->network_host && i < o->nports; i++) {
