@@ -261,8 +261,11 @@ static void relay(struct relay *r, bool interactive)
             continue;
         if (pfd[0].revents)
             handle_signal(r);
-        if (pfd[1].revents)
+        if (pfd[1].revents) {
             copy_out(&io->out, 1);
+            if (r->tty && io->out < 0)   /* the pty's master was both */
+                io->in = src = -1;
+        }
         if (pfd[2].revents)
             copy_out(&io->err, 2);
         if (pfd[3].revents)
