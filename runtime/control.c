@@ -243,6 +243,7 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
     for (size_t k = 0; k + 1 < nf; k++)
         print_lines(files[k], &line, &cap, o->timestamps);
     FILE *f = files[nf - 1];
+    bool follow = o->follow;
     for (;;) {
         print_lines(f, &line, &cap, o->timestamps);
         if (log_rotated(f, path)) {
@@ -254,13 +255,13 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
             f = fopen(path, "re");
             continue;
         }
-        if (!o->follow)
+        if (!follow)
             break;
         json_t *now = state_get(s, id);
         bool more = now && running(now);
         json_decref(now);
         if (!more) {
-            o = &(struct rt_logs_opts){.timestamps = o->timestamps};   /* one last pass */
+            follow = false;   /* one last pass */
             continue;
         }
         poll(NULL, 0, 100);
