@@ -199,6 +199,12 @@ struct relay {
     pid_t child;
     int wstatus;
     bool exited, tty;
+    int src;                 /* our stdin with -i, -1 once it has ended */
+    /* what was read from our stdin and not yet taken by the process: its
+     * stdin is written without blocking, so that a process that does not
+     * read it can still have its output copied */
+    char pending[65536];
+    size_t len, off;
 };
 
 /* One read from `*from` copied to `to`; the stream is closed at its end,
@@ -207,23 +213,54 @@ static void copy_out(int *from, int to)
 {
     char buf[65536];
     ssize_t n = read(*from, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
     if (n <= 0 || write_all(to, buf, (size_t)n) < 0)   /* EIO: the pty's last user left */
         close_fd(from);
 }
 
-static void copy_in(struct relay *r, int *src)
+/* Our stdin has ended, or the process's is gone. */
+static void stdin_done(struct relay *r)
 {
-    char buf[65536];
-    ssize_t n = read(*src, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-        return;
-    if (n <= 0 || write_all(r->io->in, buf, (size_t)n) < 0) {
-        *src = -1;
-        if (!r->tty)   /* a pipe: the process sees the end of its input */
-            close_fd(&r->io->in);
+    r->src = -1;
+    r->len = r->off = 0;
+    if (!r->tty)   /* a pipe: the process sees the end of its input */
+        close_fd(&r->io->in);
+}
+
+static void flush_in(struct relay *r)
+{
+    while (r->off < r->len) {
+        ssize_t n = write(r->io->in, r->pending + r->off, r->len - r->off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            stdin_done(r);
+            return;
+        }
+        r->off += (size_t)n;
     }
+    r->len = r->off = 0;
+    if (r->src < 0 && !r->tty)
+        close_fd(&r->io->in);
+}
+
+static void copy_in(struct relay *r)
+{
+    ssize_t n = read(r->src, r->pending, sizeof r->pending);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        r->src = -1;
+        if (!r->tty)
+            close_fd(&r->io->in);
+        return;
+    }
+    r->len = (size_t)n;
+    r->off = 0;
+    flush_in(r);
 }
 
 static void handle_signal(struct relay *r)
@@ -245,16 +282,19 @@ static void handle_signal(struct relay *r)
         kill(r->child, (int)si.ssi_signo);
 }
 
-static void relay(struct relay *r, bool interactive)
+static void relay(struct relay *r)
 {
-    int src = interactive ? 0 : -1;
     struct exec_io *io = r->io;
+    if (io->in >= 0)
+        fcntl(io->in, F_SETFL, fcntl(io->in, F_GETFL) | O_NONBLOCK);
     while (!r->exited || io->out >= 0 || io->err >= 0) {
-        struct pollfd pfd[4] = {{r->sigfd, POLLIN, 0}, {io->out, POLLIN, 0},
-                                {io->err, POLLIN, 0}, {src, POLLIN, 0}};
+        bool waiting = r->len > r->off;   /* for the process to take its input */
+        struct pollfd pfd[5] = {{r->sigfd, POLLIN, 0}, {io->out, POLLIN, 0},
+                                {io->err, POLLIN, 0}, {waiting ? -1 : r->src, POLLIN, 0},
+                                {waiting ? io->in : -1, POLLOUT, 0}};
         /* once the process is gone, whatever it left behind that holds
          * its output is given a second of quiet at most, as with run */
-        int n = poll(pfd, 4, r->exited ? 1000 : -1);
+        int n = poll(pfd, 5, r->exited ? 1000 : -1);
         if (n == 0)
             break;
         if (n < 0)
@@ -263,13 +303,18 @@ static void relay(struct relay *r, bool interactive)
             handle_signal(r);
         if (pfd[1].revents) {
             copy_out(&io->out, 1);
-            if (r->tty && io->out < 0)   /* the pty's master was both */
-                io->in = src = -1;
+            if (r->tty && io->out < 0) {   /* the pty's master was both */
+                io->in = -1;
+                r->src = -1;
+                r->len = r->off = 0;
+            }
         }
         if (pfd[2].revents)
             copy_out(&io->err, 2);
-        if (pfd[3].revents)
-            copy_in(r, &src);
+        if (pfd[3].revents && r->src >= 0)
+            copy_in(r);
+        if (pfd[4].revents && io->in >= 0)
+            flush_in(r);
     }
     while (!r->exited) {
         int ws;
@@ -321,7 +366,8 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
     for (size_t i = 0; i < NFWD; i++)
         sigaddset(&mask, forwarded[i]);
     sigprocmask(SIG_BLOCK, &mask, &saved_mask);
-    struct relay r = {.io = &io, .sigfd = -1, .child = -1, .tty = o->tty};
+    struct relay r = {.io = &io, .sigfd = -1, .child = -1, .tty = o->tty,
+                      .src = o->interactive ? 0 : -1};
     if (rc == 0 && (r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
         rc = berr_set(err, BERR_IO, "signalfd: %s", strerror(errno));
     if (rc == 0 && (r.child = fork()) == 0)
@@ -341,7 +387,7 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
             cfmakeraw(&t);
             tcsetattr(0, TCSANOW, &t);
         }
-        relay(&r, o->interactive);
+        relay(&r);
         if (raw)
             tcsetattr(0, TCSANOW, &saved);
         signal(SIGPIPE, old_pipe);

@@ -289,9 +289,18 @@ ok "echo hi | exec -i cat" && expect_eq "$OUT" "hi" "exec -i: stdin piped throug
 bxin "" exec px sh -c 'echo to-out; echo to-err >&2'
 expect_eq "$OUT" "to-out" "exec: stdout"
 expect_eq "$ERR" "to-err" "exec: stderr apart"
-expect_eq "$(timeout 60 "$BERTH" exec px sh -c 'head -c 3000000 /dev/zero' </dev/null | wc -c)" \
+expect_eq "$(timeout -k 5 60 "$BERTH" exec px sh -c 'head -c 3000000 /dev/zero' </dev/null | wc -c)" \
     3000000 "exec: 3 MB of output, whole"
-timeout 30 "$BERTH" exec px yes </dev/null 2>/dev/null | head -n 1 >/dev/null
+# -i to a process that never reads its stdin and writes more than a pipe
+# holds: both streams keep moving
+head -c 1000000 /dev/zero | timeout -k 5 60 "$BERTH" exec -i px sh -c 'head -c 3000000 /dev/zero' >"$TMP/noread.out" 2>&1
+NRC=${PIPESTATUS[1]}
+expect_eq "$NRC" 0 "exec -i, stdin never read: exit status (124, 137: stuck)"
+expect_eq "$(wc -c <"$TMP/noread.out")" 3000000 "exec -i, stdin never read: the whole output"
+head -c 2000000 /dev/urandom >"$TMP/big.in"
+expect_eq "$(timeout -k 5 60 "$BERTH" exec -i px sh -c 'cat; echo end' <"$TMP/big.in" | head -c 2000000 | cmp - "$TMP/big.in" && echo same)" \
+    same "exec -i: 2 MB of stdin, whole and in order"
+timeout -k 5 30 "$BERTH" exec px yes </dev/null 2>/dev/null | head -n 1 >/dev/null
 YRC=${PIPESTATUS[0]}
 check; [ "$YRC" -ne 124 ] || fail "exec yes | head -1: berth exec did not end when its reader went away"
 check; waitfor 10 sh -c "! pgrep -x yes" || fail "exec yes | head -1: yes is still running"
