@@ -26,6 +26,8 @@
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -87,6 +89,23 @@ static int open_pty(int root, int *master, int *slave)
     return *slave < 0 ? -1 : 0;
 }
 
+/* Without -i: the host's /dev/null, if it is the device; a pipe with
+ * nothing in it and no writer else, rather than a file that took its
+ * name. */
+static int null_stdin(void)
+{
+    struct stat sb;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2];
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(1, 3))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    close(p[1]);
+    return p[0];
+}
+
 static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
@@ -101,8 +120,7 @@ static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
         return 0;
     }
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-        (o->interactive ? pipe2(in, O_CLOEXEC) : (in[0] = open("/dev/null",
-                                                               O_RDONLY | O_CLOEXEC))) < 0) {
+        (o->interactive ? pipe2(in, O_CLOEXEC) : (in[0] = null_stdin())) < 0) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
             close_fd(&out[i]);
