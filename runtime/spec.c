@@ -172,7 +172,8 @@ int rt_image_config_check(json_t *image, struct berr *err)
     json_t *rootfs = json_object_get(image, "rootfs");
     if (!json_is_object(rootfs))
         return bad_config(err, "rootfs is not an object");
-    if (!is_string(json_object_get(rootfs, "type")))
+    json_t *type = json_object_get(rootfs, "type");
+    if (type && !is_string(type))
         return bad_config(err, "rootfs.type is not a string");
     json_t *diffs = json_object_get(rootfs, "diff_ids");
     if (!json_is_array(diffs) || !is_strings(diffs))

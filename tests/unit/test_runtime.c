@@ -233,6 +233,13 @@ static void test_image_config_check(void **state)
     assert_int_equal(rt_image_config_check(image, &err), 0);
     json_object_del(image, "config");
     assert_int_equal(rt_image_config_check(image, &err), 0);
+    /* nor are the optional top-level fields needed */
+    static const char *const optional[] = {"created", "architecture", "os", "history"};
+    for (size_t i = 0; i < sizeof optional / sizeof *optional; i++)
+        json_object_del(image, optional[i]);
+    json_object_del(json_object_get(image, "rootfs"), "type");
+    if (rt_image_config_check(image, &err) != 0)
+        fail_msg("a config without its optional fields was refused: %s", err.msg);
     json_decref(image);
 
     static const struct {
