@@ -68,6 +68,7 @@ static int run_usage(void)
             "                 [-w DIR] [-u USER[:GROUP]] [--entrypoint CMD] [-v HOST:CTR[:ro]]\n"
             "                 [-p [IP:]HOSTPORT:CTRPORT] [--read-only] [--network host|none]\n"
             "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
+            "                 [--log-opt max-size=SIZE] [--log-opt max-file=N]\n"
             "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
     return 125;
 }
@@ -97,7 +98,8 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
     return rc < 0 ? cli_fail("run", &err) : 0;
 }
 
-enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT };
+enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
+       O_LOGOPT };
 
 int cmd_run(struct cli *g, int argc, char **argv)
 {
@@ -114,7 +116,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"memory", required_argument, NULL, 'm'}, {"cpus", required_argument, NULL, O_CPUS},
         {"pids-limit", required_argument, NULL, O_PIDS},
         {"platform", required_argument, NULL, O_PLAT}, {"quiet", no_argument, NULL, 'q'},
-        {0},
+        {"log-opt", required_argument, NULL, O_LOGOPT}, {0},
     };
     struct rt_run_opts o = {0};
     struct rt_volume vols[64];
@@ -158,6 +160,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
             break;
         case 'm': bad = rt_size_parse(optarg, &o.memory, &err); break;
         case O_CPUS: bad = rt_cpus_parse(optarg, &o.cpu_quota, &err); break;
+        case O_LOGOPT: bad = rt_log_opt_parse(optarg, &o, &err); break;
         case O_PIDS:
             o.pids_limit = strtoll(optarg, NULL, 10);
             if (o.pids_limit < 0 && o.pids_limit != -1)

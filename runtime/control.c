@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,50 +155,123 @@ static void print_entry(const char *line, size_t len, bool timestamps)
     json_decref(e);
 }
 
+/* The log's files, oldest first (log.json.N ... log.json.1, log.json),
+ * opened at once so that a rotation while they are read moves nothing
+ * under us. *n: how many; NULL entries for files that are not there. */
+static FILE **log_files(const char *path, size_t *n)
+{
+    char name[4200];
+    size_t rotated = 0;
+    for (;; rotated++) {
+        snprintf(name, sizeof name, "%s.%zu", path, rotated + 1);
+        if (access(name, F_OK) != 0)
+            break;
+    }
+    FILE **f = calloc(rotated + 1, sizeof *f);
+    if (!f)
+        return NULL;
+    for (size_t k = 0; k < rotated; k++) {
+        snprintf(name, sizeof name, "%s.%zu", path, rotated - k);
+        f[k] = fopen(name, "re");
+    }
+    f[rotated] = fopen(path, "re");
+    *n = rotated + 1;
+    return f;
+}
+
+/* Following log.json: has it been rotated away (a new file under its
+ * name), or emptied (max-file 1, then it is read again from its start)? */
+static bool log_rotated(FILE *f, const char *path)
+{
+    struct stat now, ours;
+    if (stat(path, &now) < 0)
+        return false;
+    if (!f || fstat(fileno(f), &ours) < 0)
+        return true;
+    if (now.st_ino != ours.st_ino || now.st_dev != ours.st_dev)
+        return true;
+    if (now.st_size < ftell(f))
+        rewind(f);
+    return false;
+}
+
+/* Print the complete lines of f from where it is; a line still being
+ * written is left for the next call. */
+static void print_lines(FILE *f, char **line, size_t *cap, bool timestamps)
+{
+    ssize_t n;
+    while (f && (n = getline(line, cap, f)) > 0) {
+        if ((*line)[n - 1] != '\n') {
+            fseek(f, -n, SEEK_CUR);
+            break;
+        }
+        print_entry(*line, (size_t)n, timestamps);
+    }
+    if (f)
+        clearerr(f);
+}
+
 int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
             struct berr *err)
 {
-    char id[RT_ID_LEN + 1];
+    char id[RT_ID_LEN + 1], path[4096];
     json_t *st;
     int rc = state_find(s, what, id, &st, err);
     if (rc < 0)
         return rc;
-    FILE *f = fopen(json_string_value(json_object_get(st, "LogPath")), "re");
+    snprintf(path, sizeof path, "%s", json_string_value(json_object_get(st, "LogPath")) ?: "");
     json_decref(st);
+    size_t nf = 0;
+    FILE **files = log_files(path, &nf);
+    if (!files)
+        return berr_set(err, BERR_IO, "out of memory");
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
-    if (f && o->tail >= 0) {   /* skip to the last `tail` lines */
+    if (o->tail >= 0) {   /* skip to the last `tail` lines, of whichever files */
         long total = 0, skip;
-        while (getline(&line, &cap, f) > 0)
-            total++;
-        rewind(f);
-        for (skip = total - o->tail; skip > 0 && getline(&line, &cap, f) > 0; skip--)
-            ;
-    }
-    for (;;) {
-        while (f && (n = getline(&line, &cap, f)) > 0) {
-            if (line[n - 1] != '\n') {   /* a line still being written */
-                fseek(f, -n, SEEK_CUR);
-                break;
-            }
-            print_entry(line, (size_t)n, o->timestamps);
+        for (size_t k = 0; k < nf; k++)
+            while (files[k] && getline(&line, &cap, files[k]) > 0)
+                total++;
+        skip = total - o->tail;
+        for (size_t k = 0; k < nf; k++) {
+            if (files[k])
+                rewind(files[k]);
+            while (skip > 0 && files[k] && getline(&line, &cap, files[k]) > 0)
+                skip--;
         }
-        if (!o->follow)
+    }
+    for (size_t k = 0; k + 1 < nf; k++)
+        print_lines(files[k], &line, &cap, o->timestamps);
+    FILE *f = files[nf - 1];
+    bool follow = o->follow;
+    for (;;) {
+        print_lines(f, &line, &cap, o->timestamps);
+        if (log_rotated(f, path)) {
+            /* nothing more is written to the old file once it is renamed:
+             * what came after the read above is still to print */
+            print_lines(f, &line, &cap, o->timestamps);
+            if (f)
+                fclose(f);
+            f = fopen(path, "re");
+            continue;
+        }
+        if (!follow)
             break;
         json_t *now = state_get(s, id);
         bool more = now && running(now);
         json_decref(now);
         if (!more) {
-            o = &(struct rt_logs_opts){.timestamps = o->timestamps};   /* one last pass */
+            follow = false;   /* one last pass */
             continue;
         }
-        if (f)
-            clearerr(f);
         poll(NULL, 0, 100);
     }
     free(line);
     if (f)
         fclose(f);
+    for (size_t k = 0; k + 1 < nf; k++)
+        if (files[k])
+            fclose(files[k]);
+    free(files);
     return 0;
 }

@@ -4,8 +4,15 @@
  * and mount namespaces (setns), then forks again, because only a child
  * lands in the PID namespace; that one chroots to the container's root (as its first
  * process sees it, through /proc/<pid>/root) and goes through the same last
- * steps as that process (process.c). With -t, a pty is made here and
- * copied to and from our terminal.
+ * steps as that process (process.c).
+ *
+ * The process never gets a descriptor of ours: like the first process of
+ * `run`, it starts a session of its own, and its stdio are pipes (stdin
+ * only with -i, else /dev/null) or, with -t, a fresh pty of the
+ * container's devpts, which this process copies to and from its own
+ * stdio. A host terminal handed over would let it type into the caller's
+ * shell (TIOCSTI) and read what is typed there after exec returns.
+ * Signals sent to this process are passed on to the exec'd one.
  */
 #include "internal.h"
 
@@ -18,6 +25,9 @@
 #include <string.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -32,35 +42,37 @@ static const struct {
 };
 #define NNS (sizeof namespaces / sizeof *namespaces)
 
-/* Copy our terminal to the pty and back until the process is done. */
-static void relay_pty(int master, bool interactive)
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define NFWD (sizeof forwarded / sizeof *forwarded)
+
+/* The exec'd process's ends (stdio[]) and ours: stdout, stderr, stdin. */
+struct exec_io {
+    int stdio[3];
+    int out, err, in;        /* -1 when not used; with -t, out and in are the master */
+};
+
+static void close_fd(int *fd)
 {
-    struct termios saved, raw;
-    bool tty = isatty(0) && tcgetattr(0, &saved) == 0;
-    if (tty) {
-        struct winsize ws;
-        if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-            ioctl(master, TIOCSWINSZ, &ws);
-        raw = saved;
-        cfmakeraw(&raw);
-        tcsetattr(0, TCSANOW, &raw);
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Ours, or the process's (the pty's slave is all three of them). */
+static void io_close(struct exec_io *io, bool ours)
+{
+    if (ours) {
+        if (io->in == io->out)
+            io->in = -1;
+        close_fd(&io->in);
+        close_fd(&io->out);
+        close_fd(&io->err);
+    } else {
+        for (int i = 0; i < 3; i++)
+            if (i == 0 || io->stdio[i] != io->stdio[0])
+                close_fd(&io->stdio[i]);
+        io->stdio[0] = io->stdio[1] = io->stdio[2] = -1;
     }
-    char buf[65536];
-    struct pollfd pfd[2] = {{master, POLLIN, 0}, {interactive ? 0 : -1, POLLIN, 0}};
-    while (poll(pfd, 2, -1) > 0 || errno == EINTR) {
-        if (pfd[0].revents) {
-            ssize_t n = read(master, buf, sizeof buf);
-            if (n <= 0 || write_all(1, buf, (size_t)n) < 0)
-                break;
-        }
-        if (pfd[1].revents) {
-            ssize_t n = read(0, buf, sizeof buf);
-            if (n <= 0 || write_all(master, buf, (size_t)n) < 0)
-                pfd[1].fd = -1;
-        }
-    }
-    if (tty)
-        tcsetattr(0, TCSANOW, &saved);
 }
 
 /* A pty of the container's own devpts instance, so that it has a name in
@@ -77,13 +89,86 @@ static int open_pty(int root, int *master, int *slave)
     return *slave < 0 ? -1 : 0;
 }
 
-/* In a child, so that this process keeps its own namespaces: join the
- * container's, then fork once more into its PID namespace and exec there.
- * Exits with the process's status. */
-static void __attribute__((noreturn))
-enter_and_exec(const char *id, const int *ns, int root, int slave, const struct rt_exec_opts *o,
-               const struct rt_process *p)
+/* Without -i: the host's /dev/null, if it is the device; a pipe with
+ * nothing in it and no writer else, rather than a file that took its
+ * name. */
+static int null_stdin(void)
 {
+    struct stat sb;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2];
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(1, 3))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    close(p[1]);
+    return p[0];
+}
+
+static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
+{
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+    *io = (struct exec_io){{-1, -1, -1}, -1, -1, -1};
+    if (o->tty) {
+        int master, slave;
+        if (open_pty(root, &master, &slave) < 0)
+            return -1;
+        io->stdio[0] = io->stdio[1] = io->stdio[2] = slave;
+        io->out = master;
+        io->in = o->interactive ? master : -1;
+        return 0;
+    }
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        (o->interactive ? pipe2(in, O_CLOEXEC) : (in[0] = null_stdin())) < 0) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&out[i]);
+            close_fd(&err[i]);
+            close_fd(&in[i]);
+        }
+        errno = e;
+        return -1;
+    }
+    *io = (struct exec_io){{in[0], out[1], err[1]}, out[0], err[0], in[1]};
+    return 0;
+}
+
+/* ---- the child, in the container ------------------------------------------------- */
+
+static volatile sig_atomic_t target;
+
+static void pass_on(int sig)
+{
+    if (target > 0)
+        kill((pid_t)target, sig);
+}
+
+/* In a child, so that this process keeps its own namespaces: take the
+ * container's stdio, leave our session, join the container's namespaces,
+ * then fork once more into its PID namespace and exec there. Exits with
+ * the process's status; signals that reach it are passed on. */
+static void __attribute__((noreturn))
+enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int sigfd,
+               bool tty, const struct rt_process *p)
+{
+    /* first of all: none of our stdio goes any further (moved above 2
+     * first, in case we were started without some of ours) */
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        if ((fds[i] = fcntl(io->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+            _exit(125);
+    for (int i = 0; i < 3; i++)
+        if (dup2(fds[i], i) < 0)
+            _exit(125);
+    /* nor our ends of its streams: its stdin would never end */
+    io_close(io, true);
+    close(sigfd);
+    setsid();   /* no terminal of ours, and not in our process group */
+    struct sigaction sa = {.sa_handler = pass_on, .sa_flags = SA_RESTART};
+    for (size_t i = 0; i < NFWD; i++)
+        sigaction(forwarded[i], &sa, NULL);
+    signal(SIGPIPE, SIG_DFL);
     struct berr err = {0};
     if (cgroup_join(id, getpid(), &err) < 0) {
         fprintf(stderr, "berth exec: %s\n", err.msg);
@@ -97,16 +182,18 @@ enter_and_exec(const char *id, const int *ns, int root, int slave, const struct 
         }
     pid_t pid = fork();
     if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        for (size_t i = 0; i < NFWD; i++)
+            signal(forwarded[i], SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         if (fchdir(root) < 0 || chroot(".") < 0)
             _exit(125);
-        if (o->tty) {
-            setsid();
-            ioctl(slave, TIOCSCTTY, 0);
-            for (int i = 0; i < 3; i++)
-                dup2(slave, i);
-        } else if (!o->interactive) {
-            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            dup2(null, 0);
+        setsid();
+        if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
+            fprintf(stderr, "berth exec: cannot open the terminal: %s\n", strerror(errno));
+            _exit(125);
         }
         char msg[1024];
         int code;
@@ -114,10 +201,151 @@ enter_and_exec(const char *id, const int *ns, int root, int slave, const struct 
         fprintf(stderr, "berth exec: %s\n", msg);
         _exit(code);
     }
+    target = pid;
+    sigset_t fwd;
+    sigemptyset(&fwd);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&fwd, forwarded[i]);
+    sigprocmask(SIG_UNBLOCK, &fwd, NULL);
     int ws = 0;
     while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
         ;
     _exit(pid < 0 ? 125 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+}
+
+/* ---- here: copy the streams until the process is done ---------------------------- */
+
+struct relay {
+    struct exec_io *io;
+    int sigfd;
+    pid_t child;
+    int wstatus;
+    bool exited, tty;
+    int src;                 /* our stdin with -i, -1 once it has ended */
+    /* what was read from our stdin and not yet taken by the process: its
+     * stdin is written without blocking, so that a process that does not
+     * read it can still have its output copied */
+    char pending[65536];
+    size_t len, off;
+};
+
+/* One read from `*from` copied to `to`; the stream is closed at its end,
+ * and when `to` is gone (the process then gets EPIPE, as in a pipeline). */
+static void copy_out(int *from, int to)
+{
+    char buf[65536];
+    ssize_t n = read(*from, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0 || write_all(to, buf, (size_t)n) < 0)   /* EIO: the pty's last user left */
+        close_fd(from);
+}
+
+/* Our stdin has ended, or the process's is gone. */
+static void stdin_done(struct relay *r)
+{
+    r->src = -1;
+    r->len = r->off = 0;
+    if (!r->tty)   /* a pipe: the process sees the end of its input */
+        close_fd(&r->io->in);
+}
+
+static void flush_in(struct relay *r)
+{
+    while (r->off < r->len) {
+        ssize_t n = write(r->io->in, r->pending + r->off, r->len - r->off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            stdin_done(r);
+            return;
+        }
+        r->off += (size_t)n;
+    }
+    r->len = r->off = 0;
+    if (r->src < 0 && !r->tty)
+        close_fd(&r->io->in);
+}
+
+static void copy_in(struct relay *r)
+{
+    ssize_t n = read(r->src, r->pending, sizeof r->pending);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        r->src = -1;
+        if (!r->tty)
+            close_fd(&r->io->in);
+        return;
+    }
+    r->len = (size_t)n;
+    r->off = 0;
+    flush_in(r);
+}
+
+static void handle_signal(struct relay *r)
+{
+    struct signalfd_siginfo si;
+    if (read(r->sigfd, &si, sizeof si) != sizeof si)
+        return;
+    if (si.ssi_signo == SIGCHLD) {
+        int ws;
+        if (waitpid(r->child, &ws, WNOHANG) == r->child) {
+            r->wstatus = ws;
+            r->exited = true;
+        }
+    } else if (si.ssi_signo == SIGWINCH) {
+        struct winsize ws;
+        if (r->tty && ioctl(0, TIOCGWINSZ, &ws) == 0)
+            ioctl(r->io->out, TIOCSWINSZ, &ws);
+    } else if (!r->exited)
+        kill(r->child, (int)si.ssi_signo);
+}
+
+static void relay(struct relay *r)
+{
+    struct exec_io *io = r->io;
+    if (io->in >= 0)
+        fcntl(io->in, F_SETFL, fcntl(io->in, F_GETFL) | O_NONBLOCK);
+    while (!r->exited || io->out >= 0 || io->err >= 0) {
+        bool waiting = r->len > r->off;   /* for the process to take its input */
+        struct pollfd pfd[5] = {{r->sigfd, POLLIN, 0}, {io->out, POLLIN, 0},
+                                {io->err, POLLIN, 0}, {waiting ? -1 : r->src, POLLIN, 0},
+                                {waiting ? io->in : -1, POLLOUT, 0}};
+        /* once the process is gone, whatever it left behind that holds
+         * its output is given a second of quiet at most, as with run */
+        int n = poll(pfd, 5, r->exited ? 1000 : -1);
+        if (n == 0)
+            break;
+        if (n < 0)
+            continue;
+        if (pfd[0].revents)
+            handle_signal(r);
+        if (pfd[1].revents) {
+            copy_out(&io->out, 1);
+            if (r->tty && io->out < 0) {   /* the pty's master was both */
+                io->in = -1;
+                r->src = -1;
+                r->len = r->off = 0;
+            }
+        }
+        if (pfd[2].revents)
+            copy_out(&io->err, 2);
+        if (pfd[3].revents && r->src >= 0)
+            copy_in(r);
+        if (pfd[4].revents && io->in >= 0)
+            flush_in(r);
+    }
+    while (!r->exited) {
+        int ws;
+        if (waitpid(r->child, &ws, 0) == r->child) {
+            r->wstatus = ws;
+            r->exited = true;
+        } else if (errno != EINTR)
+            break;
+    }
 }
 
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
@@ -150,31 +378,52 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         if (ns[i] < 0 || root < 0)
             rc = berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
     }
-    int master = -1, slave = -1;
-    if (rc == 0 && o->tty && open_pty(root, &master, &slave) < 0)
-        rc = berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
-    pid_t child = rc == 0 ? fork() : -1;
-    if (child == 0)
-        enter_and_exec(id, ns, root, slave, o, &p);
-    if (rc == 0 && child < 0)
+    struct exec_io io = {{-1, -1, -1}, -1, -1, -1};
+    if (rc == 0 && io_open(&io, root, o) < 0)
+        rc = berr_set(err, BERR_IO, "cannot set up the process's %s: %s",
+                      o->tty ? "terminal" : "stdio", strerror(errno));
+
+    sigset_t mask, saved_mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGWINCH);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&mask, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &mask, &saved_mask);
+    struct relay r = {.io = &io, .sigfd = -1, .child = -1, .tty = o->tty,
+                      .src = o->interactive ? 0 : -1};
+    if (rc == 0 && (r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+        rc = berr_set(err, BERR_IO, "signalfd: %s", strerror(errno));
+    if (rc == 0 && (r.child = fork()) == 0)
+        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, &p);
+    if (rc == 0 && r.child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
-    if (slave >= 0)
-        close(slave);
+    io_close(&io, false);
     if (rc == 0) {
-        if (o->tty)
-            relay_pty(master, o->interactive);
-        int ws;
-        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
-            ;
-        *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+        struct termios saved;
+        bool raw = o->tty && isatty(0) && tcgetattr(0, &saved) == 0;
+        if (raw) {
+            struct termios t = saved;
+            struct winsize ws;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+                ioctl(io.out, TIOCSWINSZ, &ws);
+            cfmakeraw(&t);
+            tcsetattr(0, TCSANOW, &t);
+        }
+        relay(&r);
+        if (raw)
+            tcsetattr(0, TCSANOW, &saved);
+        signal(SIGPIPE, old_pipe);
+        int ws = r.wstatus;
+        *status = !r.exited ? 125 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     }
+    close_fd(&r.sigfd);
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     for (size_t i = 0; i < NNS; i++)
-        if (ns[i] >= 0)
-            close(ns[i]);
-    if (root >= 0)
-        close(root);
-    if (master >= 0)
-        close(master);
+        close_fd(&ns[i]);
+    close_fd(&root);
+    io_close(&io, true);
     rt_process_free(&p);
     json_decref(st);
     return rc;

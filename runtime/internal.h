@@ -42,6 +42,10 @@ size_t env_key_len(const char *kv);
 int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_process *p,
                     struct berr *err);
 void rt_process_free(struct rt_process *p);
+/* Is the image's config (the whole document) of the shape the OCI image
+ * spec gives it, for every field berth reads? A message naming the first
+ * field that is not. */
+int rt_image_config_check(json_t *image, struct berr *err);
 
 /* ---- process.c: the last steps before exec, inside the container ------------------ */
 

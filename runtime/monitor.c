@@ -31,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -49,6 +50,9 @@ struct stream {
 struct monitor {
     struct rt_container *c;
     int log;
+    char log_path[4200];
+    int64_t log_size;        /* of log.json */
+    int nrotated;            /* log.json.1 ... log.json.<nrotated> exist */
     struct stream out, err;
     int in_src, in_dst;      /* our stdin -> the container's, -1 when not */
     int sigfd, netns;
@@ -58,6 +62,36 @@ struct monitor {
 };
 
 /* ---- the log ------------------------------------------------------------------- */
+
+/* log.json is full: with max-file > 1 it becomes log.json.1 (the others
+ * move up one, the oldest goes), else it starts again empty, as docker's
+ * json-file does. */
+static void log_rotate(struct monitor *m)
+{
+    const struct rt_run_opts *o = m->c->o;
+    if (o->log_max_file <= 1) {
+        if (ftruncate(m->log, 0) == 0)
+            m->log_size = 0;
+        return;
+    }
+    char from[4300], to[4300];
+    int keep = o->log_max_file - 1;
+    for (int k = m->nrotated; k >= 1; k--) {
+        snprintf(from, sizeof from, "%s.%d", m->log_path, k);
+        snprintf(to, sizeof to, "%s.%d", m->log_path, k + 1);
+        if (k >= keep)
+            unlink(from);
+        else
+            rename(from, to);
+    }
+    snprintf(to, sizeof to, "%s.1", m->log_path);
+    if (rename(m->log_path, to) < 0)
+        return;
+    m->nrotated = m->nrotated < keep ? m->nrotated + 1 : keep;
+    close(m->log);
+    m->log = open(m->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    m->log_size = 0;
+}
 
 static void log_line(struct monitor *m, struct stream *s)
 {
@@ -69,7 +103,14 @@ static void log_line(struct monitor *m, struct stream *s)
     if (text) {
         size_t n = strlen(text);
         text[n] = '\n';   /* json_dumps's NUL becomes the line's end */
-        write_all(m->log, text, n + 1);
+        /* rotated before the line that would pass max-size, so that no
+         * file is ever larger (but by a line longer than max-size) */
+        if (m->log_size > 0 && m->log_size + (int64_t)n + 1 > m->c->o->log_max_size)
+            log_rotate(m);
+        if (m->log < 0)   /* could not be made again at the last rotation */
+            m->log = open(m->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (m->log >= 0 && write_all(m->log, text, n + 1) == 0)
+            m->log_size += (int64_t)n + 1;
         free(text);
     }
     json_decref(entry);
@@ -339,12 +380,14 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
                         .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
                         .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1}};
     struct child_io io = {.stdio = {-1, -1, -1}};
-    char path[4200], pty[256];
+    char pty[256];
     int sync[2], rep[2];
-    snprintf(path, sizeof path, "%s/log.json", c->dir);
-    m.log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    snprintf(m.log_path, sizeof m.log_path, "%s/log.json", c->dir);
+    m.log = open(m.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (m.log < 0)
-        return berr_set(err, BERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return berr_set(err, BERR_IO, "cannot open %s: %s", m.log_path, strerror(errno));
+    struct stat sb;
+    m.log_size = fstat(m.log, &sb) == 0 ? (int64_t)sb.st_size : 0;
     if (set_up_stdio(&m, &io, attached, pty, sizeof pty, err) < 0)
         return -BERR_IO;
     if (attached && c->o->interactive)
@@ -425,7 +468,8 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         tcsetattr(0, TCSANOW, &saved);
     *status = exit_status(m.wstatus);
     state_set(&m, "exited", 0, *status, NULL);
-    close(m.log);
+    if (m.log >= 0)
+        close(m.log);
     finish(&m);
     return 0;
 }

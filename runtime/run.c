@@ -86,6 +86,58 @@ int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err)
     return 0;
 }
 
+/* go-units' FromHumanSize, which docker's json-file uses: "64k", "1.5m",
+ * "10 MB", "1gib": k, m, g, t, p are powers of 1000 whatever follows. */
+static int human_size(const char *s, int64_t *bytes)
+{
+    static const char units[] = "kmgtp";
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    char *end;
+    double v = strtod(s, &end), unit = 1;
+    if (*end == ' ')
+        end++;
+    const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+    if (u) {
+        for (const char *k = units; k <= u; k++)
+            unit *= 1000;
+        end++;
+    }
+    if ((*end | 0x20) == 'i')
+        end++;
+    if ((*end | 0x20) == 'b')
+        end++;
+    if (*end || !(v * unit >= 1) || v * unit > 4e18)
+        return -1;
+    *bytes = (int64_t)(v * unit);
+    return 0;
+}
+
+int rt_log_opt_parse(const char *s, struct rt_run_opts *o, struct berr *err)
+{
+    const char *eq = strchr(s, '=');
+    size_t k = eq ? (size_t)(eq - s) : strlen(s);
+    if (!eq)
+        return berr_set(err, BERR_INVALID, "invalid log opt '%s': expected KEY=VALUE", s);
+    if (k == 8 && strncmp(s, "max-size", k) == 0) {
+        if (human_size(eq + 1, &o->log_max_size) < 0)
+            return berr_set(err, BERR_INVALID, "invalid log opt max-size '%s': a positive "
+                            "size is expected (10k, 10m, 1g)", eq + 1);
+        return 0;
+    }
+    if (k == 8 && strncmp(s, "max-file", k) == 0) {
+        char *end;
+        long n = strtol(eq + 1, &end, 10);
+        if (!isdigit((unsigned char)eq[1]) || *end || n < 1 || n > 10000)
+            return berr_set(err, BERR_INVALID, "invalid log opt max-file '%s': a number from "
+                            "1 to 10000 is expected", eq + 1);
+        o->log_max_file = (int)n;
+        return 0;
+    }
+    return berr_set(err, BERR_INVALID, "unknown log opt '%.*s' for json-file log driver "
+                    "(berth knows max-size and max-file)", (int)k, s);
+}
+
 /* ---- the container's files ------------------------------------------------------- */
 
 static void container_id(char id[RT_ID_LEN + 1])
@@ -255,7 +307,7 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     snprintf(path, sizeof path, "%s/log.json", c->dir);
     const char *image = json_string_value(json_object_get(json_object_get(manifest, "config"),
                                                           "digest"));
-    return json_pack(
+    json_t *state = json_pack(
         "{s:s,s:s,s:o,s:o,s:s,s:s,s:s,"
         "s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s},"
         "s:o,s:{s:o,s:s,s:O,s:b,s:b,s:I,s:I,s:I},s:o,s:{s:o},s:{s:O}}",
@@ -270,6 +322,21 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
         "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,
         "PidsLimit", (json_int_t)o->pids_limit,
         "Mounts", mounts, "NetworkSettings", "Ports", ports, "Berth", "Layers", layers);
+    /* the limits in force, in docker's words */
+    char size[32], files[16];
+    const char *unit = "gmk";
+    int64_t n = o->log_max_size, scale = 1000000000;
+    for (; *unit && n % scale != 0; unit++)
+        scale /= 1000;
+    if (*unit)
+        snprintf(size, sizeof size, "%lld%c", (long long)(n / scale), *unit);
+    else
+        snprintf(size, sizeof size, "%lld", (long long)n);
+    snprintf(files, sizeof files, "%d", o->log_max_file);
+    json_object_set_new(json_object_get(state, "HostConfig"), "LogConfig",
+                        json_pack("{s:s,s:{s:s,s:s}}", "Type", "json-file", "Config",
+                                  "max-size", size, "max-file", files));
+    return state;
 }
 
 /* ---- run ----------------------------------------------------------------------------- */
@@ -413,6 +480,15 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
 {
     json_t *manifest = NULL, *config = NULL;
     *status = 125;
+    /* logs are bounded unless said otherwise (docker's json-file is not):
+     * 5 files of 20 MB, as docker's local driver keeps; a max-size alone
+     * keeps one file, as json-file does */
+    struct rt_run_opts with_defaults = *o;
+    if (o->log_max_file <= 0)
+        with_defaults.log_max_file = o->log_max_size > 0 ? 1 : 5;
+    if (o->log_max_size <= 0)
+        with_defaults.log_max_size = 20 * 1000 * 1000;
+    o = &with_defaults;
     int rc = rt_exe_require_sealed(err);
     if (rc == 0)
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
@@ -424,7 +500,10 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     json_t *layers = json_array();
     int listeners[64];
     size_t nlisteners = 0;
-    rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
+    /* a config of the wrong shape is refused before any of it is read */
+    rc = rt_image_config_check(config, err);
+    if (rc == 0)
+        rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
     if (o->nports > 64)
         rc = berr_set(err, BERR_INVALID, "too many published ports");
     for (size_t i = 0; rc == 0 && !o->network_host && i < o->nports; i++) {

@@ -53,6 +53,8 @@ struct rt_run_opts {
     int64_t memory;          /* bytes, 0: no limit */
     int64_t cpu_quota;       /* microseconds per 100000, 0: no limit */
     int64_t pids_limit;      /* 0: no limit */
+    int64_t log_max_size;    /* bytes of log.json before it is rotated; 0: 20 MB */
+    int log_max_file;        /* log files kept; 0: 1 with log_max_size, else 5 */
 };
 
 /* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
@@ -61,6 +63,9 @@ int rt_port_parse(const char *s, struct rt_port *p, struct berr *err);
 int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err);
 int rt_size_parse(const char *s, int64_t *bytes, struct berr *err);
 int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err);
+/* docker's json-file "--log-opt max-size=10m" (k, m, g: powers of 1000)
+ * and "--log-opt max-file=3", into o; anything else is refused. */
+int rt_log_opt_parse(const char *s, struct rt_run_opts *o, struct berr *err);
 
 /* Create and start a container. `id` gets its id; `status` the exit status
  * when attached. The image must be in the store. */

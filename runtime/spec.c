@@ -2,10 +2,14 @@
  * spec.c - what a container's process is: argv, environment, working
  * directory and user, from the Config recorded in its state (which `run`
  * made from the image's config and the command line) and, for `exec`,
- * that command's own overrides. Pure data; nothing here touches the system.
+ * that command's own overrides; and the check that an image's config has
+ * the shape the OCI image spec gives it, before `run` reads any of it.
+ * Pure data; nothing here touches the system.
  */
 #include "internal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const default_path =
@@ -39,10 +43,191 @@ static bool env_has(char **env, const char *key)
     return false;
 }
 
+/* ---- the image's config: every field berth may read, by its type ---------------- */
+
+/* null stands for absent everywhere, as it does for docker's decoder */
+static bool is_strings(json_t *v)
+{
+    size_t i;
+    json_t *e;
+    if (json_is_null(v))
+        return true;
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i, e)
+        if (!json_is_string(e))
+            return false;
+    return true;
+}
+
+static bool is_string(json_t *v) { return json_is_null(v) || json_is_string(v); }
+static bool is_bool(json_t *v) { return json_is_null(v) || json_is_boolean(v); }
+static bool is_integer(json_t *v) { return json_is_null(v) || json_is_integer(v); }
+
+/* {"80/tcp": {}, ...}, as ExposedPorts and Volumes are */
+static bool is_set(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    if (json_is_null(v))
+        return true;
+    if (!json_is_object(v))
+        return false;
+    json_object_foreach(v, k, e)
+        if (!json_is_object(e) && !json_is_null(e))
+            return false;
+    return true;
+}
+
+static bool is_string_map(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    if (json_is_null(v))
+        return true;
+    if (!json_is_object(v))
+        return false;
+    json_object_foreach(v, k, e)
+        if (!json_is_string(e))
+            return false;
+    return true;
+}
+
+struct field {
+    const char *name;
+    bool (*ok)(json_t *);
+    const char *what;
+};
+
+static const struct field config_fields[] = {
+    {"User", is_string, "a string"},
+    {"ExposedPorts", is_set, "an object of objects"},
+    {"Env", is_strings, "an array of strings"},
+    {"Entrypoint", is_strings, "an array of strings"},
+    {"Cmd", is_strings, "an array of strings"},
+    {"Volumes", is_set, "an object of objects"},
+    {"WorkingDir", is_string, "a string"},
+    {"Labels", is_string_map, "an object of strings"},
+    {"StopSignal", is_string, "a string"},
+    {"ArgsEscaped", is_bool, "a boolean"},
+    {"OnBuild", is_strings, "an array of strings"},
+    {"Shell", is_strings, "an array of strings"},
+    {"StopTimeout", is_integer, "an integer"},
+};
+
+static const struct field healthcheck_fields[] = {
+    {"Test", is_strings, "an array of strings"},
+    {"Interval", is_integer, "an integer"},
+    {"Timeout", is_integer, "an integer"},
+    {"StartPeriod", is_integer, "an integer"},
+    {"StartInterval", is_integer, "an integer"},
+    {"Retries", is_integer, "an integer"},
+};
+
+static const struct field top_fields[] = {
+    {"created", is_string, "a string"},
+    {"author", is_string, "a string"},
+    {"architecture", is_string, "a string"},
+    {"os", is_string, "a string"},
+    {"variant", is_string, "a string"},
+};
+
+static int bad_config(struct berr *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int bad_config(struct berr *err, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return berr_set(err, BERR_INVALID, "invalid image config: %s", what);
+}
+
+/* The first field of `f` that `obj` has with the wrong type, or NULL. */
+static const struct field *wrong_field(json_t *obj, const struct field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, f[i].name);
+        if (v && !f[i].ok(v))
+            return &f[i];
+    }
+    return NULL;
+}
+
+static int check_fields(json_t *obj, const char *where, const struct field *f, size_t n,
+                        struct berr *err)
+{
+    const struct field *bad = wrong_field(obj, f, n);
+    return bad ? bad_config(err, "%s%s is not %s", where, bad->name, bad->what) : 0;
+}
+
+int rt_image_config_check(json_t *image, struct berr *err)
+{
+    if (!json_is_object(image))
+        return bad_config(err, "not a JSON object");
+    int rc = check_fields(image, "", top_fields, sizeof top_fields / sizeof *top_fields, err);
+    if (rc < 0)
+        return rc;
+    json_t *rootfs = json_object_get(image, "rootfs");
+    if (!json_is_object(rootfs))
+        return bad_config(err, "rootfs is not an object");
+    json_t *type = json_object_get(rootfs, "type");
+    if (type && !is_string(type))
+        return bad_config(err, "rootfs.type is not a string");
+    json_t *diffs = json_object_get(rootfs, "diff_ids");
+    if (!json_is_array(diffs) || !is_strings(diffs))
+        return bad_config(err, "rootfs.diff_ids is not an array of strings");
+    json_t *history = json_object_get(image, "history"), *h;
+    size_t i;
+    if (history && !json_is_null(history) && !json_is_array(history))
+        return bad_config(err, "history is not an array");
+    json_array_foreach(history, i, h) {
+        static const struct field history_fields[] = {
+            {"created", is_string, "a string"}, {"created_by", is_string, "a string"},
+            {"author", is_string, "a string"}, {"comment", is_string, "a string"},
+            {"empty_layer", is_bool, "a boolean"},
+        };
+        char where[48];
+        snprintf(where, sizeof where, "history[%zu].", i);
+        if (!json_is_object(h))
+            return bad_config(err, "history[%zu] is not an object", i);
+        if ((rc = check_fields(h, where, history_fields,
+                               sizeof history_fields / sizeof *history_fields, err)) < 0)
+            return rc;
+    }
+    json_t *config = json_object_get(image, "config");
+    if (!config || json_is_null(config))
+        return 0;
+    if (!json_is_object(config))
+        return bad_config(err, "config is not an object");
+    if ((rc = check_fields(config, "config.", config_fields,
+                           sizeof config_fields / sizeof *config_fields, err)) < 0)
+        return rc;
+    json_t *hc = json_object_get(config, "Healthcheck");
+    if (hc && !json_is_null(hc) && !json_is_object(hc))
+        return bad_config(err, "config.Healthcheck is not an object");
+    return check_fields(hc, "config.Healthcheck.", healthcheck_fields,
+                        sizeof healthcheck_fields / sizeof *healthcheck_fields, err);
+}
+
+/* ---- the process ------------------------------------------------------------------ */
+
 int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_process *p,
                     struct berr *err)
 {
     memset(p, 0, sizeof *p);
+    /* the state's Config was made by run from a checked image config;
+     * checked again, since a NULL here would be an argv cut short or a
+     * crash */
+    if (!json_is_object(config))
+        return berr_set(err, BERR_INVALID, "the container's Config is not an object");
+    static const struct field tty = {"Tty", is_bool, "a boolean"};
+    const struct field *bad = wrong_field(config, config_fields,
+                                          sizeof config_fields / sizeof *config_fields);
+    if (bad || (bad = wrong_field(config, &tty, 1)))
+        return berr_set(err, BERR_INVALID, "invalid container config: %s is not %s", bad->name,
+                        bad->what);
     json_t *ep = json_object_get(config, "Entrypoint"), *cmd = json_object_get(config, "Cmd");
     json_t *env = json_object_get(config, "Env");
     size_t nargs = x ? 0 : json_array_size(ep) + json_array_size(cmd);

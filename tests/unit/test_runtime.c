@@ -1,12 +1,13 @@
 /*
- * test_runtime.c - the runtime's pure parts: docker's -p, -v, --memory and
- * --cpus syntaxes, good and bad, and how a container's process is put
- * together from its Config (Entrypoint + Cmd, Env overrides, PATH and
- * TERM defaults, exec's own argv, env, directory and user); and, as root,
- * docker's device rules on a real cgroup of each kind this host has (the v1
- * devices controller, and a cgroup2 hierarchy, where the rules are a BPF
- * program): a process in it may open /dev/null and make any node, but not
- * open a block device or another char device it made.
+ * test_runtime.c - the runtime's pure parts: docker's -p, -v, --memory,
+ * --cpus and --log-opt syntaxes, good and bad, how a container's process
+ * is put together from its Config (Entrypoint + Cmd, Env overrides, PATH
+ * and TERM defaults, exec's own argv, env, directory and user), and image
+ * configs of the wrong shape refused before anything reads them; and, as
+ * root, docker's device rules on a real cgroup of each kind this host has
+ * (the v1 devices controller, and a cgroup2 hierarchy, where the rules are
+ * a BPF program): a process in it may open /dev/null and make any node,
+ * but not open a block device or another char device it made.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,6 +247,167 @@ static void test_device_rules(void **state)
     check_rules("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC);
 }
 
+static void test_log_opt_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opt;
+        int64_t size;
+        int files;
+    } good[] = {
+        {"max-size=10k", 10000, 0}, {"max-size=10m", 10000000, 0},
+        {"max-size=1g", 1000000000, 0}, {"max-size=1.5m", 1500000, 0},
+        {"max-size=64KB", 64000, 0}, {"max-size=64kib", 64000, 0},
+        {"max-size=100b", 100, 0}, {"max-size=2048", 2048, 0}, {"max-size=10 m", 10000000, 0},
+        {"max-file=1", 0, 1}, {"max-file=3", 0, 3}, {"max-file=10000", 0, 10000},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct rt_run_opts o = {0};
+        struct berr err = {0};
+        if (rt_log_opt_parse(good[i].opt, &o, &err) != 0)
+            fail_msg("rt_log_opt_parse refused \"%s\": %s", good[i].opt, err.msg);
+        assert_int_equal(o.log_max_size, good[i].size);
+        assert_int_equal(o.log_max_file, good[i].files);
+    }
+    const char *bad[] = {"max-size=abc", "max-size=0", "max-size=-1", "max-size=10x",
+                         "max-size=", "max-size= 10k", "max-size=k", "max-size=0.1b",
+                         "max-size=10kk", "max-size=99999999999p", "max-file=0", "max-file=x",
+                         "max-file=-2", "max-file=1.5", "max-file=", "max-file=10001",
+                         "max-file= 3", "max-size", "max-file", "compress=true", "bogus=1",
+                         "=1", "", "MAX-SIZE=1m"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct rt_run_opts o = {0};
+        struct berr err = {0};
+        if (rt_log_opt_parse(bad[i], &o, &err) == 0)
+            fail_msg("rt_log_opt_parse took \"%s\"", bad[i]);
+        assert_non_null(strstr(err.msg, "log opt"));
+        assert_null(strchr(err.msg, '\n'));
+    }
+}
+
+/* Every shape of a malformed image config is refused with one line that
+ * names the field; a good one, and null fields, pass. */
+static void test_image_config_check(void **state)
+{
+    (void)state;
+    static const char good[] =
+        "{\"architecture\": \"amd64\", \"os\": \"linux\", \"created\": \"2024-01-01T00:00:00Z\","
+        " \"config\": {\"Env\": [\"PATH=/bin\"], \"Entrypoint\": [\"/bin/sh\"],"
+        " \"Cmd\": [\"-c\", \"true\"], \"User\": \"app\", \"WorkingDir\": \"/app\","
+        " \"ExposedPorts\": {\"80/tcp\": {}}, \"Volumes\": {\"/data\": {}},"
+        " \"Labels\": {\"a\": \"b\"}, \"StopSignal\": \"SIGINT\", \"ArgsEscaped\": true,"
+        " \"Shell\": [\"/bin/sh\", \"-c\"], \"OnBuild\": null,"
+        " \"Healthcheck\": {\"Test\": [\"CMD\", \"true\"], \"Interval\": 5000000000}},"
+        " \"rootfs\": {\"type\": \"layers\", \"diff_ids\": [\"sha256:" 
+        "0000000000000000000000000000000000000000000000000000000000000000\"]},"
+        " \"history\": [{\"created\": \"2024-01-01T00:00:00Z\", \"created_by\": \"x\","
+        " \"empty_layer\": false}]}";
+    struct berr err = {0};
+    json_t *image = json_loads(good, 0, NULL);
+    assert_non_null(image);
+    if (rt_image_config_check(image, &err) != 0)
+        fail_msg("the good config was refused: %s", err.msg);
+    /* null is absent, as for docker's decoder; so is no config at all */
+    static const char *const nullable[] = {"Env", "Entrypoint", "Cmd", "User", "WorkingDir",
+                                           "ExposedPorts", "Volumes", "Labels", "StopSignal",
+                                           "Healthcheck", "Shell"};
+    json_t *cfg = json_object_get(image, "config");
+    for (size_t i = 0; i < sizeof nullable / sizeof *nullable; i++)
+        json_object_set_new(cfg, nullable[i], json_null());
+    assert_int_equal(rt_image_config_check(image, &err), 0);
+    json_object_del(image, "config");
+    assert_int_equal(rt_image_config_check(image, &err), 0);
+    /* nor are the optional top-level fields needed */
+    static const char *const optional[] = {"created", "architecture", "os", "history"};
+    for (size_t i = 0; i < sizeof optional / sizeof *optional; i++)
+        json_object_del(image, optional[i]);
+    json_object_del(json_object_get(image, "rootfs"), "type");
+    if (rt_image_config_check(image, &err) != 0)
+        fail_msg("a config without its optional fields was refused: %s", err.msg);
+    json_decref(image);
+
+    static const struct {
+        const char *path;    /* "config.Env", "rootfs.diff_ids", "created", "config" */
+        const char *value;   /* JSON */
+    } bad[] = {
+        {"config.Env", "[null]"}, {"config.Env", "[5]"}, {"config.Env", "[\"A=1\", {}]"},
+        {"config.Env", "\"PATH=/bin\""}, {"config.Env", "{}"},
+        {"config.Entrypoint", "[1]"}, {"config.Entrypoint", "\"sh\""},
+        {"config.Entrypoint", "[null]"}, {"config.Cmd", "{}"}, {"config.Cmd", "[[\"sh\"]]"},
+        {"config.Cmd", "true"}, {"config.User", "5"}, {"config.User", "[\"root\"]"},
+        {"config.WorkingDir", "[]"}, {"config.WorkingDir", "0"},
+        {"config.ExposedPorts", "[\"80/tcp\"]"}, {"config.ExposedPorts", "{\"80/tcp\": 5}"},
+        {"config.ExposedPorts", "\"80\""}, {"config.Volumes", "\"/data\""},
+        {"config.Volumes", "{\"/data\": \"x\"}"}, {"config.Volumes", "[\"/data\"]"},
+        {"config.Labels", "{\"a\": 1}"}, {"config.Labels", "[\"a=b\"]"},
+        {"config.Labels", "{\"a\": null}"}, {"config.StopSignal", "15"},
+        {"config.ArgsEscaped", "\"yes\""}, {"config.Shell", "\"sh\""}, {"config.OnBuild", "[1]"},
+        {"config.StopTimeout", "\"10\""}, {"config.Healthcheck", "\"CMD true\""},
+        {"config.Healthcheck", "{\"Test\": [1]}"}, {"config.Healthcheck", "{\"Retries\": \"3\"}"},
+        {"config", "\"x\""}, {"config", "[1]"}, {"config", "5"},
+        {"rootfs", "null"}, {"rootfs", "[]"}, {"rootfs.type", "1"}, {"rootfs.diff_ids", "null"},
+        {"rootfs.diff_ids", "[1]"}, {"rootfs.diff_ids", "\"sha256:00\""},
+        {"history", "{}"}, {"history", "[5]"}, {"history", "[{\"created\": 1}]"},
+        {"history", "[{\"empty_layer\": \"no\"}]"}, {"created", "5"}, {"os", "[\"linux\"]"},
+        {"architecture", "{}"}, {"author", "1"}, {"variant", "[]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        image = json_loads(good, 0, NULL);
+        json_t *value = json_loads(bad[i].value, JSON_DECODE_ANY, NULL);
+        assert_non_null(value);
+        char path[64];
+        snprintf(path, sizeof path, "%s", bad[i].path);
+        char *dot = strchr(path, '.');
+        json_t *parent = image;
+        if (dot) {
+            *dot = '\0';
+            parent = json_object_get(image, path);
+        }
+        json_object_set_new(parent, dot ? dot + 1 : path, value);
+        memset(&err, 0, sizeof err);
+        if (rt_image_config_check(image, &err) == 0)
+            fail_msg("rt_image_config_check took %s = %s", bad[i].path, bad[i].value);
+        if (!strstr(err.msg, bad[i].path) || strncmp(err.msg, "invalid image config: ", 22))
+            fail_msg("%s = %s: the message does not name the field: %s", bad[i].path,
+                     bad[i].value, err.msg);
+        assert_null(strchr(err.msg, '\n'));
+        json_decref(image);
+    }
+    /* not an object at all */
+    json_t *array = json_array();
+    assert_int_not_equal(rt_image_config_check(array, &err), 0);
+    json_decref(array);
+    assert_int_not_equal(rt_image_config_check(NULL, &err), 0);
+}
+
+/* The state's Config is checked again: no NULL in argv or env, ever. */
+static void test_process_from_bad_config(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"Cmd\": [\"true\"], \"Env\": [null]}",
+        "{\"Cmd\": [\"true\"], \"Env\": [5]}",
+        "{\"Entrypoint\": [1], \"Cmd\": [\"true\"]}",
+        "{\"Cmd\": [\"echo\", null]}",
+        "{\"Cmd\": {}}",
+        "{\"Cmd\": \"true\"}",
+        "{\"Cmd\": [\"true\"], \"User\": 5}",
+        "{\"Cmd\": [\"true\"], \"WorkingDir\": []}",
+        "{\"Cmd\": [\"true\"], \"Tty\": \"yes\"}",
+        "[\"true\"]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *config = json_loads(bad[i], 0, NULL);
+        assert_non_null(config);
+        struct rt_process p;
+        struct berr err = {0};
+        if (rt_process_from(config, NULL, &p, &err) == 0)
+            fail_msg("rt_process_from took %s", bad[i]);
+        assert_true(err.msg[0] != '\0');
+        json_decref(config);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +416,9 @@ int main(void)
         cmocka_unit_test(test_size_and_cpus),
         cmocka_unit_test(test_process_from_config),
         cmocka_unit_test(test_device_rules),
+        cmocka_unit_test(test_log_opt_parse),
+        cmocka_unit_test(test_image_config_check),
+        cmocka_unit_test(test_process_from_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
