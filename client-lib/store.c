@@ -137,36 +137,12 @@ bool store_has_blob(struct berth_store *s, const char *digest)
     return access(path, F_OK) == 0;
 }
 
-/* When a process started, in clock ticks since boot (/proc/PID/stat field
- * 22): with the pid it names one process, even after the pid is reused.
- * 0 when unknown. */
-static unsigned long long proc_start(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* the command name may hold spaces and parentheses: skip past the last ')' */
-    char *p = strrchr(buf, ')');
-    unsigned long long start = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                            "%*d %*d %*d %*d %llu", &start) != 1)
-        return 0;
-    return start;
-}
-
 int store_temp(struct berth_store *s, char *path, size_t len)
 {
     /* blob-PID-START-XXXXXX: berth_store_clean_temp tells a live
      * download from one whose process is gone */
     snprintf(path, len, "%s/tmp/blob-%d-%llu-XXXXXX", s->root, (int)getpid(),
-             proc_start(getpid()));
+             proc_start_time(getpid()));
     return mkostemp(path, O_CLOEXEC);
 }
 
@@ -181,7 +157,7 @@ static bool temp_is_stale(const char *name)
         strlen(tail) == 6) {
         if (kill(pid, 0) < 0 && errno == ESRCH)
             return true;
-        unsigned long long now = proc_start(pid);
+        unsigned long long now = proc_start_time(pid);
         /* another process has the pid now (an unknown start is not proof) */
         return now && start && now != start;
     }

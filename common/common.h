@@ -129,6 +129,10 @@ int mkdir_p(const char *path, int mode);
 int fsync_dir(const char *path);
 /* Write all of buf, retrying short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* When process pid started, in clock ticks since boot (/proc/PID/stat field
+ * 22): with the pid it names one process even after the pid is reused. 0
+ * when there is no such process, or it is a zombie. */
+unsigned long long proc_start_time(int pid);
 
 /* ---- logging ----------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
  * util.c - errors, cleanup attributes and the few file operations that need
- * care: creating directory trees, making a rename durable, full writes.
+ * care: creating directory trees, making a rename durable, full writes; and
+ * when a process started, which tells a live process from a reused pid.
  */
 #include "common.h"
 
@@ -78,4 +79,27 @@ int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+unsigned long long proc_start_time(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: count from the last ')' */
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                           "%*d %*d %*d %llu", &start) != 1)
+        start = 0;
+    if (p && p[2] == 'Z')   /* a zombie is gone for our purposes */
+        return 0;
+    return start;
 }

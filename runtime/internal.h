@@ -119,8 +119,6 @@ json_t *state_get(struct berth_store *s, const char *id);
 int state_write(struct berth_store *s, const char *id, json_t *state, struct berr *err);
 /* The container's lock: held exclusive while its state changes. */
 int state_lock(struct berth_store *s);
-/* /proc/<pid>/stat's start time, 0 if there is no such process. */
-unsigned long long proc_start_time(pid_t pid);
 /* RFC 3339 with nanoseconds, UTC, as docker writes times. */
 void rfc3339_now(char *out, size_t len);
 

@@ -56,29 +56,6 @@ void rfc3339_now(char *out, size_t len)
     buf_appendf(out, len, &n, ".%09ldZ", ts.tv_nsec);
 }
 
-unsigned long long proc_start_time(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* the command name may hold spaces and parentheses: count from the last ')' */
-    char *p = strrchr(buf, ')');
-    unsigned long long start = 0;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                           "%*d %*d %*d %llu", &start) != 1)
-        start = 0;
-    if (p && p[2] == 'Z')   /* a zombie is gone for our purposes */
-        return 0;
-    return start;
-}
-
 /* Is the monitor recorded in state alive (same pid, same start time)? */
 static bool state_monitor_alive(json_t *state)
 {
