@@ -300,10 +300,11 @@ expect_eq "$(wc -c <"$TMP/noread.out")" 3000000 "exec -i, stdin never read: the 
 head -c 2000000 /dev/urandom >"$TMP/big.in"
 expect_eq "$(timeout -k 5 60 "$BERTH" exec -i px sh -c 'cat; echo end' <"$TMP/big.in" | head -c 2000000 | cmp - "$TMP/big.in" && echo same)" \
     same "exec -i: 2 MB of stdin, whole and in order"
-timeout -k 5 30 "$BERTH" exec px yes </dev/null 2>/dev/null | head -n 1 >/dev/null
+# (yes says a word of this run's, so that pgrep finds no other test's yes)
+timeout -k 5 30 "$BERTH" exec px yes "t3200-$$" </dev/null 2>/dev/null | head -n 1 >/dev/null
 YRC=${PIPESTATUS[0]}
 check; [ "$YRC" -ne 124 ] || fail "exec yes | head -1: berth exec did not end when its reader went away"
-check; waitfor 10 sh -c "! pgrep -x yes" || fail "exec yes | head -1: yes is still running"
+check; waitfor 10 sh -c "! pgrep -f '^yes t3200-$$'" || fail "exec yes | head -1: yes is still running"
 # a signal to berth exec reaches the process: 128 + 15
 LONG2=$((300000 + RANDOM))
 "$BERTH" exec px sleep $LONG2 </dev/null >/dev/null 2>&1 &
