@@ -599,9 +599,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         rq->method = method;
         rq->started = now_seconds();
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        conn_headers_in(conn);
         client_address(conn, rq->cfg, rq->client, sizeof rq->client);
         route_parse(url, auth_token_path(rq->auth), &rq->route);
+        /* The token service takes a small form from a party not yet signed
+         * in: its body is held to the headers' deadline, or a client could
+         * trickle it (a slow POST) as long as it likes. */
+        if (rq->route.kind != ROUTE_TOKEN)
+            conn_headers_in(conn);
         if (length_ambiguous(conn))
             return respond_error(rq, 400, "UNSUPPORTED",
                                  "conflicting Content-Length or Transfer-Encoding headers");

@@ -10,6 +10,11 @@
 #   counts by /64 (tried through a trusted proxy's X-Forwarded-For); another
 #   /64 is not locked out, and an IPv4 client written as ::ffff:a.b.c.d
 #   shares the counter of a.b.c.d.
+# - A slow POST to the token service (headers at once, then the form body a
+#   byte at a time) held a connection with no credentials for as long as
+#   the client liked: the header deadline ended with the headers and the
+#   idle timeout never came. The token service's body is now held to the
+#   headers' deadline; a form sent at once still gets a token.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-auth.sh"
 
@@ -76,6 +81,43 @@ expect_status 200 "the next IPv4 address logs in"
 sleep 0.3
 check; grep -q 'failed login for spray1 from 2001:db8:1::1$' "$TMP/berthd.log" ||
     fail "the failed-login line names the whole IPv6 address: $(grep -m1 'spray1' "$TMP/berthd.log")"
+auth_down
+
+# ---- a slow POST to the token service -----------------------------------------
+cat >"$TMP/slowpost.py" <<'EOF'
+# slowpost.py PORT PATH SECONDS: POST headers at once, then one body byte
+# every 0.3 s; prints "closed" when the server closes within SECONDS, else "open".
+import socket, sys, time
+port, path, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(("POST %s HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           "Content-Length: 4000\r\n\r\n" % path).encode())
+s.settimeout(0.3)
+end = time.time() + limit
+while time.time() < end:
+    try:
+        if not s.recv(4096):
+            print("closed"); sys.exit(0)
+    except socket.timeout:
+        pass
+    except OSError:
+        print("closed"); sys.exit(0)
+    try:
+        s.send(b"a")
+    except OSError:
+        print("closed"); sys.exit(0)
+print("open")
+EOF
+jq -n --arg ht "$HT" --arg key "$TMP/signing.pem" --arg realm "http://127.0.0.1/auth/token" '{
+  limits: {header_timeout: 2, idle_timeout: 600},
+  auth: {htpasswd: $ht, token: {realm: $realm, service: "atk", path: "/auth/token", key: $key},
+         access: [{account: "alice", repository: "*", actions: ["pull"]}]}}' >"$TMP/tok.json"
+auth_up --config "$TMP/tok.json"
+expect_eq "$(timeout 30 "$PY" "$TMP/slowpost.py" "$PORT" /auth/token 15)" closed \
+    "a token POST whose body trickles is closed at the header deadline"
+out=$(curl -sS -m 10 -X POST --data 'grant_type=password&username=alice&service=atk&client_id=t' \
+    --data-urlencode "password=$PW_A" "http://$REG/auth/token")
+expect_match "$(jq -r '.access_token // .token // empty' <<<"$out" 2>/dev/null)" '^ey' "a token POST sent at once"
 auth_down
 
 finish
