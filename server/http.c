@@ -629,6 +629,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
             rq->on_body(rq, upload_data, len);
         return MHD_YES;
     }
+    if (rq->route.kind == ROUTE_TOKEN)
+        conn_headers_in(conn);     /* the whole form is in: no deadline while it is answered */
     if (!rq->on_end) {             /* no body: route now, answer now */
         enum MHD_Result r = route_begin(rq);
         if (rq->answered || r == MHD_NO)
