@@ -15,6 +15,11 @@
 #   the client liked: the header deadline ended with the headers and the
 #   idle timeout never came. The token service's body is now held to the
 #   headers' deadline; a form sent at once still gets a token.
+# - limits.connections_per_address counted each IPv6 address alone: from
+#   one /64 a client opened as many connections as it liked. In a network
+#   namespace with 2001:db8::/64 on its loopback, 12 partial requests from
+#   12 addresses of that /64 under a limit of 4: berthd closes 8, and a
+#   client of another /64 is still served.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-auth.sh"
 
@@ -119,5 +124,79 @@ out=$(curl -sS -m 10 -X POST --data 'grant_type=password&username=alice&service=
     --data-urlencode "password=$PW_A" "http://$REG/auth/token")
 expect_match "$(jq -r '.access_token // .token // empty' <<<"$out" 2>/dev/null)" '^ey' "a token POST sent at once"
 auth_down
+
+# ---- connections from many addresses of one IPv6 /64 ---------------------------
+# In a network namespace of its own: 2001:db8::/64 on its loopback, every
+# address of it usable as a source.
+cat >"$TMP/loris6.py" <<'EOF'
+# loris6.py PORT N SECONDS KEEP: N connections to [2001:db8::1]:PORT, each
+# from another address of 2001:db8::/64, each with a partial request; waits
+# until all but KEEP are closed (or SECONDS pass) and prints how many the
+# server closed.
+import socket, sys, time
+port, n, limit, keep = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.SOL_IP, 15, 1)   # IP_FREEBIND
+    s.bind(("2001:db8::%x" % (0x100 + i), 0))
+    s.settimeout(5)
+    s.connect(("2001:db8::1", port))
+    s.send(b"GET /v2/ HTTP/1.1\r\nHost: a\r\n")
+    s.setblocking(False)
+    socks.append(s)
+closed = set()
+end = time.time() + limit
+while time.time() < end and len(closed) < n - keep:
+    for i, s in enumerate(socks):
+        if i in closed:
+            continue
+        try:
+            if not s.recv(4096):
+                closed.add(i)
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed.add(i)
+    time.sleep(0.1)
+print("closed", len(closed))
+# the /64 is full; another /64 is served
+code = "none"
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("2001:db8:0:1::5", 0))
+    s.settimeout(5)
+    s.connect(("2001:db8::1", port))
+    s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    code = s.recv(64).split(b" ")[1].decode()
+except (OSError, IndexError):
+    pass
+print("other", code)
+EOF
+cat >"$TMP/inner6.sh" <<EOF
+ip link set lo up || exit 3
+ip -6 addr add 2001:db8::1/64 dev lo nodad || exit 3
+ip -6 addr add 2001:db8:0:1::5/64 dev lo nodad || exit 3
+ip -6 route add local 2001:db8::/64 dev lo || exit 3
+echo '{"limits": {"connections_per_address": 4, "header_timeout": 60}}' >"$TMP/c6.json"
+"$BERTHD" serve --listen '[2001:db8::1]:5000' --root "$TMP/root6" --config "$TMP/c6.json" >>"$TMP/berthd.log" 2>&1 &
+pid=\$!
+for i in \$(seq 1 100); do
+    curl -s -g -o /dev/null -m 1 'http://[2001:db8::1]:5000/v2/' && break
+    sleep 0.05
+done
+"$PY" "$TMP/loris6.py" 5000 12 20 4
+kill \$pid
+wait \$pid
+echo "exit \$?"
+EOF
+if timeout 10 unshare -rn true 2>/dev/null; then
+    out=$(timeout 60 unshare -rn bash "$TMP/inner6.sh" 2>&1)
+    expect_match "$out" 'closed 8' "12 connections from one /64 under connections_per_address 4: closed by berthd ($out)"
+    expect_match "$out" 'other 200' "a client of another /64 is served"
+    expect_match "$out" 'exit 0' "berthd exits 0 after the /64 flood"
+else
+    echo "$T_NAME: no network namespaces here: the /64 connection limit is not tried" >&2
+fi
 
 finish
