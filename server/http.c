@@ -285,7 +285,8 @@ struct conn_watch {
  * libmicrohttpd's). */
 static unsigned prefix_limit;
 
-static bool peer_prefix(struct MHD_Connection *conn, unsigned char prefix[8])
+static bool peer_prefix(struct MHD_Connection *conn, const struct config *cfg,
+                        unsigned char prefix[8])
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const union MHD_ConnectionInfo *ci =
@@ -293,8 +294,11 @@ static bool peer_prefix(struct MHD_Connection *conn, unsigned char prefix[8])
     if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET6)
         return false;
     const unsigned char *a = ((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr.s6_addr;
-    if (memcmp(a, mapped, sizeof mapped) == 0)
-        return false;
+    char text[INET6_ADDRSTRLEN];
+    if (memcmp(a, mapped, sizeof mapped) == 0 ||
+        (cfg->n_trusted_proxies && inet_ntop(AF_INET6, a, text, sizeof text) &&
+         config_trusted_proxy(cfg, text)))
+        return false;   /* a trusted proxy: by its own address (a pool may share a /64) */
     memcpy(prefix, a, 8);
     return true;
 }
@@ -343,7 +347,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
             return;   /* unwatched: the idle timeout still applies */
         w->fd = ci->connect_fd;
         w->deadline = now_seconds() + atomic_load(&srv->cfg)->header_timeout;
-        w->v6 = peer_prefix(conn, w->prefix);
+        w->v6 = peer_prefix(conn, atomic_load(&srv->cfg), w->prefix);
         pthread_mutex_lock(&watch_lock);
         if (w->v6 && prefix_limit) {
             unsigned same = 0;
