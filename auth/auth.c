@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
@@ -299,23 +300,54 @@ int basic_decode(const char *authorization, char *user, size_t ulen, char *pass,
     return rc;
 }
 
+/* The failed-login counter of a client address. An IPv6 client counts
+ * by its /64: one host is commonly given a whole /64 and can pick a fresh
+ * address in it for every guess (and, with enough of them, fill the table
+ * with blocked counters). */
+static void address_key(const char *client, char *out, size_t len)
+{
+    unsigned char a[16];
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char text[INET6_ADDRSTRLEN];
+    snprintf(out, len, "%s", client);
+    if (inet_pton(AF_INET6, client, a) != 1)
+        return;
+    if (memcmp(a, mapped, sizeof mapped) == 0) {   /* an IPv4 peer on an IPv6 listener */
+        if (inet_ntop(AF_INET, a + 12, text, sizeof text))
+            snprintf(out, len, "%s", text);
+        return;
+    }
+    memset(a + 8, 0, 8);
+    if (inet_ntop(AF_INET6, a, text, sizeof text))
+        snprintf(out, len, "%s/64", text);
+}
+
 int login_check(struct auth *a, const char *client, const char *user,
                 const char *password, int *retry_after)
 {
     if (!printable(user))
         return -BERR_INVALID;
-    char key[200];
+    char key[200], addr[INET6_ADDRSTRLEN + 4];
     snprintf(key, sizeof key, "user:%s", user);
-    int wait = ratelimit_blocked(a->limits, client);
+    address_key(client, addr, sizeof addr);
+    int wait = ratelimit_blocked(a->limits, addr);
     int wait_user = ratelimit_blocked(a->limits, key);
     *retry_after = wait > wait_user ? wait : wait_user;
     if (*retry_after > 0)
         return -BERR_CONFLICT;
     if (a->users && htpasswd_verify(a->users, user, password))
         return 0;
-    ratelimit_fail(a->limits, client);
+    ratelimit_fail(a->limits, addr);
     ratelimit_fail(a->limits, key);
-    log_warn("auth: failed login for %s from %s", user, client);
+    /* The name is the client's to choose: its spaces are written \x20, so
+     * a name like "bob from 192.0.2.1" cannot put an address of its choice
+     * where a log reader (fail2ban) looks for the client's. The log escapes
+     * the rest (and that backslash) itself. */
+    char shown[4 * sizeof key] = "";
+    size_t n = 0;
+    for (const char *p = user; *p; p++)
+        buf_appendf(shown, sizeof shown, &n, *p == ' ' ? "\\x20" : "%c", *p);
+    log_warn("auth: failed login for %s from %s", shown, client);
     return -BERR_INVALID;
 }
 

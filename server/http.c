@@ -7,10 +7,11 @@
  * the handler's state across those calls. Responses are built only through
  * respond(), so every one carries the API version header and is logged.
  *
- * Connections are bounded in total and per client address, and a request's
- * headers must arrive within a deadline (a watchdog thread closes the
- * connections that miss it: libmicrohttpd's own timeout only measures
- * idleness, which a client trickling one byte at a time never reaches).
+ * Connections are bounded in total and per client address (an IPv6 client
+ * by its /64), and a request's headers must arrive within a deadline (a
+ * watchdog thread closes the connections that miss it: libmicrohttpd's own
+ * timeout only measures idleness, which a client trickling one byte at a
+ * time never reaches).
  *
  * Shutdown: SIGTERM or SIGINT stops accepting connections, waits for the
  * requests in flight to finish, then stops. An upload cut short stays a
@@ -274,7 +275,33 @@ struct conn_watch {
     int fd;
     double deadline;
     bool closing;
+    bool v6;                   /* an IPv6 peer (not IPv4-mapped), by its /64: */
+    unsigned char prefix[8];
 };
+
+/* libmicrohttpd's per-address limit counts each IPv6 address alone, but
+ * one host commonly holds a whole /64: IPv6 peers are also counted by /64
+ * against limits.connections_per_address (fixed at the start, like
+ * libmicrohttpd's). */
+static unsigned prefix_limit;
+
+static bool peer_prefix(struct MHD_Connection *conn, const struct config *cfg,
+                        unsigned char prefix[8])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET6)
+        return false;
+    const unsigned char *a = ((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr.s6_addr;
+    char text[INET6_ADDRSTRLEN];
+    if (memcmp(a, mapped, sizeof mapped) == 0 ||
+        (cfg->n_trusted_proxies && inet_ntop(AF_INET6, a, text, sizeof text) &&
+         config_trusted_proxy(cfg, text)))
+        return false;   /* a trusted proxy: by its own address (a pool may share a /64) */
+    memcpy(prefix, a, 8);
+    return true;
+}
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t watch_cond = PTHREAD_COND_INITIALIZER;
@@ -320,7 +347,18 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
             return;   /* unwatched: the idle timeout still applies */
         w->fd = ci->connect_fd;
         w->deadline = now_seconds() + atomic_load(&srv->cfg)->header_timeout;
+        w->v6 = peer_prefix(conn, atomic_load(&srv->cfg), w->prefix);
         pthread_mutex_lock(&watch_lock);
+        if (w->v6 && prefix_limit) {
+            unsigned same = 0;
+            for (struct conn_watch *o = watch_head; o; o = o->next)
+                same += o->v6 && !o->closing && memcmp(o->prefix, w->prefix, 8) == 0;
+            if (same >= prefix_limit) {
+                /* over the limit: closed as a late connection is */
+                w->closing = true;
+                shutdown(w->fd, SHUT_RDWR);
+            }
+        }
         w->next = watch_head;
         if (watch_head)
             watch_head->prev = w;
@@ -599,9 +637,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         rq->method = method;
         rq->started = now_seconds();
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        conn_headers_in(conn);
         client_address(conn, rq->cfg, rq->client, sizeof rq->client);
         route_parse(url, auth_token_path(rq->auth), &rq->route);
+        /* The token service takes a small form from a party not yet signed
+         * in: its body is held to the headers' deadline, or a client could
+         * trickle it (a slow POST) as long as it likes. */
+        if (rq->route.kind != ROUTE_TOKEN)
+            conn_headers_in(conn);
         if (length_ambiguous(conn))
             return respond_error(rq, 400, "UNSUPPORTED",
                                  "conflicting Content-Length or Transfer-Encoding headers");
@@ -625,6 +667,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
             rq->on_body(rq, upload_data, len);
         return MHD_YES;
     }
+    if (rq->route.kind == ROUTE_TOKEN)
+        conn_headers_in(conn);     /* the whole form is in: no deadline while it is answered */
     if (!rq->on_end) {             /* no body: route now, answer now */
         enum MHD_Result r = route_begin(rq);
         if (rq->answered || r == MHD_NO)
@@ -895,6 +939,7 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
     unsigned connections = connection_cap(cfg, threads);
     pthread_t watchdog_thread;
     watch_stop = false;
+    prefix_limit = cfg->connections_per_address;
     int werr = pthread_create(&watchdog_thread, NULL, watchdog, NULL);
     bool watching = werr == 0;
     if (!watching)
