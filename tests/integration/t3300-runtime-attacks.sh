@@ -12,6 +12,8 @@
 #   - run without -i, with the host's /dev/null replaced by a regular file
 #     (in a mount namespace of the test's own): the container reads nothing
 #     of that file;
+#   - a gzip layer of 600 MiB of zeros and 8 MiB of noise unpacked into a store
+#     on a 256 MiB tmpfs stops with a reserve of free space left;
 #   - save -o onto an existing character device or FIFO writes into it and
 #     leaves the node in place (it used to rename a temp file over it);
 #   - held: descriptors the caller leaves open (fd 7 on a secret file) reach
@@ -128,6 +130,49 @@ check; [ "$RC" -ne 0 ] || fail "save -o a directory: accepted"
 bx save -o "$TMP/plain.tar" rt/a:1
 ok "save -o a new file"
 check; tar -tf "$TMP/plain.tar" | grep -qx manifest.json || fail "save -o a file: not an archive"
+
+# ---- a layer that decompresses to more than the store's disk holds -----------------------
+# 600 MiB of zeros and 8 MiB of noise, gzipped (under load's 100x ratio,
+# a pull checks no ratio), with its true diff-id, in
+# a store on a 256 MiB tmpfs: unpacking stops with a reserve left free.
+mkdir -p "$TMP/small"
+mount -t tmpfs -o size=256m tmpfs "$TMP/small" && at_exit "umount -l '$TMP/small'"
+mkdir -p "$TMP/bomb"
+cp -a "$R/." "$TMP/bomb/"
+truncate -s 600M "$TMP/bomb/zeros"
+head -c 8M /dev/urandom >"$TMP/bomb/noise"   # under load's 100x ratio: as a pull would bring it
+tar -C "$TMP/bomb" --numeric-owner -cf - . | tee >(sha256sum | cut -d' ' -f1 >"$TMP/bomb.diff") |
+    gzip -1 >"$TMP/bomb.tar.gz"
+rm -f "$TMP/bomb/zeros" "$TMP/bomb/noise"
+for _ in $(seq 50); do [ -s "$TMP/bomb.diff" ] && break; sleep 0.1; done
+jq -n --arg d "sha256:$(cat "$TMP/bomb.diff")" '{architecture: "amd64", os: "linux",
+    config: {Env: ["PATH=/bin"], Cmd: ["echo", "unpacked"]}, rootfs: {type: "layers", diff_ids: [$d]}}' \
+    >"$TMP/bomb.json"
+python3 - "$TMP/bomb.json" "$TMP/bomb.tar.gz" "$TMP/bomb-img.tar" <<'PY'
+import io, json, sys, tarfile
+config, layer, out = sys.argv[1:]
+with tarfile.open(out, "w") as t:
+    def add(name, data):
+        i = tarfile.TarInfo(name)
+        i.size = len(data)
+        t.addfile(i, io.BytesIO(data))
+    add("config.json", open(config, "rb").read())
+    t.add(layer, arcname="layer.tar")
+    add("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["rt/bomb:1"],
+                                      "Layers": ["layer.tar"]}]).encode())
+PY
+BERTH_ROOT=$TMP/small/store bx load -i "$TMP/bomb-img.tar"
+ok "load of the bomb image" || finish
+BERTH_ROOT=$TMP/small/store bx run --rm rt/bomb:1
+check; [ "$RC" -ne 0 ] || fail "run of a layer larger than the disk: succeeded"
+expect_match "$ERR" "less than [0-9]+ MiB free" "run of the bomb: stopped with a reserve left"
+check; [ "$(df -k --output=avail "$TMP/small" | tail -1)" -gt 16384 ] || fail "bomb: the tmpfs was left full"
+check; ! compgen -G "$TMP/small/store/layers/.tmp-*" >/dev/null || fail "bomb: partial layer left"
+# an image that fits still runs in that store
+BERTH_ROOT=$TMP/small/store bx import "$TMP/rootfs.tar" rt/a:1
+ok "import into the small store" || finish
+BERTH_ROOT=$TMP/small/store bx run --rm rt/a:1 echo fits
+ok "run in the small store" && expect_eq "$OUT" fits "run in the small store: output"
 
 # ---- held: the caller's descriptors, a host pts by mknod --------------------------------
 printf 'FD-SECRET\n' >"$TMP/secret"
