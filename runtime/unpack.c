@@ -217,7 +217,11 @@ static int entry_extract(struct unpack *u, struct archive_entry *e, struct berr 
         if (rc < ARCHIVE_WARN)
             return berr_set(err, BERR_INVALID, "layer %.12s: %s", u->id,
                             archive_error_string(u->tar));
-        if (archive_write_data_block(u->disk, buf, size, off) < ARCHIVE_WARN)
+        /* libarchive reports a failed write(2) (ENOSPC, EFBIG, EIO) as
+         * only a warning: the file would be short in a layer named complete,
+         * whose diff-id, checked over the stream, still matches */
+        rc = archive_write_data_block(u->disk, buf, size, off);
+        if (rc < ARCHIVE_WARN || (rc < ARCHIVE_OK && archive_errno(u->disk) > 0))
             goto disk_error;
     }
     if (archive_write_finish_entry(u->disk) >= ARCHIVE_WARN)

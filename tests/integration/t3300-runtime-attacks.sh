@@ -14,6 +14,8 @@
 #     of that file;
 #   - a gzip layer of 600 MiB of zeros and 8 MiB of noise unpacked into a store
 #     on a 256 MiB tmpfs stops with a reserve of free space left;
+#   - a write that fails while a layer is unpacked (ENOSPC on a 20 MiB
+#     tmpfs) fails the run; the layer is not kept with a hole in a file;
 #   - save -o onto an existing character device or FIFO writes into it and
 #     leaves the node in place (it used to rename a temp file over it);
 #   - held: descriptors the caller leaves open (fd 7 on a secret file) reach
@@ -173,6 +175,26 @@ BERTH_ROOT=$TMP/small/store bx import "$TMP/rootfs.tar" rt/a:1
 ok "import into the small store" || finish
 BERTH_ROOT=$TMP/small/store bx run --rm rt/a:1 echo fits
 ok "run in the small store" && expect_eq "$OUT" fits "run in the small store: output"
+
+# ---- a write that fails while a layer is unpacked ----------------------------------------
+# A store on a 20 MiB tmpfs, a layer with 12 MiB of noise: the blob and the
+# unpacked file do not both fit, and write(2) fails with ENOSPC before the
+# free-space check runs (libarchive calls that a warning, then extends the
+# file to its size with a hole). The run must fail, or see the file whole.
+mkdir -p "$TMP/tiny" "$TMP/big"
+mount -t tmpfs -o size=20m tmpfs "$TMP/tiny" && at_exit "umount -l '$TMP/tiny'"
+cp -a "$R/." "$TMP/big/"
+ln -s busybox "$TMP/big/bin/sha256sum"
+head -c 12M /dev/urandom >"$TMP/big/noise"
+SUM=$(sha256sum <"$TMP/big/noise" | cut -d' ' -f1)
+tar -C "$TMP/big" --numeric-owner -cf "$TMP/big.tar" .
+BERTH_ROOT=$TMP/tiny/store bx import "$TMP/big.tar" rt/big:1
+ok "import rt/big:1 into the tiny store" || finish
+BERTH_ROOT=$TMP/tiny/store bx run --rm rt/big:1 sha256sum /noise
+check; [ "$RC" -ne 0 ] || [[ $OUT == "$SUM  /noise" ]] ||
+    fail "unpack on a full disk: the container saw a damaged file: $OUT (want $SUM)"
+check; [ "$RC" -eq 0 ] || [[ $ERR =~ (Write failed|No space left) ]] || fail "unpack on a full disk: $ERR"
+check; ! compgen -G "$TMP/tiny/store/layers/*" >/dev/null || fail "unpack on a full disk: a layer was kept"
 
 # ---- held: the caller's descriptors, a host pts by mknod --------------------------------
 printf 'FD-SECRET\n' >"$TMP/secret"
