@@ -20,7 +20,8 @@
 #     leaves the node in place (it used to rename a temp file over it);
 #   - held: descriptors the caller leaves open (fd 7 on a secret file) reach
 #     neither run's nor exec's process; a pts node made with mknod for the
-#     host's terminal does not open.
+#     host's terminal does not open; where the host has them, the RAPL
+#     energy counters (/sys/devices/virtual/powercap) are masked.
 # The store ($BERTH_ROOT) and $HOME live in $TMP; every container made here
 # is removed by the EXIT trap. Under a sanitizer build (ASAN_OPTIONS set),
 # reports go to $TMP/san and fail the test.
@@ -220,6 +221,13 @@ else
     check; fail "could not get a pts from script(1): '$PTS'"
 fi
 kill "$SPID" 2>/dev/null
+
+# ---- held where the host has it: RAPL energy counters ---------------------------------
+if [ -d /sys/devices/virtual/powercap ]; then
+    bx run --rm rt/a:1 sh -c 'ls /sys/devices/virtual/powercap | wc -l'
+    ok "run: ls powercap"
+    expect_eq "$OUT" 0 "run: /sys/devices/virtual/powercap is masked"
+fi
 
 if compgen -G "$TMP/san/*" >/dev/null; then
     fail "sanitizer reports:"
