@@ -368,8 +368,14 @@ static void loop(struct monitor *m)
             break;
         if (pfd[0].revents)
             handle_signal(m);
-        if (pfd[1].revents)
+        if (pfd[1].revents) {
+            int master = m->out.fd;
             stream_read(m, &m->out);
+            if (m->out.fd < 0 && m->in_dst == master) {   /* with -t it was both */
+                m->in_dst = m->in_src = -1;
+                m->plen = m->poff = 0;
+            }
+        }
         if (pfd[2].revents)
             stream_read(m, &m->err);
         if (pfd[3].revents && m->in_src >= 0)
