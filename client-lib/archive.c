@@ -570,6 +570,11 @@ int berth_save(struct berth_store *s, const char *const *refs, size_t n, const c
         return berr_set(err, BERR_IO, "out of memory");
     size_t count = 0;
     bool to_stdout = strcmp(file, "-") == 0;
+    /* a destination that exists and is not a regular file (/dev/null, a
+     * FIFO, a terminal) is written to as it is: renaming a temp file over
+     * it would replace the node */
+    struct stat dst;
+    bool direct = !to_stdout && stat(file, &dst) == 0 && !S_ISREG(dst.st_mode);
     char tmp[PATH_LEN + 32] = "";
     int fd = -1;
     struct archive *a = NULL;
@@ -582,6 +587,12 @@ int berth_save(struct berth_store *s, const char *const *refs, size_t n, const c
 
     if (to_stdout) {
         fd = STDOUT_FILENO;
+    } else if (direct) {
+        if (S_ISDIR(dst.st_mode) || (fd = open(file, O_WRONLY | O_CLOEXEC)) < 0) {
+            rc = berr_set(err, BERR_IO, "cannot write %s: %s", file,
+                          strerror(S_ISDIR(dst.st_mode) ? EISDIR : errno));
+            goto out;
+        }
     } else {
         if (strlen(file) >= PATH_LEN) {
             rc = berr_set(err, BERR_INVALID, "file name too long");
@@ -610,7 +621,7 @@ int berth_save(struct berth_store *s, const char *const *refs, size_t n, const c
         rc = tar_add_json(a, "repositories", repositories, 0, err);
     if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
         rc = archive_fail(a, err, "cannot write the archive");
-    if (rc == 0 && !to_stdout) {
+    if (rc == 0 && !to_stdout && !direct) {
         if (fsync(fd) < 0 || rename(tmp, file) < 0)
             rc = berr_set(err, BERR_IO, "cannot write %s: %s", file, strerror(errno));
         else

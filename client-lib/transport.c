@@ -174,6 +174,14 @@ static bool v6_internal(const uint8_t b[16])
     if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)   /* ::ffff:a.b.c.d */
         return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
                            (uint32_t)b[14] << 8 | b[15]);
+    /* NAT64 (RFC 6052): 64:ff9b::a.b.c.d is a.b.c.d, reached through the
+     * network's own translator; 64:ff9b:1::/48 is local use only */
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    if (memcmp(b, nat64, 12) == 0)
+        return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                           (uint32_t)b[14] << 8 | b[15]);
+    if (memcmp(b, nat64, 4) == 0 && b[4] == 0 && b[5] == 1)
+        return true;
     return (b[0] & 0xfe) == 0xfc ||                    /* fc00::/7 unique local */
            (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||  /* fe80::/10 link-local */
            (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);    /* fec0::/10 site-local */

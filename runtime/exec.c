@@ -89,10 +89,10 @@ static int open_pty(int root, int *master, int *slave)
     return *slave < 0 ? -1 : 0;
 }
 
-/* Without -i: the host's /dev/null, if it is the device; a pipe with
- * nothing in it and no writer else, rather than a file that took its
- * name. */
-static int null_stdin(void)
+/* Without -i (exec, and run's first process): the host's /dev/null, if
+ * it is the device; a pipe with nothing in it and no writer else, rather
+ * than a file that took its name. */
+int rt_null_stdin(void)
 {
     struct stat sb;
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2];
@@ -120,7 +120,7 @@ static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
         return 0;
     }
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-        (o->interactive ? pipe2(in, O_CLOEXEC) : (in[0] = null_stdin())) < 0) {
+        (o->interactive ? pipe2(in, O_CLOEXEC) : (in[0] = rt_null_stdin())) < 0) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
             close_fd(&out[i]);

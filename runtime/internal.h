@@ -81,6 +81,12 @@ bool rt_exe_sealed(void);
 /* 0 when it is; else an error saying that it must be. */
 int rt_exe_require_sealed(struct berr *err);
 
+/* ---- exec.c ------------------------------------------------------------------------- */
+
+/* A process's stdin when it has none: the host's /dev/null if it really is
+ * that device, else an empty pipe with no writer; -1 on failure. */
+int rt_null_stdin(void);
+
 /* ---- devices.c ---------------------------------------------------------------------- */
 
 /* docker's default device rules on one cgroup directory, v1 (devices.deny

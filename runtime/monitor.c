@@ -55,6 +55,11 @@ struct monitor {
     int nrotated;            /* log.json.1 ... log.json.<nrotated> exist */
     struct stream out, err;
     int in_src, in_dst;      /* our stdin -> the container's, -1 when not */
+    /* read from our stdin, not yet taken by the container: its stdin is
+     * written without blocking, so that a container that does not read
+     * it still has its output copied and logged */
+    char pending[65536];
+    size_t plen, poff;
     int sigfd, netns;
     pid_t child;
     int wstatus;
@@ -93,11 +98,51 @@ static void log_rotate(struct monitor *m)
     m->log_size = 0;
 }
 
+/* The length of the valid UTF-8 sequence at p (of n bytes), 0 if none:
+ * no overlong forms, surrogates or code points past U+10FFFF. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* jansson takes UTF-8 only: each byte that is not part of a valid
+ * sequence becomes U+FFFD, as docker's json-file writes it, rather than
+ * the line being lost. `out` holds 3 bytes for each of `in`. */
+static size_t utf8_clean(const char *in, size_t n, char *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, p + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    return o;
+}
+
 static void log_line(struct monitor *m, struct stream *s)
 {
-    char now[64];
+    char now[64], clean[3 * sizeof s->line];
     rfc3339_now(now, sizeof now);
-    json_t *entry = json_pack("{s:s%,s:s,s:s}", "log", s->line, s->len, "stream", s->name,
+    size_t len = utf8_clean(s->line, s->len, clean);
+    json_t *entry = json_pack("{s:s%,s:s,s:s}", "log", clean, len, "stream", s->name,
                               "time", now);
     char *text = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
     if (text) {
@@ -133,6 +178,8 @@ static void stream_read(struct monitor *m, struct stream *s)
     ssize_t n = read(s->fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
         return;
+    if (n < 0 && errno == EAGAIN)   /* a pty's master is non-blocking with -i */
+        return;
     if (n <= 0) {   /* EOF, or EIO from a pty whose last user left */
         if (s->len)
             log_line(m, s);
@@ -145,19 +192,45 @@ static void stream_read(struct monitor *m, struct stream *s)
     log_data(m, s, buf, (size_t)n);
 }
 
+/* Our stdin has ended, or the container's is gone. */
+static void stdin_end(struct monitor *m)
+{
+    m->in_src = -1;
+    m->plen = m->poff = 0;
+    if (m->in_dst >= 0 && m->in_dst != m->out.fd)   /* a pipe: the container sees EOF */
+        close(m->in_dst);
+    m->in_dst = -1;
+}
+
+static void stdin_flush(struct monitor *m)
+{
+    while (m->poff < m->plen) {
+        ssize_t n = write(m->in_dst, m->pending + m->poff, m->plen - m->poff);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;   /* the rest when the container has read some */
+        if (n <= 0) {
+            stdin_end(m);
+            return;
+        }
+        m->poff += (size_t)n;
+    }
+    m->plen = m->poff = 0;
+}
+
 static void stdin_read(struct monitor *m)
 {
-    char buf[65536];
-    ssize_t n = read(m->in_src, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
+    ssize_t n = read(m->in_src, m->pending, sizeof m->pending);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
-    if (n <= 0 || write_all(m->in_dst, buf, (size_t)n) < 0) {
-        m->in_src = -1;
-        if (m->out.fd != m->in_dst) {   /* a pipe: the container sees EOF */
-            close(m->in_dst);
-            m->in_dst = -1;
-        }
+    if (n <= 0) {
+        stdin_end(m);
+        return;
     }
+    m->plen = (size_t)n;
+    m->poff = 0;
+    stdin_flush(m);
 }
 
 /* ---- the container's first process ------------------------------------------------- */
@@ -276,13 +349,17 @@ static void loop(struct monitor *m)
 {
     const struct rt_run_opts *o = m->c->o;
     size_t nl = o->network_host ? 0 : o->nports;
-    struct pollfd pfd[4 + 64];
+    struct pollfd pfd[5 + 64];
+    if (m->in_dst >= 0)
+        fcntl(m->in_dst, F_SETFL, fcntl(m->in_dst, F_GETFL) | O_NONBLOCK);
     while (!m->exited || m->out.fd >= 0 || m->err.fd >= 0) {
+        bool waiting = m->plen > m->poff;   /* for the container to take its input */
         size_t n = 0;
         pfd[n++] = (struct pollfd){m->sigfd, POLLIN, 0};
         pfd[n++] = (struct pollfd){m->out.fd, POLLIN, 0};
         pfd[n++] = (struct pollfd){m->err.fd, POLLIN, 0};
-        pfd[n++] = (struct pollfd){m->in_src, POLLIN, 0};
+        pfd[n++] = (struct pollfd){waiting ? -1 : m->in_src, POLLIN, 0};
+        pfd[n++] = (struct pollfd){waiting ? m->in_dst : -1, POLLOUT, 0};
         for (size_t i = 0; i < nl && i < 64; i++)
             pfd[n++] = (struct pollfd){m->exited ? -1 : m->c->listeners[i], POLLIN, 0};
         /* once the process is gone, whatever held its output goes too; a
@@ -291,14 +368,22 @@ static void loop(struct monitor *m)
             break;
         if (pfd[0].revents)
             handle_signal(m);
-        if (pfd[1].revents)
+        if (pfd[1].revents) {
+            int master = m->out.fd;
             stream_read(m, &m->out);
+            if (m->out.fd < 0 && m->in_dst == master) {   /* with -t it was both */
+                m->in_dst = m->in_src = -1;
+                m->plen = m->poff = 0;
+            }
+        }
         if (pfd[2].revents)
             stream_read(m, &m->err);
-        if (pfd[3].revents)
+        if (pfd[3].revents && m->in_src >= 0)
             stdin_read(m);
+        if (pfd[4].revents && m->in_dst >= 0)
+            stdin_flush(m);
         for (size_t i = 0; i < nl && i < 64; i++)
-            if (pfd[4 + i].revents)
+            if (pfd[5 + i].revents)
                 accept_connection(m, m->c->listeners[i], o->ports[i].ctr_port);
     }
     while (!m->exited)
@@ -364,7 +449,7 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
         (o->interactive && pipe2(in, O_CLOEXEC) < 0))
         return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
-    io->stdio[0] = o->interactive ? in[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    io->stdio[0] = o->interactive ? in[0] : rt_null_stdin();
     io->stdio[1] = out[1];
     io->stdio[2] = errp[1];
     m->out.fd = out[0];

@@ -31,6 +31,9 @@ static const char *const masked[] = {
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
     "/sys/firmware",
+    /* RAPL energy counters: a side channel on the host's secrets
+     * (CVE-2020-8694, PLATYPUS), masked by docker too */
+    "/sys/devices/virtual/powercap",
 };
 static const char *const readonly[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -38,7 +39,16 @@ struct unpack {
     struct hasher *hash;     /* of everything `raw` yields */
     const char *id;          /* short hex, for messages */
     char buf[64 * 1024];
+    uint64_t total;          /* decompressed so far */
+    uint64_t next_check;     /* of the free space, at this total */
 };
+
+/* A layer is data from anywhere: a few MB of zstd or gzip can stand for
+ * terabytes. Unpacking stops while the store's filesystem still has this
+ * much free (64 MiB, or 2% of it if more), rather than when it is full
+ * and everything else on it fails too. Checked every 16 MiB. */
+#define RESERVE_MIN ((uint64_t)64 << 20)
+#define CHECK_EVERY ((uint64_t)16 << 20)
 
 static bool has_dotdot(const char *path)
 {
@@ -58,6 +68,24 @@ static la_ssize_t pump(struct archive *tar, void *ctx, const void **buf)
         archive_set_error(tar, EIO, "%s",
                           n < 0 ? archive_error_string(u->raw) : "cannot hash");
         return -1;
+    }
+    u->total += (uint64_t)n;
+    if (u->total >= u->next_check) {
+        u->next_check = u->total + CHECK_EVERY;
+        struct statvfs fs;
+        if (statvfs(".", &fs) == 0) {
+            uint64_t size = (uint64_t)fs.f_blocks * fs.f_frsize;
+            uint64_t reserve = size / 50 > RESERVE_MIN ? size / 50 : RESERVE_MIN;
+            if ((uint64_t)fs.f_bavail * fs.f_frsize < reserve) {
+                char msg[160];   /* libarchive's own format knows no %llu */
+                snprintf(msg, sizeof msg, "unpacked to %llu MiB, it would leave less than "
+                         "%llu MiB free on the store's filesystem",
+                         (unsigned long long)(u->total >> 20),
+                         (unsigned long long)(reserve >> 20));
+                archive_set_error(tar, ENOSPC, "%s", msg);
+                return -1;
+            }
+        }
     }
     *buf = u->buf;
     return n;
@@ -189,7 +217,11 @@ static int entry_extract(struct unpack *u, struct archive_entry *e, struct berr 
         if (rc < ARCHIVE_WARN)
             return berr_set(err, BERR_INVALID, "layer %.12s: %s", u->id,
                             archive_error_string(u->tar));
-        if (archive_write_data_block(u->disk, buf, size, off) < ARCHIVE_WARN)
+        /* libarchive reports a failed write(2) (ENOSPC, EFBIG, EIO) as
+         * only a warning: the file would be short in a layer named complete,
+         * whose diff-id, checked over the stream, still matches */
+        rc = archive_write_data_block(u->disk, buf, size, off);
+        if (rc < ARCHIVE_WARN || (rc < ARCHIVE_OK && archive_errno(u->disk) > 0))
             goto disk_error;
     }
     if (archive_write_finish_entry(u->disk) >= ARCHIVE_WARN)
