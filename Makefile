@@ -34,12 +34,14 @@ AUTH_SRC    = $(wildcard auth/*.c)
 GC_SRC      = $(wildcard gc/*.c)
 CLIENT_SRC  = $(wildcard client-lib/*.c)
 RUNTIME_SRC = $(wildcard runtime/*.c)
+BUILDER_SRC = $(wildcard builder/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
 SERVER_SRC  = $(wildcard server/*.c)
 LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC) $(AUTH_SRC) $(GC_SRC))
 SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
 CLIENT_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(CLIENT_SRC))
 RUNTIME_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
+BUILDER_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(BUILDER_SRC))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -97,10 +99,14 @@ $(BUILD)/libberth.so: $(CLIENT_OBJ)
 $(BUILD)/libberthrt.a: $(RUNTIME_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthrt.a $(BUILD)/libberth.a
+# the image builder (build, commit), a library of berth's over the runtime
+$(BUILD)/libberthbuild.a: $(BUILDER_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberthrt.a $(BUILD)/libberth.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 

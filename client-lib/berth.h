@@ -156,4 +156,46 @@ int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void
 int berth_import(struct berth_store *s, const char *tarball, const char *ref,
                  char digest[DIGEST_MAX], struct berr *err);
 
+
+/* ---- making images (berth build, commit, import) ------------------------------- */
+
+/* A layer as the store keeps it. Layers made here are kept uncompressed
+ * (application/vnd.oci.image.layer.v1.tar: digest == diff_id), cheap to
+ * write; a push compresses them to gzip (and remembers the result, so
+ * the next push of the same layer does not compress it again). */
+struct berth_layer {
+    char digest[DIGEST_MAX];     /* the blob in the store */
+    char diff_id[DIGEST_MAX];    /* of the uncompressed tar */
+    uint64_t size;               /* of the blob */
+    char media_type[128];
+};
+
+/* Write a new layer: add entries to the libarchive writer (pax tar) that
+ * berth_layer_archive gives, then finish, which puts the blob in the
+ * store, fsynced. Until an image uses it, the blob is kept from rmi's
+ * sweep. Free the writer after finish, or to abandon it. */
+struct archive;
+struct berth_layer_writer;
+int berth_layer_new(struct berth_store *s, struct berth_layer_writer **out, struct berr *err);
+struct archive *berth_layer_archive(struct berth_layer_writer *w);
+int berth_layer_finish(struct berth_layer_writer *w, struct berth_layer *out, struct berr *err);
+void berth_layer_free(struct berth_layer_writer *w);
+
+/* A new image: the parent's layers and history, plus `layer` (or, when
+ * NULL, an empty-layer history entry), with `config` as its "config"
+ * object. It is stored under no name, found by its ID (the config
+ * digest); `intermediate` ones (build steps) are not listed by
+ * berth_images and are what `builder prune` removes. */
+struct berth_commit {
+    const char *parent;              /* an image of the store (ref or ID); NULL: scratch */
+    const struct berth_layer *layer; /* NULL: none */
+    json_t *config;                  /* NULL: the parent's */
+    const char *created_by;          /* the history entry's */
+    const char *comment, *author;    /* or NULL */
+    const char *platform;            /* scratch only: "os/arch[/variant]"; NULL: this machine's */
+    bool intermediate;
+};
+int berth_image_commit(struct berth_store *s, const struct berth_commit *c, char id[DIGEST_MAX],
+                       struct berr *err);
+
 #endif

@@ -110,6 +110,17 @@ struct rt_exec_opts {
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
             int *status, struct berr *err);
 
+/* The changes in a container's root filesystem (its overlay upper
+ * directory) as a new layer in the store (berth_layer_new): added and
+ * changed files with their modes, owners, times, xattrs, hard links and
+ * symlinks; deleted files and opaque directories as OCI whiteouts. With
+ * `pause`, a running container is frozen (cgroup freezer, where there is
+ * one) while its upper directory is read. `image` gets the ID of the
+ * container's image; `config` (may be NULL) its Config as run. */
+int rt_container_layer(struct berth_store *s, const char *what, bool pause,
+                       struct berth_layer *layer, char image[DIGEST_MAX], json_t **config,
+                       struct berr *err);
+
 /* A command that starts processes inside containers (run, exec, build...)
  * calls this first, with main's argv: unless it already runs from one, it
  * re-executes itself from a sealed in-memory copy of its binary, so that

@@ -1,0 +1,116 @@
+/*
+ * internal.h - what the files of builder/ share (private; the unit tests
+ * include it too).
+ */
+#ifndef BERTH_BUILDER_INTERNAL_H
+#define BERTH_BUILDER_INTERNAL_H
+
+#include "builder.h"
+
+#include <jansson.h>
+
+/* ---- dockerfile.c: the Dockerfile, parsed ------------------------------------- */
+
+enum df_kind {
+    DF_FROM, DF_RUN, DF_CMD, DF_ENTRYPOINT, DF_ENV, DF_ARG, DF_LABEL, DF_MAINTAINER,
+    DF_EXPOSE, DF_WORKDIR, DF_USER, DF_VOLUME, DF_STOPSIGNAL, DF_SHELL, DF_HEALTHCHECK,
+    DF_ONBUILD, DF_COPY, DF_ADD,
+};
+
+struct df_flag {
+    char *name;                  /* "from" for --from=builder */
+    char *value;                 /* "builder"; "" for a flag without '=' */
+};
+
+/* One instruction. Nothing in it is expanded yet: variables are
+ * substituted when the build reaches it, with the values in effect there
+ * (df_expand, df_words). */
+struct df_instr {
+    enum df_kind kind;
+    int line;                    /* of its first line, 1-based */
+    char *text;                  /* "RUN apt-get update", continuations joined, as the
+                                    cache and the error messages show it */
+    struct df_flag *flags;       /* --name=value before the arguments */
+    size_t nflags;
+    bool json;                   /* exec form: args are the JSON array's strings */
+    /* The arguments:
+     *  - exec form (json): the array's strings;
+     *  - RUN, CMD, ENTRYPOINT, SHELL (shell form), HEALTHCHECK's CMD:
+     *    one string, the rest of the line;
+     *  - ENV, LABEL: key, value, key, value... (legacy "ENV K V" gives
+     *    one pair whose value is the rest of the line), raw: quotes and
+     *    escapes are still there, for df_expand to process;
+     *  - ARG: name, default or NULL, name, default or NULL...;
+     *  - the others (FROM, COPY, ADD, EXPOSE, WORKDIR, USER, VOLUME,
+     *    STOPSIGNAL, MAINTAINER): the rest of the line as one raw string,
+     *    for df_words; VOLUME may be json. */
+    char **args;
+    size_t nargs;
+    /* HEALTHCHECK: NONE gives nargs 0 and json false with kind kept;
+     * ONBUILD: the instruction it holds (not itself ONBUILD, FROM or
+     * MAINTAINER), with `text` its own text without "ONBUILD ". */
+    struct df_instr *sub;
+};
+
+struct dockerfile {
+    struct df_instr *v;
+    size_t n;
+    char escape;                 /* '\\' or '`' (the escape directive) */
+    char *syntax;                /* the syntax directive, or NULL */
+};
+
+/* Parse a whole Dockerfile. Errors name the file and line as docker's do:
+ * "Dockerfile:3: unknown instruction: FROBNICATE". Comments, blank lines,
+ * parser directives (only before anything else) and line continuations
+ * are handled here. */
+int dockerfile_parse(const char *text, size_t len, const char *filename, struct dockerfile *out,
+                     struct berr *err);
+void dockerfile_free(struct dockerfile *df);
+/* The value of a flag, or NULL when not given. */
+const char *df_flag(const struct df_instr *in, const char *name);
+
+/* ---- expand.c: variables, quotes and words, as docker's shell lexer ----------- */
+
+/* The value of a variable, or NULL when unset. */
+typedef const char *(*df_lookup_fn)(void *arg, const char *name);
+/* $VAR, ${VAR}, ${VAR:-word}, ${VAR-word}, ${VAR:+word}, ${VAR+word}
+ * (and ${VAR:?msg}, an error), the escape character and single and double
+ * quotes as docker processes them: quotes are removed, an escaped
+ * character is kept literally, nothing is expanded inside single quotes.
+ * One word out (spaces kept). */
+int df_expand(const char *in, char escape, df_lookup_fn lookup, void *arg, char **out,
+              struct berr *err);
+/* The same, split into words at unquoted white space (COPY's sources and
+ * destination, EXPOSE's ports, FROM's image and AS name...). A NULL-
+ * terminated array; free with df_words_free. */
+int df_words(const char *in, char escape, df_lookup_fn lookup, void *arg, char ***out,
+             size_t *n, struct berr *err);
+void df_words_free(char **words);
+
+/* ---- config.c: instructions that change only the image config ----------------- */
+
+/* Apply CMD, ENTRYPOINT, ENV, LABEL, MAINTAINER, EXPOSE, WORKDIR, USER,
+ * VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK or ONBUILD to `image` (the whole
+ * image config document: its "config" object and "author" change), with
+ * variables from `lookup` where docker expands them. `created_by` gets the
+ * history text docker's classic builder writes for it, e.g.
+ * `/bin/sh -c #(nop)  CMD ["echo" "hello"]`; caller frees. `shell` is the
+ * SHELL in effect, NULL for ["/bin/sh","-c"]. Used by builds and by
+ * `commit -c`. */
+int df_apply_config(const struct df_instr *in, json_t *image, df_lookup_fn lookup, void *arg,
+                    char **created_by, struct berr *err);
+/* The shell a shell-form RUN, CMD or ENTRYPOINT runs under: the config's
+ * "Shell" (set by SHELL), else ["/bin/sh","-c"]. A new array. */
+json_t *df_shell(json_t *image);
+
+/* ---- ignore.c: .dockerignore --------------------------------------------------- */
+
+struct df_ignore;
+/* The patterns of a .dockerignore (comments, blank lines, "!" exceptions,
+ * "**", leading "/" and "./" cleaned as docker does). */
+int df_ignore_parse(const char *text, size_t len, struct df_ignore **out, struct berr *err);
+/* Is `path` (relative to the context, cleaned, no leading "/") excluded? */
+bool df_ignore_match(const struct df_ignore *ig, const char *path);
+void df_ignore_free(struct df_ignore *ig);
+
+#endif
