@@ -54,4 +54,8 @@ struct commit_opts {
 int builder_commit(struct berth_store *s, const char *container, const char *ref,
                    const struct commit_opts *o, char id[DIGEST_MAX], struct berr *err);
 
+/* `builder prune`: drop the build cache and the intermediate images no
+ * named image or container needs; `freed` gets the bytes released. */
+int builder_prune(struct berth_store *s, uint64_t *freed, struct berr *err);
+
 #endif

@@ -113,4 +113,58 @@ int df_ignore_parse(const char *text, size_t len, struct df_ignore **out, struct
 bool df_ignore_match(const struct df_ignore *ig, const char *path);
 void df_ignore_free(struct df_ignore *ig);
 
+/* ---- context.c: the build context; the layers of COPY and ADD ----------------- */
+
+/* A context directory and its .dockerignore (NULL dir: a build with no
+ * context, `berth build -`). */
+struct bctx;
+int bctx_open(const char *dir, struct bctx **out, struct berr *err);
+void bctx_free(struct bctx *c);
+
+/* One COPY or ADD, its words already expanded. Sources are globs relative
+ * to the context root (or to `from_root`); one that leads outside it is
+ * refused as docker refuses it. */
+struct copy_step {
+    const struct bctx *ctx;      /* sources from the context, or */
+    const char *from_root;       /* COPY --from: the stage's or image's root, mounted */
+    char *const *srcs;
+    size_t nsrcs;
+    const char *dest;            /* relative to `workdir` unless absolute */
+    const char *workdir;         /* the image's WorkingDir ("" or NULL: /) */
+    const char *parent_root;     /* the parent image's root, mounted read-only (NULL:
+                                    scratch): where dest is resolved and --chown names
+                                    are looked up (its /etc/passwd, /etc/group) */
+    const char *chown, *chmod;   /* --chown, --chmod, or NULL */
+    bool add;                    /* ADD: local tar archives are unpacked, URLs fetched */
+    const char *line;            /* "Dockerfile:7", for errors */
+};
+/* Resolve and hash the sources (names, modes, contents; a URL is fetched
+ * here). `hash` is the cache's; `created_by` docker's history text,
+ * "/bin/sh -c #(nop) COPY file:<hex> in /dest ". */
+struct copy_plan;
+int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DIGEST_MAX],
+                 char **created_by, struct berr *err);
+/* The step's layer: the sources at dest, with the parent directories dest
+ * needs, owned and moded as docker's builder makes them. */
+int copy_layer(struct berth_store *s, struct copy_plan *p, struct berth_layer *out,
+               struct berr *err);
+void copy_plan_free(struct copy_plan *p);
+
+/* A read-only view of an image's root filesystem: its unpacked layers
+ * (rt_image_layers) as one overlay mounted on a new temporary directory
+ * (the builder runs in a mount namespace of its own, so nothing is left
+ * mounted if it dies). */
+int rootview_mount(char *const *lower, size_t n, char **path, struct berr *err);
+void rootview_umount(char *path);
+
+/* ---- cache.c: the build cache --------------------------------------------------- */
+
+/* <store>/build-cache/<hex of the key>, holding the image ID a step made.
+ * The key is sha256 over the parent image ID, the instruction's text, the
+ * build args in effect and the sources' hash (or ""). */
+int cache_lookup(struct berth_store *s, const char *key, char id[DIGEST_MAX]);
+int cache_store(struct berth_store *s, const char *key, const char *id, struct berr *err);
+void cache_key(const char *parent, const char *text, const char *args, const char *hash,
+               char key[DIGEST_MAX]);
+
 #endif

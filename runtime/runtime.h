@@ -121,6 +121,28 @@ int rt_container_layer(struct berth_store *s, const char *what, bool pause,
                        struct berth_layer *layer, char image[DIGEST_MAX], json_t **config,
                        struct berr *err);
 
+/* The same for a container that has exited, written to `w` (a layer
+ * writer of berth_layer_new) so that the caller finishes it: a build
+ * step holds the layer pin across its commit. */
+struct berth_layer_writer;
+int rt_container_layer_write(struct berth_store *s, const char *what,
+                             struct berth_layer_writer *w, struct berr *err);
+
+/* ---- unpacked layers (<store>/layers/<hex>/) ------------------------------------ */
+
+/* Unpacked layers are shared by every container and build step and freed
+ * by rt_layers_prune. A user of them holds the pin (a shared lock; close
+ * the descriptor to let go) from before rt_image_layers until it no
+ * longer reads them; prune takes it exclusively. */
+int rt_layers_pin(struct berth_store *s, struct berr *err);
+/* The directories of an image's layers, unpacked if need be, lowest
+ * first (a NULL-terminated array, free each and the array). */
+int rt_image_layers(struct berth_store *s, const char *image, char ***dirs, size_t *n,
+                    struct berr *err);
+/* Remove the unpacked layers no image of the store and no container
+ * uses; `freed` gets the bytes they held. */
+int rt_layers_prune(struct berth_store *s, uint64_t *freed, struct berr *err);
+
 /* A command that starts processes inside containers (run, exec, build...)
  * calls this first, with main's argv: unless it already runs from one, it
  * re-executes itself from a sealed in-memory copy of its binary, so that
