@@ -49,5 +49,6 @@ int cmd_stop(struct cli *g, int argc, char **argv);
 int cmd_kill(struct cli *g, int argc, char **argv);
 int cmd_rm(struct cli *g, int argc, char **argv);
 int cmd_wait(struct cli *g, int argc, char **argv);
+int cmd_build(struct cli *g, int argc, char **argv);
 
 #endif
