@@ -242,13 +242,6 @@ static const char *stage_lookup(void *arg, const char *name)
     return v ? v : arg_value(b, name);
 }
 
-static const char *no_lookup(void *arg, const char *name)
-{
-    (void)arg;
-    (void)name;
-    return NULL;
-}
-
 /* The build args a RUN gets in its environment (docker's FilterAllowed:
  * those with a value that the Env does not set), sorted, "K=V". With
  * `history`, only those docker writes into created_by: the proxy args
@@ -1001,11 +994,12 @@ static int plan_stages(struct build *b, struct berr *err)
             st->end = b->df.n;
             if (b->nstages > 1)
                 b->stages[b->nstages - 2].end = i;
-            char **w = NULL;
+            /* the words as written: the base is expanded when the stage starts */
+            char *w[4] = {0}, *line = strdup(in->nargs ? in->args[0] : ""), *save = NULL;
             size_t n = 0;
-            if (df_words(in->nargs ? in->args[0] : "", b->df.escape, no_lookup, NULL, &w, &n,
-                         err) < 0)
-                return -BERR_INVALID;
+            for (char *t = line ? strtok_r(line, " \t", &save) : NULL; t;
+                 t = strtok_r(NULL, " \t", &save))
+                w[n < 4 ? n : 3] = t, n++;
             int rc = 0;
             if (n != 1 && !(n == 3 && strcasecmp(w[1], "as") == 0))
                 rc = berr_set(err, BERR_INVALID, "%s:%d: FROM requires either one or three "
@@ -1025,7 +1019,7 @@ static int plan_stages(struct build *b, struct berr *err)
                 if (rc == 0)
                     st->name = strdup(w[2]);
             }
-            df_words_free(w);
+            free(line);
             if (rc < 0)
                 return rc;
         } else if (b->nstages == 0 && in->kind == DF_ARG) {

@@ -168,7 +168,7 @@ run_out "its WORKDIR" "/app" demo:1 pwd
 run_out "a file COPY'd" "hello file" demo:1 cat /app/hello.txt
 run_out "a directory COPY'd (its contents)" "one two" demo:1 sh -c 'echo $(cat /app/dir/one /app/dir/sub/two)'
 run_out "its ENV" "/app prod" demo:1 sh -c 'echo $APP_HOME $MODE'
-run_out "a build ARG is not in the image's environment" "" demo:1 sh -c 'env | grep GREETING'
+run_out "a build ARG is not in the image's environment" none demo:1 sh -c 'env | grep GREETING || echo none'
 bx inspect demo:1
 CFG=$(jq -c '.[0].Config' <<<"$OUT")
 expect_eq "$(jq -c '.Cmd' <<<"$CFG")" '["cat","/app/run.txt"]' "Config.Cmd:"
@@ -293,9 +293,9 @@ expect_eq "$(count 'Warning')" 0 "no warning without --build-arg:"
 bx build -t args:2 --build-arg NAME=berth --build-arg UNSET --build-arg UNUSED=1 \
     --build-arg HTTP_PROXY=http://127.0.0.1:9 "$C"
 ok "build with --build-arg"
-run_out "--build-arg overrides a default" "hi berth|fallback|set|berth|http://127.0.0.1:9" args:2
 expect_match "$OUT" '\[Warning\] One or more build-args \[UNUSED\] were not consumed' "the unused build-arg warning"
-expect_eq "$(created_by args:2 | grep -c PROXY)" 0 "a proxy arg is not in the history:"
+run_out "--build-arg overrides a default" "hi berth|fallback|set|berth|http://127.0.0.1:9" args:2
+expect_eq "$(created_by args:2 | grep -c 'PROXY=')" 0 "a proxy arg is not in the history:"
 expect_eq "$(created_by args:2 | grep -c '^|1 NAME=berth /bin/sh -c echo')" 1 "the RUN's history has the build arg:"
 bx build -t args:3 --build-arg NAME "$C"
 ok "--build-arg NAME with no value and none in the environment"
