@@ -364,16 +364,16 @@ static int add_port(json_t *ports, const char *raw, struct berr *err)
     char *spec = strdup(cp);
     if (!spec)
         abort();
-    char *proto = "tcp";
+    char proto[16] = "tcp";
     char *slash = strchr(spec, '/');
     int rc = 0;
     if (slash) {
         *slash = '\0';
         if (slash[1]) {
-            proto = slash + 1;
-            char *s2 = strchr(proto, '/');
+            char *s2 = strchr(slash + 1, '/');
             if (s2)
                 *s2 = '\0';
+            snprintf(proto, sizeof proto, "%s", slash + 1);
         }
     }
     for (char *c = proto; *c; c++)
@@ -781,7 +781,8 @@ int df_apply_config_stage(const struct df_instr *in, json_t *image, df_lookup_fn
                     .err = err};
     char *cb = NULL;
     int rc;
-    *created_by = NULL;
+    if (created_by)
+        *created_by = NULL;
     switch (in->kind) {
     case DF_CMD:
     case DF_ENTRYPOINT:
