@@ -388,6 +388,12 @@ int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr
         jobs[i].pr.p = &p;
         jobs[i].pr.i = i < n - 1 ? progress_add(&p, jobs[i].digest, jobs[i].size) : -1;
     }
+    /* a registry that refuses us does so before anything is compressed:
+     * a failed push leaves the store as it was */
+    if (rc == 0 && rewrite) {
+        int have = reg_blob_exists(c, &ref, jobs[n - 1].digest, "pull,push", err);
+        rc = have < 0 ? have : 0;
+    }
     if (rc == 0) {
         struct batch b = {.c = c, .s = s, .ref = &ref, .p = &p, .push = true,
                           .jobs = jobs, .njobs = n};
