@@ -73,6 +73,9 @@ int cgroup_join(const char *id, pid_t pid, struct berr *err);
 void cgroup_remove(const char *id);
 /* Did the kernel kill something in it for memory? */
 bool cgroup_oom_killed(const char *id);
+/* Freeze (and wait until every process is frozen) or thaw the container:
+ * 0 when done, 1 when there is no freezer for it, else an error. */
+int cgroup_freeze(const char *id, bool frozen, struct berr *err);
 
 /* ---- exe.c -------------------------------------------------------------------------- */
 
