@@ -142,6 +142,7 @@ struct rt_container {
     const struct rt_run_opts *o;
     struct rt_rootfs root;
     int *listeners;          /* bound sockets, one per o->ports */
+    int pin;                 /* rt_layers_pin until the overlay is mounted, or -1 */
 };
 /* Become the container's monitor: start it, copy its output to the log
  * (and to our stdout/stderr when attached), forward signals and ports,
