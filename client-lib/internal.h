@@ -149,6 +149,20 @@ int store_put_blob(struct berth_store *s, const void *buf, size_t len,
                    char digest[DIGEST_MAX], struct berr *err);
 int store_read_blob(struct berth_store *s, const char *digest, size_t max, char **buf,
                     size_t *len, struct berr *err);
+/* Keep a blob from rmi's sweep (a file under pins/, honoured while this
+ * process lives) until store_unpin_blob or berth_store_close. Make the
+ * pin before the blob appears in blobs/, under the shared store lock. */
+int store_pin_blob(struct berth_store *s, const char *digest, struct berr *err);
+void store_unpin_blob(struct berth_store *s, const char *digest);
+/* The gzip blob made of an uncompressed layer by an earlier push. */
+bool store_gzip_get(struct berth_store *s, const char *digest, char gz[DIGEST_MAX],
+                    uint64_t *size);
+int store_gzip_set(struct berth_store *s, const char *digest, const char *gz, uint64_t size,
+                   struct berr *err);
+/* An image stored by id only (no name); `parent` is the ID it was
+ * committed on, or NULL. */
+int store_add_image(struct berth_store *s, const char *manifest_digest, const char *media_type,
+                    uint64_t size, bool intermediate, const char *parent, struct berr *err);
 /* Record name -> manifest (with repo_digest) in index.json, replacing the
  * name if present; a NULL name keeps an unnamed image (findable by id).
  * Takes the exclusive lock itself. */
