@@ -170,9 +170,6 @@ int builder_commit(struct berth_store *s, const char *container, const char *ref
     if (!dfs)
         return berr_set(err, BERR_IO, "out of memory");
     int rc = changes_parse(o, dfs, err);
-    json_t *state = NULL;
-    if (rc == 0)
-        rc = rt_inspect(s, container, &state, err);
     char image[DIGEST_MAX] = "";
     json_t *run = NULL;
     struct berth_layer layer;
@@ -183,7 +180,6 @@ int builder_commit(struct berth_store *s, const char *container, const char *ref
     if (rc == 0 && ref)
         rc = berth_tag(s, id, ref, err);
     json_decref(run);
-    json_decref(state);
     for (size_t i = 0; i < o->nchanges; i++)
         dockerfile_free(&dfs[i]);
     free(dfs);
