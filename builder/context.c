@@ -1221,7 +1221,7 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
         e->mode = st->st_mode;
         e->size = (uint64_t)st->st_size;
         /* the archive sorts right after its directory: "dir" + "\x01" */
-        if (asprintf(&e->path, "%s%s\x01", t->dir, *t->dir ? "/" : "") < 0 ||
+        if (asprintf(&e->path, "%s\x01", t->dir) < 0 ||
             !(e->src = strdup(abs))) {
             e->path = NULL;
             return berr_set(err, BERR_IO, "out of memory");
