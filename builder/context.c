@@ -80,12 +80,17 @@ int bctx_open(const char *dir, struct bctx **out, struct berr *err)
         return 0;
     c->root = realpath(dir, NULL);
     struct stat st;
-    if (!c->root || stat(c->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        int e = c->root ? errno : errno;
+    if (!c->root || stat(c->root, &st) < 0) {
         bctx_free(c);
         *out = NULL;
-        return berr_set(err, BERR_NOTFOUND, "unable to prepare context: path \"%s\" not found%s%s",
-                        dir, e ? ": " : "", e ? strerror(e) : "");
+        return berr_set(err, BERR_NOTFOUND, "unable to prepare context: path \"%s\" not found",
+                        dir);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        bctx_free(c);
+        *out = NULL;
+        return berr_set(err, BERR_INVALID,
+                        "unable to prepare context: context must be a directory: %s", dir);
     }
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/.dockerignore", c->root);
@@ -654,11 +659,6 @@ static int glob_dir(const char *root, const struct df_ignore *ig, const char *re
             continue;
         }
         if (k + 1 == ncomps) {
-            /* a directory hidden except for reopened paths is still no match */
-            if (ig && df_ignore_match(ig, crel)) {
-                free(crel);
-                continue;
-            }
             char **v = realloc(m->v, (m->n + 1) * sizeof *v);
             if (!v) {
                 free(crel);
@@ -1235,6 +1235,14 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
         return fail(p, err, BERR_INVALID, "%s failed: file name too long: %s", p->cmd, name);
     if (!*lpath)
         return fail(p, err, BERR_INVALID, "%s failed: cannot copy a file to /", p->cmd);
+    if (c->parent_root) {
+        char there[4 * PATH_MAX];
+        struct stat tst;
+        snprintf(there, sizeof there, "%s/%s", c->parent_root, lpath);
+        if (lstat(there, &tst) == 0 && S_ISDIR(tst.st_mode))
+            return fail(p, err, BERR_CONFLICT, "%s failed: cannot replace to directory /%s with "
+                        "file", p->cmd, lpath);
+    }
     char parent[3 * PATH_MAX];
     snprintf(parent, sizeof parent, "%s", lpath);
     char *slash = strrchr(parent, '/');
@@ -1338,7 +1346,7 @@ static int add_url(struct walk *w, const struct copy_step *c, const struct targe
         const char *base = *name ? name : "__unnamed__";
         int info = info_add(p, false, err);
         char lpath[3 * PATH_MAX];
-        if (t->is_dir)
+        if (t->is_dir || t->exists_dir)
             snprintf(lpath, sizeof lpath, "%s%s%s", t->dir, *t->dir ? "/" : "", base);
         else
             snprintf(lpath, sizeof lpath, "%s", t->dir);
@@ -1547,7 +1555,10 @@ static int write_archive(struct copy_plan *p, struct archive *a, const struct ce
     struct archive_entry *ae;
     int r;
     while (rc == 0 && (r = archive_read_next_header(in, &ae)) == ARCHIVE_OK) {
-        char *path = under(dir, archive_entry_pathname(ae));
+        const char *name = archive_entry_pathname(ae);
+        if (!name)
+            name = archive_entry_pathname_utf8(ae);
+        char *path = name ? under(dir, name) : NULL;
         if (!path)
             continue;                    /* "./": the destination keeps its own */
         archive_entry_set_pathname(ae, path);

@@ -417,7 +417,10 @@ static void test_dest_rules(void **state)
     assert_non_null(find(&l, "usr/"));
     assert_non_null(find(&l, "usr/lib/"));
     assert_null(find(&l, "lib/"));
-    /* a directory onto a file, a file under a file */
+    /* a file onto a directory of the image, a directory onto a file, a file under a file */
+    mkdirs(f->parent, "opt/a.txt", 0755);
+    err_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/opt/" },
+             "COPY failed: cannot replace to directory /opt/a.txt with file");
     err_step(f, &(struct step){ .srcs = { "dir" }, .dest = "/etc/hostname" }, "COPY failed");
     err_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/etc/hostname/x" },
              "not a directory");
@@ -558,6 +561,9 @@ static void test_dockerignore(void **state)
     ok_step(f, &(struct step){ .srcs = { "secret/keep.txt" }, .dest = "/k" }, &l);
     assert_string_equal(must(&l, "k")->data, "keep");
     ok_step(f, &(struct step){ .srcs = { "secret" }, .dest = "/s" }, &l);
+    assert_non_null(find(&l, "s/keep.txt"));
+    assert_null(find(&l, "s/key"));
+    ok_step(f, &(struct step){ .srcs = { "secre?" }, .dest = "/s" }, &l);
     assert_non_null(find(&l, "s/keep.txt"));
     assert_null(find(&l, "s/key"));
     /* a glob matching a link to a hidden file fails, as docker's does */
@@ -732,6 +738,9 @@ static void test_add_url(void **state)
     snprintf(first, sizeof first, "%s", l.hash);
     ok_step(f, &(struct step){ .srcs = { url }, .dest = "/named", .add = true }, &l);
     assert_string_equal(must(&l, "named")->data, "payload");
+    mkdirs(f->parent, "srv", 0755);
+    ok_step(f, &(struct step){ .srcs = { url }, .dest = "/srv", .add = true }, &l);
+    assert_string_equal(must(&l, "srv/pkg.txt")->data, "payload");
     /* the same contents, the same hash; new contents, a new one */
     ok_step(f, &(struct step){ .srcs = { url }, .dest = "/d/", .add = true }, &l);
     assert_string_equal(l.hash, first);
