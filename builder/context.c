@@ -52,6 +52,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,6 +426,7 @@ static int hash_file(struct copy_plan *p, const char *path, uint64_t size, unsig
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, path, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)
                  ? 0 : berr_set(err, BERR_IO, "sha256: cannot start");
@@ -1480,21 +1482,24 @@ static int write_header(const struct copy_plan *p, struct archive *a, struct arc
     return 0;
 }
 
-/* A regular file's contents, read again and checked against its hash. */
-static int write_file(struct copy_plan *p, struct archive *a, const struct centry *e,
-                      struct berr *err)
+/* A regular file: its header (with its file capabilities, the one
+ * extended attribute docker's builder copies) and its contents, read
+ * again and checked against the hash the plan has. */
+static int write_file(struct copy_plan *p, struct archive *a, struct archive_entry *ae,
+                      const struct centry *e, struct berr *err)
 {
     int fd = open(e->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int rc = fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, e->src, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
+    if (fd < 0)
+        return fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, e->src, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    char cap[256];
+    ssize_t caplen = fgetxattr(fd, "security.capability", cap, sizeof cap);
+    if (caplen > 0)
+        archive_entry_xattr_add_entry(ae, "security.capability", cap, (size_t)caplen);
+    int rc = write_header(p, a, ae, err);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)
-                 ? 0 : berr_set(err, BERR_IO, "sha256: cannot start");
+    if (rc == 0 && (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)))
+        rc = berr_set(err, BERR_IO, "sha256: cannot start");
     uint64_t left = e->size;
     while (rc == 0 && left > 0) {
         ssize_t n = read(fd, p->buf, left < CHUNK ? (size_t)left : CHUNK);
@@ -1618,9 +1623,8 @@ static int write_entry(struct copy_plan *p, struct archive *a, const struct cent
     } else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
         archive_entry_set_rdev(ae, e->rdev);
     }
-    int rc = write_header(p, a, ae, err);
-    if (rc == 0 && S_ISREG(e->mode) && !e->hardlink && e->size > 0)
-        rc = write_file(p, a, e, err);
+    int rc = S_ISREG(e->mode) && !e->hardlink ? write_file(p, a, ae, e, err)
+                                              : write_header(p, a, ae, err);
     archive_entry_free(ae);
     return rc;
 }

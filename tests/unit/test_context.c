@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +135,7 @@ struct lent {
     char link[512];
     char hardlink[512];
     char data[512];
+    size_t caplen;               /* of its security.capability */
 };
 
 struct layer {
@@ -209,6 +211,13 @@ static int run_step(struct fx *f, const struct step *st, struct layer *out, stru
                     snprintf(l->link, sizeof l->link, "%s", archive_entry_symlink(e));
                 if (archive_entry_hardlink(e))
                     snprintf(l->hardlink, sizeof l->hardlink, "%s", archive_entry_hardlink(e));
+                const char *xname;
+                const void *xval;
+                size_t xlen;
+                archive_entry_xattr_reset(e);
+                while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK)
+                    if (!strcmp(xname, "security.capability"))
+                        l->caplen = xlen;
                 la_ssize_t r = archive_read_data(a, l->data, sizeof l->data - 1);
                 if (r > 0)
                     l->data[r] = '\0';
@@ -867,6 +876,23 @@ static void test_large_file(void **state)
     assert_int_equal(must(&l, "big")->size, 24 << 20);
 }
 
+static void test_capability(void **state)
+{
+    struct fx *f = *state;
+    if (geteuid() != 0)
+        skip();
+    put(f->ctx, "bin/server", "elf", 0755);
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/bin/server", f->ctx);
+    /* VFS_CAP_REVISION_2, effective, CAP_NET_BIND_SERVICE permitted */
+    uint32_t cap[5] = { 0x02000001, 1u << 10, 0, 0, 0 };
+    if (setxattr(p, "security.capability", cap, sizeof cap, 0) < 0)
+        skip();
+    struct layer l;
+    ok_step(f, &(struct step){ .srcs = { "bin" }, .dest = "/usr/bin" }, &l);
+    assert_int_equal(must(&l, "usr/bin/server")->caplen, sizeof cap);
+}
+
 /* ---- root views (root only) ------------------------------------------------------------------ */
 
 static bool file_is(const char *dir, const char *rel, const char *text)
@@ -968,6 +994,7 @@ int main(void)
         T(test_changed_while_copied),
         T(test_from_root),
         T(test_large_file),
+        T(test_capability),
         T(test_rootview),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
