@@ -64,7 +64,7 @@ bool df_ignore_may_reinclude(const struct df_ignore *ig, const char *dir);
 #define MAX_LINKS 40             /* symlinks followed while resolving one path */
 #define IGNORE_MAX (4 << 20)     /* a .dockerignore larger than this is refused */
 
-/* ---- the context ------------------------------------------------------------------ */
+/* ---- the context --------------------------------------------------------------------- */
 
 struct bctx {
     char *root;                  /* the real path of the context, NULL: none */
@@ -141,7 +141,7 @@ static bool hidden(const struct df_ignore *ig, const char *rel, bool dir)
     return !(dir && df_ignore_may_reinclude(ig, rel));
 }
 
-/* ---- the plan ---------------------------------------------------------------------- */
+/* ---- the plan ------------------------------------------------------------------------ */
 
 struct centry {
     char *path;                  /* in the layer: "app/x", no leading or trailing '/' */
@@ -379,8 +379,10 @@ static int resolve_scoped(const char *root, const char *rel, const struct df_ign
         out[olen] = '\0';
         p = e;
         snprintf(abs, sizeof abs, "%s/%s", root, out);
-        if (lstat(abs, &st) < 0 || hidden(ig, out, S_ISDIR(st.st_mode))) {
-            int rc = errno == ENOENT || errno == 0 ? -ENOENT : -errno;
+        int rc = lstat(abs, &st) < 0                      ? -errno
+                 : hidden(ig, out, S_ISDIR(st.st_mode)) ? -ENOENT
+                                                        : 0;
+        if (rc < 0) {
             if (rc == -ENOENT) {
                 char rest[2 * PATH_MAX];
                 snprintf(rest, sizeof rest, "%s/%s", out, p);
@@ -417,7 +419,7 @@ static int resolve_scoped(const char *root, const char *rel, const struct df_ign
     return 0;
 }
 
-/* ---- reading sources ------------------------------------------------------------------- */
+/* ---- reading sources ----------------------------------------------------------------- */
 
 /* Hash a regular file's contents (one read of it). */
 static int hash_file(struct copy_plan *p, const char *path, uint64_t size, unsigned char sha[32],
@@ -613,7 +615,7 @@ static int walk_tree(struct walk *w, int dfd, const char *rel, const char *abs, 
     return rc;
 }
 
-/* ---- globs ------------------------------------------------------------------------------- */
+/* ---- globs --------------------------------------------------------------------------- */
 
 /* Has the source a glob character (a backslash escapes the next one)? */
 static bool has_wildcards(const char *s)
@@ -698,7 +700,7 @@ static int glob_source(const char *root, const struct df_ignore *ig, const char 
     return rc;
 }
 
-/* ---- --chown and --chmod -------------------------------------------------------------------- */
+/* ---- --chown and --chmod ------------------------------------------------------------- */
 
 static bool all_digits(const char *s)
 {
@@ -796,7 +798,7 @@ static int parse_chmod(const struct copy_step *c, struct copy_plan *p, int *mode
     return 0;
 }
 
-/* ---- ADD: archives and URLs -------------------------------------------------------------------- */
+/* ---- ADD: archives and URLs ---------------------------------------------------------- */
 
 /* Is the file a tar archive, plain or compressed, as libarchive reads it? */
 static bool is_archive(const char *path)
@@ -962,7 +964,7 @@ out:
     return rc;
 }
 
-/* ---- the destination ----------------------------------------------------------------------- */
+/* ---- the destination ----------------------------------------------------------------- */
 
 /* The parents of `dir` (a real path relative to the image root, "" for
  * the root) and, with `self`, `dir` itself, as directory entries: with
@@ -1014,7 +1016,7 @@ static int add_parents(const struct copy_step *c, struct copy_plan *p, const cha
     return 0;
 }
 
-/* ---- sorting and hashing the plan ---------------------------------------------------------- */
+/* ---- sorting and hashing the plan ---------------------------------------------------- */
 
 static int cmp_entries(const void *a, const void *b)
 {
@@ -1179,7 +1181,7 @@ static int finish_plan(const struct copy_step *c, struct copy_plan *p, uid_t uid
     return 0;
 }
 
-/* ---- copy_prepare ------------------------------------------------------------------------- */
+/* ---- copy_prepare -------------------------------------------------------------------- */
 
 struct target {
     char dir[2 * PATH_MAX];      /* dest resolved in the parent image, relative, "" for / */
@@ -1471,7 +1473,7 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
     return 0;
 }
 
-/* ---- copy_layer ------------------------------------------------------------------------------ */
+/* ---- copy_layer ---------------------------------------------------------------------- */
 
 static int write_header(const struct copy_plan *p, struct archive *a, struct archive_entry *ae,
                         struct berr *err)

@@ -78,7 +78,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- making files --------------------------------------------------------------------- */
+/* ---- making files -------------------------------------------------------------------- */
 
 static void mkdirs(const char *dir, const char *rel, mode_t mode)
 {
@@ -125,7 +125,7 @@ static void link_sym(const char *dir, const char *rel, const char *target)
     assert_int_equal(symlink(target, p), 0);
 }
 
-/* ---- running a step and reading its layer ---------------------------------------------- */
+/* ---- running a step and reading its layer -------------------------------------------- */
 
 struct lent {
     char path[512];
@@ -280,7 +280,7 @@ static bool hexword(const char *s, const char *prefix, const char *suffix)
     return !strcmp(s + pl + 64, suffix);
 }
 
-/* ---- tests ----------------------------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------------------- */
 
 static void test_single_file(void **state)
 {
@@ -677,7 +677,7 @@ static void test_add_archive(void **state)
     assert_string_equal(must(&l, "o/text")->data, "just text");
 }
 
-/* ---- ADD of URLs: python3's http.server on a free loopback port ----------------------------- */
+/* ---- ADD of URLs: python3's http.server on a free loopback port ---------------------- */
 
 static int free_port(void)
 {
@@ -893,7 +893,7 @@ static void test_capability(void **state)
     assert_int_equal(must(&l, "usr/bin/server")->caplen, sizeof cap);
 }
 
-/* ---- root views (root only) ------------------------------------------------------------------ */
+/* ---- root views (root only) ---------------------------------------------------------- */
 
 static bool file_is(const char *dir, const char *rel, const char *text)
 {
