@@ -1009,23 +1009,7 @@ int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, str
         text[at++] = '\n';
     }
     text[at] = '\0';
-    int rc = parse_text(text, at, "change", out, err);
+    int rc = parse_text(text, at, "-c", out, err);
     free(text);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < out->n; i++) {
-        enum df_kind k = out->v[i].kind;
-        if (k == DF_FROM || k == DF_RUN || k == DF_ARG || k == DF_COPY || k == DF_ADD ||
-            k == DF_MAINTAINER || k == DF_SHELL || k == DF_STOPSIGNAL) {
-            char low[16];
-            const char *u = df_kind_name(k);
-            size_t j = 0;
-            for (; u[j] && j < sizeof low - 1; j++)
-                low[j] = (char)tolower((unsigned char)u[j]);
-            low[j] = '\0';
-            dockerfile_free(out);
-            return berr_set(err, BERR_INVALID, "%s is not a valid change command", low);
-        }
-    }
-    return 0;
+    return rc;
 }

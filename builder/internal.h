@@ -69,9 +69,11 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
 void dockerfile_free(struct dockerfile *df);
 /* The value of a flag, or NULL when not given. */
 const char *df_flag(const struct df_instr *in, const char *name);
-/* `commit -c` changes: each one line of a Dockerfile, no FROM needed; only
- * CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, USER, VOLUME
- * and WORKDIR ("run is not a valid change command" otherwise). */
+/* `commit -c` changes: lines of a Dockerfile, joined as docker does, with
+ * no FROM needed and errors named "-c:LINE: ...". Which instructions a
+ * commit takes is the caller's to check (docker: CMD, ENTRYPOINT, ENV,
+ * EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR;
+ * "run is not a valid change command"). */
 int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err);
 /* "RUN" for DF_RUN... */
 const char *df_kind_name(enum df_kind k);
