@@ -1026,6 +1026,21 @@ static void test_expand_modifiers(void **state)
     expand_is("  spaces kept  ", env, "  spaces kept  ");
     expand_is("", env, "");
     expand_is("\"$SP\"", env, "a b");
+    /* deep nesting is refused, not a crash */
+    char deep[4000] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "${a:-");
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "}");
+    assert_int_not_equal(df_expand(deep, '\\', lookup_env, env, &out, &err), 0);
+    assert_non_null(strstr(err.msg, "nested too deeply"));
+    deep[0] = '\0';
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "${a:-");
+    strcat(deep, "x");
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "}");
+    expand_is(deep, env, "x");
     /* no lookup at all */
     char *o;
     assert_int_equal(df_expand("x$A${B:-d}", '\\', NULL, NULL, &o, NULL), 0);
