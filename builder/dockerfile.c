@@ -631,6 +631,7 @@ static int parse_onbuild(const struct pctx *p, const char *rest, const char *tex
         t++;
     free(in->sub->text);
     in->sub->text = xstrdup(t);
+    push_str(&in->args, &in->nargs, xstrdup(t));
     return 0;
 }
 
@@ -745,6 +746,8 @@ static int parse_instr(const struct pctx *p, const char *line, struct df_instr *
     size_t nfw = 0;
     const char *rest;
     split_flags(name + nl, &fw, &nfw, &rest);
+    while (is_ws(*rest))
+        rest++;
     char *args = xstrdup(rest);
     size_t al = strlen(args);
     while (al > 0 && is_ws(args[al - 1]))

@@ -48,7 +48,8 @@ struct df_instr {
     size_t nargs;
     /* HEALTHCHECK: NONE gives nargs 0 and json false with kind kept;
      * ONBUILD: the instruction it holds (not itself ONBUILD, FROM or
-     * MAINTAINER), with `text` its own text without "ONBUILD ". */
+     * MAINTAINER), with `text` its own text without "ONBUILD " (also
+     * ONBUILD's one argument: the trigger as the config records it). */
     struct df_instr *sub;
     char escape;                 /* the file's escape character, for df_expand */
 };
