@@ -996,6 +996,12 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
     return 0;
 }
 
+int df_parse_fragment(const char *text, size_t len, const char *filename,
+                      struct dockerfile *out, struct berr *err)
+{
+    return parse_text(text, len, filename ? filename : "Dockerfile", out, err);
+}
+
 int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err)
 {
     size_t total = 1;

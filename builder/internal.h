@@ -70,6 +70,10 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
 void dockerfile_free(struct dockerfile *df);
 /* The value of a flag, or NULL when not given. */
 const char *df_flag(const struct df_instr *in, const char *name);
+/* Lines of a Dockerfile without the checks of a whole file (a FROM first,
+ * not empty): an ONBUILD trigger when a stage starts from its image. */
+int df_parse_fragment(const char *text, size_t len, const char *filename,
+                      struct dockerfile *out, struct berr *err);
 /* `commit -c` changes: lines of a Dockerfile, joined as docker does, with
  * no FROM needed and errors named "-c:LINE: ...". Which instructions a
  * commit takes is the caller's to check (docker: CMD, ENTRYPOINT, ENV,

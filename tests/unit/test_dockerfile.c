@@ -855,6 +855,17 @@ static void test_changes(void **state)
     assert_int_equal(df.n, 0);
     dockerfile_free(&df);
 
+    /* an ONBUILD trigger, parsed when a stage starts from the image */
+    assert_int_equal(df_parse_fragment("RUN echo hi", 11, "Dockerfile", &df, &err), 0);
+    assert_int_equal(df.n, 1);
+    assert_int_equal(df.v[0].kind, DF_RUN);
+    dockerfile_free(&df);
+    assert_int_equal(df_parse_fragment("", 0, NULL, &df, &err), 0);
+    assert_int_equal(df.n, 0);
+    dockerfile_free(&df);
+    assert_int_not_equal(df_parse_fragment("NOPE", 4, "Dockerfile", &df, &err), 0);
+    str_is(err.msg, "Dockerfile:1: unknown instruction: NOPE");
+
     /* commit -c ENTRYPOINT after a CMD of the same list keeps it */
     assert_int_equal(df_parse_changes(changes, 10, &df, &err), 0);
     json_t *image = new_image();
