@@ -1749,6 +1749,44 @@ static void test_ignore_clean(void **state)
     df_ignore_free(ig);
 }
 
+static void test_ignore_long(void **state)
+{
+    (void)state;
+    /* a path longer than the matcher's buffers, a pattern with many tokens */
+    char path[3000] = "";
+    for (int i = 0; i < 200; i++)
+        strcat(path, "dir/");
+    strcat(path, "file.txt");
+    struct df_ignore *ig = ignore("dir/**/*.txt\n");
+    excluded(ig, path, true);
+    df_ignore_free(ig);
+    ig = ignore("**/nope/*.txt\n");
+    excluded(ig, path, false);
+    df_ignore_free(ig);
+    char pat[400] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(pat, "d?r/");
+    strcat(pat, "*.txt\n");
+    ig = ignore(pat);
+    char p2[600] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(p2, "dir/");
+    strcat(p2, "f.txt");
+    excluded(ig, p2, true);
+    p2[1] = '/';
+    excluded(ig, p2, false);
+    df_ignore_free(ig);
+
+    /* many stars do not make it slow (no backtracking) */
+    ig = ignore("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n");
+    char as[200];
+    memset(as, 'a', sizeof as - 1);
+    as[sizeof as - 1] = '\0';
+    for (int i = 0; i < 1000; i++)
+        excluded(ig, as, false);
+    df_ignore_free(ig);
+}
+
 static void test_ignore_reinclude(void **state)
 {
     (void)state;
@@ -2443,6 +2481,7 @@ int main(void)
         cmocka_unit_test(test_ignore_classes_escapes),
         cmocka_unit_test(test_ignore_clean),
         cmocka_unit_test(test_ignore_reinclude),
+        cmocka_unit_test(test_ignore_long),
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_parse_error_table),
         cmocka_unit_test(test_ignore_table),
