@@ -454,7 +454,7 @@ static int run_triggers(struct build *b, json_t *triggers, struct berr *err)
     json_array_foreach(triggers, i, t) {
         const char *text = json_string_value(t);
         struct dockerfile df = {0};
-        int rc = text ? dockerfile_parse(text, strlen(text), b->dfname, &df, err)
+        int rc = text ? df_parse_fragment(text, strlen(text), b->dfname, &df, err)
                       : berr_set(err, BERR_INVALID, "invalid ONBUILD trigger");
         if (rc == 0 && df.n != 1)
             rc = berr_set(err, BERR_INVALID, "onbuild trigger should be a single expression");

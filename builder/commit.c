@@ -37,7 +37,7 @@ static int changes_parse(const struct commit_opts *o, struct dockerfile *dfs, st
     for (size_t i = 0; i < o->nchanges; i++) {
         const char *text = o->changes[i];
         struct berr e2 = {0};
-        if (dockerfile_parse(text, strlen(text), "-c", &dfs[i], &e2) < 0) {
+        if (df_parse_changes(&o->changes[i], 1, &dfs[i], &e2) < 0) {
             const char *msg = strncmp(e2.msg, "-c:1: ", 6) == 0 ? e2.msg + 6 : e2.msg;
             return berr_set(err, BERR_INVALID, "invalid change '%s': %s", text, msg);
         }
