@@ -991,8 +991,8 @@ static int add_parents(const struct copy_step *c, struct copy_plan *p, const cha
             snprintf(abs, sizeof abs, "%s/%s", c->parent_root, prefix);
             if (lstat(abs, &st) == 0) {
                 if (!S_ISDIR(st.st_mode))
-                    return fail(p, err, BERR_CONFLICT, "%s failed: mkdir /%s: not a directory",
-                                p->cmd, prefix);
+                    return fail(p, err, BERR_CONFLICT, "failed to copy files: mkdir /%s: not a "
+                                "directory", prefix);
                 there = true;
             }
         }
@@ -1244,8 +1244,8 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
         struct stat tst;
         snprintf(there, sizeof there, "%s/%s", c->parent_root, lpath);
         if (lstat(there, &tst) == 0 && S_ISDIR(tst.st_mode))
-            return fail(p, err, BERR_CONFLICT, "%s failed: cannot replace to directory /%s with "
-                        "file", p->cmd, lpath);
+            return fail(p, err, BERR_CONFLICT, "failed to copy files: cannot replace the "
+                        "directory /%s with a file", lpath);
     }
     char parent[3 * PATH_MAX];
     snprintf(parent, sizeof parent, "%s", lpath);
@@ -1321,8 +1321,8 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
                 struct stat dst;
                 snprintf(abs, sizeof abs, "%s/%s", c->parent_root, t->dir);
                 if (*t->dir && lstat(abs, &dst) == 0 && !S_ISDIR(dst.st_mode))
-                    rc = fail(p, err, BERR_CONFLICT, "%s failed: cannot copy a directory onto "
-                              "the file /%s", p->cmd, t->dir);
+                    rc = fail(p, err, BERR_CONFLICT, "failed to copy files: failed to copy "
+                              "directory: mkdir /%s: not a directory", t->dir);
             }
             if (rc == 0)
                 rc = add_source(w, c, t, root, real, base, &st, c->add, err);
@@ -1408,7 +1408,8 @@ static int resolve_dest(const struct copy_step *c, struct copy_plan *p, struct t
     struct stat st;
     int r = resolve_scoped(c->parent_root, t->dir, NULL, real, sizeof real, &st);
     if (r == -ENOTDIR)
-        return fail(p, err, BERR_CONFLICT, "%s failed: mkdir %s: not a directory", p->cmd, full);
+        return fail(p, err, BERR_CONFLICT, "failed to copy files: lstat /%s: not a directory",
+                    t->dir);
     if (r < 0 && r != -ENOENT)
         return fail(p, err, BERR_IO, "%s failed: %s: %s", p->cmd, full, strerror(-r));
     snprintf(t->dir, sizeof t->dir, "%s", real);

@@ -429,10 +429,14 @@ static void test_dest_rules(void **state)
     /* a file onto a directory of the image, a directory onto a file, a file under a file */
     mkdirs(f->parent, "opt/a.txt", 0755);
     err_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/opt/" },
-             "COPY failed: cannot replace to directory /opt/a.txt with file");
-    err_step(f, &(struct step){ .srcs = { "dir" }, .dest = "/etc/hostname" }, "COPY failed");
+             "failed to copy files: cannot replace the directory /opt/a.txt with a file");
+    err_step(f, &(struct step){ .srcs = { "dir" }, .dest = "/etc/hostname" },
+             "failed to copy files: failed to copy directory: mkdir /etc/hostname: not a "
+             "directory");
     err_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/etc/hostname/x" },
-             "not a directory");
+             "failed to copy files: lstat /etc/hostname/x: not a directory");
+    err_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/etc/hostname/" },
+             "failed to copy files: mkdir /etc/hostname: not a directory");
     /* scratch: every parent made */
     ok_step(f, &(struct step){ .srcs = { "a.txt" }, .dest = "/a/b/c", .scratch = true }, &l);
     assert_int_equal(must(&l, "a/")->mode, S_IFDIR | 0755);
