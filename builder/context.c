@@ -26,7 +26,8 @@
  *    are copied as links, hard links among the copied files stay links;
  *  - the destination is a directory when it ends with '/', when there are
  *    several sources (which then requires the '/'), or when the parent
- *    image has a directory there; missing parents are created 0755;
+ *    image has a directory there; missing parents are created 0755 and
+ *    owned as what is copied, existing ones keep the image's metadata;
  *  - everything copied is owned by 0:0 unless --chown (names looked up in
  *    the parent image's /etc/passwd and /etc/group); --chmod sets the
  *    permission bits of what is copied; modes and mtimes are kept;
