@@ -587,6 +587,32 @@ static void test_dockerignore(void **state)
     assert_non_null(find(&l, "g/b.txt"));
 }
 
+static void test_dockerignore_patterns(void **state)
+{
+    struct fx *f = *state;
+    put(f->ctx, ".dockerignore", "secret.txt\nlogs\n*.tmp\n!important.tmp\n**/*.md\n", 0644);
+    const char *files[] = { "keep.txt", "secret.txt", "logs/a.log", "a.tmp", "important.tmp",
+                            "src/x.go", "src/deep/y.md", "z.md" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        put(f->ctx, files[i], files[i], 0644);
+    struct layer l;
+    ok_step(f, &(struct step){ .srcs = { "." }, .dest = "/ctx/" }, &l);
+    assert_non_null(find(&l, "ctx/keep.txt"));
+    assert_non_null(find(&l, "ctx/important.tmp"));
+    assert_non_null(find(&l, "ctx/src/x.go"));
+    assert_non_null(find(&l, "ctx/.dockerignore"));
+    assert_null(find(&l, "ctx/secret.txt"));
+    assert_null(find(&l, "ctx/logs/"));
+    assert_null(find(&l, "ctx/logs/a.log"));
+    assert_null(find(&l, "ctx/a.tmp"));
+    assert_null(find(&l, "ctx/src/deep/y.md"));
+    assert_null(find(&l, "ctx/z.md"));
+    assert_non_null(find(&l, "ctx/src/deep/"));
+    ok_step(f, &(struct step){ .srcs = { "*.tmp" }, .dest = "/t/" }, &l);
+    assert_non_null(find(&l, "t/important.tmp"));
+    assert_null(find(&l, "t/a.tmp"));
+}
+
 static void test_links_kept(void **state)
 {
     struct fx *f = *state;
@@ -991,6 +1017,7 @@ int main(void)
         T(test_outside_context),
         T(test_missing_source),
         T(test_dockerignore),
+        T(test_dockerignore_patterns),
         T(test_links_kept),
         T(test_add_archive),
         T(test_add_url),
