@@ -38,11 +38,17 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"build", cmd_build, "build an image from a Dockerfile"},
+    {"commit", cmd_commit, "make an image of a container's changes"},
+    {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
+    {"container", cmd_container, "manage containers (ls, rm, ...)"},
+    {"builder", cmd_builder, "manage the build cache (prune)"},
+    {"system", cmd_system, "show the disk space the store uses (df)"},
 };
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec"};
+static const char *const enter_containers[] = {"run", "exec", "build"};
 
 static void usage(FILE *out)
 {
@@ -143,8 +149,11 @@ int main(int argc, char **argv)
     }
     for (size_t c = 0; c < sizeof enter_containers / sizeof *enter_containers; c++) {
         struct berr err = {0};
-        if (strcmp(argv[i], enter_containers[c]) == 0 && rt_exe_reexec_sealed(argv, &err) < 0)
-            return cli_fail(argv[i], &err);
+        /* also as `berth container run` */
+        const char *name = strcmp(argv[i], "container") == 0 && i + 1 < argc ? argv[i + 1]
+                                                                          : argv[i];
+        if (strcmp(name, enter_containers[c]) == 0 && rt_exe_reexec_sealed(argv, &err) < 0)
+            return cli_fail(name, &err);
     }
     for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
         if (strcmp(argv[i], commands[c].name) == 0) {

@@ -125,9 +125,17 @@ struct berth_image {
     const char *config_digest;   /* docker's IMAGE ID */
     int64_t created;             /* from the config, unix seconds */
     uint64_t size;               /* layers, compressed */
+    bool intermediate;           /* a build step's image (berth_images_all only) */
+    const char *parent;          /* the image it was committed on (an ID), or NULL */
 };
 typedef int (*berth_image_fn)(void *arg, const struct berth_image *img);
+/* Every name (an image with two names comes twice). */
 int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct berr *err);
+/* The same, plus the images without a name (img->name NULL) that no name
+ * points at: dangling ones, and with `intermediate` the build steps' too,
+ * as `docker images [-a]` lists them. */
+int berth_images_all(struct berth_store *s, bool intermediate, berth_image_fn each, void *arg,
+                     struct berr *err);
 /* Look up an image by reference, short or long id: its manifest and config. */
 int berth_image_get(struct berth_store *s, const char *what, json_t **manifest,
                     json_t **config, char digest[DIGEST_MAX], struct berr *err);

@@ -119,6 +119,13 @@ void host_platform(char *out, size_t len);
 /* Does an index entry's platform object match "os/arch[/variant]"? */
 bool platform_matches(json_t *platform, const char *want);
 
+/* ---- layer.c ------------------------------------------------------------------ */
+
+/* The gzip form of an uncompressed layer of the store, as a blob of the
+ * store: made once, then found in gzip/ (the caller holds store_pin). */
+int layer_gzip(struct berth_store *s, const char *digest, char gz[DIGEST_MAX], uint64_t *size,
+               struct berr *err);
+
 /* ---- creds.c ------------------------------------------------------------------ */
 
 /* Stored credentials for a registry; false when none. */
@@ -149,6 +156,20 @@ int store_put_blob(struct berth_store *s, const void *buf, size_t len,
                    char digest[DIGEST_MAX], struct berr *err);
 int store_read_blob(struct berth_store *s, const char *digest, size_t max, char **buf,
                     size_t *len, struct berr *err);
+/* Keep a blob from rmi's sweep (a file under pins/, honoured while this
+ * process lives) until store_unpin_blob or berth_store_close. Make the
+ * pin before the blob appears in blobs/, under the shared store lock. */
+int store_pin_blob(struct berth_store *s, const char *digest, struct berr *err);
+void store_unpin_blob(struct berth_store *s, const char *digest);
+/* The gzip blob made of an uncompressed layer by an earlier push. */
+bool store_gzip_get(struct berth_store *s, const char *digest, char gz[DIGEST_MAX],
+                    uint64_t *size);
+int store_gzip_set(struct berth_store *s, const char *digest, const char *gz, uint64_t size,
+                   struct berr *err);
+/* An image stored by id only (no name); `parent` is the ID it was
+ * committed on, or NULL. */
+int store_add_image(struct berth_store *s, const char *manifest_digest, const char *media_type,
+                    uint64_t size, bool intermediate, const char *parent, struct berr *err);
 /* Record name -> manifest (with repo_digest) in index.json, replacing the
  * name if present; a NULL name keeps an unnamed image (findable by id).
  * Takes the exclusive lock itself. */

@@ -8,6 +8,13 @@
  *                                          once it is gone (a kill -9)
  *   <root>/lock                            flock: shared to read index.json,
  *                                          exclusive to change it
+ *   <root>/pins/<hex>.<pid>-<start>-XXXXXX a blob kept from rmi's sweep
+ *                                          while its process lives: a
+ *                                          layer written but not yet
+ *                                          used by an image
+ *   <root>/gzip/<hex>                      "sha256:<gzip hex> <size>": the
+ *                                          gzip blob a push made of the
+ *                                          uncompressed layer <hex>
  *
  * Blobs are written to tmp/, verified, fsynced and renamed into place, so
  * a blob present is a blob complete. index.json is rewritten through a
@@ -15,7 +22,11 @@
  * processes never lose each other's names and a crash never leaves half an
  * index. Each name is an index entry annotated with
  * org.opencontainers.image.ref.name (the full reference) and
- * dev.berth.repo-digest (what the registry called the image).
+ * dev.berth.repo-digest (what the registry called the image). An image
+ * stored by id only (a commit, a build step) has no name; a build step's
+ * is marked dev.berth.intermediate, listed only by `images -a`, and every
+ * commit's entry names its parent image (dev.berth.parent). Every entry,
+ * named or not, keeps its blobs from rmi's sweep.
  */
 #include "internal.h"
 
@@ -32,11 +43,14 @@
 
 #define ANN_NAME "org.opencontainers.image.ref.name"
 #define ANN_REPO_DIGEST "dev.berth.repo-digest"
+#define ANN_INTERMEDIATE "dev.berth.intermediate"
+#define ANN_PARENT "dev.berth.parent"
 
 struct berth_store {
     char root[2048];
     int lock_fd;
     int pin_fd;        /* <root>/pin: shared while writing, exclusive to sweep */
+    json_t *pins;      /* digest -> [pin file, ...] made by this handle */
 };
 
 const char *berth_store_root(struct berth_store *s)
@@ -86,6 +100,7 @@ int berth_store_open(const char *root, struct berth_store **out, struct berr *er
     }
     snprintf(path, sizeof path, "%s/pin", root);
     s->pin_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->pins = json_object();
     *out = s;
     return 0;
 }
@@ -105,6 +120,11 @@ void berth_store_close(struct berth_store *s)
 {
     if (!s)
         return;
+    const char *k;
+    json_t *v, *tmp;
+    json_object_foreach_safe(s->pins, tmp, k, v)
+        store_unpin_blob(s, k);
+    json_decref(s->pins);
     close(s->pin_fd);
     close(s->lock_fd);
     free(s);
@@ -166,6 +186,140 @@ static bool temp_is_stale(const char *name)
     return false;
 }
 
+/* pins/<hex>.<pid>-<start>-XXXXXX: is its process gone? */
+static bool pin_is_stale(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char blob[64];
+    if (!dot || dot - name != 64)
+        return false;
+    snprintf(blob, sizeof blob, "blob-%s", dot + 1);
+    return temp_is_stale(blob);
+}
+
+static void clean_stale_pins(const char *root)
+{
+    char path[2200];
+    snprintf(path, sizeof path, "%s/pins", root);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && pin_is_stale(e->d_name))
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+}
+
+int store_pin_blob(struct berth_store *s, const char *digest, struct berr *err)
+{
+    char path[2400];
+    snprintf(path, sizeof path, "%s/pins", s->root);
+    mkdir_p(path, 0700);
+    snprintf(path, sizeof path, "%s/pins/%s.%d-%llu-XXXXXX", s->root, digest_hex(digest),
+             (int)getpid(), proc_start_time(getpid()));
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return berr_set(err, BERR_IO, "cannot pin layer %s: %s", digest, strerror(errno));
+    close(fd);
+    json_t *list = json_object_get(s->pins, digest);
+    if (!list)
+        json_object_set_new(s->pins, digest, list = json_array());
+    json_array_append_new(list, json_string(path));
+    return 0;
+}
+
+void store_unpin_blob(struct berth_store *s, const char *digest)
+{
+    json_t *list = json_object_get(s->pins, digest);
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+        unlink(json_string_value(p));
+    json_object_del(s->pins, digest);
+}
+
+/* The blobs pinned by live processes (stale pins are removed). */
+static void mark_pinned(struct berth_store *s, json_t *used)
+{
+    char path[2200];
+    snprintf(path, sizeof path, "%s/pins", s->root);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *dot = strchr(e->d_name, '.');
+        if (e->d_name[0] == '.' || !dot || dot - e->d_name != 64)
+            continue;
+        if (pin_is_stale(e->d_name)) {
+            unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
+        char digest[DIGEST_MAX];
+        snprintf(digest, sizeof digest, "sha256:%.64s", e->d_name);
+        json_object_set_new(used, digest, json_true());
+    }
+    if (d)
+        closedir(d);
+}
+
+/* gzip/<hex>: the gzip blob a push made of layer <hex>. */
+bool store_gzip_get(struct berth_store *s, const char *digest, char gz[DIGEST_MAX],
+                    uint64_t *size)
+{
+    char path[2400], line[200];
+    unsigned long long n = 0;
+    snprintf(path, sizeof path, "%s/gzip/%s", s->root, digest_hex(digest));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgets(line, sizeof line, f) && sscanf(line, "%79s %llu", gz, &n) == 2 &&
+              digest_valid(gz) && store_has_blob(s, gz);
+    fclose(f);
+    *size = n;
+    return ok;
+}
+
+int store_gzip_set(struct berth_store *s, const char *digest, const char *gz, uint64_t size,
+                   struct berr *err)
+{
+    char path[2400], tmp[2500];
+    snprintf(path, sizeof path, "%s/gzip", s->root);
+    mkdir_p(path, 0755);
+    snprintf(path, sizeof path, "%s/gzip/%s", s->root, digest_hex(digest));
+    snprintf(tmp, sizeof tmp, "%s/tmp/blob-%d-%llu-gzipmp", s->root, (int)getpid(),
+             proc_start_time(getpid()));
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%s %llu\n", gz, (unsigned long long)size) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) < 0) {
+        if (f)
+            unlink(tmp);
+        return berr_set(err, BERR_IO, "cannot record the gzip form of %s: %s", digest,
+                        strerror(errno));
+    }
+    return 0;
+}
+
+/* The gzip forms of used layers are used; the records of others go. */
+static void mark_gzip(struct berth_store *s, json_t *used)
+{
+    char path[2200];
+    snprintf(path, sizeof path, "%s/gzip", s->root);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char digest[DIGEST_MAX], gz[DIGEST_MAX];
+        uint64_t size;
+        if (strlen(e->d_name) != 64)
+            continue;
+        snprintf(digest, sizeof digest, "sha256:%s", e->d_name);
+        if (!json_object_get(used, digest))
+            unlinkat(dirfd(d), e->d_name, 0);
+        else if (store_gzip_get(s, digest, gz, &size))
+            json_object_set_new(used, gz, json_true());
+    }
+    if (d)
+        closedir(d);
+}
+
 void berth_store_clean_temp(const char *root)
 {
     if (!root)
@@ -185,6 +339,7 @@ void berth_store_clean_temp(const char *root)
             unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
+    clean_stale_pins(root);
 }
 
 /* The caller has verified tmp's digest; this makes it durable and visible. */
@@ -277,9 +432,16 @@ static const char *entry_name(json_t *e)
     return json_string_value(json_object_get(json_object_get(e, "annotations"), ANN_NAME));
 }
 
-int store_set_name(struct berth_store *s, const char *name, const char *manifest_digest,
-                   const char *media_type, uint64_t size, const char *repo_digest,
-                   struct berr *err)
+static bool entry_intermediate(json_t *e)
+{
+    const char *v = json_string_value(
+        json_object_get(json_object_get(e, "annotations"), ANN_INTERMEDIATE));
+    return v && strcmp(v, "true") == 0;
+}
+
+static int index_put(struct berth_store *s, const char *name, const char *manifest_digest,
+                     const char *media_type, uint64_t size, const char *repo_digest,
+                     bool intermediate, const char *parent, struct berr *err)
 {
     if (store_lock(s, true) < 0)
         return berr_set(err, BERR_IO, "cannot lock the image store");
@@ -288,17 +450,24 @@ int store_set_name(struct berth_store *s, const char *name, const char *manifest
     size_t i;
     json_t *e;
     /* a name moves to the new image; an unnamed image is kept once */
-    json_array_foreach(list, i, e) {
+    /* and an image that gets a name is no longer one without (a build
+     * step stays one: it is part of the build cache) */
+    for (i = json_array_size(list); i-- > 0;) {
+        e = json_array_get(list, i);
         const char *n = entry_name(e);
         const char *d = json_string_value(json_object_get(e, "digest"));
-        if (name ? n && strcmp(n, name) == 0 : !n && d && strcmp(d, manifest_digest) == 0) {
+        if (name ? (n && strcmp(n, name) == 0) ||
+                       (!n && !entry_intermediate(e) && d && strcmp(d, manifest_digest) == 0)
+                 : !n && d && strcmp(d, manifest_digest) == 0)
             json_array_remove(list, i);
-            break;
-        }
     }
     json_t *ann = json_pack("{s:s}", ANN_REPO_DIGEST, repo_digest ? repo_digest : manifest_digest);
     if (name)
         json_object_set_new(ann, ANN_NAME, json_string(name));
+    if (!name && intermediate)
+        json_object_set_new(ann, ANN_INTERMEDIATE, json_string("true"));
+    if (!name && parent)
+        json_object_set_new(ann, ANN_PARENT, json_string(parent));
     json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:o}", "mediaType", media_type,
                                           "digest", manifest_digest, "size", (json_int_t)size,
                                           "annotations", ann));
@@ -306,6 +475,20 @@ int store_set_name(struct berth_store *s, const char *name, const char *manifest
     json_decref(doc);
     store_unlock(s);
     return rc;
+}
+
+int store_set_name(struct berth_store *s, const char *name, const char *manifest_digest,
+                   const char *media_type, uint64_t size, const char *repo_digest,
+                   struct berr *err)
+{
+    return index_put(s, name, manifest_digest, media_type, size, repo_digest, false, NULL, err);
+}
+
+int store_add_image(struct berth_store *s, const char *manifest_digest, const char *media_type,
+                    uint64_t size, bool intermediate, const char *parent, struct berr *err)
+{
+    return index_put(s, NULL, manifest_digest, media_type, size, NULL, intermediate, parent,
+                     err);
 }
 
 /* ---- images ------------------------------------------------------------------------- */
@@ -341,19 +524,42 @@ static int64_t parse_created(const char *s)
     return (int64_t)timegm(&tm);
 }
 
-int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct berr *err)
+/* Is manifest digest d the image of a named entry? */
+static bool digest_named(json_t *list, const char *d)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *ed = json_string_value(json_object_get(e, "digest"));
+        if (entry_name(e) && ed && d && strcmp(ed, d) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int list_images(struct berth_store *s, int which, berth_image_fn each, void *arg,
+                       struct berr *err)
 {
     if (store_lock(s, false) < 0)
         return berr_set(err, BERR_IO, "cannot lock the image store");
     json_t *doc = index_read(s);
     store_unlock(s);
+    json_t *list = json_object_get(doc, "manifests");
     size_t i;
     json_t *e;
     int rc = 0;
-    json_array_foreach(json_object_get(doc, "manifests"), i, e) {
+    json_array_foreach(list, i, e) {
         json_t *manifest, *config;
         struct berr ignore = {0};
-        if (!entry_name(e) || entry_load(s, e, &manifest, &config, &ignore) < 0)
+        bool inter = entry_intermediate(e);
+        const char *md = json_string_value(json_object_get(e, "digest"));
+        if (!entry_name(e)) {
+            /* one without a name is listed once, and only when nothing
+             * names the same image */
+            if (which == 0 || (inter && which < 2) || digest_named(list, md))
+                continue;
+        }
+        if (entry_load(s, e, &manifest, &config, &ignore) < 0)
             continue;
         uint64_t size = 0;
         size_t j;
@@ -362,13 +568,16 @@ int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct b
             size += (uint64_t)json_integer_value(json_object_get(l, "size"));
         struct berth_image img = {
             .name = entry_name(e),
-            .manifest_digest = json_string_value(json_object_get(e, "digest")),
+            .manifest_digest = md,
             .repo_digest = json_string_value(
                 json_object_get(json_object_get(e, "annotations"), ANN_REPO_DIGEST)),
             .config_digest = json_string_value(
                 json_object_get(json_object_get(manifest, "config"), "digest")),
             .created = parse_created(json_string_value(json_object_get(config, "created"))),
             .size = size,
+            .intermediate = inter,
+            .parent = json_string_value(
+                json_object_get(json_object_get(e, "annotations"), ANN_PARENT)),
         };
         rc = each(arg, &img);
         json_decref(manifest);
@@ -378,6 +587,17 @@ int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct b
     }
     json_decref(doc);
     return rc;
+}
+
+int berth_images(struct berth_store *s, berth_image_fn each, void *arg, struct berr *err)
+{
+    return list_images(s, 0, each, arg, err);
+}
+
+int berth_images_all(struct berth_store *s, bool intermediate, berth_image_fn each, void *arg,
+                     struct berr *err)
+{
+    return list_images(s, intermediate ? 2 : 1, each, arg, err);
 }
 
 /* Does index entry e match `what`: a reference, an image id (config
@@ -548,6 +768,8 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
     if (rc == 0 && flock(s->pin_fd, LOCK_EX | LOCK_NB) == 0) {
         json_t *used = json_object();
         mark_used(s, doc, used);
+        mark_pinned(s, used);
+        mark_gzip(s, used);
         char dir[2200];
         snprintf(dir, sizeof dir, "%s/blobs/sha256", s->root);
         DIR *d = opendir(dir);

@@ -9,6 +9,10 @@
  * container's first process in before that process runs anything of the
  * image's, so nothing escapes the limits; exec joins the same cgroups, and
  * fails rather than run a process outside the device rules.
+ *
+ * A container can be frozen while its file system is read (commit
+ * --pause): cgroup.freeze under v2 (also on the hybrid host's cgroup2
+ * mount, where the container is too), else the v1 freezer hierarchy.
  */
 #include "internal.h"
 
@@ -19,15 +23,17 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define HYBRID_ROOT CGROUP_ROOT "/unified"
 
-/* "devices" is last: its index is DEVICES */
-static const char *const v1_controllers[] = {"memory", "cpu", "pids", "devices"};
+/* "devices" is last: its index is DEVICES; "freezer" is there for
+ * commit --pause */
+static const char *const v1_controllers[] = {"memory", "cpu", "pids", "freezer", "devices"};
 #define NV1 (sizeof v1_controllers / sizeof *v1_controllers)
-#define DEVICES 3
+#define DEVICES 4
 
 static bool unified(void)
 {
@@ -219,4 +225,73 @@ bool cgroup_oom_killed(const char *id)
     if (f)
         fclose(f);
     return n > 0;
+}
+
+/* ---- the freezer ----------------------------------------------------------------- */
+
+static bool file_has(const char *path, const char *want)
+{
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strstr(buf, want) != NULL;
+}
+
+/* Up to 10 s for the freezer to take every process of the container. */
+static int freeze_wait(const char *path, const char *want)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (file_has(path, want))
+            return 0;
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    return -1;
+}
+
+/* Where the container's freezer is: "v2" with cgroup.freeze, "v1" with
+ * freezer.state; 0 when there is none. */
+static int freezer_dir(const char *id, char *dir, size_t len)
+{
+    snprintf(dir, len, CGROUP_ROOT "/berth/%s", id);
+    if (unified())
+        return access(dir, F_OK) == 0 ? 2 : 0;
+    snprintf(dir, len, CGROUP_ROOT "/freezer/berth/%s", id);
+    if (access(dir, F_OK) == 0)
+        return 1;
+    snprintf(dir, len, HYBRID_ROOT "/berth/%s", id);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cgroup.freeze", dir);
+    return hybrid() && access(path, F_OK) == 0 ? 2 : 0;
+}
+
+int cgroup_freeze(const char *id, bool frozen, struct berr *err)
+{
+    char dir[256], path[512];
+    int v = freezer_dir(id, dir, sizeof dir);
+    if (v == 0)
+        return 1;
+    if (v == 2) {
+        snprintf(path, sizeof path, "%s/cgroup.events", dir);
+        if (put(dir, "cgroup.freeze", frozen ? "1" : "0") < 0)
+            return berr_set(err, BERR_IO, "cannot %s the container: %s/cgroup.freeze: %s",
+                            frozen ? "pause" : "unpause", dir, strerror(errno));
+        if (frozen && freeze_wait(path, "frozen 1") < 0) {
+            put(dir, "cgroup.freeze", "0");
+            return berr_set(err, BERR_IO, "the container did not pause in time");
+        }
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/freezer.state", dir);
+    if (put(dir, "freezer.state", frozen ? "FROZEN" : "THAWED") < 0)
+        return berr_set(err, BERR_IO, "cannot %s the container: %s: %s",
+                        frozen ? "pause" : "unpause", path, strerror(errno));
+    if (frozen && freeze_wait(path, "FROZEN") < 0) {
+        put(dir, "freezer.state", "THAWED");
+        return berr_set(err, BERR_IO, "the container did not pause in time");
+    }
+    return 0;
 }

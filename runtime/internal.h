@@ -73,6 +73,9 @@ int cgroup_join(const char *id, pid_t pid, struct berr *err);
 void cgroup_remove(const char *id);
 /* Did the kernel kill something in it for memory? */
 bool cgroup_oom_killed(const char *id);
+/* Freeze (and wait until every process is frozen) or thaw the container:
+ * 0 when done, 1 when there is no freezer for it, else an error. */
+int cgroup_freeze(const char *id, bool frozen, struct berr *err);
 
 /* ---- exe.c -------------------------------------------------------------------------- */
 
@@ -139,6 +142,7 @@ struct rt_container {
     const struct rt_run_opts *o;
     struct rt_rootfs root;
     int *listeners;          /* bound sockets, one per o->ports */
+    int pin;                 /* rt_layers_pin until the overlay is mounted, or -1 */
 };
 /* Become the container's monitor: start it, copy its output to the log
  * (and to our stdout/stderr when attached), forward signals and ports,

@@ -522,6 +522,11 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
     close(sync[1]);
     ssize_t n = started == 0 ? read(rep[0], msg, sizeof msg - 1) : 0;
     close(rep[0]);
+    /* the overlay is mounted (or never will be): its layers are in use */
+    if (c->pin >= 0) {
+        close(c->pin);
+        c->pin = -1;
+    }
     if (started < 0 || n > 0) {
         /* it never ran the image's program */
         msg[n > 0 ? n : 0] = '\0';

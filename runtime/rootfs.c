@@ -63,7 +63,19 @@ static int mount_overlay(const struct rt_rootfs *r, char *msg, size_t len)
                     r->dir) < 0)
         return FAIL("the image has too many layers for one overlay mount");
     snprintf(target, sizeof target, "%s/rootfs", r->dir);
-    if (chdir(r->layers) < 0 || mount("overlay", target, "overlay", 0, opts) < 0)
+    if (chdir(r->layers) < 0)
+        return FAIL("mounting the container's root file system: %s", strerror(errno));
+    /* The upper directory is what commit and build take as the layer: a
+     * renamed directory must be copied up whole (no redirect xattr) and a
+     * chmod'ed file with its data (no metacopy). Kernels that know the
+     * options accept them; an older one fails with EINVAL and then does
+     * neither anyway. */
+    size_t base = n;
+    if (buf_appendf(opts, sizeof opts, &n, ",redirect_dir=off,metacopy=off") == 0 &&
+        mount("overlay", target, "overlay", 0, opts) == 0)
+        return 0;
+    opts[base] = '\0';
+    if (mount("overlay", target, "overlay", 0, opts) < 0)
         return FAIL("mounting the container's root file system: %s", strerror(errno));
     return 0;
 }

@@ -367,6 +367,45 @@ static int unpack_layers(struct berth_store *s, json_t *manifest, json_t *config
     return 0;
 }
 
+int rt_image_layers(struct berth_store *s, const char *image, char ***dirs, size_t *n,
+                    struct berr *err)
+{
+    json_t *manifest = NULL, *config = NULL, *names = json_array();
+    char layers_dir[4096];
+    snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
+    *dirs = NULL;
+    *n = 0;
+    int rc = berth_image_get(s, image, &manifest, &config, NULL, err);
+    if (rc == 0)
+        rc = rt_image_config_check(config, err);
+    if (rc == 0)
+        rc = unpack_layers(s, manifest, config, layers_dir, names, err);
+    char **v = rc == 0 ? calloc(json_array_size(names) + 1, sizeof *v) : NULL;
+    if (rc == 0 && !v)
+        rc = berr_set(err, BERR_IO, "out of memory");
+    size_t i;
+    json_t *name;
+    json_array_foreach(rc == 0 ? names : NULL, i, name) {
+        if (asprintf(&v[i], "%s/%s", layers_dir, json_string_value(name)) < 0) {
+            v[i] = NULL;
+            for (size_t k = 0; k < i; k++)
+                free(v[k]);
+            free(v);
+            v = NULL;
+            rc = berr_set(err, BERR_IO, "out of memory");
+            break;
+        }
+    }
+    if (rc == 0) {
+        *dirs = v;
+        *n = json_array_size(names);
+    }
+    json_decref(names);
+    json_decref(manifest);
+    json_decref(config);
+    return rc;
+}
+
 /* docker's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
 static bool name_valid(const char *name)
 {
@@ -494,7 +533,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)
         return rc;
-    struct rt_container c = {.s = s, .o = o};
+    struct rt_container c = {.s = s, .o = o, .pin = -1};
     char layers_dir[4096], hostname[256];
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
     json_t *layers = json_array();
@@ -502,6 +541,11 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     size_t nlisteners = 0;
     /* a config of the wrong shape is refused before any of it is read */
     rc = rt_image_config_check(config, err);
+    /* held from before the layers are looked at until the overlay is
+     * mounted on them (the monitor lets go), so that a prune cannot take
+     * them away in between */
+    if (rc == 0 && (c.pin = rt_layers_pin(s, err)) < 0)
+        rc = c.pin;
     if (rc == 0)
         rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
     if (o->nports > 64)
@@ -546,6 +590,8 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     json_decref(c.state);
     free(lower);
 out:
+    if (c.pin >= 0)
+        close(c.pin);
     for (size_t k = 0; k < nlisteners; k++)
         close(listeners[k]);
     json_decref(layers);
