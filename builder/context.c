@@ -57,10 +57,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* the contract of ignore.c: may a "!" pattern bring back something under
- * the excluded directory `dir`? (declared here too until internal.h has it) */
-bool df_ignore_may_reinclude(const struct df_ignore *ig, const char *dir);
-
 #define CHUNK (1 << 20)
 #define MAX_LINKS 40             /* symlinks followed while resolving one path */
 #define IGNORE_MAX (4 << 20)     /* a .dockerignore larger than this is refused */
