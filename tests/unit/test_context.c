@@ -1008,6 +1008,9 @@ static void test_rootview(void **state)
 
 int main(void)
 {
+    /* the test's web server is on the loopback: no proxy in between */
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
     const struct CMUnitTest tests[] = {
         T(test_single_file),
         T(test_dir_contents),
