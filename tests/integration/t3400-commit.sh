@@ -67,7 +67,16 @@ image_manifest() {
 }
 image_config() { cat "$(blob "$(jq -r .config.digest "$(image_manifest "$1")")")"; }
 image_top_layer() { blob "$(jq -r '.layers[-1].digest' "$(image_manifest "$1")")"; }
-counter() { timeout 20 "$BERTH" exec "$1" cat /counter 2>/dev/null; }
+# the container's counter (the writer truncates before it writes: read again if empty)
+counter() {
+    local n i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        n=$(timeout 20 "$BERTH" exec "$1" cat /counter 2>/dev/null)
+        [ -n "$n" ] && { echo "$n"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
 waitfor() {
     local n=$(($1 * 10))
     shift
@@ -80,7 +89,7 @@ waitfor() {
 
 # ---- the image --------------------------------------------------------------------
 R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc/dir" "$R/tmp"
+mkdir -p "$R/bin" "$R/etc/dir" "$R/etc/gone-dir" "$R/tmp"
 cp "$BUSYBOX" "$R/bin/busybox"
 for c in sh ls echo cat true env sleep stat ln chmod rm mkdir readlink test; do
     ln -s busybox "$R/bin/$c"
@@ -91,14 +100,23 @@ echo keep >"$R/etc/keep"
 chmod 644 "$R/etc/keep"
 echo a >"$R/etc/dir/a"
 echo b >"$R/etc/dir/b"
+echo g >"$R/etc/gone-dir/g"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" cm/bb:1
 ok "berth import of the rootfs" || finish
 
 # ---- 1. a stopped container's changes ---------------------------------------------------
-CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new'
+CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new; rm -r /etc/gone-dir'
 bx run --name cm1 cm/bb:1 sh -c "$CHANGE"
 ok "run of the container to commit"
+# xattrs an image keeps (user.*, security.capability) and one it does not
+UPPER=$BERTH_ROOT/containers/$(timeout 20 "$BERTH" inspect cm1 | jq -r '.[0].Id')/upper
+XATTRS=no
+if python3 -c "import os, sys; os.setxattr(sys.argv[1], 'user.test', b'hello'); \
+        os.setxattr(sys.argv[1], 'trusted.berth-test', b'no')" "$UPPER/added" 2>/dev/null &&
+    setcap cap_net_raw+ep "$UPPER/added" 2>/dev/null; then
+    XATTRS=yes
+fi
 bx commit -m "the message" -a "Ann Author <ann@example.com>" -c 'CMD ["cat","/added"]' \
     -c 'ENV A=b' cm1 cm/img:1
 ok "commit -m -a -c -c cm1 cm/img:1"
@@ -117,6 +135,7 @@ run_out "the hard link" "2 2 same" cm/img:1 sh -c \
     'set -- $(stat -c "%h %i" /added /hard); echo $1 $3 $(test "$2" = "$4" && echo same)'
 run_out "the symlink" /added cm/img:1 readlink /soft
 run_out "the replaced directory is opaque" new cm/img:1 ls /etc/dir
+run_out "the deleted directory is gone" gone cm/img:1 sh -c 'test -e /etc/gone-dir || echo gone'
 
 CONFIG=$(image_config cm/img:1)
 expect_eq "$(jq -r .author <<<"$CONFIG")" "Ann Author <ann@example.com>" "config author:"
@@ -132,14 +151,25 @@ bx history cm/img:1
 expect_match "$(sed -n 2p <<<"$OUT")" "the message" "history shows the comment"
 
 LAYER=$(image_top_layer cm/img:1)
-tar -tvf "$LAYER" >"$TMP/layer.txt" 2>&1
+tar -tvf "$LAYER" >"$TMP/layer.txt" 2>/dev/null
 check; [ -s "$TMP/layer.txt" ] || fail "the layer is not a tar"
 LIST=$(awk '{print $6}' "$TMP/layer.txt" | sort | tr '\n' ' ')
-expect_eq "$LIST" "added etc/ etc/.wh.marker etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard soft " \
+expect_eq "$LIST" "added etc/ etc/.wh.gone-dir etc/.wh.marker etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard soft " \
     "the layer holds the changes and nothing else:"
 check; grep -qE '^h.* hard link to added$' "$TMP/layer.txt" || fail "hard link entry: $(cat "$TMP/layer.txt")"
 check; grep -qE '^l.* soft -> /added$' "$TMP/layer.txt" || fail "symlink entry: $(cat "$TMP/layer.txt")"
 check; grep -qE '^-rw------- 0/0 .* etc/keep$' "$TMP/layer.txt" || fail "etc/keep mode: $(cat "$TMP/layer.txt")"
+if [ "$XATTRS" = yes ]; then
+    XA=$(python3 -c "
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    h = t.getmember('added').pax_headers
+    print(' '.join(sorted(k.split('xattr.', 1)[1] for k in h if k.startswith('SCHILY.xattr.'))))
+    print(h.get('SCHILY.xattr.user.test', ''))
+" "$LAYER" 2>&1)
+    expect_eq "$(sed -n 1p <<<"$XA")" "security.capability user.test" "the xattrs kept in the layer:"
+    expect_eq "$(sed -n 2p <<<"$XA")" hello "the user xattr's value:"
+fi
 
 # ---- 2. a running container ---------------------------------------------------------------
 bx run -d --name cm2 cm/bb:1 sh -c 'i=0; while true; do i=$((i+1)); echo $i >/counter; sleep 0.1; done'
