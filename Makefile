@@ -26,7 +26,8 @@ DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-
              libseccomp-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
-             nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux
+             nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux \
+             debootstrap
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
@@ -50,7 +51,7 @@ UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 pkgflags = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkglibs  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-.PHONY: all deps deps-check test-deps run test unit integration interop ui-test asan bench install clean
+.PHONY: all deps deps-check test-deps fixtures run test unit integration interop ui-test asan bench install clean
 
 all: deps-check $(BUILD)/berthd $(BUILD)/berth $(BUILD)/libberth.so
 
@@ -66,6 +67,11 @@ test-deps: deps
 	@missing=$$(for p in $(TEST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+# test fixtures kept between runs: a debootstrap'd Debian base image
+# (build/fixtures/debian-bookworm.tar, made once; tests make it on demand too)
+fixtures:
+	tests/fixture-debian build/fixtures >/dev/null
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,7 +139,7 @@ asan:
 	$(MAKE) --no-print-directory SANITIZE=1 unit integration interop
 
 test: test-deps
-	$(MAKE) --no-print-directory all unit integration interop ui-test
+	$(MAKE) --no-print-directory all fixtures unit integration interop ui-test
 	$(MAKE) --no-print-directory asan
 
 bench: test-deps all

@@ -35,6 +35,8 @@ struct build_opts {
     bool no_cache, pull, quiet;
     bool network_none;           /* RUN steps get no network; else the host's */
     FILE *out;                   /* the build's progress (docker's classic form); stdout */
+    int *status;                 /* NULL, or gets the exit status docker build would have:
+                                    0, a failing RUN's code, 128 + N after signal N, else 1 */
 };
 /* Build; `id` gets the image ID (sha256:...). On failure nothing is
  * tagged and no container, mount or temporary directory is left. */

@@ -50,6 +50,7 @@ struct df_instr {
      * ONBUILD: the instruction it holds (not itself ONBUILD, FROM or
      * MAINTAINER), with `text` its own text without "ONBUILD ". */
     struct df_instr *sub;
+    char escape;                 /* the file's escape character, for df_expand */
 };
 
 struct dockerfile {
@@ -68,6 +69,14 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
 void dockerfile_free(struct dockerfile *df);
 /* The value of a flag, or NULL when not given. */
 const char *df_flag(const struct df_instr *in, const char *name);
+/* `commit -c` changes: each one line of a Dockerfile, no FROM needed; only
+ * CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, USER, VOLUME
+ * and WORKDIR ("run is not a valid change command" otherwise). */
+int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err);
+/* "RUN" for DF_RUN... */
+const char *df_kind_name(enum df_kind k);
+/* Go's time.ParseDuration ("1m30s", "500ms"): 0, or negative when invalid. */
+int df_parse_duration(const char *s, int64_t *ns);
 
 /* ---- expand.c: variables, quotes and words, as docker's shell lexer ----------- */
 
@@ -86,6 +95,9 @@ int df_expand(const char *in, char escape, df_lookup_fn lookup, void *arg, char 
 int df_words(const char *in, char escape, df_lookup_fn lookup, void *arg, char ***out,
              size_t *n, struct berr *err);
 void df_words_free(char **words);
+/* Go's strconv.Quote and QuoteRune (docker's history texts use %q). */
+char *df_go_quote(const char *s);
+char *df_go_quote_rune(long long r);
 
 /* ---- config.c: instructions that change only the image config ----------------- */
 
@@ -94,11 +106,32 @@ void df_words_free(char **words);
  * image config document: its "config" object and "author" change), with
  * variables from `lookup` where docker expands them. `created_by` gets the
  * history text docker's classic builder writes for it, e.g.
- * `/bin/sh -c #(nop)  CMD ["echo" "hello"]`; caller frees. `shell` is the
- * SHELL in effect, NULL for ["/bin/sh","-c"]. Used by builds and by
- * `commit -c`. */
+ * `/bin/sh -c #(nop)  CMD ["echo" "hello"]` (its shell is the config's
+ * Shell, df_shell); caller frees. Used by builds and by `commit -c`. */
 int df_apply_config(const struct df_instr *in, json_t *image, df_lookup_fn lookup, void *arg,
                     char **created_by, struct berr *err);
+/* The same within a stage (or one `commit -c` list): *cmd_set is set by a
+ * CMD with arguments and read by ENTRYPOINT, which drops the inherited Cmd
+ * unless this stage set one, as docker does. df_apply_config is this with
+ * cmd_set NULL. Also takes ARG (config unchanged, created_by
+ * "... #(nop)  ARG a=1"). `created_by` may be NULL. */
+int df_apply_config_stage(const struct df_instr *in, json_t *image, df_lookup_fn lookup,
+                          void *arg, bool *cmd_set, char **created_by, struct berr *err);
+/* The argv of a RUN, CMD or ENTRYPOINT: exec form as written, shell form
+ * as df_shell(image) + the line. NULL-terminated; free with df_words_free. */
+int df_command_argv(json_t *image, const struct df_instr *in, char ***argv, size_t *argc,
+                    struct berr *err);
+/* The history text of a RUN, as docker's classic builder writes it:
+ * "/bin/sh -c apt-get update" (exec form: the argv joined with spaces);
+ * with build args in effect ("K=V": the declared ARGs that have a value
+ * and are not shadowed by ENV, the predefined proxy args only when
+ * declared) "|2 A=1 B=2 /bin/sh -c ...", sorted. Also the text of
+ * "The command '...' returned a non-zero code" with nbuild_args 0. */
+int df_created_by_run(json_t *image, const struct df_instr *in, char *const *build_args,
+                      size_t nbuild_args, char **created_by, struct berr *err);
+/* Go's Duration.String ("1m30s"), and docker's signal check for STOPSIGNAL. */
+void df_duration_string(int64_t ns, char out[32]);
+bool df_signal_valid(const char *sig);
 /* The shell a shell-form RUN, CMD or ENTRYPOINT runs under: the config's
  * "Shell" (set by SHELL), else ["/bin/sh","-c"]. A new array. */
 json_t *df_shell(json_t *image);
@@ -111,7 +144,15 @@ struct df_ignore;
 int df_ignore_parse(const char *text, size_t len, struct df_ignore **out, struct berr *err);
 /* Is `path` (relative to the context, cleaned, no leading "/") excluded? */
 bool df_ignore_match(const struct df_ignore *ig, const char *path);
+/* Could an exception ("!" pattern) match something below `dir` (relative,
+ * cleaned)? When an excluded directory answers true the walker must still
+ * descend into it; when false it can skip it whole. */
+bool df_ignore_may_reinclude(const struct df_ignore *ig, const char *dir);
 void df_ignore_free(struct df_ignore *ig);
+/* Go's filepath.Clean ("a//b/../c/" -> "a/c", "" -> "."). */
+char *df_clean_path(const char *path);
+/* The walker, not these patterns, keeps the Dockerfile and .dockerignore
+ * in the context whatever they say, as docker does. */
 
 /* ---- context.c: the build context; the layers of COPY and ADD ----------------- */
 

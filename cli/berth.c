@@ -38,6 +38,7 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"build", cmd_build, "build an image from a Dockerfile"},
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
     {"container", cmd_container, "manage containers (ls, rm, ...)"},
@@ -47,7 +48,7 @@ static const struct {
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec"};
+static const char *const enter_containers[] = {"run", "exec", "build"};
 
 static void usage(FILE *out)
 {

@@ -1,45 +1,72 @@
 /*
- * cmd_images.c - berth images [-q], berth tag SOURCE TARGET,
- * berth rmi [-f] IMAGE...
+ * cmd_images.c - berth images [-a] [-q] [--no-trunc], berth tag SOURCE
+ * TARGET, berth rmi [-f] IMAGE...
+ *
+ * images lists every name, then the images without one as <none>:<none>:
+ * dangling ones always, build steps' (intermediate) with -a, as docker.
  */
 #include "builtin.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 struct listing {
-    bool quiet;
+    bool quiet, no_trunc;
     json_t *rows;
 };
 
 static int print_image(void *arg, const struct berth_image *img)
 {
     struct listing *l = arg;
-    char id[16];
-    snprintf(id, sizeof id, "%.12s", digest_hex(img->config_digest));
+    char id[DIGEST_MAX];
+    if (l->no_trunc)
+        snprintf(id, sizeof id, "%s", img->config_digest);
+    else
+        snprintf(id, sizeof id, "%.12s", digest_hex(img->config_digest));
     if (l->quiet) {
         printf("%s\n", id);
         return 0;
     }
     struct berth_ref ref;
     struct berr err = {0};
-    char repo[600], created[64], size[32];
-    if (berth_ref_parse(img->name, &ref, &err) < 0)
-        return 0;
-    berth_ref_familiar(&ref, repo, sizeof repo);
+    char repo[600] = "<none>", tag[TAG_MAX_LEN + 1] = "<none>", created[64], size[32];
+    /* without a name: dangling, or (-a) a build step's, as <none>:<none> */
+    if (img->name) {
+        if (berth_ref_parse(img->name, &ref, &err) < 0)
+            return 0;
+        berth_ref_familiar(&ref, repo, sizeof repo);
+        if (ref.tag[0])
+            snprintf(tag, sizeof tag, "%s", ref.tag);
+    }
     cli_ago(img->created, created, sizeof created);
     format_size(img->size, size, sizeof size);
-    json_array_append_new(l->rows, json_pack("[s,s,s,s,s]", repo, ref.tag[0] ? ref.tag : "<none>",
-                                             id, created, size));
+    json_array_append_new(l->rows, json_pack("[s,s,s,s,s]", repo, tag, id, created, size));
     return 0;
 }
 
 int cmd_images(struct cli *g, int argc, char **argv)
 {
-    struct listing l = {.quiet = argc == 2 && strcmp(argv[1], "-q") == 0};
-    if (argc > 2 || (argc == 2 && !l.quiet)) {
-        fprintf(stderr, "usage: berth images [-q]\n");
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
+        {"no-trunc", no_argument, NULL, 'T'}, {0},
+    };
+    struct listing l = {0};
+    bool all = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
+        if (c == 'a')
+            all = true;
+        else if (c == 'q')
+            l.quiet = true;
+        else if (c == 'T')
+            l.no_trunc = true;
+        else
+            return 2;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: berth images [-a] [-q] [--no-trunc]\n");
         return 2;
     }
     struct berth_store *s;
@@ -47,7 +74,7 @@ int cmd_images(struct cli *g, int argc, char **argv)
         return 1;
     l.rows = json_pack("[[s,s,s,s,s]]", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
     struct berr err = {0};
-    int rc = berth_images(s, print_image, &l, &err);
+    int rc = berth_images_all(s, all, print_image, &l, &err);
     if (rc == 0 && !l.quiet)
         cli_table_print(l.rows);
     json_decref(l.rows);

@@ -1,11 +1,14 @@
 /*
  * cmd_inspect.c - berth inspect NAME... (JSON, like docker inspect: a container's
  * state, or an image's details)
- * and berth history IMAGE (one line per history entry, newest first).
+ * and berth history [-q] [--no-trunc] [-H] IMAGE (one line per history
+ * entry, newest first; IMAGE is the ID of the image that entry made when
+ * the store has it, as docker shows a local build's steps, else <missing>).
  */
 #include "builtin.h"
 #include "../runtime/runtime.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -91,10 +94,100 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
     return status;
 }
 
+/* ---- history ----------------------------------------------------------------------- */
+
+/* Every image of the store (named, dangling, build steps): its ID once. */
+static int collect_ids(void *arg, const struct berth_image *img)
+{
+    json_object_set_new(arg, img->config_digest, json_true());
+    return 0;
+}
+
+static json_t *config_of(struct berth_store *s, const char *id)
+{
+    char path[2400];
+    if (!digest_valid(id))
+        return NULL;
+    berth_blob_path(s, id, path, sizeof path);
+    return json_load_file(path, 0, NULL);
+}
+
+static size_t nonempty(json_t *history, size_t upto)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < upto; i++)
+        n += !json_is_true(json_object_get(json_array_get(history, i), "empty_layer"));
+    return n;
+}
+
+/* Does image `c` (a config) make the first entries of history `h` with
+ * layers `diff_ids`? Then it is the image history entry len-1 produced. */
+static size_t prefix_of(json_t *c, json_t *h, json_t *diff_ids)
+{
+    json_t *ch = json_object_get(c, "history");
+    json_t *cd = json_object_get(json_object_get(c, "rootfs"), "diff_ids");
+    size_t n = json_array_size(ch);
+    if (n == 0 || n > json_array_size(h) || json_array_size(cd) != nonempty(h, n) ||
+        json_array_size(cd) > json_array_size(diff_ids))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!json_equal(json_array_get(ch, i), json_array_get(h, i)))
+            return 0;
+    for (size_t i = 0; i < json_array_size(cd); i++)
+        if (!json_equal(json_array_get(cd, i), json_array_get(diff_ids, i)))
+            return 0;
+    return n;
+}
+
+/* ids[k]: the ID of the image of the store that history entry k
+ * produced (the image itself for the last), or NULL: docker shows the
+ * images a local build left, <missing> for the rest. */
+static json_t *history_ids(struct berth_store *s, const char *self, json_t *config)
+{
+    json_t *h = json_object_get(config, "history");
+    json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+    json_t *ids = json_array(), *all = json_object();
+    for (size_t i = 0; i < json_array_size(h); i++)
+        json_array_append_new(ids, json_null());
+    struct berr ignore = {0};
+    berth_images_all(s, true, collect_ids, all, &ignore);
+    const char *id;
+    json_t *v;
+    json_object_foreach(all, id, v) {
+        if (strcmp(id, self) == 0)
+            continue;
+        json_t *c = config_of(s, id);
+        size_t n = c ? prefix_of(c, h, diff_ids) : 0;
+        if (n && json_is_null(json_array_get(ids, n - 1)))
+            json_array_set_new(ids, n - 1, json_string(id));
+        json_decref(c);
+    }
+    if (json_array_size(ids))
+        json_array_set_new(ids, json_array_size(ids) - 1, json_string(self));
+    json_decref(all);
+    return ids;
+}
+
 int cmd_history(struct cli *g, int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: berth history IMAGE\n");
+    static const struct option opts[] = {
+        {"no-trunc", no_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
+        {"human", required_argument, NULL, 'H'}, {0},
+    };
+    bool no_trunc = false, quiet = false, human = true;
+    int c;
+    while ((c = getopt_long(argc, argv, "qH:", opts, NULL)) != -1) {
+        if (c == 'T')
+            no_trunc = true;
+        else if (c == 'q')
+            quiet = true;
+        else if (c == 'H')
+            human = strcmp(optarg, "false") != 0 && strcmp(optarg, "0") != 0;
+        else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: berth history [-q] [--no-trunc] [-H=true|false] IMAGE\n");
         return 2;
     }
     struct berth_store *s;
@@ -102,12 +195,14 @@ int cmd_history(struct cli *g, int argc, char **argv)
         return 1;
     json_t *manifest, *config;
     struct berr err = {0};
-    if (berth_image_get(s, argv[1], &manifest, &config, NULL, &err) < 0) {
+    if (berth_image_get(s, argv[optind], &manifest, &config, NULL, &err) < 0) {
         berth_store_close(s);
         return cli_fail("history", &err);
     }
     json_t *history = json_object_get(config, "history");
     json_t *layers = json_object_get(manifest, "layers");
+    const char *self = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+    json_t *ids = history_ids(s, self ? self : "", config);
     /* each non-empty history entry owns the next layer, in order */
     size_t n = json_array_size(history), layer = 0;
     uint64_t *sizes = calloc(n + 1, sizeof *sizes);
@@ -118,27 +213,41 @@ int cmd_history(struct cli *g, int argc, char **argv)
                 json_object_get(json_array_get(layers, layer++), "size"));
     }
     json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
-    char id[16];
-    snprintf(id, sizeof id, "%.12s",
-             digest_hex(json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"))));
     for (size_t k = n; k-- > 0;) {
         json_t *h = json_array_get(history, k);
+        const char *hid = json_string_value(json_array_get(ids, k));
+        char id[DIGEST_MAX] = "<missing>";
+        if (hid)
+            snprintf(id, sizeof id, no_trunc ? "%s" : "%.12s", no_trunc ? hid : digest_hex(hid));
+        if (quiet) {
+            printf("%s\n", id);
+            continue;
+        }
         struct tm tm = {0};
         const char *when = json_string_value(json_object_get(h, "created"));
         int64_t t = when && strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
         char created[64], size[32], by[46];
-        cli_ago(t, created, sizeof created);
-        format_size(sizes[k], size, sizeof size);
+        if (human)
+            cli_ago(t, created, sizeof created);
+        else
+            snprintf(created, sizeof created, "%s", when ? when : "");
+        if (human)
+            format_size(sizes[k], size, sizeof size);
+        else
+            snprintf(size, sizeof size, "%llu", (unsigned long long)sizes[k]);
         const char *cb = json_string_value(json_object_get(h, "created_by"));
         snprintf(by, sizeof by, "%s", cb ? cb : "");
-        if (cb && strlen(cb) > 44)
+        if (cb && strlen(cb) > 44 && !no_trunc)
             memcpy(by + 41, "...", 4);
         const char *comment = json_string_value(json_object_get(h, "comment"));
-        json_array_append_new(rows, json_pack("[s,s,s,s,s]", k == n - 1 ? id : "<missing>",
-                                              created, by, size, comment ? comment : ""));
+        json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
+                                              no_trunc && cb ? cb : by, size,
+                                              comment ? comment : ""));
     }
-    cli_table_print(rows);
+    if (!quiet)
+        cli_table_print(rows);
     json_decref(rows);
+    json_decref(ids);
     free(sizes);
     json_decref(manifest);
     json_decref(config);

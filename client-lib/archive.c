@@ -6,7 +6,8 @@
  *                 <diff-id hex>/layer.tar (uncompressed), repositories
  *   berth_load    a docker-archive (old layout, or docker 25's with blobs
  *                 under blobs/sha256/) or an OCI archive (oci-layout tar)
- *   berth_import  a root filesystem tarball becomes a one-layer image
+ *   berth_import  a root filesystem tarball becomes a one-layer image, its
+ *                 layer kept uncompressed (layer.c's writer)
  *
  * Every tar and compression byte goes through libarchive. Layers stream
  * through temp files in the store's tmp/ (a tar entry needs its size up
@@ -1282,51 +1283,8 @@ int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void
 
 /* ---- import ---------------------------------------------------------------------- */
 
-/* Where an archive writer's bytes go: hashed, and written to fd if any. */
-struct layer_sink {
-    int fd;
-    struct hasher *h;
-    uint64_t bytes;
-};
-
-static la_ssize_t sink_write(struct archive *a, void *arg, const void *buf, size_t len)
-{
-    struct layer_sink *k = arg;
-    if (hasher_update(k->h, buf, len) < 0) {
-        archive_set_error(a, EIO, "cannot hash");
-        return -1;
-    }
-    if (k->fd >= 0 && write_all(k->fd, buf, len) < 0) {
-        archive_set_error(a, errno, "cannot write to the image store: %s", strerror(errno));
-        return -1;
-    }
-    k->bytes += len;
-    return (la_ssize_t)len;
-}
-
-/* Both writers must produce the same tar bytes: the gzip one compresses
- * them into the layer, the plain one hashes them into the diff_id. No
- * padding after the tar's own end, which would otherwise trail the gzip
- * stream (and change the diff_id). */
-static struct archive *layer_writer(struct layer_sink *k, bool gzip)
-{
-    struct archive *w = archive_write_new();
-    if (!w)
-        return NULL;
-    if ((gzip && (archive_write_add_filter_gzip(w) != ARCHIVE_OK ||
-                  archive_write_set_filter_option(w, "gzip", "timestamp", NULL) < ARCHIVE_WARN)) ||
-        archive_write_set_format_pax_restricted(w) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(w, 1) != ARCHIVE_OK ||
-        archive_write_open2(w, k, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
-        archive_write_free(w);
-        return NULL;
-    }
-    return w;
-}
-
-/* Copy every member of the tarball into both writers. */
-static int import_copy(const char *tarball, struct archive *gz, struct archive *raw,
-                       struct berr *err)
+/* Copy every member of the tarball into the layer's writer. */
+static int import_copy(const char *tarball, struct archive *out, struct berr *err)
 {
     struct archive *in = archive_read_new();
     struct archive_entry *e;
@@ -1369,12 +1327,8 @@ static int import_copy(const char *tarball, struct archive *gz, struct archive *
             snprintf(copy, sizeof copy, "%s", path_strip(link));
             archive_entry_copy_hardlink(e, copy);
         }
-        if (archive_write_header(gz, e) < ARCHIVE_WARN) {
-            rc = archive_fail(gz, err, "cannot write the layer");
-            break;
-        }
-        if (archive_write_header(raw, e) < ARCHIVE_WARN) {
-            rc = archive_fail(raw, err, "cannot write the layer");
+        if (archive_write_header(out, e) < ARCHIVE_WARN) {
+            rc = archive_fail(out, err, "cannot write the layer");
             break;
         }
         for (;;) {
@@ -1386,8 +1340,7 @@ static int import_copy(const char *tarball, struct archive *gz, struct archive *
                               archive_error_string(in) ? archive_error_string(in) : "bad tarball");
                 break;
             }
-            if ((rc = tar_write(gz, buf, (size_t)n, err)) < 0 ||
-                (rc = tar_write(raw, buf, (size_t)n, err)) < 0)
+            if ((rc = tar_write(out, buf, (size_t)n, err)) < 0)
                 break;
         }
     }
@@ -1399,64 +1352,38 @@ static int import_copy(const char *tarball, struct archive *gz, struct archive *
     return rc;
 }
 
+/* The layer is kept uncompressed, written once through the layer writer
+ * (layer.c): what costs is the disk, not a compressor on one core. A push
+ * compresses it. */
 int berth_import(struct berth_store *s, const char *tarball, const char *ref,
                  char digest[DIGEST_MAX], struct berr *err)
 {
     struct berth_ref r;
-    char name[600], tmp[2400] = "", layer[DIGEST_MAX], diff_id[DIGEST_MAX];
-    char config_digest[DIGEST_MAX], now[64];
+    char name[600], config_digest[DIGEST_MAX], now[64];
     if (berth_ref_parse(ref, &r, err) < 0)
         return -BERR_INVALID;
     if (r.digest[0])
         return berr_set(err, BERR_INVALID, "cannot import to a digest reference: %s", ref);
     berth_ref_format(&r, name, sizeof name);
 
-    struct layer_sink kz = {.fd = -1}, kr = {.fd = -1};
-    struct archive *gz = NULL, *raw = NULL;
+    struct berth_layer_writer *w = NULL;
+    struct berth_layer layer = {0};
     json_t *config = NULL, *manifest = NULL;
     char *body = NULL;
-    int rc = 0;
-    store_pin(s);
-    kz.fd = store_temp(s, tmp, sizeof tmp);
-    kz.h = hasher_new(DIGEST_SHA256);
-    kr.h = hasher_new(DIGEST_SHA256);
-    if (kz.fd < 0) {
-        tmp[0] = '\0';
-        rc = berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(errno));
+    int rc = berth_layer_new(s, &w, err);
+    store_pin(s);   /* the config and manifest until the name is set */
+    if (rc < 0)
         goto out;
-    }
-    if (!kz.h || !kr.h || !(gz = layer_writer(&kz, true)) || !(raw = layer_writer(&kr, false))) {
-        rc = berr_set(err, BERR_IO, "cannot set up the layer writer");
+    if ((rc = import_copy(tarball, berth_layer_archive(w), err)) < 0 ||
+        (rc = berth_layer_finish(w, &layer, err)) < 0)
         goto out;
-    }
-    if ((rc = import_copy(tarball, gz, raw, err)) < 0)
-        goto out;
-    if (archive_write_close(gz) != ARCHIVE_OK) {
-        rc = archive_fail(gz, err, "cannot write the layer");
-        goto out;
-    }
-    if (archive_write_close(raw) != ARCHIVE_OK) {
-        rc = archive_fail(raw, err, "cannot write the layer");
-        goto out;
-    }
-    if (hasher_final(kz.h, layer) < 0 || hasher_final(kr.h, diff_id) < 0) {
-        rc = berr_set(err, BERR_IO, "cannot hash");
-        goto out;
-    }
-    close(kz.fd);
-    kz.fd = -1;
-    if (store_has_blob(s, layer))
-        unlink(tmp);
-    else if ((rc = store_commit_blob(s, tmp, layer, err)) < 0)
-        goto out;
-    tmp[0] = '\0';
 
     rfc3339_now(now, sizeof now);
     config = json_pack("{s:s,s:s,s:s,s:{s:[s]},s:{s:s,s:[s]},s:[{s:s,s:s}]}",
                        "architecture", host_arch(), "os", "linux", "created", now,
                        "config", "Env",
                        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                       "rootfs", "type", "layers", "diff_ids", diff_id,
+                       "rootfs", "type", "layers", "diff_ids", layer.diff_id,
                        "history", "created", now, "created_by", "berth import");
     body = config ? json_dumps(config, JSON_COMPACT) : NULL;
     if (!body) {
@@ -1470,8 +1397,8 @@ int berth_import(struct berth_store *s, const char *tarball, const char *ref,
     manifest = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2,
                          "mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG,
                          "digest", config_digest, "size", (json_int_t)config_len, "layers",
-                         "mediaType", MT_OCI_LAYER_GZIP, "digest", layer, "size",
-                         (json_int_t)kz.bytes);
+                         "mediaType", layer.media_type, "digest", layer.digest, "size",
+                         (json_int_t)layer.size);
     body = manifest ? json_dumps(manifest, JSON_COMPACT) : NULL;
     if (!body) {
         rc = berr_set(err, BERR_IO, "out of memory");
@@ -1480,17 +1407,10 @@ int berth_import(struct berth_store *s, const char *tarball, const char *ref,
     if ((rc = store_put_blob(s, body, strlen(body), digest, err)) < 0)
         goto out;
     rc = store_set_name(s, name, digest, MT_OCI_MANIFEST, strlen(body), NULL, err);
+    if (rc == 0)
+        store_unpin_blob(s, layer.digest);
 out:
-    if (gz)
-        archive_write_free(gz);
-    if (raw)
-        archive_write_free(raw);
-    if (kz.fd >= 0)
-        close(kz.fd);
-    if (tmp[0])
-        unlink(tmp);
-    hasher_free(kz.h);
-    hasher_free(kr.h);
+    berth_layer_free(w);
     json_decref(config);
     json_decref(manifest);
     free(body);

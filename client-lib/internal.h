@@ -119,6 +119,13 @@ void host_platform(char *out, size_t len);
 /* Does an index entry's platform object match "os/arch[/variant]"? */
 bool platform_matches(json_t *platform, const char *want);
 
+/* ---- layer.c ------------------------------------------------------------------ */
+
+/* The gzip form of an uncompressed layer of the store, as a blob of the
+ * store: made once, then found in gzip/ (the caller holds store_pin). */
+int layer_gzip(struct berth_store *s, const char *digest, char gz[DIGEST_MAX], uint64_t *size,
+               struct berr *err);
+
 /* ---- creds.c ------------------------------------------------------------------ */
 
 /* Stored credentials for a registry; false when none. */

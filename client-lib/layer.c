@@ -311,3 +311,118 @@ out:
     json_decref(manifest);
     return rc;
 }
+
+/* ---- gzip for a push ------------------------------------------------------------------ */
+
+struct gzip_sink {
+    int fd;
+    struct hasher *h;
+    uint64_t bytes;
+};
+
+static la_ssize_t gzip_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+    struct gzip_sink *k = arg;
+    if (hasher_update(k->h, buf, len) < 0 || write_all(k->fd, buf, len) < 0) {
+        archive_set_error(a, errno ? errno : EIO, "cannot write to the image store: %s",
+                          strerror(errno));
+        return -1;
+    }
+    k->bytes += len;
+    return (la_ssize_t)len;
+}
+
+/* Compress blob `digest` (an uncompressed layer) into a new gzip blob. No
+ * timestamp or name in the gzip header: the same layer gives the same
+ * bytes, whichever store compresses it. */
+static int gzip_blob(struct berth_store *s, const char *digest, char gz[DIGEST_MAX],
+                     uint64_t *size, struct berr *err)
+{
+    char path[2400], tmp[2400];
+    struct archive *a = NULL;
+    struct archive_entry *e = NULL;
+    struct gzip_sink k = {.fd = -1};
+    auto_close int in = -1;
+    auto_free char *buf = malloc(WRITE_BLOCK);
+    int rc = 0;
+    store_blob_path(s, digest, path, sizeof path);
+    in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return berr_set(err, BERR_NOTFOUND, "layer %s is not in the image store", digest);
+    k.fd = store_temp(s, tmp, sizeof tmp);
+    if (k.fd < 0)
+        return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(errno));
+    k.h = hasher_new(DIGEST_SHA256);
+    a = archive_write_new();
+    e = archive_entry_new();
+    if (!buf || !k.h || !a || !e || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+        archive_write_set_filter_option(a, "gzip", "timestamp", NULL) < ARCHIVE_WARN ||
+        archive_write_set_format_raw(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(a, WRITE_BLOCK) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        archive_write_open2(a, &k, NULL, gzip_write, NULL, NULL) != ARCHIVE_OK) {
+        rc = berr_set(err, BERR_IO, "cannot set up gzip");
+        goto out;
+    }
+    archive_entry_set_filetype(e, AE_IFREG);
+    if (archive_write_header(a, e) != ARCHIVE_OK) {
+        rc = berr_set(err, BERR_IO, "cannot compress %s: %s", digest, archive_error_string(a));
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, WRITE_BLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = berr_set(err, BERR_IO, "cannot read layer %s: %s", digest, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            la_ssize_t w = archive_write_data(a, buf + off, (size_t)(n - off));
+            if (w <= 0) {
+                rc = berr_set(err, BERR_IO, "cannot compress %s: %s", digest,
+                              archive_error_string(a) ? archive_error_string(a) : "write failed");
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (archive_write_close(a) != ARCHIVE_OK) {
+        rc = berr_set(err, BERR_IO, "cannot compress %s: %s", digest,
+                      archive_error_string(a) ? archive_error_string(a) : "close failed");
+        goto out;
+    }
+    if (hasher_final(k.h, gz) < 0) {
+        rc = berr_set(err, BERR_IO, "cannot hash");
+        goto out;
+    }
+    *size = k.bytes;
+    close(k.fd);
+    k.fd = -1;
+    if (store_has_blob(s, gz))
+        unlink(tmp);
+    else
+        rc = store_commit_blob(s, tmp, gz, err);
+    tmp[0] = '\0';
+out:
+    if (a)
+        archive_write_free(a);
+    archive_entry_free(e);
+    if (k.fd >= 0)
+        close(k.fd);
+    if (tmp[0])
+        unlink(tmp);
+    hasher_free(k.h);
+    return rc;
+}
+
+int layer_gzip(struct berth_store *s, const char *digest, char gz[DIGEST_MAX], uint64_t *size,
+               struct berr *err)
+{
+    if (store_gzip_get(s, digest, gz, size))
+        return 0;
+    int rc = gzip_blob(s, digest, gz, size, err);
+    return rc < 0 ? rc : store_gzip_set(s, digest, gz, *size, err);
+}

@@ -10,18 +10,29 @@
  * push: for each blob, ask the registry whether it has it (HEAD), else
  * mount it from another repository of the same registry that the store
  * knows has it, else upload it; then put the manifest, byte for byte as
- * stored, so its digest is the same everywhere.
+ * stored, so its digest is the same everywhere. Layers the store keeps
+ * uncompressed (made by import, commit, build) are pushed as gzip, as
+ * every client expects: compressed once (layer.c remembers the result),
+ * with the manifest's descriptors rewritten to the gzip blobs (the
+ * config, and so the image ID and diff_ids, stay the same).
  */
 #include "internal.h"
 #include "progress.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+
+#define MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+#define MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 struct job {
     char digest[DIGEST_MAX];
     uint64_t size;
+    bool gzip;                   /* push: compress the store's blob first */
     char from[256];              /* push: a repository to mount from, or "" */
     struct progress_ref pr;
 };
@@ -52,6 +63,22 @@ static int run_job(struct batch *b, struct job *j, struct berr *err)
         if (rc == 0)
             progress_state(b->p, j->pr.i, "Pull complete");
         return rc;
+    }
+    if (j->gzip) {
+        char gz[DIGEST_MAX];
+        uint64_t size;
+        progress_state(b->p, j->pr.i, "Preparing");
+        int rc = layer_gzip(b->s, j->digest, gz, &size, err);
+        if (rc < 0)
+            return rc;
+        snprintf(j->digest, sizeof j->digest, "%s", gz);
+        j->size = size;
+        j->gzip = false;
+        if (j->pr.i >= 0) {
+            pthread_mutex_lock(&b->p->lock);
+            b->p->items[j->pr.i].total = size;
+            pthread_mutex_unlock(&b->p->lock);
+        }
     }
     int have = reg_blob_exists(b->c, b->ref, j->digest, "pull,push", err);
     if (have < 0)
@@ -286,6 +313,41 @@ static int find_mount(void *arg, const struct berth_image *img)
     return 0;
 }
 
+/* The media type a stored uncompressed layer is pushed as (gzip), or NULL
+ * when it is pushed as it is. */
+static const char *gzip_type(const char *mt)
+{
+    if (mt && strcmp(mt, MT_OCI_LAYER) == 0)
+        return MT_OCI_LAYER_GZIP;
+    if (mt && strcmp(mt, MT_DOCKER_LAYER) == 0)
+        return MT_DOCKER_LAYER_GZIP;
+    return NULL;
+}
+
+/* The manifest with the gzip layers in place of the uncompressed ones. */
+static int push_manifest_body(json_t *manifest, struct job *jobs, char **body, size_t *len,
+                              struct berr *err)
+{
+    json_t *m = json_deep_copy(manifest);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(m, "layers"), i, l) {
+        const char *gt = gzip_type(json_string_value(json_object_get(l, "mediaType")));
+        if (!gt)
+            continue;
+        json_object_set_new(l, "mediaType", json_string(gt));
+        json_object_set_new(l, "digest", json_string(jobs[i].digest));
+        json_object_set_new(l, "size", json_integer((json_int_t)jobs[i].size));
+    }
+    free(*body);
+    *body = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (!*body)
+        return berr_set(err, BERR_IO, "out of memory");
+    *len = strlen(*body);
+    return 0;
+}
+
 int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr,
                char digest[DIGEST_MAX], struct berr *err)
 {
@@ -308,17 +370,29 @@ int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr
     struct job *jobs = calloc(n, sizeof *jobs);
     struct progress p;
     progress_init(&p, c->o.out, c->o.quiet, "Pushing");
+    bool rewrite = false;
+    store_pin(s);   /* rmi sweeps nothing while blobs are read, or made */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *d = i < n - 1 ? json_array_get(layers, i) : config;
         snprintf(jobs[i].digest, sizeof jobs[i].digest, "%s",
                  json_string_value(json_object_get(d, "digest")));
         jobs[i].size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+        jobs[i].gzip = i < n - 1 && gzip_type(json_string_value(json_object_get(d, "mediaType")));
+        rewrite |= jobs[i].gzip;
+        /* another repository of the store's that has this layer got the
+         * same gzip blob, if pushed from here */
         struct mount_scan m = {.s = s, .target = &ref, .digest = jobs[i].digest};
         struct berr ignore = {0};
         berth_images(s, find_mount, &m, &ignore);
         snprintf(jobs[i].from, sizeof jobs[i].from, "%s", m.from);
         jobs[i].pr.p = &p;
         jobs[i].pr.i = i < n - 1 ? progress_add(&p, jobs[i].digest, jobs[i].size) : -1;
+    }
+    /* a registry that refuses us does so before anything is compressed:
+     * a failed push leaves the store as it was */
+    if (rc == 0 && rewrite) {
+        int have = reg_blob_exists(c, &ref, jobs[n - 1].digest, "pull,push", err);
+        rc = have < 0 ? have : 0;
     }
     if (rc == 0) {
         struct batch b = {.c = c, .s = s, .ref = &ref, .p = &p, .push = true,
@@ -327,9 +401,24 @@ int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr
     }
     progress_done(&p);
     const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
+    if (!mt)
+        mt = "application/vnd.oci.image.manifest.v1+json";
+    if (rc == 0 && rewrite)
+        rc = push_manifest_body(manifest, jobs, &body, &len, err);
     if (rc == 0)
-        rc = reg_manifest_put(c, &ref, body, len, mt ? mt : "application/vnd.oci.image.manifest.v1+json",
-                              digest, err);
+        rc = reg_manifest_put(c, &ref, body, len, mt, digest, err);
+    /* the name now has a digest in that registry, as after a pull */
+    char name[600];
+    berth_ref_format(&ref, name, sizeof name);
+    if (rc == 0 && rewrite && !ref.digest[0]) {
+        struct berr ignore = {0};
+        char path[2400];
+        struct stat st = {0};
+        store_blob_path(s, mdigest, path, sizeof path);
+        stat(path, &st);
+        store_set_name(s, name, mdigest, mt, (uint64_t)st.st_size, digest, &ignore);
+    }
+    store_unpin(s);
     if (rc == 0 && !c->o.quiet)
         fprintf(c->o.out, "%s: digest: %s size: %zu\n", ref.tag[0] ? ref.tag : "latest", digest, len);
     free(jobs);

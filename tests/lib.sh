@@ -9,7 +9,8 @@
 #   finish                      # prints the summary, exits non-zero on failure
 #
 # Also: berthd_spawn (exact args, for config tests), berthd_stop, location,
-# error_code, push_blob, push_manifest, push_image, descriptor, random_file.
+# error_code, push_blob, push_manifest, push_image, descriptor, random_file,
+# debian_fixture (a real debian:bookworm base image in the berth store).
 # Everything started is stopped by an EXIT trap; scratch lives in $TMP.
 # finish also fails the test if berthd died, does not exit 0 on SIGTERM, or
 # printed a sanitizer report. Traffic goes to 127.0.0.1 only, never a proxy.
@@ -202,4 +203,21 @@ push_image() {
         '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: $c, layers: [$l]}' \
         | tr -d '\n' >"$f.json"
     push_manifest "$1" "$2" "$f.json" application/vnd.oci.image.manifest.v1+json
+}
+
+# debian_fixture [REF]: a real Debian base image (debootstrap minbase
+# bookworm) imported into the berth store ($BERTH_ROOT) as REF (default
+# debian:bookworm); the tarball's path in $DEBIAN_TAR. The tarball is made
+# once by tests/fixture-debian and kept in build/fixtures (or
+# $BERTH_FIXTURES) between runs; several tests asking at once wait for one
+# debootstrap (a lock). Returns 1, with the reason on stderr, when it
+# cannot be made (no debootstrap, no mirror).
+debian_fixture() {
+    local ref=${1:-debian:bookworm} berth=${BERTH:-$TOP/build/berth}
+    case $berth in /*) ;; *) berth=$TOP/$berth ;; esac
+    DEBIAN_TAR=$("$TOP/tests/fixture-debian") || return 1
+    timeout 300 "$berth" import "$DEBIAN_TAR" "$ref" >"$TMP/fixture-import.log" 2>&1 || {
+        echo "$T_NAME: berth import of $DEBIAN_TAR as $ref failed: $(tail -3 "$TMP/fixture-import.log")" >&2
+        return 1
+    }
 }

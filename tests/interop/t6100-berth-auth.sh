@@ -77,7 +77,6 @@ echo "auth test $RANDOM" >"$TMP/rootfs/etc/motd"
 tar -C "$TMP/rootfs" --owner=0 --group=0 --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" local/t6100:src
 ok "berth import" || finish
-SRC_DIGEST=$OUT
 
 # flow MODE: login, push, pull, tags, logout against $REG with alice/$PW.
 flow() {
@@ -106,14 +105,17 @@ flow() {
     check; grep -qF -- "$PW" "$AUTH_JSON" && fail "$mode: the password is in auth.json in clear"
 
     bx push -q "$img"
-    ok "$mode: berth push after login" && expect_eq "$OUT" "$SRC_DIGEST" "$mode: pushed digest"
+    # the store's layer is uncompressed: the push sends it as gzip, under a
+    # manifest of its own
+    PUSHED=$OUT
+    ok "$mode: berth push after login" && expect_match "$PUSHED" '^sha256:[0-9a-f]{64}$' "$mode: pushed digest"
     bx tags "$r/t6100/app"
     ok "$mode: berth tags after login" && expect_eq "$OUT" v1 "$mode: tags"
     bx rmi "$img"
     bx pull -q "$img"
     ok "$mode: berth pull after login"
     bx inspect "$img"
-    expect_eq "$(jq -r '.[0].ManifestDigest' <<<"$OUT")" "$SRC_DIGEST" "$mode: pulled digest"
+    expect_eq "$(jq -r '.[0].ManifestDigest' <<<"$OUT")" "$PUSHED" "$mode: pulled digest"
     check; blobs_verified || fail "$mode: a pulled blob does not match its digest"
     # a second login rewrites auth.json: still 0600
     bx login -u alice --password-stdin "$r" <<<"$PW"
@@ -370,10 +372,20 @@ if [ -n "${BERTHD_PID:-}" ] && [ -e "$BERTH_ROOT/blobs/sha256/${LAYER_D#sha256:}
     bx tag "$BIG" "$DIRECT/t6100/big-copy:v1"
     bx push -q "$DIRECT/t6100/big-copy:v1"
     if ok "berth push of a 200 MB layer"; then
-        expect_eq "$OUT" "$BIG_D" "push of a 200 MB layer: manifest digest"
-        http HEAD "/v2/t6100/big-copy/blobs/$LAYER_D"
+        # an uncompressed layer is pushed as gzip, under a manifest of its own
+        BIG_PUSHED=$OUT
+        expect_match "$BIG_PUSHED" '^sha256:[0-9a-f]{64}$' "push of a 200 MB layer: manifest digest"
+        http GET "/v2/t6100/big-copy/manifests/v1" -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+        expect_eq "$(sha256_of "$BODY_FILE")" "$BIG_PUSHED" "push of a 200 MB layer: the manifest berthd has"
+        GZ_D=$(jq -r '.layers[0].digest' "$BODY_FILE")
+        GZ_SIZE=$(jq -r '.layers[0].size' "$BODY_FILE")
+        expect_eq "$(jq -r '.layers[0].mediaType' "$BODY_FILE")" application/vnd.oci.image.layer.v1.tar+gzip \
+            "push of a 200 MB layer: sent as gzip"
+        expect_eq "$(cat "$BERTH_ROOT/gzip/${LAYER_D#sha256:}" 2>/dev/null | cut -d' ' -f1)" "$GZ_D" \
+            "push of a 200 MB layer: the gzip form is the store's"
+        http HEAD "/v2/t6100/big-copy/blobs/$GZ_D"
         expect_status 200 "the pushed 200 MB layer is in berthd"
-        expect_eq "$(header Content-Length)" $((200 * 1000 * 1000)) "size of the pushed 200 MB layer"
+        expect_eq "$(header Content-Length)" "$GZ_SIZE" "size of the pushed 200 MB layer"
         check; tail -n +$((LOG0 + 1)) "$TMP/berthd.log" | grep -q 'PATCH /v2/t6100/big-copy/blobs/uploads/' ||
             fail "a 200 MB layer was not pushed in chunks (no PATCH in berthd's log)"
     else
