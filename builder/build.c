@@ -482,19 +482,15 @@ static int run_triggers(struct build *b, json_t *triggers, struct berr *err)
     json_array_foreach(triggers, i, t) {
         const char *text = json_string_value(t);
         struct dockerfile df = {0};
-        char *doc = NULL;
-        /* a Dockerfile of its own: a FROM for the parser, then the trigger */
-        int rc = text && asprintf(&doc, "FROM scratch\n%s\n", text) >= 0
-                     ? dockerfile_parse(doc, strlen(doc), b->dfname, &df, err)
-                     : berr_set(err, BERR_INVALID, "invalid ONBUILD trigger");
-        free(doc);
-        if (rc == 0 && df.n != 2)
+        int rc = text ? df_parse_fragment(text, strlen(text), b->dfname, &df, err)
+                      : berr_set(err, BERR_INVALID, "invalid ONBUILD trigger");
+        if (rc == 0 && df.n != 1)
             rc = berr_set(err, BERR_INVALID, "onbuild trigger should be a single expression");
-        if (rc == 0 && (df.v[1].kind == DF_FROM || df.v[1].kind == DF_ONBUILD ||
-                        df.v[1].kind == DF_MAINTAINER))
+        if (rc == 0 && (df.v[0].kind == DF_FROM || df.v[0].kind == DF_ONBUILD ||
+                        df.v[0].kind == DF_MAINTAINER))
             rc = berr_set(err, BERR_INVALID, "%s isn't allowed as an ONBUILD trigger", text);
         if (rc == 0)
-            rc = dispatch(b, &df.v[1], err);
+            rc = dispatch(b, &df.v[0], err);
         dockerfile_free(&df);
         if (rc < 0)
             return rc;

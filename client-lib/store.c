@@ -745,12 +745,17 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
         /* by id: every name of that image, which needs force if several */
         json_t *keep = json_array();
         size_t hits = 0;
+        size_t matched = 0;
         json_array_foreach(list, i, e) {
-            if (entry_matches(s, e, what, NULL))
-                hits++;
-            else
+            if (entry_matches(s, e, what, NULL)) {
+                matched++;
+                hits += entry_name(e) != NULL;   /* the id's own entry is no name */
+            } else {
                 json_array_append(keep, e);
+            }
         }
+        if (matched && !hits)
+            hits = 1;
         if (hits == 0)
             rc = berr_set(err, BERR_NOTFOUND, "No such image: %s", what);
         else if (hits > 1 && !force)
