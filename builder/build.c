@@ -1428,6 +1428,13 @@ static int finish_build(struct build *b, char id[DIGEST_MAX], struct berr *err)
 {
     const struct build_opts *o = b->o;
     snprintf(id, DIGEST_MAX, "%s", b->image);
+    /* an untagged result is an image of its own (docker's <none>), not a
+     * step that `builder prune` may take */
+    if (o->ntags == 0) {
+        int rc = berth_image_unmark_intermediate(b->s, id, err);
+        if (rc < 0)
+            return rc;
+    }
     progress(b, "Successfully built %s\n", short_id(id));
     for (size_t i = 0; i < o->ntags; i++) {
         struct berth_ref ref;
