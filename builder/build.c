@@ -1498,7 +1498,9 @@ int builder_build(struct berth_store *s, struct berth_client *c, const struct bu
     b.meta = json_object();
     b.referenced = json_object();
 
-    struct sigaction sa = {.sa_handler = on_signal}, old[3];
+    /* SA_RESTART: the build's I/O goes on; poll() in a RUN step is
+     * interrupted all the same, and the steps check for the signal */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART}, old[3];
     const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     sigemptyset(&sa.sa_mask);
     build_signal = 0;
@@ -1530,7 +1532,7 @@ int builder_build(struct berth_store *s, struct berth_client *c, const struct bu
     if (rc == 0)
         *b.status = 0;
     else if (build_signal)
-        *b.status = 128 + build_signal;
+        interrupted(&b, err);   /* what was cut short says why */
 
     if (o->quiet) {
         fclose(b.out);
