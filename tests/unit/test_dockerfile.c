@@ -1763,7 +1763,7 @@ static void test_ignore_long(void **state)
     ig = ignore("**/nope/*.txt\n");
     excluded(ig, path, false);
     df_ignore_free(ig);
-    char pat[400] = "";
+    char pat[600] = "";
     for (int i = 0; i < 100; i++)
         strcat(pat, "d?r/");
     strcat(pat, "*.txt\n");
