@@ -2208,6 +2208,8 @@ static void test_expand_table(void **state)
         {"${V%3}", "1.2.", "1.2."},
         {"${V#x}", "1.2.3", "1.2.3"},
         {"${NONE#x}", "", ""},
+        {"${V:#1.}", "2.3", "2.3"},
+        {"${V:%.3}", "1.2", "1.2"},
         {"$TAB", "a\tb", "a,b"},
         {"$Q", "\"quoted\"", "\"quoted\""},
         {"$DOLLAR", "$HOME", "$HOME"},
@@ -2249,7 +2251,7 @@ static void test_expand_table(void **state)
     }
     static const char *const bad[] = {
         "${", "${HOME", "${HOME:-x", "${}", "${:-x}", "${{x}}", "'", "\"", "a'b", "\"a\\\"",
-        "${HOME:x}", "${HOME:#x}", "${HOME/a/b}", "${NONE?}", "${EMPTY:?}", "${NONE:?msg}",
+        "${HOME:x}", "${HOME:}", "${HOME/a/b}", "${NONE?}", "${EMPTY:?}", "${NONE:?msg}",
         "${HOME!}", "${HOME:", "\"${HOME\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
