@@ -6,9 +6,8 @@
  * it). The config is docker's: the image's, with what the container ran
  * (Cmd, Entrypoint, Env, WorkingDir, User as given to run) and then each
  * `-c` instruction applied as a build would apply it. Each -c is parsed as
- * a one-line Dockerfile, so its errors are the parser's; only the
- * instructions that change the config alone are allowed, as docker allows
- * them. The history entry is docker's too: created_by the container's
+ * a one-line Dockerfile (df_parse_changes), so its errors are the
+ * parser's; only the instructions docker allows there are taken. The history entry is docker's too: created_by the container's
  * command, the comment from -m, the author from -a.
  *
  * Everything that can be refused (the reference, the changes, the
@@ -19,19 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool change_allowed(enum df_kind k)
-{
-    switch (k) {
-    case DF_CMD: case DF_ENTRYPOINT: case DF_ENV: case DF_EXPOSE: case DF_LABEL:
-    case DF_ONBUILD: case DF_USER: case DF_VOLUME: case DF_WORKDIR: case DF_STOPSIGNAL:
-    case DF_HEALTHCHECK: case DF_SHELL: case DF_MAINTAINER:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Parse every -c first: a bad one fails the commit before anything is made. */
+/* Parse every -c first (one at a time, so that an error names it): a bad
+ * one fails the commit before anything is made. */
 static int changes_parse(const struct commit_opts *o, struct dockerfile *dfs, struct berr *err)
 {
     for (size_t i = 0; i < o->nchanges; i++) {
@@ -44,12 +32,6 @@ static int changes_parse(const struct commit_opts *o, struct dockerfile *dfs, st
         if (dfs[i].n != 1)
             return berr_set(err, BERR_INVALID, "invalid change '%s': one instruction is "
                             "expected", text);
-        if (!change_allowed(dfs[i].v[0].kind)) {
-            char word[32];
-            snprintf(word, sizeof word, "%.*s", (int)strcspn(text, " \t"), text);
-            return berr_set(err, BERR_INVALID, "invalid change '%s': %s is not a valid "
-                            "change command", text, word);
-        }
     }
     return 0;
 }
@@ -122,11 +104,12 @@ static int make_image(struct berth_store *s, const char *image, json_t *run,
     const char *parent_author = json_string_value(json_object_get(doc, "author"));
     char *old_author = parent_author ? strdup(parent_author) : NULL;
     json_object_set_new(doc, "config", config_as_run(json_object_get(doc, "config"), run));
+    /* one list, as one stage: an ENTRYPOINT drops the Cmd unless a CMD
+     * of the list set it */
+    bool cmd_set = false;
     for (size_t i = 0; rc == 0 && i < o->nchanges; i++) {
-        char *ignored = NULL;
         struct berr e2 = {0};
-        rc = df_apply_config(&dfs[i].v[0], doc, env_lookup, doc, &ignored, &e2);
-        free(ignored);
+        rc = df_apply_config_stage(&dfs[i].v[0], doc, env_lookup, doc, &cmd_set, NULL, &e2);
         if (rc < 0)
             rc = berr_set(err, BERR_INVALID, "invalid change '%s': %s", o->changes[i], e2.msg);
     }

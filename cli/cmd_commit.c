@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static int usage(void)
+static int usage(FILE *out)
 {
-    fprintf(stderr, "usage: berth commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... "
-                    "[--pause=true|false] CONTAINER [REPOSITORY[:TAG]]\n");
-    return 2;
+    fprintf(out, "usage: berth commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... "
+                 "[--pause=true|false] CONTAINER [REPOSITORY[:TAG]]\n");
+    return out == stdout ? 0 : 2;
 }
 
 int cmd_commit(struct cli *g, int argc, char **argv)
@@ -32,7 +32,7 @@ int cmd_commit(struct cli *g, int argc, char **argv)
     if (!changes)
         return 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+a:m:c:ph", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:m:c:ph", longs, NULL)) != -1) {
         switch (c) {
         case 'a': o.author = optarg; break;
         case 'm': o.message = optarg; break;
@@ -49,14 +49,17 @@ int cmd_commit(struct cli *g, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'h':
+            free(changes);
+            return usage(stdout);
         default:
             free(changes);
-            return usage();
+            return usage(stderr);
         }
     }
     if (optind >= argc || argc - optind > 2) {
         free(changes);
-        return usage();
+        return usage(stderr);
     }
     o.changes = changes;
     const char *container = argv[optind], *ref = optind + 1 < argc ? argv[optind + 1] : NULL;

@@ -10,7 +10,8 @@
 #     the changes only (not the runtime's /etc/hosts, /proc...);
 #   - a running container is committed (frozen while its layer is read,
 #     where the freezer is) and goes on running; --pause=false too;
-#   - a commit without a name is an image found by its ID, not listed;
+#   - a commit without a name is an image found by its ID, listed as
+#     <none> (dangling);
 #   - errors: an unknown container, a bad -c instruction, a -c that is not
 #     a config change, a bad reference, no arguments; none makes an image.
 # The store ($BERTH_ROOT) lives in $TMP; containers made here are removed
@@ -29,7 +30,13 @@ file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
     { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
 
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME"
+mkdir -p "$HOME" "$TMP/san"
+# Sanitizer reports of every berth process (detached monitors included) go
+# to files, checked at the end.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
+fi
 at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done'
 
 # bx ARGS...: run berth (stdin /dev/null); $RC, $OUT (stdout), $ERR (stderr).
@@ -38,6 +45,9 @@ bx() {
     RC=$?
     OUT=$(cat "$TMP/bx.out")
     ERR=$(cat "$TMP/bx.err")
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
+        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
+    fi
 }
 ok() {
     check
@@ -67,7 +77,16 @@ image_manifest() {
 }
 image_config() { cat "$(blob "$(jq -r .config.digest "$(image_manifest "$1")")")"; }
 image_top_layer() { blob "$(jq -r '.layers[-1].digest' "$(image_manifest "$1")")"; }
-counter() { timeout 20 "$BERTH" exec "$1" cat /counter 2>/dev/null; }
+# the container's counter (the writer truncates before it writes: read again if empty)
+counter() {
+    local n i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        n=$(timeout 20 "$BERTH" exec "$1" cat /counter 2>/dev/null)
+        [ -n "$n" ] && { echo "$n"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
 waitfor() {
     local n=$(($1 * 10))
     shift
@@ -80,7 +99,7 @@ waitfor() {
 
 # ---- the image --------------------------------------------------------------------
 R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc/dir" "$R/tmp"
+mkdir -p "$R/bin" "$R/etc/dir" "$R/etc/gone-dir" "$R/tmp"
 cp "$BUSYBOX" "$R/bin/busybox"
 for c in sh ls echo cat true env sleep stat ln chmod rm mkdir readlink test; do
     ln -s busybox "$R/bin/$c"
@@ -91,14 +110,23 @@ echo keep >"$R/etc/keep"
 chmod 644 "$R/etc/keep"
 echo a >"$R/etc/dir/a"
 echo b >"$R/etc/dir/b"
+echo g >"$R/etc/gone-dir/g"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" cm/bb:1
 ok "berth import of the rootfs" || finish
 
 # ---- 1. a stopped container's changes ---------------------------------------------------
-CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new'
+CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new; rm -r /etc/gone-dir'
 bx run --name cm1 cm/bb:1 sh -c "$CHANGE"
 ok "run of the container to commit"
+# xattrs an image keeps (user.*, security.capability) and one it does not
+UPPER=$BERTH_ROOT/containers/$(timeout 20 "$BERTH" inspect cm1 | jq -r '.[0].Id')/upper
+XATTRS=no
+if python3 -c "import os, sys; os.setxattr(sys.argv[1], 'user.test', b'hello'); \
+        os.setxattr(sys.argv[1], 'trusted.berth-test', b'no')" "$UPPER/added" 2>/dev/null &&
+    setcap cap_net_raw+ep "$UPPER/added" 2>/dev/null; then
+    XATTRS=yes
+fi
 bx commit -m "the message" -a "Ann Author <ann@example.com>" -c 'CMD ["cat","/added"]' \
     -c 'ENV A=b' cm1 cm/img:1
 ok "commit -m -a -c -c cm1 cm/img:1"
@@ -117,6 +145,7 @@ run_out "the hard link" "2 2 same" cm/img:1 sh -c \
     'set -- $(stat -c "%h %i" /added /hard); echo $1 $3 $(test "$2" = "$4" && echo same)'
 run_out "the symlink" /added cm/img:1 readlink /soft
 run_out "the replaced directory is opaque" new cm/img:1 ls /etc/dir
+run_out "the deleted directory is gone" gone cm/img:1 sh -c 'test -e /etc/gone-dir || echo gone'
 
 CONFIG=$(image_config cm/img:1)
 expect_eq "$(jq -r .author <<<"$CONFIG")" "Ann Author <ann@example.com>" "config author:"
@@ -132,14 +161,25 @@ bx history cm/img:1
 expect_match "$(sed -n 2p <<<"$OUT")" "the message" "history shows the comment"
 
 LAYER=$(image_top_layer cm/img:1)
-tar -tvf "$LAYER" >"$TMP/layer.txt" 2>&1
+tar -tvf "$LAYER" >"$TMP/layer.txt" 2>/dev/null
 check; [ -s "$TMP/layer.txt" ] || fail "the layer is not a tar"
 LIST=$(awk '{print $6}' "$TMP/layer.txt" | sort | tr '\n' ' ')
-expect_eq "$LIST" "added etc/ etc/.wh.marker etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard soft " \
+expect_eq "$LIST" "added etc/ etc/.wh.gone-dir etc/.wh.marker etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard soft " \
     "the layer holds the changes and nothing else:"
 check; grep -qE '^h.* hard link to added$' "$TMP/layer.txt" || fail "hard link entry: $(cat "$TMP/layer.txt")"
 check; grep -qE '^l.* soft -> /added$' "$TMP/layer.txt" || fail "symlink entry: $(cat "$TMP/layer.txt")"
 check; grep -qE '^-rw------- 0/0 .* etc/keep$' "$TMP/layer.txt" || fail "etc/keep mode: $(cat "$TMP/layer.txt")"
+if [ "$XATTRS" = yes ]; then
+    XA=$(python3 -c "
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    h = t.getmember('added').pax_headers
+    print(' '.join(sorted(k.split('xattr.', 1)[1] for k in h if k.startswith('SCHILY.xattr.'))))
+    print(h.get('SCHILY.xattr.user.test', ''))
+" "$LAYER" 2>&1)
+    expect_eq "$(sed -n 1p <<<"$XA")" "security.capability user.test" "the xattrs kept in the layer:"
+    expect_eq "$(sed -n 2p <<<"$XA")" hello "the user xattr's value:"
+fi
 
 # ---- 2. a running container ---------------------------------------------------------------
 bx run -d --name cm2 cm/bb:1 sh -c 'i=0; while true; do i=$((i+1)); echo $i >/counter; sleep 0.1; done'
@@ -171,17 +211,17 @@ bx rm -f cm2
 ok "rm -f cm2"
 
 # ---- 3. without a name -----------------------------------------------------------------------
-bx images -q
-BEFORE=$OUT
 bx commit cm1
 ok "commit without a name"
 expect_match "$OUT" '^sha256:[0-9a-f]{64}$' "it prints the ID"
 ANON=$OUT
-bx images -q
-expect_eq "$OUT" "$BEFORE" "an image without a name is not listed"
+bx images
+expect_match "$OUT" "<none> +<none> +${ANON:7:12} " "an image without a name is listed as docker's dangling ones"
 run_out "it runs by its ID" added "${ANON:7:12}" cat /added
 
 # ---- 4. errors ----------------------------------------------------------------------------------
+bx images -q
+BEFORE=$OUT
 NBLOBS=$(ls "$BERTH_ROOT/blobs/sha256" | wc -l)
 bx commit no-such-container cm/x:1
 rc_fails "commit of an unknown container"
@@ -191,7 +231,7 @@ rc_fails "commit -c with an unknown instruction"
 one_line "commit -c FROBNICATE" "FROBNICATE"
 bx commit -c 'RUN echo hi' cm1 cm/x:1
 rc_fails "commit -c RUN"
-one_line "commit -c RUN" "RUN is not a valid change command"
+one_line "commit -c RUN" "run is not a valid change command"
 bx commit cm1 'Bad:Ref::x'
 rc_fails "commit to a bad reference"
 one_line "commit to a bad reference" "Bad:Ref::x"
@@ -208,4 +248,9 @@ bx rm cm1
 ok "rm cm1"
 for c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$c" >/dev/null 2>&1; done
 expect_eq "$(timeout 20 "$BERTH" ps -aq | grep -c .)" 0 "containers left"
+check
+if compgen -G "$TMP/san/*" >/dev/null; then
+    fail "sanitizer reports:"
+    head -60 "$TMP"/san/* >&2
+fi
 finish

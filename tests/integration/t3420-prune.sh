@@ -29,7 +29,13 @@ file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
     { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
 
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME"
+mkdir -p "$HOME" "$TMP/san"
+# Sanitizer reports of every berth process (detached monitors included) go
+# to files, checked at the end.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
+fi
 at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done'
 
 bx() {
@@ -37,6 +43,9 @@ bx() {
     RC=$?
     OUT=$(cat "$TMP/bx.out")
     ERR=$(cat "$TMP/bx.err")
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
+        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
+    fi
 }
 bxin() {
     local input=$1
@@ -45,6 +54,9 @@ bxin() {
     RC=${PIPESTATUS[1]}
     OUT=$(cat "$TMP/bx.out")
     ERR=$(cat "$TMP/bx.err")
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
+        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
+    fi
 }
 ok() {
     check
@@ -202,4 +214,9 @@ ok "system df at the end"
 expect_eq "$(awk -F'   +' 'NR > 1 { print $2, $3, $4, $5 }' <<<"$OUT" | tr '\n' ',')" \
     "0 0 0B 0B,0 0 0B 0B,0 0 0B 0B,0 0 0B 0B," "system df of an empty store:"
 expect_eq "$(timeout 20 "$BERTH" ps -aq | grep -c .)" 0 "containers left"
+check
+if compgen -G "$TMP/san/*" >/dev/null; then
+    fail "sanitizer reports:"
+    head -60 "$TMP"/san/* >&2
+fi
 finish
