@@ -2819,6 +2819,128 @@ static void test_ignore_more(void **state)
     df_ignore_free(ig);
 }
 
+
+/* A base image's config is extended, not replaced; a failed instruction
+ * leaves the config as it was. */
+static void test_config_over_a_base(void **state)
+{
+    (void)state;
+    json_t *image = json_loads(
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"author\":\"base author\","
+        "\"config\":{\"Env\":[\"PATH=/bin\",\"LANG=C\"],\"Cmd\":[\"sh\"],"
+        "\"ExposedPorts\":{\"22/tcp\":{}},\"Volumes\":{\"/base\":{}},"
+        "\"Labels\":{\"base\":\"yes\"},\"WorkingDir\":\"/home\",\"OnBuild\":[\"RUN base\"],"
+        "\"Healthcheck\":{\"Test\":[\"CMD\",\"old\"]}}}", 0, NULL);
+    assert_non_null(image);
+    const char *env[] = {"PATH=/bin", "LANG=C", NULL};
+    char *cb;
+    cb = apply("ENV LANG=C.UTF-8 NEW=1", image, env);
+    free(cb);
+    json_is(cfg(image, "Env"), "[\"PATH=/bin\",\"LANG=C.UTF-8\",\"NEW=1\"]");
+    cb = apply("EXPOSE 80", image, env);
+    free(cb);
+    json_is(cfg(image, "ExposedPorts"), "{\"22/tcp\":{},\"80/tcp\":{}}");
+    cb = apply("VOLUME /data", image, env);
+    free(cb);
+    json_is(cfg(image, "Volumes"), "{\"/base\":{},\"/data\":{}}");
+    cb = apply("LABEL mine=1", image, env);
+    free(cb);
+    json_is(cfg(image, "Labels"), "{\"base\":\"yes\",\"mine\":\"1\"}");
+    cb = apply("WORKDIR app", image, env);
+    free(cb);
+    json_is(cfg(image, "WorkingDir"), "\"/home/app\"");
+    cb = apply("ONBUILD RUN mine", image, env);
+    free(cb);
+    json_is(cfg(image, "OnBuild"), "[\"RUN base\",\"RUN mine\"]");
+    cb = apply("HEALTHCHECK CMD new", image, env);
+    free(cb);
+    json_is(cfg(image, "Healthcheck"), "{\"Test\":[\"CMD-SHELL\",\"new\"]}");
+    cb = apply("MAINTAINER me", image, env);
+    free(cb);
+    json_is(json_object_get(image, "author"), "\"me\"");
+
+    /* failures change nothing */
+    char *before = json_dumps(image, JSON_COMPACT | JSON_SORT_KEYS);
+    struct dockerfile df;
+    parse_ok("FROM a\nEXPOSE 443 bad\nVOLUME /ok $NOPE\nSTOPSIGNAL NOPE\nWORKDIR $NOPE\n"
+             "ENV A=1 B=${X:?}\nLABEL a=${X:?}\nUSER ${X:?}\nARG A=${X:?}\n", &df);
+    for (size_t i = 1; i < df.n; i++) {
+        struct berr err = {0};
+        char *c2 = (char *)"untouched";
+        if (df_apply_config(&df.v[i], image, lookup_env, env, &c2, &err) == 0)
+            fail_msg("%s applied", df.v[i].text);
+        assert_null(c2);
+        char *after = json_dumps(image, JSON_COMPACT | JSON_SORT_KEYS);
+        if (strcmp(before, after) != 0)
+            fail_msg("%s changed the config:\n%s\n%s", df.v[i].text, before, after);
+        free(after);
+    }
+    dockerfile_free(&df);
+    free(before);
+    json_decref(image);
+}
+
+static void test_expand_details(void **state)
+{
+    (void)state;
+    const char *env[] = {"HOME=/root", "home=lower", "A_1=x", NULL};
+    /* names are case-sensitive; digits and '_' belong to names */
+    expand_is("$HOME $home $Home", env, "/root lower ");
+    expand_is("$A_1-$A_1_", env, "x-");
+    /* an empty result is an empty string, and no words */
+    char **w;
+    size_t n = 99;
+    struct berr err = {0};
+    assert_int_equal(df_words("$NOPE", '\\', lookup_env, env, &w, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_non_null(w);
+    assert_null(w[0]);
+    df_words_free(w);
+    df_words_free(NULL);
+    /* values are not scanned again */
+    const char *env2[] = {"X=$HOME", "Y='q'", "Z=a\\ b", NULL};
+    expand_is("$X", env2, "$HOME");
+    expand_is("$Y", env2, "'q'");
+    words_are("$Z", env2, "a\\,b");
+    /* a value with a newline splits words there too */
+    const char *env3[] = {"NL=a\nb", NULL};
+    words_are("$NL", env3, "a,b");
+    words_are("\"$NL\"", env3, "a\nb");
+    /* a lookup that sees every name asked */
+    expand_is("${UNSET_X:-$HOME}", env, "/root");
+}
+
+static void test_created_by_details(void **state)
+{
+    (void)state;
+    /* SHELL first, then everything shows the new shell */
+    json_t *image = new_image();
+    char *cb = apply("SHELL [\"/bin/ash\", \"-c\"]", image, NULL);
+    str_is(cb, "/bin/ash -c #(nop)  SHELL [/bin/ash -c]");
+    free(cb);
+    const char *lines[] = {"ENV A=1", "LABEL l=v", "EXPOSE 1", "USER u", "VOLUME /v",
+                           "STOPSIGNAL 1", "ONBUILD RUN x", "MAINTAINER m", "ARG a"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        cb = apply(lines[i], image, NULL);
+        if (strncmp(cb, "/bin/ash -c #(nop)  ", 20) != 0)
+            fail_msg("%s: %s", lines[i], cb);
+        free(cb);
+    }
+    cb = apply("WORKDIR /w", image, NULL);
+    str_is(cb, "/bin/ash -c #(nop) WORKDIR /w");
+    free(cb);
+    json_decref(image);
+
+    /* Go's %q in CMD for what needs escaping */
+    image = new_image();
+    cb = apply("CMD [\"a\\\"b\", \"tab\\there\", \"back\\\\slash\", \"\\u0001\", \"caf\\u00e9\"]",
+               image, NULL);
+    str_is(cb, "/bin/sh -c #(nop)  CMD [\"a\\\"b\" \"tab\\there\" \"back\\\\slash\" \"\\x01\" "
+               "\"caf\xc3\xa9\"]");
+    free(cb);
+    json_decref(image);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2874,6 +2996,9 @@ int main(void)
         cmocka_unit_test(test_flag_matrix),
         cmocka_unit_test(test_command_argv_table),
         cmocka_unit_test(test_ignore_more),
+        cmocka_unit_test(test_config_over_a_base),
+        cmocka_unit_test(test_expand_details),
+        cmocka_unit_test(test_created_by_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
