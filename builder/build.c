@@ -31,6 +31,8 @@
  */
 #include "internal.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +101,7 @@ struct build {
     char stage_platform[64];
     json_t *config;              /* its whole config document */
     json_t *args;                /* the stage's ARGs: name -> default or null */
+    bool cmd_set;                /* a CMD of this stage (ENTRYPOINT then keeps it) */
     int *status;                 /* what the command exits with on failure */
 };
 
@@ -240,13 +243,6 @@ static const char *stage_lookup(void *arg, const char *name)
     struct build *b = arg;
     const char *v = env_get(b->config, name);
     return v ? v : arg_value(b, name);
-}
-
-static const char *no_lookup(void *arg, const char *name)
-{
-    (void)arg;
-    (void)name;
-    return NULL;
 }
 
 /* The build args a RUN gets in its environment (docker's FilterAllowed:
@@ -412,12 +408,38 @@ static struct stage *stage_named(struct build *b, const char *name, bool by_inde
 
 /* An image of the store by name, pulled when it is missing (or always,
  * with `pull`). `id` gets its ID (the config digest). */
+/* Is the image's config for `platform` ("os/arch[/variant]")? */
+static bool image_platform_is(json_t *config, const char *platform)
+{
+    char os[32] = "", arch[32] = "", variant[32] = "";
+    sscanf(platform, "%31[^/]/%31[^/]/%31s", os, arch, variant);
+    const char *cos = json_string_value(json_object_get(config, "os"));
+    const char *carch = json_string_value(json_object_get(config, "architecture"));
+    const char *cvar = json_string_value(json_object_get(config, "variant"));
+    return cos && carch && strcmp(cos, os) == 0 && strcmp(carch, arch) == 0 &&
+           (!variant[0] || (cvar && strcmp(cvar, variant) == 0));
+}
+
+/* An image of the store by name, pulled when it is missing, when it is
+ * for another platform than one asked for, or always with `pull`. `id`
+ * gets its ID (the config digest). */
 static int image_resolve(struct build *b, const char *name, const char *platform, bool pull,
                          char id[DIGEST_MAX], struct berr *err)
 {
-    json_t *manifest = NULL;
-    int rc = pull ? -BERR_NOTFOUND : berth_image_get(b->s, name, &manifest, NULL, NULL, err);
-    if (rc < 0 && (pull || err->code == BERR_NOTFOUND)) {
+    json_t *manifest = NULL, *config = NULL;
+    char have[64] = "";
+    int rc = pull ? -BERR_NOTFOUND : berth_image_get(b->s, name, &manifest, &config, NULL, err);
+    bool explicit = b->o->platform || strcmp(platform, b->platform) != 0;
+    if (rc == 0 && explicit && !image_platform_is(config, platform)) {
+        snprintf(have, sizeof have, "%.20s/%.20s",
+                 json_string_value(json_object_get(config, "os")) ?: "?",
+                 json_string_value(json_object_get(config, "architecture")) ?: "?");
+        json_decref(manifest);
+        manifest = NULL;
+        rc = -BERR_NOTFOUND;
+    }
+    json_decref(config);
+    if (rc < 0 && (pull || have[0] || err->code == BERR_NOTFOUND)) {
         struct berth_ref ref;
         char digest[DIGEST_MAX];
         if (berth_ref_parse(name, &ref, err) < 0)
@@ -429,6 +451,12 @@ static int image_resolve(struct build *b, const char *name, const char *platform
         rc = berth_pull(b->c, b->s, name, platform, digest, err);
         if (rc == 0)
             rc = berth_image_get(b->s, name, &manifest, NULL, NULL, err);
+        if (rc < 0 && have[0]) {
+            char why[256];
+            memcpy(why, err->msg, sizeof why);
+            return berr_set(err, BERR_NOTFOUND, "image %s is for %s, not %s, and the %s one "
+                            "could not be pulled: %s", name, have, platform, platform, why);
+        }
     }
     if (rc < 0)
         return rc;
@@ -454,7 +482,7 @@ static int run_triggers(struct build *b, json_t *triggers, struct berr *err)
     json_array_foreach(triggers, i, t) {
         const char *text = json_string_value(t);
         struct dockerfile df = {0};
-        int rc = text ? dockerfile_parse(text, strlen(text), b->dfname, &df, err)
+        int rc = text ? df_parse_fragment(text, strlen(text), b->dfname, &df, err)
                       : berr_set(err, BERR_INVALID, "invalid ONBUILD trigger");
         if (rc == 0 && df.n != 1)
             rc = berr_set(err, BERR_INVALID, "onbuild trigger should be a single expression");
@@ -493,6 +521,7 @@ static int stage_begin(struct build *b, struct stage *st, struct berr *err)
     free(plat);
     json_decref(b->args);
     b->args = json_object();
+    b->cmd_set = false;
     b->image[0] = '\0';
     json_decref(b->config);
     b->config = NULL;
@@ -531,20 +560,102 @@ static int stage_begin(struct build *b, struct stage *st, struct berr *err)
 
 /* ---- config-only instructions and ARG ---------------------------------------------- */
 
+/* A directory entry of a layer: attributes as `st`, or root's 0755 now. */
+static int layer_dir(struct archive *a, const char *path, const struct stat *st,
+                     struct berr *err)
+{
+    struct archive_entry *ae = archive_entry_new();
+    char name[4200];
+    snprintf(name, sizeof name, "%s/", path);
+    archive_entry_set_pathname(ae, name);
+    archive_entry_set_filetype(ae, AE_IFDIR);
+    archive_entry_set_perm(ae, st ? st->st_mode & 07777 : 0755);
+    archive_entry_set_uid(ae, st ? st->st_uid : 0);
+    archive_entry_set_gid(ae, st ? st->st_gid : 0);
+    archive_entry_set_mtime(ae, st ? st->st_mtim.tv_sec : time(NULL), 0);
+    int rc = archive_write_header(a, ae) == ARCHIVE_OK
+                 ? 0 : berr_set(err, BERR_IO, "cannot write a layer: %s", archive_error_string(a));
+    archive_entry_free(ae);
+    return rc;
+}
+
+/* WORKDIR makes its directory, as docker's builder does: a layer with the
+ * directories missing from the image (root's, 0755) and the existing ones
+ * above them. *made false when nothing was missing (or a symlink is on the
+ * way: the runtime makes what is missing when a container starts). */
+static int workdir_layer(struct build *b, struct berth_layer *layer, bool *made,
+                         struct berr *err)
+{
+    const char *wd = json_string_value(json_object_get(json_object_get(b->config, "config"),
+                                                       "WorkingDir"));
+    *made = false;
+    if (!wd || wd[0] != '/' || strlen(wd) >= 4000)
+        return 0;
+    char *root = NULL, path[4096] = "";
+    if (b->image[0] && image_view(b, b->image, &root, err) < 0)
+        return -BERR_IO;
+    struct stat parents[64];
+    char *names[64];
+    size_t nparents = 0;
+    struct berth_layer_writer *w = NULL;
+    int rc = 0;
+    char *copy = strdup(wd), *save = NULL;
+    for (char *c = copy ? strtok_r(copy, "/", &save) : NULL; c && rc == 0;
+         c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0)
+            break;
+        size_t len = strlen(path);
+        snprintf(path + len, sizeof path - len, "%s%s", len ? "/" : "", c);
+        char full[8200];
+        struct stat st;
+        snprintf(full, sizeof full, "%s/%s", root ? root : "", path);
+        if (!w && root && lstat(full, &st) == 0) {
+            if (!S_ISDIR(st.st_mode) || nparents == 64)
+                break;
+            parents[nparents] = st;
+            names[nparents++] = strdup(path);
+            continue;
+        }
+        if (!w) {
+            rc = berth_layer_new(b->s, &w, err);
+            for (size_t i = 0; rc == 0 && i < nparents; i++)
+                rc = layer_dir(berth_layer_archive(w), names[i], &parents[i], err);
+        }
+        if (rc == 0)
+            rc = layer_dir(berth_layer_archive(w), path, NULL, err);
+    }
+    if (rc == 0 && w) {
+        rc = berth_layer_finish(w, layer, err);
+        *made = rc == 0;
+    }
+    berth_layer_free(w);
+    for (size_t i = 0; i < nparents; i++)
+        free(names[i]);
+    free(copy);
+    if (root)
+        rootview_umount(root);
+    return rc;
+}
+
 static int config_step(struct build *b, const struct df_instr *in, struct berr *err)
 {
     json_t *doc = json_deep_copy(b->config);
     char *created_by = NULL, *args = args_key(b);
     char parent[DIGEST_MAX + 80], key[DIGEST_MAX];
-    int rc = df_apply_config(in, doc, stage_lookup, b, &created_by, err);
+    int rc = df_apply_config_stage(in, doc, stage_lookup, b, &b->cmd_set, &created_by, err);
     if (rc == 0) {
         parent_key(b, parent, sizeof parent);
         cache_key(parent, created_by, args, "", key);
         if (!cache_hit(b, key)) {
             json_t *old = b->config;
+            struct berth_layer layer;
+            bool made = false;
             b->config = doc;
             doc = old;
-            rc = commit_step(b, NULL, created_by, key, err);
+            if (in->kind == DF_WORKDIR)
+                rc = workdir_layer(b, &layer, &made, err);
+            if (rc == 0)
+                rc = commit_step(b, made ? &layer : NULL, created_by, key, err);
         }
     }
     json_decref(doc);
@@ -1001,11 +1112,12 @@ static int plan_stages(struct build *b, struct berr *err)
             st->end = b->df.n;
             if (b->nstages > 1)
                 b->stages[b->nstages - 2].end = i;
-            char **w = NULL;
+            /* the words as written: the base is expanded when the stage starts */
+            char *w[4] = {0}, *line = strdup(in->nargs ? in->args[0] : ""), *save = NULL;
             size_t n = 0;
-            if (df_words(in->nargs ? in->args[0] : "", b->df.escape, no_lookup, NULL, &w, &n,
-                         err) < 0)
-                return -BERR_INVALID;
+            for (char *t = line ? strtok_r(line, " \t", &save) : NULL; t;
+                 t = strtok_r(NULL, " \t", &save))
+                w[n < 4 ? n : 3] = t, n++;
             int rc = 0;
             if (n != 1 && !(n == 3 && strcasecmp(w[1], "as") == 0))
                 rc = berr_set(err, BERR_INVALID, "%s:%d: FROM requires either one or three "
@@ -1025,7 +1137,7 @@ static int plan_stages(struct build *b, struct berr *err)
                 if (rc == 0)
                     st->name = strdup(w[2]);
             }
-            df_words_free(w);
+            free(line);
             if (rc < 0)
                 return rc;
         } else if (b->nstages == 0 && in->kind == DF_ARG) {

@@ -9,6 +9,10 @@
  * hit counts only while its image is still in the store; entries are
  * written through a temporary file and a rename, so a reader never sees
  * half of one, and two builds racing on the same step just both win.
+ *
+ * `builder prune` empties the cache and removes the build steps' images,
+ * but those a container was made from; their blobs go with them unless a
+ * named image (or another kept one) shares them.
  */
 #include "internal.h"
 
@@ -116,9 +120,30 @@ static uint64_t cache_clear(struct berth_store *s)
     return freed;
 }
 
+static int container_image(void *arg, json_t *state)
+{
+    const char *image = json_string_value(json_object_get(state, "Image"));
+    if (image && *image)
+        json_object_set_new(arg, image, json_true());
+    return 0;
+}
+
+static bool used_by_container(void *arg, const char *id)
+{
+    return json_object_get(arg, id) != NULL;
+}
+
 int builder_prune(struct berth_store *s, uint64_t *freed, struct berr *err)
 {
-    (void)err;
-    *freed = cache_clear(s);
-    return 0;
+    json_t *used = json_object();
+    int rc = rt_list(s, true, container_image, used, err);
+    uint64_t images = 0;
+    *freed = 0;
+    if (rc == 0)
+        *freed = cache_clear(s);
+    if (rc == 0)
+        rc = berth_prune_intermediate(s, used_by_container, used, &images, err);
+    *freed += images;
+    json_decref(used);
+    return rc;
 }

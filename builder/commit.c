@@ -26,7 +26,7 @@ static int changes_parse(const struct commit_opts *o, struct dockerfile *dfs, st
         const char *text = o->changes[i];
         struct berr e2 = {0};
         if (df_parse_changes(&o->changes[i], 1, &dfs[i], &e2) < 0) {
-            const char *msg = strncmp(e2.msg, "change:1: ", 10) == 0 ? e2.msg + 10 : e2.msg;
+            const char *msg = strncmp(e2.msg, "-c:1: ", 6) == 0 ? e2.msg + 6 : e2.msg;
             return berr_set(err, BERR_INVALID, "invalid change '%s': %s", text, msg);
         }
         if (dfs[i].n != 1)

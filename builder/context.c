@@ -26,7 +26,8 @@
  *    are copied as links, hard links among the copied files stay links;
  *  - the destination is a directory when it ends with '/', when there are
  *    several sources (which then requires the '/'), or when the parent
- *    image has a directory there; missing parents are created 0755;
+ *    image has a directory there; missing parents are created 0755 and
+ *    owned as what is copied, existing ones keep the image's metadata;
  *  - everything copied is owned by 0:0 unless --chown (names looked up in
  *    the parent image's /etc/passwd and /etc/group); --chmod sets the
  *    permission bits of what is copied; modes and mtimes are kept;
@@ -55,10 +56,6 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
-
-/* the contract of ignore.c: may a "!" pattern bring back something under
- * the excluded directory `dir`? (declared here too until internal.h has it) */
-bool df_ignore_may_reinclude(const struct df_ignore *ig, const char *dir);
 
 #define CHUNK (1 << 20)
 #define MAX_LINKS 40             /* symlinks followed while resolving one path */
@@ -991,8 +988,8 @@ static int add_parents(const struct copy_step *c, struct copy_plan *p, const cha
             snprintf(abs, sizeof abs, "%s/%s", c->parent_root, prefix);
             if (lstat(abs, &st) == 0) {
                 if (!S_ISDIR(st.st_mode))
-                    return fail(p, err, BERR_CONFLICT, "%s failed: mkdir /%s: not a directory",
-                                p->cmd, prefix);
+                    return fail(p, err, BERR_CONFLICT, "failed to copy files: mkdir /%s: not a "
+                                "directory", prefix);
                 there = true;
             }
         }
@@ -1244,8 +1241,8 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
         struct stat tst;
         snprintf(there, sizeof there, "%s/%s", c->parent_root, lpath);
         if (lstat(there, &tst) == 0 && S_ISDIR(tst.st_mode))
-            return fail(p, err, BERR_CONFLICT, "%s failed: cannot replace to directory /%s with "
-                        "file", p->cmd, lpath);
+            return fail(p, err, BERR_CONFLICT, "failed to copy files: cannot replace the "
+                        "directory /%s with a file", lpath);
     }
     char parent[3 * PATH_MAX];
     snprintf(parent, sizeof parent, "%s", lpath);
@@ -1321,8 +1318,8 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
                 struct stat dst;
                 snprintf(abs, sizeof abs, "%s/%s", c->parent_root, t->dir);
                 if (*t->dir && lstat(abs, &dst) == 0 && !S_ISDIR(dst.st_mode))
-                    rc = fail(p, err, BERR_CONFLICT, "%s failed: cannot copy a directory onto "
-                              "the file /%s", p->cmd, t->dir);
+                    rc = fail(p, err, BERR_CONFLICT, "failed to copy files: failed to copy "
+                              "directory: mkdir /%s: not a directory", t->dir);
             }
             if (rc == 0)
                 rc = add_source(w, c, t, root, real, base, &st, c->add, err);
@@ -1408,7 +1405,8 @@ static int resolve_dest(const struct copy_step *c, struct copy_plan *p, struct t
     struct stat st;
     int r = resolve_scoped(c->parent_root, t->dir, NULL, real, sizeof real, &st);
     if (r == -ENOTDIR)
-        return fail(p, err, BERR_CONFLICT, "%s failed: mkdir %s: not a directory", p->cmd, full);
+        return fail(p, err, BERR_CONFLICT, "failed to copy files: lstat /%s: not a directory",
+                    t->dir);
     if (r < 0 && r != -ENOENT)
         return fail(p, err, BERR_IO, "%s failed: %s: %s", p->cmd, full, strerror(-r));
     snprintf(t->dir, sizeof t->dir, "%s", real);

@@ -631,6 +631,7 @@ static int parse_onbuild(const struct pctx *p, const char *rest, const char *tex
         t++;
     free(in->sub->text);
     in->sub->text = xstrdup(t);
+    push_str(&in->args, &in->nargs, xstrdup(t));
     return 0;
 }
 
@@ -745,6 +746,8 @@ static int parse_instr(const struct pctx *p, const char *line, struct df_instr *
     size_t nfw = 0;
     const char *rest;
     split_flags(name + nl, &fw, &nfw, &rest);
+    while (is_ws(*rest))
+        rest++;
     char *args = xstrdup(rest);
     size_t al = strlen(args);
     while (al > 0 && is_ws(args[al - 1]))
@@ -993,6 +996,12 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
     return 0;
 }
 
+int df_parse_fragment(const char *text, size_t len, const char *filename,
+                      struct dockerfile *out, struct berr *err)
+{
+    return parse_text(text, len, filename ? filename : "Dockerfile", out, err);
+}
+
 int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err)
 {
     size_t total = 1;
@@ -1009,23 +1018,7 @@ int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, str
         text[at++] = '\n';
     }
     text[at] = '\0';
-    int rc = parse_text(text, at, "change", out, err);
+    int rc = parse_text(text, at, "-c", out, err);
     free(text);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < out->n; i++) {
-        enum df_kind k = out->v[i].kind;
-        if (k == DF_FROM || k == DF_RUN || k == DF_ARG || k == DF_COPY || k == DF_ADD ||
-            k == DF_MAINTAINER || k == DF_SHELL || k == DF_STOPSIGNAL) {
-            char low[16];
-            const char *u = df_kind_name(k);
-            size_t j = 0;
-            for (; u[j] && j < sizeof low - 1; j++)
-                low[j] = (char)tolower((unsigned char)u[j]);
-            low[j] = '\0';
-            dockerfile_free(out);
-            return berr_set(err, BERR_INVALID, "%s is not a valid change command", low);
-        }
-    }
-    return 0;
+    return rc;
 }

@@ -123,6 +123,7 @@ struct lex {
     df_lookup_fn lookup;
     void *arg;
     struct berr *err;
+    int depth;                   /* of ${...} inside ${...} */
 };
 
 static int peek(const struct lex *lx)
@@ -301,7 +302,12 @@ static int dollar(struct lex *lx, struct sbuf *out)
         return lerr(lx, "unsupported modifier (%s) in substitution", chs);
     }
     struct sbuf word = {0};
+    if (++lx->depth > 256) {
+        free(name.p);
+        return lerr(lx, "syntax error: substitutions nested too deeply");
+    }
     rc = stop_on(lx, '}', ch == '#' || ch == '%', &word, NULL);
+    lx->depth--;
     if (rc < 0) {
         if (peek(lx) < 0)
             rc = lerr(lx, "syntax error: missing '}'");
@@ -393,9 +399,17 @@ static int process(const char *in, char escape, df_lookup_fn lookup, void *arg, 
     if (rc < 0 && err) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        char *q = df_go_quote(in);
-        berr_set(err, BERR_INVALID, "failed to process %s: %s", q, msg);
+        /* a long source is cut, so that the cause still fits the message */
+        size_t cut = strlen(in) > 80 ? 60 : strlen(in);
+        while (cut > 0 && cut < strlen(in) && ((unsigned char)in[cut] & 0xc0) == 0x80)
+            cut--;
+        char *src = strndup(in, cut);
+        if (!src)
+            abort();
+        char *q = df_go_quote(src);
+        berr_set(err, BERR_INVALID, "failed to process %s%s: %s", q, in[cut] ? "..." : "", msg);
         free(q);
+        free(src);
     }
     return rc;
 }

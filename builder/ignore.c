@@ -80,16 +80,13 @@ static size_t rune_at(const char *s, size_t n, unsigned *r)
     return len;
 }
 
-static unsigned *decode(const char *s, size_t *n)
+/* The runes of s[0..len) into buf (len entries at least). */
+static size_t decode(const char *s, size_t len, unsigned *buf)
 {
-    size_t len = strlen(s), k = 0;
-    unsigned *r = malloc((len + 1) * sizeof *r);
-    if (!r)
-        abort();
+    size_t k = 0;
     for (size_t i = 0; i < len;)
-        i += rune_at(s + i, len - i, &r[k++]);
-    *n = k;
-    return r;
+        i += rune_at(s + i, len - i, &buf[k++]);
+    return k;
 }
 
 /* ---- Go's filepath.Clean -------------------------------------------------------------- */
@@ -270,13 +267,20 @@ static bool class_has(const struct tok *t, unsigned r)
 /* The tokens as the regular expression docker makes of them, anchored at
  * both ends; run as an NFA: state 2k is "at token k", 2k+1 is "inside the
  * (.*\/)? of token k". */
-static bool regex_match(const struct pattern *pt, const char *path)
+static bool regex_match(const struct pattern *pt, const char *path, size_t len)
 {
-    size_t n, m = pt->ntoks, ns = 2 * (m + 1);
-    unsigned *s = decode(path, &n);
-    bool *cur = calloc(ns, sizeof *cur), *nxt = calloc(ns, sizeof *nxt);
-    if (!cur || !nxt)
+    size_t m = pt->ntoks, ns = 2 * (m + 1);
+    /* small paths and patterns need no allocation: this runs for every
+     * file of a context */
+    unsigned sbuf[512];
+    bool sstate[2][130];
+    unsigned *s = len <= 512 ? sbuf : malloc(len * sizeof *s);
+    bool *cur = ns <= 130 ? sstate[0] : calloc(ns, sizeof *cur);
+    bool *nxt = ns <= 130 ? sstate[1] : calloc(ns, sizeof *nxt);
+    if (!s || !cur || !nxt)
         abort();
+    size_t n = decode(path, len, s);
+    memset(cur, 0, ns * sizeof *cur);
     cur[0] = true;
     for (size_t i = 0;; i++) {
         for (size_t k = 0; k < m; k++)           /* the empty moves, forward only */
@@ -326,33 +330,36 @@ static bool regex_match(const struct pattern *pt, const char *path)
         if (!any)
             break;
     }
-    bool ok = cur[2 * m];
-    /* stopped early: not all of the path was read */
-    free(s);
-    free(cur);
-    free(nxt);
+    bool ok = cur[2 * m];               /* false too when it stopped early */
+    if (s != sbuf)
+        free(s);
+    if (ns > 130) {
+        free(cur);
+        free(nxt);
+    }
     return ok;
 }
 
-static bool pattern_match(const struct pattern *pt, const char *path)
+/* Does the pattern match path[0..pl)? */
+static bool pattern_match(const struct pattern *pt, const char *path, size_t pl)
 {
-    size_t cl = strlen(pt->clean), pl = strlen(path);
+    size_t cl = strlen(pt->clean);
     switch (pt->type) {
     case M_EXACT:
-        return strcmp(path, pt->clean) == 0;
+        return pl == cl && memcmp(path, pt->clean, pl) == 0;
     case M_PREFIX:
-        return strncmp(path, pt->clean, cl - 2) == 0;
+        return pl >= cl - 2 && memcmp(path, pt->clean, cl - 2) == 0;
     case M_SUFFIX: {
         const char *suf = pt->clean + 2;
         size_t sl = cl - 2;
-        if (pl >= sl && strcmp(path + pl - sl, suf) == 0)
+        if (pl >= sl && memcmp(path + pl - sl, suf, sl) == 0)
             return true;
-        return suf[0] == '/' && strcmp(path, suf + 1) == 0;
+        return suf[0] == '/' && pl == sl - 1 && memcmp(path, suf + 1, pl) == 0;
     }
     case M_REGEX:
         break;
     }
-    return regex_match(pt, path);
+    return regex_match(pt, path, pl);
 }
 
 /* ---- the file ------------------------------------------------------------------------- */
@@ -455,17 +462,11 @@ bool df_ignore_match(const struct df_ignore *ig, const char *path)
         const struct pattern *pt = &ig->v[i];
         if (pt->exception != matched)
             continue;
-        bool m = pattern_match(pt, path);
+        bool m = pattern_match(pt, path, strlen(path));
         /* the parent directories, shortest first */
-        for (const char *q = path; !m && slash && q <= slash; q++) {
-            if (*q != '/')
-                continue;
-            char *parent = strndup(path, (size_t)(q - path));
-            if (!parent)
-                abort();
-            m = pattern_match(pt, parent);
-            free(parent);
-        }
+        for (const char *q = path; !m && slash && q <= slash; q++)
+            if (*q == '/')
+                m = pattern_match(pt, path, (size_t)(q - path));
         if (m)
             matched = !pt->exception;
     }

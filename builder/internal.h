@@ -48,7 +48,8 @@ struct df_instr {
     size_t nargs;
     /* HEALTHCHECK: NONE gives nargs 0 and json false with kind kept;
      * ONBUILD: the instruction it holds (not itself ONBUILD, FROM or
-     * MAINTAINER), with `text` its own text without "ONBUILD ". */
+     * MAINTAINER), with `text` its own text without "ONBUILD " (also
+     * ONBUILD's one argument: the trigger as the config records it). */
     struct df_instr *sub;
     char escape;                 /* the file's escape character, for df_expand */
 };
@@ -69,9 +70,15 @@ int dockerfile_parse(const char *text, size_t len, const char *filename, struct 
 void dockerfile_free(struct dockerfile *df);
 /* The value of a flag, or NULL when not given. */
 const char *df_flag(const struct df_instr *in, const char *name);
-/* `commit -c` changes: each one line of a Dockerfile, no FROM needed; only
- * CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, USER, VOLUME
- * and WORKDIR ("run is not a valid change command" otherwise). */
+/* Lines of a Dockerfile without the checks of a whole file (a FROM first,
+ * not empty): an ONBUILD trigger when a stage starts from its image. */
+int df_parse_fragment(const char *text, size_t len, const char *filename,
+                      struct dockerfile *out, struct berr *err);
+/* `commit -c` changes: lines of a Dockerfile, joined as docker does, with
+ * no FROM needed and errors named "-c:LINE: ...". Which instructions a
+ * commit takes is the caller's to check (docker: CMD, ENTRYPOINT, ENV,
+ * EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR;
+ * "run is not a valid change command"). */
 int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err);
 /* "RUN" for DF_RUN... */
 const char *df_kind_name(enum df_kind k);

@@ -659,7 +659,7 @@ struct loader {
     const char *file;
     json_t *files;
     json_t *names;      /* [[name, manifest digest, media type, size, repo digest|null]] */
-    json_t *ids;        /* image ids loaded without a name */
+    json_t *ids;        /* [[image id, manifest digest, media type, size]] loaded without a name */
     uint64_t input_size;   /* of the archive file, 0 when unknown (stdin, a pipe) */
     uint64_t declared;     /* member sizes so far, from their tar headers */
 };
@@ -1023,7 +1023,8 @@ static int load_docker(struct loader *L, json_t *mf, struct berr *err)
             add_name(L, full, md, MT_OCI_MANIFEST, blen, NULL);
         }
         if (json_array_size(tags) == 0)
-            json_array_append_new(L->ids, json_string(json_string_value(json_object_get(img, "id"))));
+            json_array_append_new(L->ids, json_pack("[s,s,s,I]", json_string_value(json_object_get(img, "id")),
+                                                    md, MT_OCI_MANIFEST, (json_int_t)blen));
     }
     json_decref(commits);
     json_decref(manifests);
@@ -1196,7 +1197,7 @@ static int load_oci(struct loader *L, json_t *xf, struct berr *err)
     json_t *index = json_file(member_tmp(xf), err, "index.json");
     if (!index)
         return -BERR_INVALID;
-    json_t *commits = json_array(), *pending = json_array();
+    json_t *commits = json_array(), *pending = json_array(), *pending_ids = json_array();
     int rc = 0;
     json_t *list = json_object_get(index, "manifests");
     if (!json_is_array(list) || json_array_size(list) == 0)
@@ -1219,15 +1220,19 @@ static int load_oci(struct loader *L, json_t *xf, struct berr *err)
         } else {
             json_t *m = oci_json(L, md, err);
             const char *cd = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
-            json_array_append_new(L->ids, json_string(cd ? cd : md));
+            json_array_append_new(pending_ids, json_pack("[s,s,s,I]", cd ? cd : md, md, mt,
+                                                         (json_int_t)size));
             json_decref(m);
         }
     }
     json_array_foreach(commits, i, desc)
         if (rc == 0)
             rc = member_commit(L, desc, err);
-    if (rc == 0)
+    if (rc == 0) {
         json_array_extend(L->names, pending);
+        json_array_extend(L->ids, pending_ids);
+    }
+    json_decref(pending_ids);
     json_decref(commits);
     json_decref(pending);
     json_decref(index);
@@ -1270,9 +1275,16 @@ int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void
         if (rc == 0 && each)
             rc = each(arg, name);
     }
-    json_array_foreach(L.ids, i, n)
+    /* an image without a name is kept by its id, as docker load does */
+    json_array_foreach(L.ids, i, n) {
+        if (rc < 0)
+            break;
+        rc = store_add_image(s, json_string_value(json_array_get(n, 1)),
+                             json_string_value(json_array_get(n, 2)),
+                             (uint64_t)json_integer_value(json_array_get(n, 3)), false, NULL, err);
         if (rc == 0 && each)
-            rc = each(arg, json_string_value(n));
+            rc = each(arg, json_string_value(json_array_get(n, 0)));
+    }
     loader_clean(&L);
     store_unpin(s);
     json_decref(L.files);

@@ -144,6 +144,11 @@ int berth_tag(struct berth_store *s, const char *source, const char *target,
 /* Untag; with force, remove every name of that image. Blobs no image uses
  * any more are deleted. */
 int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *err);
+/* `builder prune`: remove the build steps' images (intermediate) but those
+ * `keep` (NULL: none) answers true for, given their IDs; then the blobs no
+ * image uses any more. `freed` gets the bytes of the blobs deleted. */
+int berth_prune_intermediate(struct berth_store *s, bool (*keep)(void *arg, const char *id),
+                             void *arg, uint64_t *freed, struct berr *err);
 
 /* ---- moving images ------------------------------------------------------------ */
 

@@ -745,12 +745,17 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
         /* by id: every name of that image, which needs force if several */
         json_t *keep = json_array();
         size_t hits = 0;
+        size_t matched = 0;
         json_array_foreach(list, i, e) {
-            if (entry_matches(s, e, what, NULL))
-                hits++;
-            else
+            if (entry_matches(s, e, what, NULL)) {
+                matched++;
+                hits += entry_name(e) != NULL;   /* the id's own entry is no name */
+            } else {
                 json_array_append(keep, e);
+            }
         }
+        if (matched && !hits)
+            hits = 1;
         if (hits == 0)
             rc = berr_set(err, BERR_NOTFOUND, "No such image: %s", what);
         else if (hits > 1 && !force)
@@ -781,6 +786,67 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
             snprintf(digest, sizeof digest, "sha256:%s", de->d_name);
             if (!json_object_get(used, digest))
                 unlinkat(dirfd(d), de->d_name, 0);
+        }
+        if (d)
+            closedir(d);
+        json_decref(used);
+        flock(s->pin_fd, LOCK_UN);
+    }
+    json_decref(doc);
+    store_unlock(s);
+    return rc;
+}
+
+/* `builder prune`: the build steps' images go, but for those `keep` asks
+ * for, then every blob no remaining image uses (unless a pull or load is
+ * writing blobs: then the next prune or rmi sweeps them). */
+int berth_prune_intermediate(struct berth_store *s, bool (*keep)(void *arg, const char *id),
+                             void *arg, uint64_t *freed, struct berr *err)
+{
+    *freed = 0;
+    if (store_lock(s, true) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    json_t *list = json_object_get(doc, "manifests");
+    size_t removed = 0;
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        json_t *e = json_array_get(list, i), *manifest, *config;
+        struct berr ignore = {0};
+        if (entry_name(e) || !entry_intermediate(e))
+            continue;
+        const char *id = NULL;
+        if (entry_load(s, e, &manifest, &config, &ignore) == 0) {
+            id = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+            bool kept = keep && id && keep(arg, id);
+            json_decref(manifest);
+            json_decref(config);
+            if (kept)
+                continue;
+        }
+        json_array_remove(list, i);
+        removed++;
+    }
+    int rc = removed ? index_write(s, doc, err) : 0;
+    if (rc == 0 && flock(s->pin_fd, LOCK_EX | LOCK_NB) == 0) {
+        json_t *used = json_object();
+        mark_used(s, doc, used);
+        mark_pinned(s, used);
+        mark_gzip(s, used);
+        char dir[2200];
+        snprintf(dir, sizeof dir, "%s/blobs/sha256", s->root);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            char digest[DIGEST_MAX];
+            struct stat st;
+            if (strlen(de->d_name) != 64)
+                continue;
+            snprintf(digest, sizeof digest, "sha256:%s", de->d_name);
+            if (json_object_get(used, digest) ||
+                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;
+            if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                *freed += (uint64_t)st.st_size;
         }
         if (d)
             closedir(d);

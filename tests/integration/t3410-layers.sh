@@ -13,6 +13,9 @@
 #   - berth pull of that into another store: same image ID, runs;
 #   - berth save writes the layer as <diff_id>/layer.tar; berth load of it
 #     gives the same image;
+#   - history shows the ID of each entry's image when the store has it (an
+#     untagged parent loaded beside its child), <missing> once it is gone;
+#     images lists the untagged one as <none>:<none>;
 #   - rmi keeps the blobs another image still uses (the layer and its gzip
 #     form), and removes them with the last one.
 # The stores ($BERTH_ROOT) and $HOME live in $TMP. Needs root for berth run.
@@ -185,6 +188,50 @@ BERTH_ROOT=$TMP/store3 bx inspect "$APP"
 expect_eq "$(jq -r '.[0].Id' <<<"$OUT")" "$ID" "load: the same image ID"
 expect_eq "$(jq -r '.[0].Layers[0].digest + " " + .[0].Layers[0].mediaType' <<<"$OUT")" \
     "$LAYER application/vnd.oci.image.layer.v1.tar" "load: the layer stays uncompressed"
+
+# ---- history: the IMAGE of each entry an image of the store made -------------------------------
+# a docker-archive of two images: the saved one, untagged, and one more
+# layer over it (its history extended), tagged
+S=$TMP/saved
+mkdir -p "$TMP/l2/etc" && echo two >"$TMP/l2/etc/two"
+tar -C "$TMP/l2" --owner=0 --group=0 --numeric-owner -cf "$TMP/l2.tar" .
+L2=sha256:$(sha256sum "$TMP/l2.tar" | cut -d' ' -f1)
+mkdir -p "$S/${L2#sha256:}" && cp "$TMP/l2.tar" "$S/${L2#sha256:}/layer.tar"
+jq -c --arg l "$L2" '.rootfs.diff_ids += [$l] | .history += [{created: "2026-01-02T03:04:05Z", created_by: "/bin/sh -c echo two > /etc/two"}]' \
+    "$S/${ID#sha256:}.json" | tr -d '\n' >"$TMP/top.json"
+TOP_ID=sha256:$(sha256sum "$TMP/top.json" | cut -d' ' -f1)
+cp "$TMP/top.json" "$S/${TOP_ID#sha256:}.json"
+jq -n --arg a "${ID#sha256:}.json" --arg b "${TOP_ID#sha256:}.json" --arg l1 "$LPATH" \
+    --arg l2 "${L2#sha256:}/layer.tar" --arg t "$REG/t3410/stack:v1" \
+    '[{Config: $a, RepoTags: null, Layers: [$l1]}, {Config: $b, RepoTags: [$t], Layers: [$l1, $l2]}]' >"$S/manifest.json"
+rm -f "$S/repositories"
+tar -C "$S" -cf "$TMP/stack.tar" .
+export BERTH_ROOT=$TMP/store4
+bx load -i "$TMP/stack.tar"
+ok "berth load of an image and its untagged parent"
+expect_eq "$(sort <<<"$OUT")" "$(printf 'Loaded image ID: %s\nLoaded image: %s\n' "$ID" "$REG/t3410/stack:v1" | sort)" \
+    "load names both"
+bx history "$REG/t3410/stack:v1"
+ok "history of the top image"
+expect_eq "$(sed 1d <<<"$OUT" | awk '{print $1}' | paste -sd' ')" "${TOP_ID:7:12} ${ID:7:12}" \
+    "history: each entry's image, as the store has them"
+expect_match "$(sed -n 2p <<<"$OUT")" '/bin/sh -c echo two > /etc/two +[0-9.]+kB' "history: CREATED BY and SIZE"
+bx history --no-trunc -q "$REG/t3410/stack:v1"
+expect_eq "$(paste -sd' ' <<<"$OUT")" "$TOP_ID $ID" "history -q --no-trunc: full IDs"
+bx images
+ok "images with an untagged image"
+expect_eq "$(sed 1d <<<"$OUT" | awk '{print $1 ":" $2 " " $3}' | sort | paste -sd' ')" \
+    "$(printf '%s\n' "$REG/t3410/stack:v1 ${TOP_ID:7:12}" "<none>:<none> ${ID:7:12}" | sort | paste -sd' ')" \
+    "images: the untagged image as <none>:<none>"
+bx rmi "${ID:7:12}"
+ok "rmi of the untagged image by ID"
+bx history "$REG/t3410/stack:v1"
+expect_eq "$(sed 1d <<<"$OUT" | awk '{print $1}' | paste -sd' ')" "${TOP_ID:7:12} <missing>" \
+    "history: <missing> once that image is gone"
+check; [ -e "$(blob "$LAYER")" ] || fail "rmi of the parent removed a layer the top image uses"
+bx images -q
+expect_eq "$OUT" "${TOP_ID:7:12}" "images -q after rmi of the untagged image"
+export BERTH_ROOT=$TMP/store
 
 # ---- rmi keeps what another image uses ------------------------------------------------------------
 bx rmi "$REG/t3410/other:v1"

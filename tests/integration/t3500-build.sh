@@ -168,7 +168,7 @@ run_out "its WORKDIR" "/app" demo:1 pwd
 run_out "a file COPY'd" "hello file" demo:1 cat /app/hello.txt
 run_out "a directory COPY'd (its contents)" "one two" demo:1 sh -c 'echo $(cat /app/dir/one /app/dir/sub/two)'
 run_out "its ENV" "/app prod" demo:1 sh -c 'echo $APP_HOME $MODE'
-run_out "a build ARG is not in the image's environment" "" demo:1 sh -c 'env | grep GREETING'
+run_out "a build ARG is not in the image's environment" none demo:1 sh -c 'env | grep GREETING || echo none'
 bx inspect demo:1
 CFG=$(jq -c '.[0].Config' <<<"$OUT")
 expect_eq "$(jq -c '.Cmd' <<<"$CFG")" '["cat","/app/run.txt"]' "Config.Cmd:"
@@ -176,8 +176,8 @@ expect_eq "$(jq -r '.WorkingDir' <<<"$CFG")" /app "Config.WorkingDir:"
 expect_eq "$(jq -c '.ExposedPorts' <<<"$CFG")" '{"8080/tcp":{}}' "Config.ExposedPorts:"
 expect_eq "$(jq -r '.Labels["org.example.name"]' <<<"$CFG")" "demo app" "Config.Labels:"
 expect_match "$(jq -r '.Env | join(" ")' <<<"$CFG")" "PATH=.* APP_HOME=/app MODE=prod" "Config.Env:"
-# one layer per COPY and RUN: the base's + 3
-expect_eq "$(jq '.[0].Layers | length' <<<"$OUT")" 4 "layers (base + COPY + COPY + RUN):"
+# one layer per COPY and RUN, and WORKDIR's for the directory it made
+expect_eq "$(jq '.[0].Layers | length' <<<"$OUT")" 5 "layers (base + WORKDIR + COPY + COPY + RUN):"
 HIST=$(created_by demo:1 | tail -n +$((BASE_HIST + 1)))
 expect_eq "$(wc -l <<<"$HIST")" 9 "history entries added by the build:"
 h() { sed -n "${1}p" <<<"$HIST"; }
@@ -293,9 +293,9 @@ expect_eq "$(count 'Warning')" 0 "no warning without --build-arg:"
 bx build -t args:2 --build-arg NAME=berth --build-arg UNSET --build-arg UNUSED=1 \
     --build-arg HTTP_PROXY=http://127.0.0.1:9 "$C"
 ok "build with --build-arg"
-run_out "--build-arg overrides a default" "hi berth|fallback|set|berth|http://127.0.0.1:9" args:2
 expect_match "$OUT" '\[Warning\] One or more build-args \[UNUSED\] were not consumed' "the unused build-arg warning"
-expect_eq "$(created_by args:2 | grep -c PROXY)" 0 "a proxy arg is not in the history:"
+run_out "--build-arg overrides a default" "hi berth|fallback|set|berth|http://127.0.0.1:9" args:2
+expect_eq "$(created_by args:2 | grep -c 'PROXY=')" 0 "a proxy arg is not in the history:"
 expect_eq "$(created_by args:2 | grep -c '^|1 NAME=berth /bin/sh -c echo')" 1 "the RUN's history has the build arg:"
 bx build -t args:3 --build-arg NAME "$C"
 ok "--build-arg NAME with no value and none in the environment"
@@ -327,7 +327,49 @@ bx inspect misc:q
 expect_eq "$(jq -c '.[0].Config.Labels' <<<"$OUT")" '{"com.example.a":"1","com.example.b":"two words"}' "--label:"
 expect_eq "$(created_by misc:q | tail -1)" "/bin/sh -c #(nop)  LABEL com.example.b=two words" "--label's history:"
 
-# ---- 7. FROM an image that is not in the store ----------------------------------------
+# ---- 7. scratch, USER, SHELL, --network, --platform ------------------------------------------
+ctx more
+cat >"$C/Dockerfile" <<'EOF'
+FROM scratch
+COPY --from=rt/bb:1 /bin/busybox /busybox
+CMD ["/busybox", "echo", "from-scratch"]
+EOF
+bx build -t more:scratch "$C"
+ok "FROM scratch, COPY --from=IMAGE"
+expect_match "$OUT" "Step 1/3 : FROM scratch"$'\n'" ---> "$'\n' "FROM scratch: docker's empty id line"
+run_out "the image from scratch" from-scratch more:scratch
+bx inspect more:scratch
+expect_eq "$(jq '.[0].Layers | length' <<<"$OUT")" 1 "an image from scratch has only its own layers:"
+cat >"$C/Dockerfile" <<'EOF'
+FROM rt/bb:1
+USER app
+RUN id -u > /tmp/uid
+SHELL ["/bin/sh", "-e", "-c"]
+RUN ls /sys/class/net | tr '\n' ' ' > /tmp/net
+USER root
+CMD ["cat", "/tmp/uid", "/tmp/net"]
+EOF
+bx build -t more:user "$C"
+ok "USER, SHELL"
+NET=$(timeout 20 "$BERTH" run --rm more:user 2>&1)
+expect_match "$NET" "^1000"$'\n' "RUN runs as USER"
+expect_ne "$(sed -n 2p <<<"$NET")" "lo " "RUN gets the host's network by default"
+expect_match "$(created_by more:user | tail -3 | head -1)" "^/bin/sh -e -c ls /sys/class/net" "SHELL: the RUN's created_by"
+bx build --no-cache --network none -t more:nonet "$C"
+ok "build --network none"
+run_out "--network none: RUN sees only lo" "1000
+lo " more:nonet
+bx build --network bogus -t more:bad "$C"
+rc_fails "build --network of an unknown network"
+case $(uname -m) in x86_64) HOSTPLAT=linux/amd64 OTHER=linux/arm64 ;; *) HOSTPLAT=linux/$(uname -m) OTHER=linux/amd64 ;; esac
+bx build --platform "$HOSTPLAT" -t more:plat "$C"
+ok "build --platform of this machine"
+bx build --platform "$OTHER" -t more:other "$C"
+rc_fails "FROM an image of this platform with --platform of another (not in any registry)"
+expect_match "$ERR" "is for $HOSTPLAT, not $OTHER" "--platform: the platforms are named"
+nothing_left "after a build for another platform" more:other
+
+# ---- 8. FROM an image that is not in the store ----------------------------------------
 berthd_start
 bx tag rt/bb:1 "$REG/rt/base:1"
 bx push -q "$REG/rt/base:1"
@@ -342,7 +384,7 @@ ok "the pulled base is in the store"
 bx build --pull -t misc:pulled2 "$C"
 ok "build --pull"
 
-# ---- 8. errors ------------------------------------------------------------------------------
+# ---- 9. errors ------------------------------------------------------------------------------
 ctx err
 echo x >"$C/present.txt"
 mkdir -p "$TMP/outside"
@@ -408,6 +450,23 @@ for sig in INT TERM; do
     check; [ -z "$(pgrep -f "sleep $LONG")" ] || fail "SIG$sig: the RUN's process is left: $(pgrep -af "sleep $LONG")"
     nothing_left "after SIG$sig" fail:1
 done
+
+# ---- 10. builder prune ----------------------------------------------------------------------
+DEMO_ID=$(image_id demo:1)
+bx builder prune -f
+ok "builder prune -f"
+expect_match "$OUT" "^Total reclaimed space: [1-9]" "builder prune reclaims space"
+expect_eq "$(ls -A "$BERTH_ROOT/build-cache" 2>/dev/null | tr '\n' ' ')" "" "the build cache is empty:"
+expect_eq "$(image_id demo:1)" "$DEMO_ID" "a named image stays:"
+run_out "a named image still runs after builder prune" "hello from run" demo:1
+bx images -a
+expect_eq "$(grep -c '<none>' <<<"$OUT")" 0 "no build step's image is left:"
+ctx app2
+echo "hello file" >"$C/hello.txt"
+printf 'FROM rt/bb:1\nCOPY hello.txt /\nRUN cat /hello.txt\n' >"$C/Dockerfile"
+bx build -t app2:1 "$C"
+ok "a build after builder prune"
+expect_eq "$(count 'Using cache')" 0 "after builder prune nothing comes from the cache:"
 
 # ---- the end: nothing left ----------------------------------------------------------------
 nothing_left "at the end" fail:1

@@ -840,18 +840,31 @@ static void test_changes(void **state)
     assert_int_equal(df.v[9].kind, DF_HEALTHCHECK);
     dockerfile_free(&df);
 
-    char *bad[] = {"CMD x", "RUN touch /x"};
-    assert_int_not_equal(df_parse_changes(bad, 2, &df, &err), 0);
-    str_is(err.msg, "run is not a valid change command");
-    char *bad2[] = {"FROM x"};
-    assert_int_not_equal(df_parse_changes(bad2, 1, &df, &err), 0);
-    str_is(err.msg, "from is not a valid change command");
-    char *bad3[] = {"NOPE x"};
-    assert_int_not_equal(df_parse_changes(bad3, 1, &df, &err), 0);
-    str_is(err.msg, "change:1: unknown instruction: NOPE");
+    char *bad3[] = {"CMD x", "NOPE x"};
+    assert_int_not_equal(df_parse_changes(bad3, 2, &df, &err), 0);
+    str_is(err.msg, "-c:2: unknown instruction: NOPE");
+    char *bad4[] = {"ENV"};
+    assert_int_not_equal(df_parse_changes(bad4, 1, &df, &err), 0);
+    str_is(err.msg, "-c:1: ENV requires at least one argument");
+    /* the kinds are the caller's to check */
+    char *run[] = {"RUN touch /x"};
+    assert_int_equal(df_parse_changes(run, 1, &df, &err), 0);
+    assert_int_equal(df.v[0].kind, DF_RUN);
+    dockerfile_free(&df);
     assert_int_equal(df_parse_changes(NULL, 0, &df, &err), 0);
     assert_int_equal(df.n, 0);
     dockerfile_free(&df);
+
+    /* an ONBUILD trigger, parsed when a stage starts from the image */
+    assert_int_equal(df_parse_fragment("RUN echo hi", 11, "Dockerfile", &df, &err), 0);
+    assert_int_equal(df.n, 1);
+    assert_int_equal(df.v[0].kind, DF_RUN);
+    dockerfile_free(&df);
+    assert_int_equal(df_parse_fragment("", 0, NULL, &df, &err), 0);
+    assert_int_equal(df.n, 0);
+    dockerfile_free(&df);
+    assert_int_not_equal(df_parse_fragment("NOPE", 4, "Dockerfile", &df, &err), 0);
+    str_is(err.msg, "Dockerfile:1: unknown instruction: NOPE");
 
     /* commit -c ENTRYPOINT after a CMD of the same list keeps it */
     assert_int_equal(df_parse_changes(changes, 10, &df, &err), 0);
@@ -1024,6 +1037,21 @@ static void test_expand_modifiers(void **state)
     expand_is("  spaces kept  ", env, "  spaces kept  ");
     expand_is("", env, "");
     expand_is("\"$SP\"", env, "a b");
+    /* deep nesting is refused, not a crash */
+    char deep[4000] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "${a:-");
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "}");
+    assert_int_not_equal(df_expand(deep, '\\', lookup_env, env, &out, &err), 0);
+    assert_non_null(strstr(err.msg, "nested too deeply"));
+    deep[0] = '\0';
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "${a:-");
+    strcat(deep, "x");
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "}");
+    expand_is(deep, env, "x");
     /* no lookup at all */
     char *o;
     assert_int_equal(df_expand("x$A${B:-d}", '\\', NULL, NULL, &o, NULL), 0);
@@ -1721,6 +1749,44 @@ static void test_ignore_clean(void **state)
     df_ignore_free(ig);
 }
 
+static void test_ignore_long(void **state)
+{
+    (void)state;
+    /* a path longer than the matcher's buffers, a pattern with many tokens */
+    char path[3000] = "";
+    for (int i = 0; i < 200; i++)
+        strcat(path, "dir/");
+    strcat(path, "file.txt");
+    struct df_ignore *ig = ignore("dir/**/*.txt\n");
+    excluded(ig, path, true);
+    df_ignore_free(ig);
+    ig = ignore("**/nope/*.txt\n");
+    excluded(ig, path, false);
+    df_ignore_free(ig);
+    char pat[400] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(pat, "d?r/");
+    strcat(pat, "*.txt\n");
+    ig = ignore(pat);
+    char p2[600] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(p2, "dir/");
+    strcat(p2, "f.txt");
+    excluded(ig, p2, true);
+    p2[1] = '/';
+    excluded(ig, p2, false);
+    df_ignore_free(ig);
+
+    /* many stars do not make it slow (no backtracking) */
+    ig = ignore("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n");
+    char as[200];
+    memset(as, 'a', sizeof as - 1);
+    as[sizeof as - 1] = '\0';
+    for (int i = 0; i < 1000; i++)
+        excluded(ig, as, false);
+    df_ignore_free(ig);
+}
+
 static void test_ignore_reinclude(void **state)
 {
     (void)state;
@@ -1746,6 +1812,631 @@ static void test_ignore_reinclude(void **state)
     assert_false(df_ignore_may_reinclude(ig, "lib"));
     df_ignore_free(ig);
     assert_false(df_ignore_may_reinclude(NULL, "x"));
+}
+
+
+/* ---- tables: many small cases ----------------------------------------------------------------- */
+
+/* One instruction after a FROM: its kind, form, flags and arguments
+ * (joined with '|'; an ARG without a default shows as "(null)"). */
+static void test_parse_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        enum df_kind kind;
+        bool json;
+        size_t nflags;
+        const char *args;
+    } cases[] = {
+        {"RUN echo hi", DF_RUN, false, 0, "echo hi"},
+        {"RUN   echo   hi   ", DF_RUN, false, 0, "echo   hi"},
+        {"RUN [\"echo\",\"hi\"]", DF_RUN, true, 0, "echo|hi"},
+        {"RUN [\"echo\"]", DF_RUN, true, 0, "echo"},
+        {"RUN [ ]", DF_RUN, true, 0, ""},
+        {"RUN [\"a b\", \"c\\nd\"]", DF_RUN, true, 0, "a b|c\nd"},
+        {"RUN ['single', 'quotes']", DF_RUN, false, 0, "['single', 'quotes']"},
+        {"RUN {\"an\": \"object\"}", DF_RUN, false, 0, "{\"an\": \"object\"}"},
+        {"RUN [\"unterminated\"", DF_RUN, false, 0, "[\"unterminated\""},
+        {"RUN --mount=type=cache,target=/root/.cache pip install x", DF_RUN, false, 1,
+         "pip install x"},
+        {"RUN --network=default --security=insecure x", DF_RUN, false, 2, "x"},
+        {"RUN --device=/dev/fuse --device=/dev/kvm x", DF_RUN, false, 2, "x"},
+        {"RUN -- --not-a-flag", DF_RUN, false, 0, "--not-a-flag"},
+        {"RUN -n x", DF_RUN, false, 0, "-n x"},
+        {"RUN echo \"a   b\"", DF_RUN, false, 0, "echo \"a   b\""},
+        {"CMD", DF_CMD, false, 0, ""},
+        {"CMD [\"nginx\", \"-g\", \"daemon off;\"]", DF_CMD, true, 0, "nginx|-g|daemon off;"},
+        {"CMD nginx -g 'daemon off;'", DF_CMD, false, 0, "nginx -g 'daemon off;'"},
+        {"CMD [\"\"]", DF_CMD, true, 0, ""},
+        {"ENTRYPOINT [\"docker-entrypoint.sh\"]", DF_ENTRYPOINT, true, 0, "docker-entrypoint.sh"},
+        {"ENTRYPOINT exec java -jar /app.jar", DF_ENTRYPOINT, false, 0, "exec java -jar /app.jar"},
+        {"ENTRYPOINT []", DF_ENTRYPOINT, true, 0, ""},
+        {"SHELL [\"powershell\", \"-command\"]", DF_SHELL, true, 0, "powershell|-command"},
+        {"ENV A=1", DF_ENV, false, 0, "A|1"},
+        {"ENV A=1 B=2 C=3", DF_ENV, false, 0, "A|1|B|2|C|3"},
+        {"ENV A=\"x y\" B='z'", DF_ENV, false, 0, "A|\"x y\"|B|'z'"},
+        {"ENV A==b", DF_ENV, false, 0, "A|=b"},
+        {"ENV A=b=c", DF_ENV, false, 0, "A|b=c"},
+        {"ENV A b", DF_ENV, false, 0, "A|b"},
+        {"ENV A b=c d", DF_ENV, false, 0, "A|b=c d"},
+        {"ENV A\t  tabbed", DF_ENV, false, 0, "A|tabbed"},
+        {"ENV A=\\\"x", DF_ENV, false, 0, "A|\\\"x"},
+        {"ENV A=\"a \\\" b\"", DF_ENV, false, 0, "A|\"a \\\" b\""},
+        {"ENV PATH=$PATH:/opt/bin", DF_ENV, false, 0, "PATH|$PATH:/opt/bin"},
+        {"LABEL a=b", DF_LABEL, false, 0, "a|b"},
+        {"LABEL \"a.b\"=\"c d\" e=f", DF_LABEL, false, 0, "\"a.b\"|\"c d\"|e|f"},
+        {"LABEL a b c", DF_LABEL, false, 0, "a|b c"},
+        {"ARG V", DF_ARG, false, 0, "V|(null)"},
+        {"ARG V=1", DF_ARG, false, 0, "V|1"},
+        {"ARG V=", DF_ARG, false, 0, "V|"},
+        {"ARG A B C", DF_ARG, false, 0, "A|(null)|B|(null)|C|(null)"},
+        {"ARG A=\"x y\" B=$A", DF_ARG, false, 0, "A|\"x y\"|B|$A"},
+        {"MAINTAINER someone", DF_MAINTAINER, false, 0, "someone"},
+        {"EXPOSE 80", DF_EXPOSE, false, 0, "80"},
+        {"EXPOSE 80/tcp   443/tcp", DF_EXPOSE, false, 0, "80/tcp   443/tcp"},
+        {"WORKDIR /", DF_WORKDIR, false, 0, "/"},
+        {"WORKDIR $HOME/app", DF_WORKDIR, false, 0, "$HOME/app"},
+        {"USER 1000:1000", DF_USER, false, 0, "1000:1000"},
+        {"USER \"quoted user\"", DF_USER, false, 0, "\"quoted user\""},
+        {"VOLUME /a", DF_VOLUME, false, 0, "/a"},
+        {"VOLUME [\"/a\"]", DF_VOLUME, true, 0, "/a"},
+        {"VOLUME [\"/a\", \"/b\"]", DF_VOLUME, true, 0, "/a|/b"},
+        {"STOPSIGNAL 9", DF_STOPSIGNAL, false, 0, "9"},
+        {"STOPSIGNAL SIGQUIT", DF_STOPSIGNAL, false, 0, "SIGQUIT"},
+        {"HEALTHCHECK NONE", DF_HEALTHCHECK, false, 0, ""},
+        {"HEALTHCHECK none", DF_HEALTHCHECK, false, 0, ""},
+        {"HEALTHCHECK CMD curl localhost", DF_HEALTHCHECK, false, 0, "curl localhost"},
+        {"HEALTHCHECK --retries=5 CMD [\"x\"]", DF_HEALTHCHECK, true, 1, "x"},
+        {"HEALTHCHECK --interval=1m30s --timeout=10s CMD x", DF_HEALTHCHECK, false, 2, "x"},
+        {"ONBUILD RUN x", DF_ONBUILD, false, 0, "RUN x"},
+        {"COPY a b", DF_COPY, false, 0, "a b"},
+        {"COPY a  b   c", DF_COPY, false, 0, "a  b   c"},
+        {"COPY [\"a\", \"b\"]", DF_COPY, true, 0, "a|b"},
+        {"COPY [\"a\", \"b\", \"/c/\"]", DF_COPY, true, 0, "a|b|/c/"},
+        {"COPY --from=0 /a /b", DF_COPY, false, 1, "/a /b"},
+        {"COPY --from=nginx:latest /etc/nginx/nginx.conf /nginx.conf", DF_COPY, false, 1,
+         "/etc/nginx/nginx.conf /nginx.conf"},
+        {"COPY --chown=user:group --chmod=644 a b", DF_COPY, false, 2, "a b"},
+        {"COPY --link a b", DF_COPY, false, 1, "a b"},
+        {"COPY --link=true a b", DF_COPY, false, 1, "a b"},
+        {"COPY --link=FALSE a b", DF_COPY, false, 1, "a b"},
+        {"COPY \"a b\" c", DF_COPY, false, 0, "\"a b\" c"},
+        {"COPY *.txt /dir/", DF_COPY, false, 0, "*.txt /dir/"},
+        {"ADD a.tar.gz /", DF_ADD, false, 0, "a.tar.gz /"},
+        {"ADD https://example.com/f /f", DF_ADD, false, 0, "https://example.com/f /f"},
+        {"ADD [\"a\", \"b\"]", DF_ADD, true, 0, "a|b"},
+        {"ADD --chown=1 --chmod=600 --link --checksum=sha256:0 a b", DF_ADD, false, 4, "a b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text;
+        assert_true(asprintf(&text, "FROM x\n%s\n", cases[i].line) > 0);
+        struct dockerfile df;
+        parse_ok(text, &df);
+        free(text);
+        if (df.n != 2)
+            fail_msg("%s: %zu instructions", cases[i].line, df.n);
+        struct df_instr *in = &df.v[1];
+        if (in->kind != cases[i].kind)
+            fail_msg("%s: kind %s", cases[i].line, df_kind_name(in->kind));
+        if (in->json != cases[i].json)
+            fail_msg("%s: json %d", cases[i].line, in->json);
+        if (in->nflags != cases[i].nflags)
+            fail_msg("%s: %zu flags", cases[i].line, in->nflags);
+        char got[512] = "";
+        for (size_t k = 0; k < in->nargs; k++) {
+            if (k)
+                strcat(got, "|");
+            strcat(got, in->args[k] ? in->args[k] : "(null)");
+        }
+        if (strcmp(got, cases[i].args) != 0)
+            fail_msg("%s: args \"%s\", wanted \"%s\"", cases[i].line, got, cases[i].args);
+        assert_int_equal(in->line, 2);
+        assert_int_equal(in->escape, '\\');
+        dockerfile_free(&df);
+    }
+}
+
+/* Bad input, each with the message docker gives for it. */
+static void test_parse_error_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"FROM", "Dockerfile:1: FROM requires either one or three arguments"},
+        {"FROM a AS", "Dockerfile:1: FROM requires either one or three arguments"},
+        {"FROM a AS b AS c", "Dockerfile:1: FROM requires either one or three arguments"},
+        {"FROM a AS -x", "Dockerfile:1: invalid name for build stage: \"-x\", name can't start "
+                         "with a number or contain symbols"},
+        {"FROM a AS b:c", "Dockerfile:1: invalid name for build stage: \"b:c\", name can't start "
+                          "with a number or contain symbols"},
+        {"FROM --platform=a --platform=b x", "Dockerfile:1: Duplicate flag specified: platform"},
+        {"FROM --from=x y", "Dockerfile:1: Unknown flag: from"},
+        {"CMD x", "Dockerfile:1: No build stage in current context"},
+        {"LABEL a=b", "Dockerfile:1: No build stage in current context"},
+        {"ARG A\nEXPOSE 80", "Dockerfile:2: No build stage in current context"},
+        {"\n\n\nUSER x\nFROM a", "Dockerfile:4: No build stage in current context"},
+        {"FROM a\nFOO", "Dockerfile:2: unknown instruction: FOO"},
+        {"FROM a\nfoo bar", "Dockerfile:2: unknown instruction: FOO"},
+        {"FROM a\nRUNN x", "Dockerfile:2: unknown instruction: RUNN"},
+        {"FROM a\nRUN-x", "Dockerfile:2: unknown instruction: RUN-X"},
+        {"FROM a\n\"RUN\" x", "Dockerfile:2: unknown instruction: \"RUN\""},
+        {"FROM a\nFROM a\nFROM a\nFROM a\nFROM a\nNOPE", "Dockerfile:6: unknown instruction: NOPE"},
+        {"FROM a\nRUN a \\\nb \\\nc\nNOPE", "Dockerfile:5: unknown instruction: NOPE"},
+        {"FROM a\nRUN a \\\n# c\n\nb\nNOPE", "Dockerfile:6: unknown instruction: NOPE"},
+        {"FROM a\nENV", "Dockerfile:2: ENV requires at least one argument"},
+        {"FROM a\nENV    ", "Dockerfile:2: ENV requires at least one argument"},
+        {"FROM a\nENV a", "Dockerfile:2: ENV must have two arguments"},
+        {"FROM a\nENV a=1 =2", "Dockerfile:2: ENV names can not be blank"},
+        {"FROM a\nENV a=1 b c=3", "Dockerfile:2: Syntax error - can't find = in \"b\". Must be "
+                                  "of the form: name=value"},
+        {"FROM a\nLABEL =v", "Dockerfile:2: LABEL names can not be blank"},
+        {"FROM a\nARG", "Dockerfile:2: ARG requires at least one argument"},
+        {"FROM a\nARG a =b", "Dockerfile:2: ARG names can not be blank"},
+        {"FROM a\nMAINTAINER", "Dockerfile:2: MAINTAINER requires exactly one argument"},
+        {"FROM a\nWORKDIR  ", "Dockerfile:2: WORKDIR requires exactly one argument"},
+        {"FROM a\nSTOPSIGNAL", "Dockerfile:2: STOPSIGNAL requires exactly one argument"},
+        {"FROM a\nUSER", "Dockerfile:2: USER requires exactly one argument"},
+        {"FROM a\nEXPOSE", "Dockerfile:2: EXPOSE requires at least one argument"},
+        {"FROM a\nVOLUME", "Dockerfile:2: VOLUME requires at least one argument"},
+        {"FROM a\nVOLUME [\"\"]", "Dockerfile:2: VOLUME specified can not be an empty string"},
+        {"FROM a\nVOLUME [1]", "Dockerfile:2: when using JSON array syntax, arrays must be "
+                               "comprised of strings only"},
+        {"FROM a\nCOPY [\"a\", null]", "Dockerfile:2: when using JSON array syntax, arrays must "
+                                       "be comprised of strings only"},
+        {"FROM a\nCMD [[\"nested\"]]", "Dockerfile:2: when using JSON array syntax, arrays must "
+                                       "be comprised of strings only"},
+        {"FROM a\nSHELL sh -c", "Dockerfile:2: SHELL requires the arguments to be in JSON form"},
+        {"FROM a\nSHELL [\"sh\", 2]", "Dockerfile:2: when using JSON array syntax, arrays must "
+                                      "be comprised of strings only"},
+        {"FROM a\nCOPY a", "Dockerfile:2: COPY requires at least two arguments, but only one "
+                           "was provided. Destination could not be determined"},
+        {"FROM a\nCOPY --from=x a", "Dockerfile:2: COPY requires at least two arguments, but "
+                                    "only one was provided. Destination could not be determined"},
+        {"FROM a\nADD [\"a\"]", "Dockerfile:2: ADD requires at least two arguments, but only "
+                                "one was provided. Destination could not be determined"},
+        {"FROM a\nCOPY --chown a b", "Dockerfile:2: Missing a value on flag: chown"},
+        {"FROM a\nCOPY --chmod a b", "Dockerfile:2: Missing a value on flag: chmod"},
+        {"FROM a\nCOPY --chown=a --chown=b c d", "Dockerfile:2: Duplicate flag specified: chown"},
+        {"FROM a\nCOPY --link --link a b", "Dockerfile:2: Duplicate flag specified: link"},
+        {"FROM a\nCOPY --keep-git-dir a b", "Dockerfile:2: Unknown flag: keep-git-dir"},
+        {"FROM a\nADD --parents a b", "Dockerfile:2: Unknown flag: parents"},
+        {"FROM a\nCOPY --link=yes a b",
+         "Dockerfile:2: Expecting boolean value for flag link, not: yes"},
+        {"FROM a\nWORKDIR --x=y /", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nEXPOSE --x=y 80", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nVOLUME --x=y /v", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nLABEL --x=y a=b", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nARG --x=y a", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nONBUILD --x=y RUN a", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nSTOPSIGNAL --x=y 9", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nMAINTAINER --x=y me", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nSHELL --x=y [\"a\"]", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nENTRYPOINT --x=y a", "Dockerfile:2: Unknown flag: x"},
+        {"FROM a\nRUN --mount a", "Dockerfile:2: Missing a value on flag: mount"},
+        {"FROM a\nRUN --network", "Dockerfile:2: Missing a value on flag: network"},
+        {"FROM a\nHEALTHCHECK", "Dockerfile:2: HEALTHCHECK requires at least one argument"},
+        {"FROM a\nHEALTHCHECK --interval=1s", "Dockerfile:2: HEALTHCHECK requires at least one "
+                                              "argument"},
+        {"FROM a\nHEALTHCHECK NONE CMD x", "Dockerfile:2: HEALTHCHECK NONE takes no arguments"},
+        {"FROM a\nHEALTHCHECK RUN x", "Dockerfile:2: Unknown type \"RUN\" in HEALTHCHECK (try "
+                                      "CMD)"},
+        {"FROM a\nHEALTHCHECK cmdx y", "Dockerfile:2: Unknown type \"CMDX\" in HEALTHCHECK (try "
+                                       "CMD)"},
+        {"FROM a\nHEALTHCHECK CMD   ", "Dockerfile:2: Missing command after HEALTHCHECK CMD"},
+        {"FROM a\nHEALTHCHECK --start-period=1 CMD x",
+         "Dockerfile:2: time: missing unit in duration \"1\""},
+        {"FROM a\nHEALTHCHECK --start-interval=1y CMD x",
+         "Dockerfile:2: time: unknown unit in duration \"1y\""},
+        {"FROM a\nHEALTHCHECK --timeout=-1s CMD x",
+         "Dockerfile:2: Interval \"timeout\" cannot be less than 1ms"},
+        {"FROM a\nHEALTHCHECK --start-period=999us CMD x",
+         "Dockerfile:2: Interval \"start-period\" cannot be less than 1ms"},
+        {"FROM a\nHEALTHCHECK --retries=1.5 CMD x",
+         "Dockerfile:2: strconv.ParseInt: parsing \"1.5\": invalid syntax"},
+        {"FROM a\nHEALTHCHECK --retries=99999999999 CMD x",
+         "Dockerfile:2: strconv.ParseInt: parsing \"99999999999\": invalid syntax"},
+        {"FROM a\nHEALTHCHECK --retries CMD x", "Dockerfile:2: Missing a value on flag: retries"},
+        {"FROM a\nONBUILD", "Dockerfile:2: ONBUILD requires at least one argument"},
+        {"FROM a\nONBUILD onbuild x", "Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` "
+                                      "isn't allowed"},
+        {"FROM a\nONBUILD maintainer x", "Dockerfile:2: MAINTAINER isn't allowed as an ONBUILD "
+                                         "trigger"},
+        {"FROM a\nONBUILD ENV", "Dockerfile:2: ENV requires at least one argument"},
+        {"FROM a\nONBUILD SHELL x", "Dockerfile:2: SHELL requires the arguments to be in JSON "
+                                    "form"},
+        {"# escape=\\\\\nFROM a", "Dockerfile:1: invalid escape token '\\\\' does not match ` or "
+                                   "\\"},
+        {"# escape=a\nFROM a", "Dockerfile:1: invalid escape token 'a' does not match ` or \\"},
+        {"# syntax=x\n# escape=`\n# Syntax=y\nFROM a",
+         "Dockerfile:3: only one syntax parser directive can be used"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        parse_err(cases[i].text, cases[i].msg);
+}
+
+/* .dockerignore: (patterns, path, excluded?) */
+static void test_ignore_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *patterns, *path;
+        bool excluded;
+    } cases[] = {
+        {"*", "a", true},
+        {"*", "a/b", true},
+        {"*", ".hidden", true},
+        {"*.go", "a.go", true},
+        {"*.go", "a.go/x", true},
+        {"*.go", "d/a.go", false},
+        {"*/*.go", "d/a.go", true},
+        {"*/*.go", "d/e/a.go", false},
+        {"d/*", "d", false},
+        {"d/*", "d/a", true},
+        {"d/*", "d/a/b", true},
+        {"d/?", "d/a", true},
+        {"d/?", "d/ab", false},
+        {"d/?", "d//", false},
+        {"a?c", "a/c", false},
+        {"a*c", "a/c", false},
+        {"a*c", "abbc", true},
+        {"a*c", "ac", true},
+        {"a*c*", "acx", true},
+        {"**", "x", true},
+        {"**", "x/y/z", true},
+        {"**/", "x", true},
+        {"**/x", "x", true},
+        {"**/x", "a/b/x", true},
+        {"**/x", "a/b/xx", false},
+        {"**/x/**", "a/x/b", true},
+        {"**/x/**", "x/b", true},
+        {"**/x/**", "a/x", false},
+        {"a/**", "a", false},
+        {"a/**", "a/b/c", true},
+        {"a/**/", "a/b", true},
+        {"a/**/c", "a/c", true},
+        {"a/**/c", "a/b/c", true},
+        {"a/**/c", "a/b/d/c", true},
+        {"a/**/c", "a/bc", false},
+        {"a/**/c/*.txt", "a/x/y/c/f.txt", true},
+        {"a/**/c/*.txt", "a/c/f.txt", true},
+        {"a/**/c/*.txt", "a/c/d/f.txt", false},         /* '*' stops at '/' */
+        {"a**", "abc/d", true},
+        {"a**", "xa", false},
+        {"**.log", "x.log", true},
+        {"**.log", "a/b/x.log", true},
+        {"**.log", "a.logs", false},
+        {"a/b/../c", "a/c", true},
+        {"./a", "a", true},
+        {"/a/", "a", true},
+        {"/a", "b/a", false},
+        {"a//b", "a/b", true},
+        {"a/./b", "a/b", true},
+        {"..", "x", false},
+        {"../x", "x", false},
+        {"[abc]", "b", true},
+        {"[abc]", "d", false},
+        {"[a-z]*", "hello", true},
+        {"[a-z]*", "Hello", false},
+        {"[^a-z]*", "Hello", true},
+        {"[^a-z]*", "hello", false},
+        {"[\\^]x", "^x", true},
+        {"[a\\-z]", "-", true},
+        {"[a\\-z]", "b", false},
+        {"\\[x\\]", "[x]", true},
+        {"x\\*", "x*", true},
+        {"x\\*", "xy", false},
+        {"a.b", "a.b", true},
+        {"a.b", "axb", false},
+        {"a+b", "a+b", true},
+        {"(x)", "(x)", true},
+        {"$x", "$x", true},
+        {"{a,b}", "{a,b}", true},
+        {"{a,b}", "a", false},
+        {"a|b", "a|b", true},
+        {"a b", "a b", true},
+        {"  spaced  ", "spaced", true},
+        {"#comment", "#comment", false},
+        {"\\#hash", "#hash", true},
+        {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", true},
+        {"?t?", "\xc3\xa9t\xc3\xa9", true},
+        {"[\xc3\xa0-\xc3\xbf]", "\xc3\xa9", true},
+        {"node_modules\n!node_modules/x", "node_modules/x", false},
+        {"node_modules\n!node_modules/x", "node_modules/x/y", false},
+        {"node_modules\n!node_modules/x", "node_modules/y", true},
+        {"!a\na", "a", true},
+        {"a\n!a", "a", false},
+        {"a\n!a\na", "a", true},
+        {"*.txt\n!keep.txt", "keep.txt", false},
+        {"*.txt\n!keep.txt", "drop.txt", true},
+        {"*.txt\n!*.txt\n*.txt", "x.txt", true},
+        {"docs\n!docs/*.md\ndocs/secret.md", "docs/secret.md", true},
+        {"docs\n!docs/*.md\ndocs/secret.md", "docs/readme.md", false},
+        {"docs\n!docs/*.md\ndocs/secret.md", "docs/x.txt", true},
+        {"**/*.pyc\n!important/**", "important/a.pyc", false},
+        {"**/*.pyc\n!important/**", "other/a.pyc", true},
+        {"Dockerfile", "Dockerfile", true},
+        {".dockerignore", ".dockerignore", true},
+        {".git", ".git/objects/aa/bb", true},
+        {".*", ".env", true},
+        {".*", "a/.env", false},
+        {"**/.*", "a/.env", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct df_ignore *ig = ignore(cases[i].patterns);
+        if (df_ignore_match(ig, cases[i].path) != cases[i].excluded)
+            fail_msg("patterns \"%s\": \"%s\" %s", cases[i].patterns, cases[i].path,
+                     cases[i].excluded ? "kept, wanted excluded" : "excluded, wanted kept");
+        df_ignore_free(ig);
+    }
+}
+
+/* Expansion: (word, expanded, words joined with ','). */
+static void test_expand_table(void **state)
+{
+    (void)state;
+    const char *env[] = {"HOME=/root", "APP=my app", "EMPTY=", "V=1.2.3", "TAB=a\tb",
+                         "Q=\"quoted\"", "DOLLAR=$HOME", "STAR=*", NULL};
+    static const struct {
+        const char *in, *one, *words;
+    } cases[] = {
+        {"$HOME", "/root", "/root"},
+        {"${HOME}", "/root", "/root"},
+        {"${HOME}/x", "/root/x", "/root/x"},
+        {"$HOME/x", "/root/x", "/root/x"},
+        {"$HOMEx", "", ""},
+        {"${HOME}x", "/rootx", "/rootx"},
+        {"$APP", "my app", "my,app"},
+        {"\"$APP\"", "my app", "my app"},
+        {"'$APP'", "$APP", "$APP"},
+        {"x${APP}y", "xmy appy", "xmy,appy"},
+        {"$EMPTY", "", ""},
+        {"\"$EMPTY\"", "", ""},
+        {"a${EMPTY}b", "ab", "ab"},
+        {"${EMPTY:-d}", "d", "d"},
+        {"${EMPTY-d}", "", ""},
+        {"${NONE:-a b}", "a b", "a,b"},
+        {"${NONE:-\"a b\"}", "a b", "a,b"},
+        {"\"${NONE:-a b}\"", "a b", "a b"},
+        {"${V:+v$V}", "v1.2.3", "v1.2.3"},
+        {"${V%.*}", "1.2", "1.2"},
+        {"${V%%.*}", "1", "1"},
+        {"${V#*.}", "2.3", "2.3"},
+        {"${V##*.}", "3", "3"},
+        {"${V#1}", ".2.3", ".2.3"},
+        {"${V%3}", "1.2.", "1.2."},
+        {"${V#x}", "1.2.3", "1.2.3"},
+        {"${NONE#x}", "", ""},
+        {"$TAB", "a\tb", "a,b"},
+        {"$Q", "\"quoted\"", "\"quoted\""},
+        {"$DOLLAR", "$HOME", "$HOME"},
+        {"$STAR", "*", "*"},
+        {"\\$HOME", "$HOME", "$HOME"},
+        {"\\\\$HOME", "\\/root", "\\/root"},
+        {"\"\\$HOME\"", "$HOME", "$HOME"},
+        {"\"\\a\"", "\\a", "\\a"},
+        {"\"a\\\\b\"", "a\\b", "a\\b"},
+        {"'a\\b'", "a\\b", "a\\b"},
+        {"a\\ b", "a b", "a b"},
+        {"a\\\tb", "a\tb", "a\tb"},
+        {"a\\", "a", "a"},
+        {"\"\"", "", ""},
+        {"''", "", ""},
+        {"\"\"x", "x", "x"},
+        {"x '' y", "x  y", "x,y"},
+        {"a\"b c\"d", "ab cd", "ab cd"},
+        {"a'b c'd", "ab cd", "ab cd"},
+        {"\"it's\"", "it's", "it's"},
+        {"'say \"hi\"'", "say \"hi\"", "say \"hi\""},
+        {"${HOME:-x}${APP:+y}", "/rooty", "/rooty"},
+        {"${1}", "", ""},
+        {"$12", "", ""},
+        {"${a_b_1}", "", ""},
+        {"$_x", "", ""},
+        {"100$", "100$", "100$"},
+        {"$-", "", ""},
+        {"a $ b", "a $ b", "a,$,b"},
+        {"${HOME}}", "/root}", "/root}"},
+        {"{HOME}", "{HOME}", "{HOME}"},
+        {"  lead", "  lead", "lead"},
+        {"trail  ", "trail  ", "trail"},
+        {"a\nb", "a\nb", "a,b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        expand_is(cases[i].in, env, cases[i].one);
+        words_are(cases[i].in, env, cases[i].words);
+    }
+    static const char *const bad[] = {
+        "${", "${HOME", "${HOME:-x", "${}", "${:-x}", "${{x}}", "'", "\"", "a'b", "\"a\\\"",
+        "${HOME:x}", "${HOME:#x}", "${HOME/a/b}", "${NONE?}", "${EMPTY:?}", "${NONE:?msg}",
+        "${HOME!}", "${HOME:", "\"${HOME\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        expand_is(bad[i], env, NULL);
+}
+
+/* Config instructions: (instruction, created_by after "/bin/sh -c #(nop)", config key,
+ * its JSON after). */
+static void test_config_table(void **state)
+{
+    (void)state;
+    const char *env[] = {"HOME=/home/u", "PORT=8080", "NAME=web", "SP=a b", NULL};
+    static const struct {
+        const char *line, *cb, *key, *json;
+    } cases[] = {
+        {"CMD [\"a\"]", "  CMD [\"a\"]", "Cmd", "[\"a\"]"},
+        {"CMD a", "  CMD [\"/bin/sh\" \"-c\" \"a\"]", "Cmd", "[\"/bin/sh\",\"-c\",\"a\"]"},
+        {"CMD [\"a\\tb\"]", "  CMD [\"a\\tb\"]", "Cmd", "[\"a\\tb\"]"},
+        {"CMD [\"\\u00e9\"]", "  CMD [\"\xc3\xa9\"]", "Cmd", "[\"\xc3\xa9\"]"},
+        {"CMD [\"\\\\\"]", "  CMD [\"\\\\\"]", "Cmd", "[\"\\\\\"]"},
+        {"CMD $HOME", "  CMD [\"/bin/sh\" \"-c\" \"$HOME\"]", "Cmd",
+         "[\"/bin/sh\",\"-c\",\"$HOME\"]"},
+        {"ENTRYPOINT [\"e\", \"-x\"]", "  ENTRYPOINT [\"e\" \"-x\"]", "Entrypoint",
+         "[\"e\",\"-x\"]"},
+        {"ENTRYPOINT e", "  ENTRYPOINT [\"/bin/sh\" \"-c\" \"e\"]", "Entrypoint",
+         "[\"/bin/sh\",\"-c\",\"e\"]"},
+        {"ENV A=1", "  ENV A=1", "Env", "[\"PATH=/usr/bin\",\"A=1\"]"},
+        {"ENV PATH=/x", "  ENV PATH=/x", "Env", "[\"PATH=/x\"]"},
+        {"ENV PATH /x /y", "  ENV PATH=/x /y", "Env", "[\"PATH=/x /y\"]"},
+        {"ENV H=$HOME/.cache", "  ENV H=/home/u/.cache", "Env",
+         "[\"PATH=/usr/bin\",\"H=/home/u/.cache\"]"},
+        {"ENV S=$SP", "  ENV S=a b", "Env", "[\"PATH=/usr/bin\",\"S=a b\"]"},
+        {"ENV A=1 A=2", "  ENV A=1 A=2", "Env", "[\"PATH=/usr/bin\",\"A=2\"]"},
+        {"ENV ${NAME}_PORT=$PORT", "  ENV web_PORT=8080", "Env",
+         "[\"PATH=/usr/bin\",\"web_PORT=8080\"]"},
+        {"ENV X=\"\"", "  ENV X=", "Env", "[\"PATH=/usr/bin\",\"X=\"]"},
+        {"LABEL a=b", "  LABEL a=b", "Labels", "{\"a\":\"b\"}"},
+        {"LABEL a=b c=d", "  LABEL a=b c=d", "Labels", "{\"a\":\"b\",\"c\":\"d\"}"},
+        {"LABEL n=$NAME", "  LABEL n=web", "Labels", "{\"n\":\"web\"}"},
+        {"LABEL \"a b\"=\"c d\"", "  LABEL a b=c d", "Labels", "{\"a b\":\"c d\"}"},
+        {"LABEL legacy form here", "  LABEL legacy=form here", "Labels",
+         "{\"legacy\":\"form here\"}"},
+        {"EXPOSE 80", "  EXPOSE 80", "ExposedPorts", "{\"80/tcp\":{}}"},
+        {"EXPOSE 53/udp 53/tcp", "  EXPOSE 53/tcp 53/udp", "ExposedPorts",
+         "{\"53/tcp\":{},\"53/udp\":{}}"},
+        {"EXPOSE $PORT", "  EXPOSE 8080", "ExposedPorts", "{\"8080/tcp\":{}}"},
+        {"EXPOSE 1-3", "  EXPOSE 1-3", "ExposedPorts", "{\"1/tcp\":{},\"2/tcp\":{},\"3/tcp\":{}}"},
+        {"EXPOSE 9/", "  EXPOSE 9/", "ExposedPorts", "{\"9/tcp\":{}}"},
+        {"EXPOSE 0", "  EXPOSE 0", "ExposedPorts", "{\"0/tcp\":{}}"},
+        {"EXPOSE 65535/sctp", "  EXPOSE 65535/sctp", "ExposedPorts", "{\"65535/sctp\":{}}"},
+        {"WORKDIR /a", " WORKDIR /a", "WorkingDir", "\"/a\""},
+        {"WORKDIR a", " WORKDIR /a", "WorkingDir", "\"/a\""},
+        {"WORKDIR ./a/", " WORKDIR /a", "WorkingDir", "\"/a\""},
+        {"WORKDIR $HOME", " WORKDIR /home/u", "WorkingDir", "\"/home/u\""},
+        {"WORKDIR /srv/$NAME", " WORKDIR /srv/web", "WorkingDir", "\"/srv/web\""},
+        {"WORKDIR \"/with space\"", " WORKDIR /with space", "WorkingDir", "\"/with space\""},
+        {"USER root", "  USER root", "User", "\"root\""},
+        {"USER 1000", "  USER 1000", "User", "\"1000\""},
+        {"USER $NAME", "  USER web", "User", "\"web\""},
+        {"VOLUME /v", "  VOLUME [/v]", "Volumes", "{\"/v\":{}}"},
+        {"VOLUME /v /w", "  VOLUME [/v /w]", "Volumes", "{\"/v\":{},\"/w\":{}}"},
+        {"VOLUME [\"/v w\"]", "  VOLUME [/v w]", "Volumes", "{\"/v w\":{}}"},
+        {"VOLUME $HOME/data", "  VOLUME [/home/u/data]", "Volumes", "{\"/home/u/data\":{}}"},
+        {"STOPSIGNAL SIGUSR1", "  STOPSIGNAL SIGUSR1", "StopSignal", "\"SIGUSR1\""},
+        {"STOPSIGNAL 15", "  STOPSIGNAL 15", "StopSignal", "\"15\""},
+        {"STOPSIGNAL sigquit", "  STOPSIGNAL sigquit", "StopSignal", "\"sigquit\""},
+        {"HEALTHCHECK NONE", "  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}",
+         "Healthcheck", "{\"Test\":[\"NONE\"]}"},
+        {"HEALTHCHECK CMD x", "  HEALTHCHECK &{[\"CMD-SHELL\" \"x\"] \"0s\" \"0s\" \"0s\" "
+                              "'\\x00'}", "Healthcheck", "{\"Test\":[\"CMD-SHELL\",\"x\"]}"},
+        {"HEALTHCHECK --interval=30s --timeout=30s --start-period=5s --retries=3 CMD [\"c\"]",
+         "  HEALTHCHECK &{[\"CMD\" \"c\"] \"30s\" \"30s\" \"5s\" '\\x03'}", "Healthcheck",
+         "{\"Interval\":30000000000,\"Retries\":3,\"StartPeriod\":5000000000,\"Test\":[\"CMD\","
+         "\"c\"],\"Timeout\":30000000000}"},
+        {"HEALTHCHECK --interval=1h CMD $HOME", "  HEALTHCHECK &{[\"CMD-SHELL\" \"$HOME\"] "
+                                                "\"1h0m0s\" \"0s\" \"0s\" '\\x00'}",
+         "Healthcheck", "{\"Interval\":3600000000000,\"Test\":[\"CMD-SHELL\",\"$HOME\"]}"},
+        {"ONBUILD RUN make", "  ONBUILD RUN make", "OnBuild", "[\"RUN make\"]"},
+        {"ONBUILD ENV A=$HOME", "  ONBUILD ENV A=$HOME", "OnBuild", "[\"ENV A=$HOME\"]"},
+        {"SHELL [\"/bin/ash\", \"-eo\", \"pipefail\", \"-c\"]",
+         "  SHELL [/bin/ash -eo pipefail -c]", "Shell",
+         "[\"/bin/ash\",\"-eo\",\"pipefail\",\"-c\"]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *image = json_pack("{s:{s:[s]}}", "config", "Env", "PATH=/usr/bin");
+        char *cb = apply(cases[i].line, image, env);
+        json_t *sh = df_shell(image);
+        char *want;
+        assert_true(asprintf(&want, "%s %s -c #(nop)%s", json_string_value(json_array_get(sh, 0)),
+                             json_array_size(sh) > 2 ? "-eo pipefail" : "", cases[i].cb) > 0);
+        json_decref(sh);
+        /* the default shell: "/bin/sh -c #(nop)..." */
+        char *want2;
+        assert_true(asprintf(&want2, "/bin/sh -c #(nop)%s", cases[i].cb) > 0);
+        const char *w = strncmp(cases[i].line, "SHELL", 5) == 0 ? want : want2;
+        if (strcmp(cb, w) != 0)
+            fail_msg("%s: created_by \"%s\", wanted \"%s\"", cases[i].line, cb, w);
+        char *got = json_dumps(cfg(image, cases[i].key),
+                               JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        if (!got || strcmp(got, cases[i].json) != 0)
+            fail_msg("%s: %s = %s, wanted %s", cases[i].line, cases[i].key, got, cases[i].json);
+        free(got);
+        free(cb);
+        free(want);
+        free(want2);
+        json_decref(image);
+    }
+}
+
+/* A whole Dockerfile of the kind people write, applied step by step as a
+ * build would: the history reads as docker's. */
+static void test_history_of_a_build(void **state)
+{
+    (void)state;
+    struct dockerfile df;
+    parse_ok("FROM debian:bookworm\n"
+             "LABEL maintainer=\"ops@example.com\"\n"
+             "ARG VERSION=1.25\n"
+             "ENV NGINX_VERSION=${VERSION} \\\n"
+             "    LANG=C.UTF-8\n"
+             "RUN apt-get update \\\n"
+             " && apt-get install -y nginx=${NGINX_VERSION}* \\\n"
+             " && rm -rf /var/lib/apt/lists/*\n"
+             "EXPOSE 80 443\n"
+             "STOPSIGNAL SIGQUIT\n"
+             "WORKDIR /usr/share/nginx\n"
+             "WORKDIR html\n"
+             "VOLUME [\"/var/cache/nginx\"]\n"
+             "USER www-data\n"
+             "HEALTHCHECK --interval=30s CMD curl -fs http://localhost/ || exit 1\n"
+             "ENTRYPOINT [\"nginx\"]\n"
+             "CMD [\"-g\", \"daemon off;\"]\n", &df);
+    const char *want[] = {
+        NULL,
+        "/bin/sh -c #(nop)  LABEL maintainer=ops@example.com",
+        "/bin/sh -c #(nop)  ARG VERSION=1.25",
+        "/bin/sh -c #(nop)  ENV NGINX_VERSION=1.25 LANG=C.UTF-8",
+        "|1 VERSION=1.25 /bin/sh -c apt-get update  && apt-get install -y "
+        "nginx=${NGINX_VERSION}*  && rm -rf /var/lib/apt/lists/*",
+        "/bin/sh -c #(nop)  EXPOSE 443 80",
+        "/bin/sh -c #(nop)  STOPSIGNAL SIGQUIT",
+        "/bin/sh -c #(nop) WORKDIR /usr/share/nginx",
+        "/bin/sh -c #(nop) WORKDIR /usr/share/nginx/html",
+        "/bin/sh -c #(nop)  VOLUME [/var/cache/nginx]",
+        "/bin/sh -c #(nop)  USER www-data",
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"curl -fs http://localhost/ || exit "
+        "1\"] \"30s\" \"0s\" \"0s\" '\\x00'}",
+        "/bin/sh -c #(nop)  ENTRYPOINT [\"nginx\"]",
+        "/bin/sh -c #(nop)  CMD [\"-g\" \"daemon off;\"]",
+    };
+    assert_int_equal(df.n, sizeof want / sizeof *want);
+    json_t *image = new_image();
+    json_object_set_new(json_object_get(image, "config"), "Cmd", json_pack("[s]", "bash"));
+    /* the variables in effect: the config's Env, then the ARG */
+    char *vars[16] = {"VERSION=1.25"};
+    bool cmd_set = false;
+    for (size_t i = 1; i < df.n; i++) {
+        struct berr err = {0};
+        char *cb = NULL;
+        /* lookups see the config's Env as it is before the step, and the ARG */
+        const char *env[8] = {vars[0]};
+        size_t ne = 1;
+        json_t *e;
+        size_t k;
+        json_array_foreach(cfg(image, "Env"), k, e)
+            if (ne < 7)
+                env[ne++] = json_string_value(e);
+        env[ne] = NULL;
+        if (df.v[i].kind == DF_RUN)
+            assert_int_equal(df_created_by_run(image, &df.v[i], vars, 1, &cb, &err), 0);
+        else
+            assert_int_equal(df_apply_config_stage(&df.v[i], image, lookup_env, env, &cmd_set,
+                                                   &cb, &err), 0);
+        str_is(cb, want[i]);
+        free(cb);
+    }
+    json_is(cfg(image, "Entrypoint"), "[\"nginx\"]");
+    json_is(cfg(image, "Cmd"), "[\"-g\",\"daemon off;\"]");
+    json_is(cfg(image, "WorkingDir"), "\"/usr/share/nginx/html\"");
+    json_is(cfg(image, "ExposedPorts"), "{\"443/tcp\":{},\"80/tcp\":{}}");
+    json_is(cfg(image, "Labels"), "{\"maintainer\":\"ops@example.com\"}");
+    json_is(cfg(image, "Env"), "[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                               "/sbin:/bin\",\"NGINX_VERSION=1.25\",\"LANG=C.UTF-8\"]");
+    json_is(cfg(image, "StopSignal"), "\"SIGQUIT\"");
+    json_is(cfg(image, "User"), "\"www-data\"");
+    json_decref(image);
+    dockerfile_free(&df);
 }
 
 int main(void)
@@ -1790,6 +2481,13 @@ int main(void)
         cmocka_unit_test(test_ignore_classes_escapes),
         cmocka_unit_test(test_ignore_clean),
         cmocka_unit_test(test_ignore_reinclude),
+        cmocka_unit_test(test_ignore_long),
+        cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_parse_error_table),
+        cmocka_unit_test(test_ignore_table),
+        cmocka_unit_test(test_expand_table),
+        cmocka_unit_test(test_config_table),
+        cmocka_unit_test(test_history_of_a_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -417,6 +417,13 @@ static void test_named_step_listed_once(void **state)
     assert_int_equal(berth_images_all(f->s, false, count_images, &seen, &err), 0);
     assert_int_equal(seen.n, 0);
     assert_true(blob_exists(f, l.digest));
+    /* one name and its build step: rmi by ID needs no force, removes both */
+    assert_int_equal(berth_tag(f->s, id, "example.com/x:2", &err), 0);
+    assert_int_equal(berth_rmi(f->s, id, false, &err), 0);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(berth_images_all(f->s, true, count_images, &seen, &err), 0);
+    assert_int_equal(seen.n, 0);
+    assert_false(blob_exists(f, l.digest));
 }
 
 /* ---- the pin ------------------------------------------------------------------------- */
