@@ -369,6 +369,22 @@ rc_fails "FROM an image of this platform with --platform of another (not in any 
 expect_match "$ERR" "is for $HOSTPLAT, not $OTHER" "--platform: the platforms are named"
 nothing_left "after a build for another platform" more:other
 
+ctx onbuild
+printf 'FROM rt/bb:1\nONBUILD RUN echo triggered > /trig\nONBUILD COPY marker /onb/\n' >"$TMP/onbuild.Dockerfile"
+echo mark >"$C/marker"
+bx build -f "$TMP/onbuild.Dockerfile" -t more:onbase "$C"
+ok "an image with ONBUILD triggers"
+bx inspect more:onbase
+expect_eq "$(jq -c '.[0].Config.OnBuild' <<<"$OUT")" '["RUN echo triggered > /trig","COPY marker /onb/"]' "Config.OnBuild:"
+printf 'FROM more:onbase\nCMD ["cat", "/trig", "/onb/marker"]\n' >"$C/Dockerfile"
+bx build -t more:onchild "$C"
+ok "FROM an image with ONBUILD triggers"
+expect_match "$OUT" "# Executing 2 build triggers" "the triggers are announced as docker does"
+run_out "the triggers ran in the child build" "triggered
+mark" more:onchild
+bx inspect more:onchild
+expect_match "$(jq -c '.[0].Config.OnBuild' <<<"$OUT")" '^(null|\[\])$' "the child does not inherit the triggers"
+
 # ---- 8. FROM an image that is not in the store ----------------------------------------
 berthd_start
 bx tag rt/bb:1 "$REG/rt/base:1"
