@@ -2941,6 +2941,63 @@ static void test_created_by_details(void **state)
     json_decref(image);
 }
 
+
+/* Parser directives: which lines are directives, and the escape they set. */
+static void test_directive_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head;            /* before "FROM a\nRUN x \\\n y\n" */
+        char escape;
+        const char *syntax;          /* NULL: none */
+    } cases[] = {
+        {"", '\\', NULL},
+        {"# escape=`\n", '`', NULL},
+        {"#escape=`\n", '`', NULL},
+        {"#  escape  =  `  \n", '`', NULL},
+        {"\t# escape=`\n", '`', NULL},
+        {"# Escape=`\n", '`', NULL},
+        {"# escape=\\\n", '\\', NULL},
+        {"# syntax=a/b:1\n", '\\', "a/b:1"},
+        {"# syntax = a/b:1 extra\n", '\\', "a/b:1 extra"},
+        {"# syntax=a\n# escape=`\n", '`', "a"},
+        {"# escape=`\n# syntax=a\n", '`', "a"},
+        {"# escape=`\n\n# syntax=a\n", '`', NULL},
+        {"# comment\n# escape=`\n", '\\', NULL},
+        {"# escape =\n# syntax=a\n", '\\', NULL},
+        {"# check=skip=all\n# escape=`\n", '\\', NULL},
+        {"#!/usr/bin/env docker\n# escape=`\n", '\\', NULL},
+        {"#escape=`# not a comment\n", '\\', NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text;
+        bool bt = cases[i].escape == '`';
+        assert_true(asprintf(&text, "%sFROM a\nRUN x %c\n y\n", cases[i].head,
+                             bt ? '`' : '\\') > 0);
+        struct dockerfile df;
+        struct berr err = {0};
+        int rc = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
+        if (rc != 0 && strstr(cases[i].head, "escape=`#")) {
+            /* "`# not a comment" is not one character: an invalid token */
+            str_is(err.msg, "Dockerfile:1: invalid escape token '`# not a comment' does not "
+                            "match ` or \\");
+            free(text);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: %s", cases[i].head, err.msg);
+        if (df.escape != cases[i].escape)
+            fail_msg("\"%s\": escape %c", cases[i].head, df.escape);
+        if ((df.syntax == NULL) != (cases[i].syntax == NULL) ||
+            (df.syntax && strcmp(df.syntax, cases[i].syntax) != 0))
+            fail_msg("\"%s\": syntax %s", cases[i].head, df.syntax ? df.syntax : "(none)");
+        assert_int_equal(df.n, 2);
+        str_is(df.v[1].args[0], "x  y");
+        dockerfile_free(&df);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2999,6 +3056,7 @@ int main(void)
         cmocka_unit_test(test_config_over_a_base),
         cmocka_unit_test(test_expand_details),
         cmocka_unit_test(test_created_by_details),
+        cmocka_unit_test(test_directive_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
