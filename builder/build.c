@@ -1454,10 +1454,10 @@ static void build_free(struct build *b)
     if (b->pin >= 0)
         close(b->pin);
     bctx_free(b->ctx);
-    dockerfile_free(&b->df);
     for (size_t i = 0; b->stages && i < b->df.n + 1; i++)
         free(b->stages[i].name);
     free(b->stages);
+    dockerfile_free(&b->df);
     for (size_t i = 0; i < b->nlabels; i++) {
         free(b->labels[i].text);
         for (size_t k = 0; k < b->labels[i].nargs; k++)
