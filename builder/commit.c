@@ -7,7 +7,8 @@
  * (Cmd, Entrypoint, Env, WorkingDir, User as given to run) and then each
  * `-c` instruction applied as a build would apply it. Each -c is parsed as
  * a one-line Dockerfile (df_parse_changes), so its errors are the
- * parser's; only the instructions docker allows there are taken. The history entry is docker's too: created_by the container's
+ * parser's; only the instructions docker allows there are taken
+ * ("run is not a valid change command", as docker says). The history entry is docker's too: created_by the container's
  * command, the comment from -m, the author from -a.
  *
  * Everything that can be refused (the reference, the changes, the
@@ -17,6 +18,19 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/* docker's list of the instructions commit -c takes */
+static bool change_allowed(enum df_kind k)
+{
+    switch (k) {
+    case DF_CMD: case DF_ENTRYPOINT: case DF_ENV: case DF_EXPOSE: case DF_HEALTHCHECK:
+    case DF_LABEL: case DF_ONBUILD: case DF_STOPSIGNAL: case DF_USER: case DF_VOLUME:
+    case DF_WORKDIR:
+        return true;
+    default:
+        return false;
+    }
+}
 
 /* Parse every -c first (one at a time, so that an error names it): a bad
  * one fails the commit before anything is made. */
@@ -32,6 +46,16 @@ static int changes_parse(const struct commit_opts *o, struct dockerfile *dfs, st
         if (dfs[i].n != 1)
             return berr_set(err, BERR_INVALID, "invalid change '%s': one instruction is "
                             "expected", text);
+        if (!change_allowed(dfs[i].v[0].kind)) {
+            char low[32];
+            const char *name = df_kind_name(dfs[i].v[0].kind);
+            size_t j = 0;
+            for (; name[j] && j < sizeof low - 1; j++)
+                low[j] = (char)(name[j] >= 'A' && name[j] <= 'Z' ? name[j] + 32 : name[j]);
+            low[j] = '\0';
+            return berr_set(err, BERR_INVALID, "invalid change '%s': %s is not a valid change "
+                            "command", text, low);
+        }
     }
     return 0;
 }

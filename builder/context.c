@@ -1476,7 +1476,8 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
 static int write_header(const struct copy_plan *p, struct archive *a, struct archive_entry *ae,
                         struct berr *err)
 {
-    if (archive_write_header(a, ae) != ARCHIVE_OK)
+    /* ARCHIVE_WARN: a name not text in this locale, written as its bytes */
+    if (archive_write_header(a, ae) < ARCHIVE_WARN)
         return fail(p, err, BERR_IO, "%s failed: writing the layer: %s", p->cmd,
                     archive_error_string(a));
     return 0;

@@ -297,7 +297,7 @@ static int dollar(struct lex *lx, struct sbuf *out)
         free(name.p);
         return lerr(lx, "syntax error: missing '}'");
     }
-    if (!strchr("+-?#%", ch) || (null_unset && (ch == '#' || ch == '%'))) {
+    if (!strchr("+-?#%", ch)) {
         free(name.p);
         return lerr(lx, "unsupported modifier (%s) in substitution", chs);
     }

@@ -77,7 +77,7 @@ int df_parse_fragment(const char *text, size_t len, const char *filename,
 /* `commit -c` changes: lines of a Dockerfile, joined as docker does, with
  * no FROM needed and errors named "-c:LINE: ...". Which instructions a
  * commit takes is the caller's to check (docker: CMD, ENTRYPOINT, ENV,
- * EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR;
+ * EXPOSE, HEALTHCHECK, LABEL, ONBUILD, USER, VOLUME, WORKDIR; else
  * "run is not a valid change command"). */
 int df_parse_changes(char *const *changes, size_t n, struct dockerfile *out, struct berr *err);
 /* "RUN" for DF_RUN... */

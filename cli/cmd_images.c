@@ -2,8 +2,8 @@
  * cmd_images.c - berth images [-a] [-q] [--no-trunc], berth tag SOURCE
  * TARGET, berth rmi [-f] IMAGE...
  *
- * images lists every name, then the images without one as <none>:<none>:
- * dangling ones always, build steps' (intermediate) with -a, as docker.
+ * images lists every name, and the images without one as <none>:<none>
+ * (dangling ones always, build steps' with -a), newest first, as docker.
  */
 #include "builtin.h"
 
@@ -14,10 +14,10 @@
 
 struct listing {
     bool quiet, no_trunc;
-    json_t *rows;
+    json_t *items;               /* [created, order seen, id, row] */
 };
 
-static int print_image(void *arg, const struct berth_image *img)
+static int collect_image(void *arg, const struct berth_image *img)
 {
     struct listing *l = arg;
     char id[DIGEST_MAX];
@@ -25,10 +25,6 @@ static int print_image(void *arg, const struct berth_image *img)
         snprintf(id, sizeof id, "%s", img->config_digest);
     else
         snprintf(id, sizeof id, "%.12s", digest_hex(img->config_digest));
-    if (l->quiet) {
-        printf("%s\n", id);
-        return 0;
-    }
     struct berth_ref ref;
     struct berr err = {0};
     char repo[600] = "<none>", tag[TAG_MAX_LEN + 1] = "<none>", created[64], size[32];
@@ -42,8 +38,48 @@ static int print_image(void *arg, const struct berth_image *img)
     }
     cli_ago(img->created, created, sizeof created);
     format_size(img->size, size, sizeof size);
-    json_array_append_new(l->rows, json_pack("[s,s,s,s,s]", repo, tag, id, created, size));
+    json_array_append_new(l->items, json_pack("[I,I,s,[s,s,s,s,s]]", (json_int_t)img->created,
+                                              (json_int_t)json_array_size(l->items), id, repo,
+                                              tag, id, created, size));
     return 0;
+}
+
+/* Newest first, as docker lists them. */
+static int by_created(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t cx = json_integer_value(json_array_get(x, 0));
+    json_int_t cy = json_integer_value(json_array_get(y, 0));
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    json_int_t ox = json_integer_value(json_array_get(x, 1));
+    json_int_t oy = json_integer_value(json_array_get(y, 1));
+    return ox < oy ? -1 : ox > oy;
+}
+
+static void print_images(struct listing *l)
+{
+    size_t n = json_array_size(l->items);
+    json_t **v = calloc(n + 1, sizeof *v);
+    json_t *rows = json_pack("[[s,s,s,s,s]]", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    if (!v || !rows) {
+        free(v);
+        json_decref(rows);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(l->items, i);
+    qsort(v, n, sizeof *v, by_created);
+    for (size_t i = 0; i < n; i++) {
+        if (l->quiet)
+            printf("%s\n", json_string_value(json_array_get(v[i], 2)));
+        else
+            json_array_append(rows, json_array_get(v[i], 3));
+    }
+    if (!l->quiet)
+        cli_table_print(rows);
+    json_decref(rows);
+    free(v);
 }
 
 int cmd_images(struct cli *g, int argc, char **argv)
@@ -72,12 +108,12 @@ int cmd_images(struct cli *g, int argc, char **argv)
     struct berth_store *s;
     if (cli_store(g, &s) != 0)
         return 1;
-    l.rows = json_pack("[[s,s,s,s,s]]", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    l.items = json_array();
     struct berr err = {0};
-    int rc = berth_images_all(s, all, print_image, &l, &err);
-    if (rc == 0 && !l.quiet)
-        cli_table_print(l.rows);
-    json_decref(l.rows);
+    int rc = berth_images_all(s, all, collect_image, &l, &err);
+    if (rc == 0)
+        print_images(&l);
+    json_decref(l.items);
     berth_store_close(s);
     return rc == 0 ? 0 : cli_fail("images", &err);
 }

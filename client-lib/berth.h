@@ -189,8 +189,9 @@ struct berth_layer {
 
 /* Write a new layer: add entries to the libarchive writer (pax tar) that
  * berth_layer_archive gives, then finish, which puts the blob in the
- * store, fsynced. Until an image uses it, the blob is kept from rmi's
- * sweep. Free the writer after finish, or to abandon it. */
+ * store, fsynced. Until an image uses it (berth_image_commit), or the
+ * store handle is closed, the blob is kept from rmi's sweep, by any
+ * process. Free the writer after finish, or to abandon it. */
 struct archive;
 struct berth_layer_writer;
 int berth_layer_new(struct berth_store *s, struct berth_layer_writer **out, struct berr *err);

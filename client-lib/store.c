@@ -285,16 +285,20 @@ int store_gzip_set(struct berth_store *s, const char *digest, const char *gz, ui
     snprintf(path, sizeof path, "%s/gzip", s->root);
     mkdir_p(path, 0755);
     snprintf(path, sizeof path, "%s/gzip/%s", s->root, digest_hex(digest));
-    snprintf(tmp, sizeof tmp, "%s/tmp/blob-%d-%llu-gzipmp", s->root, (int)getpid(),
-             proc_start_time(getpid()));
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%s %llu\n", gz, (unsigned long long)size) < 0 || fclose(f) != 0 ||
-        rename(tmp, path) < 0) {
-        if (f)
-            unlink(tmp);
+    int fd = store_temp(s, tmp, sizeof tmp);   /* one per thread: pushes run several */
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
+    bool ok = f && fprintf(f, "%s %llu\n", gz, (unsigned long long)size) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (fd >= 0 && (!ok || rename(tmp, path) < 0)) {
+        ok = false;
+        unlink(tmp);
+    }
+    if (!ok)
         return berr_set(err, BERR_IO, "cannot record the gzip form of %s: %s", digest,
                         strerror(errno));
-    }
     return 0;
 }
 

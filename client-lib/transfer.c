@@ -11,10 +11,13 @@
  * mount it from another repository of the same registry that the store
  * knows has it, else upload it; then put the manifest, byte for byte as
  * stored, so its digest is the same everywhere. Layers the store keeps
- * uncompressed (made by import, commit, build) are pushed as gzip, as
- * every client expects: compressed once (layer.c remembers the result),
- * with the manifest's descriptors rewritten to the gzip blobs (the
- * config, and so the image ID and diff_ids, stay the same).
+ * uncompressed (made by import, commit, build, or loaded from an archive)
+ * are pushed as gzip, as every client expects: compressed once (layer.c
+ * remembers the result in gzip/), with the manifest's descriptors
+ * rewritten to the gzip blobs (the config, and so the image ID and
+ * diff_ids, stay the same). An uncompressed layer that a registry served
+ * as it is stays so: pull records it in gzip/ as its own gzip form, and a
+ * push of it, like a copy with skopeo, keeps every digest.
  */
 #include "internal.h"
 #include "progress.h"
@@ -33,6 +36,7 @@ struct job {
     char digest[DIGEST_MAX];
     uint64_t size;
     bool gzip;                   /* push: compress the store's blob first */
+    bool gzipped;                /* push: the digest is now the gzip form's */
     char from[256];              /* push: a repository to mount from, or "" */
     struct progress_ref pr;
 };
@@ -71,6 +75,7 @@ static int run_job(struct batch *b, struct job *j, struct berr *err)
         int rc = layer_gzip(b->s, j->digest, gz, &size, err);
         if (rc < 0)
             return rc;
+        j->gzipped = strcmp(gz, j->digest) != 0;
         snprintf(j->digest, sizeof j->digest, "%s", gz);
         j->size = size;
         j->gzip = false;
@@ -146,6 +151,17 @@ static int run_batch(struct batch *b, struct berr *err)
     if (b->rc < 0 && err)
         *err = b->err;
     return b->rc;
+}
+
+/* The media type a stored uncompressed layer is pushed as (gzip), or NULL
+ * when it is pushed as it is. */
+static const char *gzip_type(const char *mt)
+{
+    if (mt && strcmp(mt, MT_OCI_LAYER) == 0)
+        return MT_OCI_LAYER_GZIP;
+    if (mt && strcmp(mt, MT_DOCKER_LAYER) == 0)
+        return MT_DOCKER_LAYER_GZIP;
+    return NULL;
 }
 
 /* ---- pull ---------------------------------------------------------------------------- */
@@ -264,6 +280,17 @@ int berth_pull(struct berth_client *c, struct berth_store *s, const char *refstr
         rc = run_batch(&b, err);
     }
     progress_done(&p);
+    /* an uncompressed layer the registry served as it is goes back as it
+     * is: its gzip form is itself */
+    for (size_t i = 0; rc == 0 && i + 1 < n; i++) {
+        json_t *l = json_array_get(layers, i);
+        char gz[DIGEST_MAX];
+        uint64_t gsize;
+        struct berr ignore = {0};
+        if (gzip_type(json_string_value(json_object_get(l, "mediaType"))) &&
+            !store_gzip_get(s, jobs[i].digest, gz, &gsize))
+            store_gzip_set(s, jobs[i].digest, jobs[i].digest, jobs[i].size, &ignore);
+    }
     char mdigest[DIGEST_MAX];
     if (rc == 0)
         rc = store_put_blob(s, image.body, image.len, mdigest, err);
@@ -313,17 +340,6 @@ static int find_mount(void *arg, const struct berth_image *img)
     return 0;
 }
 
-/* The media type a stored uncompressed layer is pushed as (gzip), or NULL
- * when it is pushed as it is. */
-static const char *gzip_type(const char *mt)
-{
-    if (mt && strcmp(mt, MT_OCI_LAYER) == 0)
-        return MT_OCI_LAYER_GZIP;
-    if (mt && strcmp(mt, MT_DOCKER_LAYER) == 0)
-        return MT_DOCKER_LAYER_GZIP;
-    return NULL;
-}
-
 /* The manifest with the gzip layers in place of the uncompressed ones. */
 static int push_manifest_body(json_t *manifest, struct job *jobs, char **body, size_t *len,
                               struct berr *err)
@@ -333,7 +349,7 @@ static int push_manifest_body(json_t *manifest, struct job *jobs, char **body, s
     json_t *l;
     json_array_foreach(json_object_get(m, "layers"), i, l) {
         const char *gt = gzip_type(json_string_value(json_object_get(l, "mediaType")));
-        if (!gt)
+        if (!gt || !jobs[i].gzipped)
             continue;
         json_object_set_new(l, "mediaType", json_string(gt));
         json_object_set_new(l, "digest", json_string(jobs[i].digest));
@@ -403,6 +419,11 @@ int berth_push(struct berth_client *c, struct berth_store *s, const char *refstr
     const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
     if (!mt)
         mt = "application/vnd.oci.image.manifest.v1+json";
+    /* only when a layer was sent as gzip: else the stored bytes */
+    bool gzipped = false;
+    for (size_t i = 0; i + 1 < n; i++)
+        gzipped |= jobs[i].gzipped;
+    rewrite = rewrite && gzipped;
     if (rc == 0 && rewrite)
         rc = push_manifest_body(manifest, jobs, &body, &len, err);
     if (rc == 0)

@@ -99,9 +99,9 @@ waitfor() {
 
 # ---- the image --------------------------------------------------------------------
 R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc/dir" "$R/etc/gone-dir" "$R/tmp"
+mkdir -p "$R/bin" "$R/etc/dir" "$R/etc/gone-dir" "$R/etc/tomove" "$R/tmp"
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh ls echo cat true env sleep stat ln chmod rm mkdir readlink test; do
+for c in sh ls echo cat true env sleep stat ln chmod rm mkdir readlink test mv; do
     ln -s busybox "$R/bin/$c"
 done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
@@ -111,12 +111,13 @@ chmod 644 "$R/etc/keep"
 echo a >"$R/etc/dir/a"
 echo b >"$R/etc/dir/b"
 echo g >"$R/etc/gone-dir/g"
+echo m >"$R/etc/tomove/m"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" cm/bb:1
 ok "berth import of the rootfs" || finish
 
 # ---- 1. a stopped container's changes ---------------------------------------------------
-CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new; rm -r /etc/gone-dir'
+CHANGE='echo added >/added; rm /etc/marker; chmod 600 /etc/keep; ln /added /hard; ln -s /added /soft; rm -r /etc/dir; mkdir /etc/dir; echo n >/etc/dir/new; rm -r /etc/gone-dir; mv /etc/tomove /moved'
 bx run --name cm1 cm/bb:1 sh -c "$CHANGE"
 ok "run of the container to commit"
 # xattrs an image keeps (user.*, security.capability) and one it does not
@@ -146,6 +147,8 @@ run_out "the hard link" "2 2 same" cm/img:1 sh -c \
 run_out "the symlink" /added cm/img:1 readlink /soft
 run_out "the replaced directory is opaque" new cm/img:1 ls /etc/dir
 run_out "the deleted directory is gone" gone cm/img:1 sh -c 'test -e /etc/gone-dir || echo gone'
+run_out "a renamed directory of the image, whole at its new name" "m gone" cm/img:1 sh -c \
+    'echo $(cat /moved/m) $(test -e /etc/tomove || echo gone)'
 
 CONFIG=$(image_config cm/img:1)
 expect_eq "$(jq -r .author <<<"$CONFIG")" "Ann Author <ann@example.com>" "config author:"
@@ -164,7 +167,7 @@ LAYER=$(image_top_layer cm/img:1)
 tar -tvf "$LAYER" >"$TMP/layer.txt" 2>/dev/null
 check; [ -s "$TMP/layer.txt" ] || fail "the layer is not a tar"
 LIST=$(awk '{print $6}' "$TMP/layer.txt" | sort | tr '\n' ' ')
-expect_eq "$LIST" "added etc/ etc/.wh.gone-dir etc/.wh.marker etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard soft " \
+expect_eq "$LIST" "added etc/ etc/.wh.gone-dir etc/.wh.marker etc/.wh.tomove etc/dir/ etc/dir/.wh..wh..opq etc/dir/new etc/keep hard moved/ moved/m soft " \
     "the layer holds the changes and nothing else:"
 check; grep -qE '^h.* hard link to added$' "$TMP/layer.txt" || fail "hard link entry: $(cat "$TMP/layer.txt")"
 check; grep -qE '^l.* soft -> /added$' "$TMP/layer.txt" || fail "symlink entry: $(cat "$TMP/layer.txt")"

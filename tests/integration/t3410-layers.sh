@@ -10,7 +10,9 @@
 #     the diff_id; the gzip form is made once (a second push, and a push to
 #     another repository, reuse it, byte for byte, so the manifest digest
 #     is the same);
-#   - berth pull of that into another store: same image ID, runs;
+#   - berth pull of that into another store: same image ID, runs; an
+#     uncompressed layer a registry served as it is is pushed back as it is
+#     (all digests kept, nothing compressed);
 #   - berth save writes the layer as <diff_id>/layer.tar; berth load of it
 #     gives the same image;
 #   - history shows the ID of each entry's image when the store has it (an
@@ -172,6 +174,28 @@ if [ "$(id -u)" -eq 0 ]; then
     ok "berth run of the pulled gzip layer" &&
         expect_eq "$(awk '{print $1}' <<<"$OUT")" "$RANDOM_SUM" "run (gzip layer)"
 fi
+
+# ---- an uncompressed layer a registry serves goes back as it is ----------------------------------
+# (pull, then push elsewhere: every digest kept, as skopeo copy keeps them)
+mkdir -p "$TMP/raw/etc" && echo raw >"$TMP/raw/etc/raw"
+tar -C "$TMP/raw" --owner=0 --group=0 --numeric-owner -cf "$TMP/raw.tar" .
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+    "$(sha256_of "$TMP/raw.tar")" >"$TMP/raw.config"
+push_blob t3410/raw "$TMP/raw.tar" >/dev/null && push_blob t3410/raw "$TMP/raw.config" >/dev/null
+jq -cn --argjson c "$(descriptor application/vnd.oci.image.config.v1+json "$TMP/raw.config")" \
+    --argjson l "$(descriptor application/vnd.oci.image.layer.v1.tar "$TMP/raw.tar")" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: $c, layers: [$l]}' \
+    | tr -d '\n' >"$TMP/raw.json"
+RAW_D=$(push_manifest t3410/raw v1 "$TMP/raw.json" application/vnd.oci.image.manifest.v1+json)
+BERTH_ROOT=$TMP/store5 bx pull "$REG/t3410/raw:v1"
+ok "berth pull of an image with an uncompressed layer"
+BERTH_ROOT=$TMP/store5 bx tag "$REG/t3410/raw:v1" "$REG/t3410/raw-copy:v1"
+BERTH_ROOT=$TMP/store5 bx push -q "$REG/t3410/raw-copy:v1"
+ok "berth push of it to another repository"
+expect_eq "$OUT" "$RAW_D" "pushed back as it was served: the same manifest digest"
+http HEAD "/v2/t3410/raw-copy/blobs/$(sha256_of "$TMP/raw.tar")"
+expect_status 200 "the uncompressed layer itself is in the other repository"
+expect_eq "$(ls "$TMP/store5/blobs/sha256" | wc -l)" 3 "nothing was compressed"
 
 # ---- save and load ----------------------------------------------------------------------------------
 bx save -o "$TMP/saved.tar" "$APP"

@@ -11,6 +11,9 @@
 #   - podman pull (vfs, in $TMP): berth's image ID and digest;
 #   - ctr image pull (containerd, the one dockerd starts): berth's digest,
 #     every blob in its content store;
+#   - berth commit of a container (a file added, one deleted: a whiteout),
+#     pushed: docker pull and run see both changes, podman pulls it, skopeo
+#     sees only gzip layers;
 #   - berth save of the uncompressed image -> docker load -> docker run, with
 #     berth's image ID.
 # The store ($BERTH_ROOT) and $HOME live in $TMP; dockerd is started when
@@ -22,12 +25,14 @@
 BERTH=${BERTH:-build/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
 interop_require "$BERTH" "$DOCKER" dockerd skopeo podman ctr jq curl
+[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root (berth run, commit)" >&2; exit 1; }
 docker_up
 SOCK=/run/docker/containerd/containerd.sock
 for _n in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.2; done
 
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
 mkdir -p "$HOME"
+at_exit 'timeout 20 "$BERTH" rm -f "t6310-$$"'
 
 PODMAN=(podman --root "$TMP/podman/root" --runroot "$TMP/podman/run" --storage-driver vfs
         --cgroup-manager cgroupfs --events-backend none)
@@ -120,6 +125,39 @@ if [ -S "$SOCK" ] && step "ctr image pull of what berth pushed" "${CTR[@]}" imag
     for d in "$DIGEST" "$ID" "$GZ"; do
         check; grep -qx "$d" <<<"$have" || fail "ctr: $d is not in containerd's content store"
     done
+fi
+
+# ---- a committed image: two uncompressed layers, one with a whiteout ------------------------
+# (berth commit of a container that adds a file and deletes one)
+STACK=$REG/t6310/stack:v1
+bx run --name "t6310-$$" "$APP" sh -c 'echo added >/etc/added; rm /etc/greeting'
+ok "berth run of a container to commit"
+bx commit -m "t6310 change" "t6310-$$" "$STACK"
+ok "berth commit" && bx rm "t6310-$$"
+bx inspect "$STACK"
+expect_eq "$(jq -r '[.[0].Layers[].mediaType] | unique | join(" ")' <<<"$OUT")" application/vnd.oci.image.layer.v1.tar \
+    "a committed image's layers are uncompressed"
+STACK_ID=$(jq -r '.[0].Id' <<<"$OUT")
+bx push -q "$STACK"
+ok "berth push of the committed image"
+STACK_DIGEST=$OUT
+docker_forget "$STACK"
+if step "docker pull of the committed image" "$DOCKER" pull "$STACK"; then
+    expect_eq "$("$DOCKER" image inspect -f '{{.Id}}' "$STACK" 2>&1)" "$STACK_ID" "docker: the committed image's ID"
+    step "docker run of the committed image" "$DOCKER" run --rm --network none "$STACK" \
+        sh -c 'cat /etc/added; ls /etc/greeting 2>&1 || echo deleted' &&
+        expect_eq "$(tail -1 "$TMP/step.log")" deleted "docker applies berth's whiteout" &&
+        expect_eq "$(head -1 "$TMP/step.log")" added "docker sees the added file"
+    step "docker history of the committed image" "$DOCKER" history --format '{{.Comment}}' "$STACK" &&
+        expect_eq "$(head -1 "$TMP/step.log")" "t6310 change" "docker history: the commit's comment"
+fi
+if step "podman pull of the committed image" "${PODMAN[@]}" pull --tls-verify=false "$STACK"; then
+    expect_eq "$(timeout 60 "${PODMAN[@]}" image inspect --format '{{.Digest}}' "$STACK" 2>&1)" "$STACK_DIGEST" \
+        "podman: the committed image's digest"
+fi
+if step "skopeo inspect --raw of the committed image" skopeo inspect --raw --tls-verify=false "docker://$STACK"; then
+    expect_eq "$(jq -r '[.layers[].mediaType] | unique | join(" ")' "$TMP/step.log")" \
+        application/vnd.oci.image.layer.v1.tar+gzip "skopeo: every pushed layer is gzip"
 fi
 
 # ---- berth save -> docker load -> docker run ---------------------------------------------------------

@@ -1763,7 +1763,7 @@ static void test_ignore_long(void **state)
     ig = ignore("**/nope/*.txt\n");
     excluded(ig, path, false);
     df_ignore_free(ig);
-    char pat[400] = "";
+    char pat[600] = "";
     for (int i = 0; i < 100; i++)
         strcat(pat, "d?r/");
     strcat(pat, "*.txt\n");
@@ -2208,6 +2208,8 @@ static void test_expand_table(void **state)
         {"${V%3}", "1.2.", "1.2."},
         {"${V#x}", "1.2.3", "1.2.3"},
         {"${NONE#x}", "", ""},
+        {"${V:#1.}", "2.3", "2.3"},
+        {"${V:%.3}", "1.2", "1.2"},
         {"$TAB", "a\tb", "a,b"},
         {"$Q", "\"quoted\"", "\"quoted\""},
         {"$DOLLAR", "$HOME", "$HOME"},
@@ -2249,7 +2251,7 @@ static void test_expand_table(void **state)
     }
     static const char *const bad[] = {
         "${", "${HOME", "${HOME:-x", "${}", "${:-x}", "${{x}}", "'", "\"", "a'b", "\"a\\\"",
-        "${HOME:x}", "${HOME:#x}", "${HOME/a/b}", "${NONE?}", "${EMPTY:?}", "${NONE:?msg}",
+        "${HOME:x}", "${HOME:}", "${HOME/a/b}", "${NONE?}", "${EMPTY:?}", "${NONE:?msg}",
         "${HOME!}", "${HOME:", "\"${HOME\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -2439,6 +2441,563 @@ static void test_history_of_a_build(void **state)
     dockerfile_free(&df);
 }
 
+
+/* ---- more files, more tables ------------------------------------------------------------------ */
+
+struct want_instr {
+    enum df_kind kind;
+    int line;
+    const char *text;
+};
+
+static void file_is(const char *text, const struct want_instr *want, size_t n)
+{
+    struct dockerfile df;
+    parse_ok(text, &df);
+    if (df.n != n)
+        fail_msg("%zu instructions, wanted %zu", df.n, n);
+    for (size_t i = 0; i < n; i++) {
+        if (df.v[i].kind != want[i].kind || df.v[i].line != want[i].line ||
+            strcmp(df.v[i].text, want[i].text) != 0)
+            fail_msg("instruction %zu: %s line %d \"%s\", wanted %s line %d \"%s\"", i,
+                     df_kind_name(df.v[i].kind), df.v[i].line, df.v[i].text,
+                     df_kind_name(want[i].kind), want[i].line, want[i].text);
+    }
+    dockerfile_free(&df);
+}
+
+static void test_files_python_node(void **state)
+{
+    (void)state;
+    /* a Python service */
+    static const struct want_instr py[] = {
+        {DF_FROM, 3, "FROM python:3.12-slim AS base"},
+        {DF_ENV, 4, "ENV PYTHONDONTWRITEBYTECODE=1     PYTHONUNBUFFERED=1"},
+        {DF_WORKDIR, 7, "WORKDIR /srv"},
+        {DF_RUN, 9, "RUN set -eux;     apt-get update;     apt-get install -y --no-install-recommends "
+                    "build-essential;     rm -rf /var/lib/apt/lists/*"},
+        {DF_COPY, 15, "COPY requirements.txt ."},
+        {DF_RUN, 16, "RUN pip install --no-cache-dir -r requirements.txt"},
+        {DF_COPY, 17, "COPY . ."},
+        {DF_USER, 18, "USER nobody"},
+        {DF_EXPOSE, 19, "EXPOSE 8000"},
+        {DF_HEALTHCHECK, 20, "HEALTHCHECK --interval=10s --timeout=2s   CMD python -c \"import "
+                             "urllib.request as u; u.urlopen('http://localhost:8000/')\""},
+        {DF_CMD, 22, "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]"},
+    };
+    file_is("# syntax=docker/dockerfile:1\n"
+            "# the service image\n"
+            "FROM python:3.12-slim AS base\n"
+            "ENV PYTHONDONTWRITEBYTECODE=1 \\\n"
+            "    PYTHONUNBUFFERED=1\n"
+            "\n"
+            "WORKDIR /srv\n"
+            "# system packages\n"
+            "RUN set -eux; \\\n"
+            "    apt-get update; \\\n"
+            "    # compilers for the wheels\n"
+            "    apt-get install -y --no-install-recommends build-essential; \\\n"
+            "    rm -rf /var/lib/apt/lists/*\n"
+            "\n"
+            "COPY requirements.txt .\n"
+            "RUN pip install --no-cache-dir -r requirements.txt\n"
+            "COPY . .\n"
+            "USER nobody\n"
+            "EXPOSE 8000\n"
+            "HEALTHCHECK --interval=10s --timeout=2s \\\n"
+            "  CMD python -c \"import urllib.request as u; u.urlopen('http://localhost:8000/')\"\n"
+            "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+            py, sizeof py / sizeof *py);
+
+    /* a Node build in two stages */
+    static const struct want_instr node[] = {
+        {DF_ARG, 1, "ARG NODE=20"},
+        {DF_FROM, 2, "FROM node:${NODE}-alpine AS deps"},
+        {DF_WORKDIR, 3, "WORKDIR /app"},
+        {DF_COPY, 4, "COPY package.json package-lock.json ./"},
+        {DF_RUN, 5, "RUN npm ci"},
+        {DF_FROM, 7, "FROM deps AS build"},
+        {DF_COPY, 8, "COPY . ."},
+        {DF_RUN, 9, "RUN npm run build"},
+        {DF_FROM, 11, "FROM nginx:alpine"},
+        {DF_COPY, 12, "COPY --from=build /app/dist /usr/share/nginx/html"},
+        {DF_LABEL, 13, "LABEL org.opencontainers.image.source=\"https://example.com/repo\""},
+    };
+    file_is("ARG NODE=20\n"
+            "FROM node:${NODE}-alpine AS deps\n"
+            "WORKDIR /app\n"
+            "COPY package.json package-lock.json ./\n"
+            "RUN npm ci\n"
+            "\n"
+            "FROM deps AS build\n"
+            "COPY . .\n"
+            "RUN npm run build\n"
+            "\n"
+            "FROM nginx:alpine\n"
+            "COPY --from=build /app/dist /usr/share/nginx/html\n"
+            "LABEL org.opencontainers.image.source=\"https://example.com/repo\"\n",
+            node, sizeof node / sizeof *node);
+}
+
+static void test_files_windows_escape(void **state)
+{
+    (void)state;
+    static const struct want_instr win[] = {
+        {DF_FROM, 4, "FROM mcr.microsoft.com/windows/nanoserver"},
+        {DF_SHELL, 5, "SHELL [\"powershell\", \"-Command\"]"},
+        {DF_COPY, 6, "COPY app\\ c:\\app\\"},
+        {DF_RUN, 7, "RUN New-Item -ItemType Directory c:\\data ;     Write-Host done"},
+        {DF_WORKDIR, 9, "WORKDIR c:\\app"},
+        {DF_ENTRYPOINT, 10, "ENTRYPOINT [\"c:\\\\app\\\\app.exe\"]"},
+    };
+    file_is("# escape=`\n"
+            "# syntax=docker/dockerfile:1\n"
+            "\n"
+            "FROM mcr.microsoft.com/windows/nanoserver\n"
+            "SHELL [\"powershell\", \"-Command\"]\n"
+            "COPY app\\ c:\\app\\\n"
+            "RUN New-Item -ItemType Directory c:\\data ; `\n"
+            "    Write-Host done\n"
+            "WORKDIR c:\\app\n"
+            "ENTRYPOINT [\"c:\\\\app\\\\app.exe\"]\n",
+            win, sizeof win / sizeof *win);
+
+    /* expansion with the backtick: a backslash is a character like any */
+    struct dockerfile df;
+    parse_ok("# escape=`\nFROM a\nENV P=c:\\dir`$x\nWORKDIR c:\\w\n", &df);
+    json_t *image = new_image();
+    char *cb = NULL;
+    struct berr err = {0};
+    assert_int_equal(df_apply_config(&df.v[1], image, NULL, NULL, &cb, &err), 0);
+    str_is(cb, "/bin/sh -c #(nop)  ENV P=c:\\dir$x");
+    free(cb);
+    dockerfile_free(&df);
+    json_decref(image);
+}
+
+static void test_lines_and_texts(void **state)
+{
+    (void)state;
+    /* CRLF, tabs, comments between instructions, trailing blanks */
+    static const struct want_instr w[] = {
+        {DF_FROM, 2, "FROM a"},
+        {DF_RUN, 4, "RUN one   two"},
+        {DF_RUN, 8, "RUN\tthree"},
+        {DF_CMD, 9, "CMD four"},
+    };
+    file_is("\r\nFROM a\r\n# c\r\nRUN one \\\r\n  two\r\n\r\n  # indented comment\r\n"
+            "\tRUN\tthree  \t\r\nCMD four", w, sizeof w / sizeof *w);
+
+    /* a continuation that runs into the end of the file, and one whose
+     * last line is a comment */
+    static const struct want_instr w2[] = {
+        {DF_FROM, 1, "FROM a"},
+        {DF_RUN, 2, "RUN x"},
+    };
+    file_is("FROM a\nRUN x \\\n# the end\n", w2, 2);
+    file_is("FROM a\nRUN x \\\n\n\n", w2, 2);
+
+    /* an instruction name alone */
+    static const struct want_instr w3[] = {
+        {DF_FROM, 1, "FROM a"},
+        {DF_CMD, 2, "CMD"},
+        {DF_RUN, 3, "RUN"},
+    };
+    file_is("FROM a\nCMD\nRUN\n", w3, 3);
+
+    /* many instructions: line numbers stay right */
+    char big[20000] = "FROM a\n";
+    for (int i = 0; i < 500; i++)
+        strcat(big, i % 3 ? "RUN x \\\n  y\n" : "# c\nENV A=1\n");
+    struct dockerfile df;
+    parse_ok(big, &df);
+    assert_int_equal(df.n, 501);
+    int line = 2;
+    for (size_t i = 1; i < df.n; i++) {
+        int idx = (int)i - 1;
+        if (idx % 3 == 0) {
+            assert_int_equal(df.v[i].kind, DF_ENV);
+            assert_int_equal(df.v[i].line, line + 1);
+        } else {
+            assert_int_equal(df.v[i].kind, DF_RUN);
+            assert_int_equal(df.v[i].line, line);
+        }
+        line += 2;
+    }
+    dockerfile_free(&df);
+
+    /* text without a final newline, NUL-free input of a given length */
+    const char *t = "FROM a\nRUN b\nGARBAGE AFTER THE LENGTH";
+    struct berr err = {0};
+    assert_int_equal(dockerfile_parse(t, 13, "Dockerfile", &df, &err), 0);
+    assert_int_equal(df.n, 2);
+    dockerfile_free(&df);
+}
+
+/* Every flag name against every instruction: accepted exactly where docker
+ * takes it. */
+static void test_flag_matrix(void **state)
+{
+    (void)state;
+    static const char *const flags[] = {
+        "platform=x", "mount=type=cache,target=/c", "network=none", "security=insecure",
+        "device=/dev/x", "from=x", "chown=1", "chmod=644", "link", "parents", "exclude=*.md",
+        "keep-git-dir", "checksum=sha256:0", "interval=1s", "timeout=1s", "start-period=1s",
+        "start-interval=1s", "retries=1", "bogus=1",
+    };
+    static const struct {
+        const char *line;            /* %s: the flag */
+        const char *accepts;         /* the flags it takes, by the name before '=' */
+    } instrs[] = {
+        {"FROM --%s img", "platform"},
+        {"RUN --%s echo", "mount network security device"},
+        {"COPY --%s a b", "from chown chmod link parents exclude"},
+        {"ADD --%s a b", "chown chmod link keep-git-dir checksum exclude"},
+        {"HEALTHCHECK --%s CMD x", "interval timeout start-period start-interval retries"},
+        {"CMD --%s x", ""},
+        {"ENTRYPOINT --%s x", ""},
+        {"ENV --%s a=b", ""},
+        {"LABEL --%s a=b", ""},
+        {"WORKDIR --%s /w", ""},
+        {"USER --%s u", ""},
+        {"EXPOSE --%s 80", ""},
+        {"VOLUME --%s /v", ""},
+        {"STOPSIGNAL --%s 9", ""},
+        {"SHELL --%s [\"sh\"]", ""},
+        {"ONBUILD --%s RUN x", ""},
+        {"ARG --%s a", ""},
+        {"MAINTAINER --%s me", ""},
+    };
+    for (size_t i = 0; i < sizeof instrs / sizeof *instrs; i++) {
+        for (size_t f = 0; f < sizeof flags / sizeof *flags; f++) {
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(flags[f], "="), flags[f]);
+            char padded[200];
+            snprintf(padded, sizeof padded, " %s ", instrs[i].accepts);
+            char needle[40];
+            snprintf(needle, sizeof needle, " %s ", name);
+            bool want = strstr(padded, needle) != NULL;
+            char line[200], *text;
+            snprintf(line, sizeof line, instrs[i].line, flags[f]);
+            assert_true(asprintf(&text, "%s%s\n", i == 0 ? "" : "FROM a\n", line) > 0);
+            struct dockerfile df;
+            struct berr err = {0};
+            int rc = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
+            if ((rc == 0) != want)
+                fail_msg("%s: %s (%s)", line, rc == 0 ? "accepted" : "refused", err.msg);
+            if (rc == 0) {
+                const struct df_instr *in = &df.v[df.n - 1];
+                assert_int_equal(in->nflags, 1);
+                str_is(in->flags[0].name, name);
+                dockerfile_free(&df);
+            } else {
+                char msg[100];
+                snprintf(msg, sizeof msg, "Dockerfile:%d: Unknown flag: %s", i == 0 ? 1 : 2, name);
+                str_is(err.msg, msg);
+            }
+            free(text);
+        }
+    }
+}
+
+static void test_command_argv_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *shell;           /* JSON, or NULL */
+        const char *line, *argv;     /* argv joined with '|' */
+    } cases[] = {
+        {NULL, "RUN echo hi", "/bin/sh|-c|echo hi"},
+        {NULL, "RUN [\"echo\", \"hi\"]", "echo|hi"},
+        {NULL, "RUN []", ""},
+        {NULL, "CMD x  y", "/bin/sh|-c|x  y"},
+        {NULL, "CMD [\"x\"]", "x"},
+        {NULL, "ENTRYPOINT e", "/bin/sh|-c|e"},
+        {NULL, "ENTRYPOINT [\"e\", \"\"]", "e|"},
+        {"[\"/bin/bash\", \"-c\"]", "RUN a && b", "/bin/bash|-c|a && b"},
+        {"[\"pwsh\", \"-NoProfile\", \"-Command\"]", "CMD Get-Item", "pwsh|-NoProfile|-Command|"
+                                                               "Get-Item"},
+        {"[\"/bin/bash\", \"-c\"]", "RUN [\"exec\", \"form\"]", "exec|form"},
+        {"[]", "RUN x", "/bin/sh|-c|x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *image = new_image();
+        if (cases[i].shell)
+            json_object_set_new(json_object_get(image, "config"), "Shell",
+                                json_loads(cases[i].shell, 0, NULL));
+        char *text;
+        assert_true(asprintf(&text, "FROM a\n%s\n", cases[i].line) > 0);
+        struct dockerfile df;
+        parse_ok(text, &df);
+        free(text);
+        char **argv;
+        size_t argc;
+        struct berr err = {0};
+        assert_int_equal(df_command_argv(image, &df.v[1], &argv, &argc, &err), 0);
+        char got[300] = "";
+        for (size_t k = 0; k < argc; k++) {
+            if (k)
+                strcat(got, "|");
+            strcat(got, argv[k]);
+        }
+        assert_null(argv[argc]);
+        if (strcmp(got, cases[i].argv) != 0)
+            fail_msg("%s: argv \"%s\", wanted \"%s\"", cases[i].line, got, cases[i].argv);
+        /* RUN's history text is that argv joined */
+        if (df.v[1].kind == DF_RUN) {
+            char *cb;
+            assert_int_equal(df_created_by_run(image, &df.v[1], NULL, 0, &cb, &err), 0);
+            for (char *c = got; *c; c++)
+                if (*c == '|')
+                    *c = ' ';
+            str_is(cb, got);
+            free(cb);
+        }
+        df_words_free(argv);
+        dockerfile_free(&df);
+        json_decref(image);
+    }
+}
+
+static void test_ignore_more(void **state)
+{
+    (void)state;
+    /* patterns as people write them */
+    struct df_ignore *ig = ignore("# editor and VCS\n"
+                                  ".git\n"
+                                  ".svn/\n"
+                                  "*.swp\n"
+                                  "**/.DS_Store\n"
+                                  "\n"
+                                  "# build output\n"
+                                  "/target\n"
+                                  "**/__pycache__\n"
+                                  "*.py[cod]\n"
+                                  "!/target/release/app\n"
+                                  "coverage*\n"
+                                  "!coverage/keep\n");
+    static const struct {
+        const char *path;
+        bool excluded;
+    } cases[] = {
+        {".git", true},           {".git/HEAD", true},        {".gitignore", false},
+        {".svn/x", true},         {"a.swp", true},            {"d/a.swp", false},
+        {".DS_Store", true},      {"a/b/.DS_Store", true},    {"target", true},
+        {"target/debug/x", true}, {"target/release/app", false},
+        {"target/release/app/sub", false},                    {"target/release/other", true},
+        {"src/target", false},    {"__pycache__/m.pyc", true}, {"a/__pycache__/m", true},
+        {"m.pyc", true},          {"m.pyo", true},            {"m.pyd", true},
+        {"m.py", false},          {"coverage", true},         {"coverage.xml", true},
+        {"coverage/keep", false}, {"coverage/other", true},   {"src/main.rs", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        excluded(ig, cases[i].path, cases[i].excluded);
+    assert_true(df_ignore_may_reinclude(ig, "target"));
+    assert_true(df_ignore_may_reinclude(ig, "target/release"));
+    assert_false(df_ignore_may_reinclude(ig, "target/debug"));
+    assert_true(df_ignore_may_reinclude(ig, "coverage"));
+    assert_false(df_ignore_may_reinclude(ig, ".git"));
+    df_ignore_free(ig);
+
+    /* CRLF files, tabs around patterns, a pattern of spaces */
+    ig = ignore("a\r\n\t b \t\r\n   \r\n!c\r\n");
+    excluded(ig, "a", true);
+    excluded(ig, "b", true);
+    excluded(ig, "c", false);
+    df_ignore_free(ig);
+
+    /* what no pattern can exclude: nothing at all, "." */
+    ig = ignore(".\n*\n");
+    excluded(ig, ".", false);
+    excluded(ig, "x", true);
+    df_ignore_free(ig);
+
+    /* a leading "/" is dropped, even after "!" */
+    ig = ignore("*\n!/keep\n");
+    excluded(ig, "keep", false);
+    excluded(ig, "other", true);
+    df_ignore_free(ig);
+}
+
+
+/* A base image's config is extended, not replaced; a failed instruction
+ * leaves the config as it was. */
+static void test_config_over_a_base(void **state)
+{
+    (void)state;
+    json_t *image = json_loads(
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"author\":\"base author\","
+        "\"config\":{\"Env\":[\"PATH=/bin\",\"LANG=C\"],\"Cmd\":[\"sh\"],"
+        "\"ExposedPorts\":{\"22/tcp\":{}},\"Volumes\":{\"/base\":{}},"
+        "\"Labels\":{\"base\":\"yes\"},\"WorkingDir\":\"/home\",\"OnBuild\":[\"RUN base\"],"
+        "\"Healthcheck\":{\"Test\":[\"CMD\",\"old\"]}}}", 0, NULL);
+    assert_non_null(image);
+    const char *env[] = {"PATH=/bin", "LANG=C", NULL};
+    char *cb;
+    cb = apply("ENV LANG=C.UTF-8 NEW=1", image, env);
+    free(cb);
+    json_is(cfg(image, "Env"), "[\"PATH=/bin\",\"LANG=C.UTF-8\",\"NEW=1\"]");
+    cb = apply("EXPOSE 80", image, env);
+    free(cb);
+    json_is(cfg(image, "ExposedPorts"), "{\"22/tcp\":{},\"80/tcp\":{}}");
+    cb = apply("VOLUME /data", image, env);
+    free(cb);
+    json_is(cfg(image, "Volumes"), "{\"/base\":{},\"/data\":{}}");
+    cb = apply("LABEL mine=1", image, env);
+    free(cb);
+    json_is(cfg(image, "Labels"), "{\"base\":\"yes\",\"mine\":\"1\"}");
+    cb = apply("WORKDIR app", image, env);
+    free(cb);
+    json_is(cfg(image, "WorkingDir"), "\"/home/app\"");
+    cb = apply("ONBUILD RUN mine", image, env);
+    free(cb);
+    json_is(cfg(image, "OnBuild"), "[\"RUN base\",\"RUN mine\"]");
+    cb = apply("HEALTHCHECK CMD new", image, env);
+    free(cb);
+    json_is(cfg(image, "Healthcheck"), "{\"Test\":[\"CMD-SHELL\",\"new\"]}");
+    cb = apply("MAINTAINER me", image, env);
+    free(cb);
+    json_is(json_object_get(image, "author"), "\"me\"");
+
+    /* failures change nothing */
+    char *before = json_dumps(image, JSON_COMPACT | JSON_SORT_KEYS);
+    struct dockerfile df;
+    parse_ok("FROM a\nEXPOSE 443 bad\nVOLUME /ok $NOPE\nSTOPSIGNAL NOPE\nWORKDIR $NOPE\n"
+             "ENV A=1 B=${X:?}\nLABEL a=${X:?}\nUSER ${X:?}\nARG A=${X:?}\n", &df);
+    for (size_t i = 1; i < df.n; i++) {
+        struct berr err = {0};
+        char *c2 = (char *)"untouched";
+        if (df_apply_config(&df.v[i], image, lookup_env, env, &c2, &err) == 0)
+            fail_msg("%s applied", df.v[i].text);
+        assert_null(c2);
+        char *after = json_dumps(image, JSON_COMPACT | JSON_SORT_KEYS);
+        if (strcmp(before, after) != 0)
+            fail_msg("%s changed the config:\n%s\n%s", df.v[i].text, before, after);
+        free(after);
+    }
+    dockerfile_free(&df);
+    free(before);
+    json_decref(image);
+}
+
+static void test_expand_details(void **state)
+{
+    (void)state;
+    const char *env[] = {"HOME=/root", "home=lower", "A_1=x", NULL};
+    /* names are case-sensitive; digits and '_' belong to names */
+    expand_is("$HOME $home $Home", env, "/root lower ");
+    expand_is("$A_1-$A_1_", env, "x-");
+    /* an empty result is an empty string, and no words */
+    char **w;
+    size_t n = 99;
+    struct berr err = {0};
+    assert_int_equal(df_words("$NOPE", '\\', lookup_env, env, &w, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_non_null(w);
+    assert_null(w[0]);
+    df_words_free(w);
+    df_words_free(NULL);
+    /* values are not scanned again */
+    const char *env2[] = {"X=$HOME", "Y='q'", "Z=a\\ b", NULL};
+    expand_is("$X", env2, "$HOME");
+    expand_is("$Y", env2, "'q'");
+    words_are("$Z", env2, "a\\,b");
+    /* a value with a newline splits words there too */
+    const char *env3[] = {"NL=a\nb", NULL};
+    words_are("$NL", env3, "a,b");
+    words_are("\"$NL\"", env3, "a\nb");
+    /* a lookup that sees every name asked */
+    expand_is("${UNSET_X:-$HOME}", env, "/root");
+}
+
+static void test_created_by_details(void **state)
+{
+    (void)state;
+    /* SHELL first, then everything shows the new shell */
+    json_t *image = new_image();
+    char *cb = apply("SHELL [\"/bin/ash\", \"-c\"]", image, NULL);
+    str_is(cb, "/bin/ash -c #(nop)  SHELL [/bin/ash -c]");
+    free(cb);
+    const char *lines[] = {"ENV A=1", "LABEL l=v", "EXPOSE 1", "USER u", "VOLUME /v",
+                           "STOPSIGNAL 1", "ONBUILD RUN x", "MAINTAINER m", "ARG a"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        cb = apply(lines[i], image, NULL);
+        if (strncmp(cb, "/bin/ash -c #(nop)  ", 20) != 0)
+            fail_msg("%s: %s", lines[i], cb);
+        free(cb);
+    }
+    cb = apply("WORKDIR /w", image, NULL);
+    str_is(cb, "/bin/ash -c #(nop) WORKDIR /w");
+    free(cb);
+    json_decref(image);
+
+    /* Go's %q in CMD for what needs escaping */
+    image = new_image();
+    cb = apply("CMD [\"a\\\"b\", \"tab\\there\", \"back\\\\slash\", \"\\u0001\", \"caf\\u00e9\"]",
+               image, NULL);
+    str_is(cb, "/bin/sh -c #(nop)  CMD [\"a\\\"b\" \"tab\\there\" \"back\\\\slash\" \"\\x01\" "
+               "\"caf\xc3\xa9\"]");
+    free(cb);
+    json_decref(image);
+}
+
+
+/* Parser directives: which lines are directives, and the escape they set. */
+static void test_directive_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head;            /* before "FROM a\nRUN x \\\n y\n" */
+        char escape;
+        const char *syntax;          /* NULL: none */
+    } cases[] = {
+        {"", '\\', NULL},
+        {"# escape=`\n", '`', NULL},
+        {"#escape=`\n", '`', NULL},
+        {"#  escape  =  `  \n", '`', NULL},
+        {"\t# escape=`\n", '`', NULL},
+        {"# Escape=`\n", '`', NULL},
+        {"# escape=\\\n", '\\', NULL},
+        {"# syntax=a/b:1\n", '\\', "a/b:1"},
+        {"# syntax = a/b:1 extra\n", '\\', "a/b:1 extra"},
+        {"# syntax=a\n# escape=`\n", '`', "a"},
+        {"# escape=`\n# syntax=a\n", '`', "a"},
+        {"# escape=`\n\n# syntax=a\n", '`', NULL},
+        {"# comment\n# escape=`\n", '\\', NULL},
+        {"# escape =\n# syntax=a\n", '\\', NULL},
+        {"# check=skip=all\n# escape=`\n", '\\', NULL},
+        {"#!/usr/bin/env docker\n# escape=`\n", '\\', NULL},
+        {"#escape=`# not a comment\n", '\\', NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text;
+        bool bt = cases[i].escape == '`';
+        assert_true(asprintf(&text, "%sFROM a\nRUN x %c\n y\n", cases[i].head,
+                             bt ? '`' : '\\') > 0);
+        struct dockerfile df;
+        struct berr err = {0};
+        int rc = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
+        if (rc != 0 && strstr(cases[i].head, "escape=`#")) {
+            /* "`# not a comment" is not one character: an invalid token */
+            str_is(err.msg, "Dockerfile:1: invalid escape token '`# not a comment' does not "
+                            "match ` or \\");
+            free(text);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: %s", cases[i].head, err.msg);
+        if (df.escape != cases[i].escape)
+            fail_msg("\"%s\": escape %c", cases[i].head, df.escape);
+        if ((df.syntax == NULL) != (cases[i].syntax == NULL) ||
+            (df.syntax && strcmp(df.syntax, cases[i].syntax) != 0))
+            fail_msg("\"%s\": syntax %s", cases[i].head, df.syntax ? df.syntax : "(none)");
+        assert_int_equal(df.n, 2);
+        str_is(df.v[1].args[0], "x  y");
+        dockerfile_free(&df);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2488,6 +3047,16 @@ int main(void)
         cmocka_unit_test(test_expand_table),
         cmocka_unit_test(test_config_table),
         cmocka_unit_test(test_history_of_a_build),
+        cmocka_unit_test(test_files_python_node),
+        cmocka_unit_test(test_files_windows_escape),
+        cmocka_unit_test(test_lines_and_texts),
+        cmocka_unit_test(test_flag_matrix),
+        cmocka_unit_test(test_command_argv_table),
+        cmocka_unit_test(test_ignore_more),
+        cmocka_unit_test(test_config_over_a_base),
+        cmocka_unit_test(test_expand_details),
+        cmocka_unit_test(test_created_by_details),
+        cmocka_unit_test(test_directive_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
