@@ -72,7 +72,6 @@ struct stage {
     char *name;                  /* AS name, lower case; NULL when none */
     size_t from, end;            /* its instructions: v[from] is its FROM */
     char image[DIGEST_MAX];      /* its result, once built ("" from scratch) */
-    bool built;
 };
 
 struct build {
@@ -1396,7 +1395,6 @@ static int build_stages(struct build *b, struct berr *err)
             progress(b, " ---> %s\n", short_id(b->image));
         }
         snprintf(st->image, sizeof st->image, "%s", b->image);
-        st->built = true;
     }
     /* --build-arg that no ARG declared (docker's warning, same words) */
     json_t *unused = json_array();
