@@ -1428,6 +1428,13 @@ static int finish_build(struct build *b, char id[DIGEST_MAX], struct berr *err)
 {
     const struct build_opts *o = b->o;
     snprintf(id, DIGEST_MAX, "%s", b->image);
+    /* an untagged result is an image of its own (docker's <none>), not a
+     * step that `builder prune` may take */
+    if (o->ntags == 0) {
+        int rc = berth_image_unmark_intermediate(b->s, id, err);
+        if (rc < 0)
+            return rc;
+    }
     progress(b, "Successfully built %s\n", short_id(id));
     for (size_t i = 0; i < o->ntags; i++) {
         struct berth_ref ref;
@@ -1491,7 +1498,9 @@ int builder_build(struct berth_store *s, struct berth_client *c, const struct bu
     b.meta = json_object();
     b.referenced = json_object();
 
-    struct sigaction sa = {.sa_handler = on_signal}, old[3];
+    /* SA_RESTART: the build's I/O goes on; poll() in a RUN step is
+     * interrupted all the same, and the steps check for the signal */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART}, old[3];
     const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     sigemptyset(&sa.sa_mask);
     build_signal = 0;
@@ -1523,7 +1532,7 @@ int builder_build(struct berth_store *s, struct berth_client *c, const struct bu
     if (rc == 0)
         *b.status = 0;
     else if (build_signal)
-        *b.status = 128 + build_signal;
+        interrupted(&b, err);   /* what was cut short says why */
 
     if (o->quiet) {
         fclose(b.out);

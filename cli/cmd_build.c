@@ -14,14 +14,13 @@
 #include <string.h>
 #include <strings.h>
 
-static int build_usage(void)
+static void build_usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY[=VALUE]]...\n"
             "                   [--target STAGE] [--no-cache] [--pull] [--network host|none]\n"
             "                   [--platform OS/ARCH] [--label KEY=VALUE]... [-q] [--iidfile FILE]\n"
             "                   PATH | -\n");
-    return 1;
 }
 
 /* docker's boolean flags: "--pull", "--pull=true", "--pull=false". */
@@ -57,7 +56,8 @@ int cmd_build(struct cli *g, int argc, char **argv)
         {"quiet", optional_argument, NULL, 'q'},
         {"iidfile", required_argument, NULL, O_IIDFILE},
         {"rm", optional_argument, NULL, O_RM}, {"force-rm", optional_argument, NULL, O_FORCE_RM},
-        {"progress", required_argument, NULL, O_PROGRESS}, {0},
+        {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char **tags = calloc((size_t)argc + 1, sizeof *tags);
     char **bargs = calloc((size_t)argc + 1, sizeof *bargs);
@@ -83,6 +83,10 @@ int cmd_build(struct cli *g, int argc, char **argv)
         case O_RM: bad = flag_bool("rm", optarg, &ignored) < 0; break;   /* always removed */
         case O_FORCE_RM: bad = flag_bool("force-rm", optarg, &ignored) < 0; break;
         case O_PROGRESS: break;   /* the classic builder's output is the only one */
+        case 'h':
+            build_usage(stdout);
+            status = 0;
+            goto out;
         case O_NETWORK:
             if (strcmp(optarg, "none") == 0)
                 o.network_none = true;
@@ -100,7 +104,7 @@ int cmd_build(struct cli *g, int argc, char **argv)
         bad = 1;
     }
     if (bad) {
-        build_usage();
+        build_usage(stderr);
         goto out;
     }
     o.context = argv[optind];

@@ -149,6 +149,10 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
  * image uses any more. `freed` gets the bytes of the blobs deleted. */
 int berth_prune_intermediate(struct berth_store *s, bool (*keep)(void *arg, const char *id),
                              void *arg, uint64_t *freed, struct berr *err);
+/* A build step's image (by ID) becomes an image of its own without a name,
+ * as the result of an untagged build is: listed by `images` as <none>,
+ * left by `builder prune`. */
+int berth_image_unmark_intermediate(struct berth_store *s, const char *id, struct berr *err);
 
 /* ---- moving images ------------------------------------------------------------ */
 

@@ -861,3 +861,31 @@ int berth_prune_intermediate(struct berth_store *s, bool (*keep)(void *arg, cons
     store_unlock(s);
     return rc;
 }
+
+int berth_image_unmark_intermediate(struct berth_store *s, const char *id, struct berr *err)
+{
+    if (store_lock(s, true) < 0)
+        return berr_set(err, BERR_IO, "cannot lock the image store");
+    json_t *doc = index_read(s);
+    size_t i, changed = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "manifests"), i, e) {
+        json_t *manifest, *config;
+        struct berr ignore = {0};
+        if (entry_name(e) || !entry_intermediate(e) ||
+            entry_load(s, e, &manifest, &config, &ignore) < 0)
+            continue;
+        const char *cd = json_string_value(json_object_get(json_object_get(manifest, "config"),
+                                                           "digest"));
+        if (cd && strcmp(cd, id) == 0) {
+            json_object_del(json_object_get(e, "annotations"), ANN_INTERMEDIATE);
+            changed++;
+        }
+        json_decref(manifest);
+        json_decref(config);
+    }
+    int rc = changed ? index_write(s, doc, err) : 0;
+    json_decref(doc);
+    store_unlock(s);
+    return rc;
+}

@@ -221,6 +221,7 @@ expect_ne "$(built)" "$NEW" "--no-cache makes a new image"
 bx build -q "$C"
 ok "build -q after --no-cache"
 expect_match "$OUT" "^sha256:[0-9a-f]{64}$" "-q prints only the image ID"
+
 check; [ -d "$BERTH_ROOT/build-cache" ] && [ -n "$(ls -A "$BERTH_ROOT/build-cache")" ] ||
     fail "the build cache is kept in the store"
 
@@ -469,6 +470,11 @@ done
 
 # ---- 10. builder prune ----------------------------------------------------------------------
 DEMO_ID=$(image_id demo:1)
+ctx untagged
+printf 'FROM rt/bb:1\nRUN echo untagged > /u\n' >"$C/Dockerfile"
+bx build -q "$C"
+ok "a build without -t"
+UNTAGGED=$OUT
 bx builder prune -f
 ok "builder prune -f"
 expect_match "$OUT" "^Total reclaimed space: [1-9]" "builder prune reclaims space"
@@ -476,7 +482,8 @@ expect_eq "$(ls -A "$BERTH_ROOT/build-cache" 2>/dev/null | tr '\n' ' ')" "" "the
 expect_eq "$(image_id demo:1)" "$DEMO_ID" "a named image stays:"
 run_out "a named image still runs after builder prune" "hello from run" demo:1
 bx images -a
-expect_eq "$(grep -c '<none>' <<<"$OUT")" 0 "no build step's image is left:"
+expect_eq "$(grep -c '<none>' <<<"$OUT")" 1 "no build step's image is left, but the untagged build's:"
+expect_eq "$(image_id "$UNTAGGED")" "$UNTAGGED" "the result of a build without -t stays (docker's <none>):"
 ctx app2
 echo "hello file" >"$C/hello.txt"
 printf 'FROM rt/bb:1\nCOPY hello.txt /\nRUN cat /hello.txt\n' >"$C/Dockerfile"
