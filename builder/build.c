@@ -72,7 +72,6 @@ struct stage {
     char *name;                  /* AS name, lower case; NULL when none */
     size_t from, end;            /* its instructions: v[from] is its FROM */
     char image[DIGEST_MAX];      /* its result, once built ("" from scratch) */
-    bool built;
 };
 
 struct build {
@@ -122,6 +121,19 @@ static void host_platform(char *out, size_t len)
             arch = u.machine;
     }
     snprintf(out, len, "linux/%.40s", arch);
+}
+
+/* "linux/arm64/v8" and "linux/arm64" run on the same machine. */
+static bool same_os_arch(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+    if (la != lb || strncmp(a, b, la) != 0 || !a[la] || !b[lb])
+        return strcmp(a, b) == 0;
+    a += la + 1;
+    b += lb + 1;
+    la = strcspn(a, "/");
+    lb = strcspn(b, "/");
+    return la == lb && strncmp(a, b, la) == 0;
 }
 
 static bool is_proxy_arg(const char *name)
@@ -543,6 +555,13 @@ static int stage_begin(struct build *b, struct stage *st, struct berr *err)
     df_words_free(words);
     if (rc < 0)
         return rc;
+    /* with no platform asked for, the steps' is the base image's */
+    const char *os = json_string_value(json_object_get(b->config, "os"));
+    const char *arch = json_string_value(json_object_get(b->config, "architecture"));
+    const char *variant = json_string_value(json_object_get(b->config, "variant"));
+    if (!plat_flag && !b->o->platform && b->image[0] && os && arch)
+        snprintf(b->stage_platform, sizeof b->stage_platform, "%.20s/%.20s%s%.20s", os, arch,
+                 variant && *variant ? "/" : "", variant && *variant ? variant : "");
     /* docker's default PATH, for the steps (and in every image they make) */
     json_t *cfg = json_object_get(b->config, "config");
     if (!env_get(b->config, "PATH")) {
@@ -917,7 +936,7 @@ static int run_step(struct build *b, const struct df_instr *in, struct berr *err
                       "(FROM scratch)", cmd);
         goto out;
     }
-    if (strcmp(b->stage_platform, b->host) != 0) {
+    if (!same_os_arch(b->stage_platform, b->host)) {
         rc = berr_set(err, BERR_UNSUPPORTED, "The command '%s' cannot run: the image is for "
                       "%s, this machine is %s", cmd, b->stage_platform, b->host);
         goto out;
@@ -1396,7 +1415,6 @@ static int build_stages(struct build *b, struct berr *err)
             progress(b, " ---> %s\n", short_id(b->image));
         }
         snprintf(st->image, sizeof st->image, "%s", b->image);
-        st->built = true;
     }
     /* --build-arg that no ARG declared (docker's warning, same words) */
     json_t *unused = json_array();

@@ -369,6 +369,17 @@ bx build --platform "$OTHER" -t more:other "$C"
 rc_fails "FROM an image of this platform with --platform of another (not in any registry)"
 expect_match "$ERR" "is for $HOSTPLAT, not $OTHER" "--platform: the platforms are named"
 nothing_left "after a build for another platform" more:other
+printf 'FROM --platform=%s rt/bb:1 AS src\nFROM scratch\nCOPY --from=src /bin/busybox /bin/sh\n' \
+    "$HOSTPLAT" >"$TMP/foreign.Dockerfile"
+bx build --platform "$OTHER" -f "$TMP/foreign.Dockerfile" -t more:foreign "$C"
+ok "FROM scratch --platform of another machine (no RUN)"
+bx inspect more:foreign
+expect_eq "$(jq -r '.[0].Os + "/" + .[0].Architecture' <<<"$OUT")" "$OTHER" "the image is for that platform:"
+printf 'FROM more:foreign\nRUN echo hi\n' >"$TMP/foreign2.Dockerfile"
+bx build -f "$TMP/foreign2.Dockerfile" -t more:foreign2 "$C"
+rc_fails "RUN in an image of another platform"
+expect_match "$ERR" "the image is for $OTHER, this machine is $HOSTPLAT" "RUN of another platform: docker's reason, both named"
+nothing_left "after RUN in an image of another platform" more:foreign2
 
 ctx onbuild
 printf 'FROM rt/bb:1\nONBUILD RUN echo triggered > /trig\nONBUILD COPY marker /onb/\n' >"$TMP/onbuild.Dockerfile"
