@@ -18,6 +18,9 @@
 #   oci_image_digests LAYOUT DIGEST # DIGEST and all it references (children, config, layers)
 #   reg_digest REPO REF ACCEPT...   # HEAD a manifest on $REG: Docker-Content-Digest
 #
+# (debian_fixture, a real debian:bookworm base image imported into the berth
+# store from a debootstrap tarball cached in build/fixtures, is in lib.sh.)
+#
 # A failed step reports the exact command, its last lines of output and the
 # registry's error answers logged meanwhile.
 #
