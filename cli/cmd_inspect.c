@@ -70,12 +70,19 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         json_array_foreach(json_object_get(manifest, "layers"), j, l)
             size += (uint64_t)json_integer_value(json_object_get(l, "size"));
         json_t *cfg = json_object_get(config, "config");
+        /* docker's Comment is the last history entry's (commit -m) */
+        json_t *history = json_object_get(config, "history");
+        const char *comment = json_string_value(json_object_get(
+            json_array_get(history, json_array_size(history) - 1), "comment"));
+        const char *author = json_string_value(json_object_get(config, "author"));
         json_array_append_new(out, json_pack(
-            "{s:O,s:o,s:o,s:s,s:O,s:O,s:O,s:O,s:I,s:O,s:O}",
+            "{s:O,s:o,s:o,s:s,s:s,s:O,s:s,s:O,s:O,s:O,s:I,s:O,s:O}",
             "Id", json_object_get(json_object_get(manifest, "config"), "digest"),
             "RepoTags", n.tags, "RepoDigests", n.digests,
             "ManifestDigest", digest,
+            "Comment", comment ? comment : "",
             "Created", json_object_get(config, "created") ? json_object_get(config, "created") : json_null(),
+            "Author", author ? author : "",
             "Architecture", json_object_get(config, "architecture") ? json_object_get(config, "architecture") : json_null(),
             "Os", json_object_get(config, "os") ? json_object_get(config, "os") : json_null(),
             "Config", cfg ? cfg : json_null(),
