@@ -1,21 +1,18 @@
 /*
- * context.c - the build context, and the layers of COPY and ADD.
+ * context.c - the build context, and the sources of COPY and ADD.
  *
  * A COPY or ADD is done in two passes. copy_prepare resolves the sources
  * (globs, directories, symlinks followed inside the context only, files
- * that .dockerignore hides left out, URLs fetched to a temporary file)
- * and the destination (relative to WORKDIR, resolved in the parent
- * image's root so that a symlinked /lib or /var/run is followed), and
- * makes a plan: the list of entries the layer will hold, with the parent
- * directories the destination needs, each with its final path, mode,
- * owner, size and the sha256 of its contents. Every file is read once
- * there, hashed as it is read; the hash of the whole plan is the build
- * cache's, and docker's classic builder text "COPY file:<hex> in /dest "
- * goes in the history. copy_layer then streams the plan into a layer tar
- * (no file is held in memory), reading each file again and checking that
- * it is still what was hashed.
+ * that .dockerignore hides left out, URLs fetched to a temporary file by
+ * fetch.c) and the destination (copy.c), and makes a plan: the list of
+ * entries the layer will hold, with the parent directories the
+ * destination needs, each with its final path, mode, owner, size and the
+ * sha256 of its contents. Every file is read once here, hashed as it is
+ * read; the hash of the whole plan is the build cache's, and docker's
+ * classic builder text "COPY file:<hex> in /dest " goes in the history.
+ * copy_layer (copy.c) then streams the plan into a layer tar.
  *
- * Docker's rules, as its classic builder applies them:
+ * Docker's rules for sources, as its classic builder applies them:
  *  - sources are relative to the context root ("/x" too); one that leads
  *    out of it ("../x") is refused: "COPY failed: forbidden path outside
  *    the build context: ../x ()". A symlink is followed as if the context
@@ -24,24 +21,13 @@
  *    rules ('*' does not cross '/', a leading dot is not special);
  *  - a directory source copies its contents, not itself; symlinks in it
  *    are copied as links, hard links among the copied files stay links;
- *  - the destination is a directory when it ends with '/', when there are
- *    several sources (which then requires the '/'), or when the parent
- *    image has a directory there; missing parents are created 0755 and
- *    owned as what is copied, existing ones keep the image's metadata;
- *  - everything copied is owned by 0:0 unless --chown (names looked up in
- *    the parent image's /etc/passwd and /etc/group); --chmod sets the
- *    permission bits of what is copied; modes and mtimes are kept;
- *  - ADD unpacks a local tar archive (plain, gzip, bzip2, xz, zstd: what
- *    libarchive recognises by content) into the destination, and fetches a
- *    URL (http or https, redirects followed) to a file of mode 0600 named
- *    after the URL's last path component, with the Last-Modified time.
+ *  - several sources (or a glob) need a destination ending with '/'.
+ *
+ * The plan (struct copy_plan, internal.h) is what context.c, copy.c and
+ * fetch.c share; each keeps the rest of its work to itself.
  */
 #include "internal.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +39,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
 
-#define CHUNK (1 << 20)
 #define MAX_LINKS 40             /* symlinks followed while resolving one path */
 #define IGNORE_MAX (4 << 20)     /* a .dockerignore larger than this is refused */
 
@@ -140,41 +123,6 @@ static bool hidden(const struct df_ignore *ig, const char *rel, bool dir)
 
 /* ---- the plan ------------------------------------------------------------------------ */
 
-struct centry {
-    char *path;                  /* in the layer: "app/x", no leading or trailing '/' */
-    char *src;                   /* where it is read: an absolute path; NULL: a made dir */
-    char *link;                  /* a symlink's target; a hard link's first path */
-    mode_t mode;                 /* st_mode, type included, --chmod applied */
-    uid_t uid;
-    gid_t gid;
-    uint64_t size;
-    struct timespec mtime;
-    dev_t rdev, dev;
-    ino_t ino;
-    nlink_t nlink;
-    unsigned char sha[32];       /* of the contents (regular files, archives) */
-    bool archive;                /* ADD: src is a tar to unpack under path */
-    bool hardlink;
-    int info;                    /* the source it comes from, -1: a parent of dest */
-    size_t seq;                  /* the later of two entries at one path wins */
-};
-
-struct cinfo {                   /* one source after globs: docker's "copy info" */
-    bool dir;
-    EVP_MD_CTX *md;
-};
-
-struct copy_plan {
-    struct centry *v;
-    size_t n, cap;
-    struct cinfo *infos;
-    size_t ninfos;
-    char *tmpdir;                /* ADD of URLs: where they were fetched */
-    const char *cmd;             /* "COPY" or "ADD" */
-    const char *line;
-    unsigned char *buf;          /* CHUNK bytes, for reading files */
-};
-
 static void entry_clear(struct centry *e)
 {
     free(e->path);
@@ -221,8 +169,7 @@ void copy_plan_free(struct copy_plan *p)
 }
 
 /* An error of this step: "Dockerfile:7: COPY failed: ..." */
-__attribute__((format(printf, 4, 5)))
-static int fail(const struct copy_plan *p, struct berr *err, int code, const char *fmt, ...)
+int copy_fail(const struct copy_plan *p, struct berr *err, int code, const char *fmt, ...)
 {
     char msg[sizeof err->msg];
     va_list ap;
@@ -234,7 +181,7 @@ static int fail(const struct copy_plan *p, struct berr *err, int code, const cha
     return berr_set(err, code, "%s", msg);
 }
 
-static struct centry *entry_add(struct copy_plan *p, struct berr *err)
+struct centry *copy_entry_add(struct copy_plan *p, struct berr *err)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
@@ -283,7 +230,7 @@ static char *join(const char *a, const char *b)
 /* Clean a slash-separated path lexically, as Go's path.Clean does for a
  * rooted one: no "", "." or ".." components; ".." above the top is
  * dropped. The result has no leading or trailing '/' ("" for the top). */
-static void clean_rooted(const char *in, char *out, size_t len)
+void copy_clean_rooted(const char *in, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = '\0';
@@ -333,8 +280,8 @@ static bool leads_out(const char *rel)
  * nothing outside is reached. `out` gets the real path relative to root
  * ("" for root itself). On -ENOENT, `out` is what was resolved followed
  * by the rest of the path, cleaned. `ig`: what it hides does not exist. */
-static int resolve_scoped(const char *root, const char *rel, const struct df_ignore *ig,
-                          char *out, size_t outlen, struct stat *st_out)
+int copy_resolve_scoped(const char *root, const char *rel, const struct df_ignore *ig,
+                        char *out, size_t outlen, struct stat *st_out)
 {
     char todo[2 * PATH_MAX], next[2 * PATH_MAX], abs[2 * PATH_MAX + 64];
     snprintf(todo, sizeof todo, "%s", rel);
@@ -383,7 +330,7 @@ static int resolve_scoped(const char *root, const char *rel, const struct df_ign
             if (rc == -ENOENT) {
                 char rest[2 * PATH_MAX];
                 snprintf(rest, sizeof rest, "%s/%s", out, p);
-                clean_rooted(rest, out, outlen);
+                copy_clean_rooted(rest, out, outlen);
             }
             return rc;
         }
@@ -424,25 +371,26 @@ static int hash_file(struct copy_plan *p, const char *path, uint64_t size, unsig
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, path, strerror(errno));
+        return copy_fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, path, strerror(errno));
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)
                  ? 0 : berr_set(err, BERR_IO, "sha256: cannot start");
     uint64_t total = 0;
     ssize_t n;
-    while (rc == 0 && (n = read(fd, p->buf, CHUNK)) != 0) {
+    while (rc == 0 && (n = read(fd, p->buf, COPY_CHUNK)) != 0) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            rc = fail(p, err, BERR_IO, "%s failed: read %s: %s", p->cmd, path, strerror(errno));
+            rc = copy_fail(p, err, BERR_IO, "%s failed: read %s: %s", p->cmd, path,
+                           strerror(errno));
             break;
         }
         EVP_DigestUpdate(md, p->buf, (size_t)n);
         total += (uint64_t)n;
     }
     if (rc == 0 && total != size)
-        rc = fail(p, err, BERR_IO, "%s failed: %s changed while it was read", p->cmd, path);
+        rc = copy_fail(p, err, BERR_IO, "%s failed: %s changed while it was read", p->cmd, path);
     if (rc == 0)
         EVP_DigestFinal_ex(md, sha, NULL);
     EVP_MD_CTX_free(md);
@@ -465,7 +413,7 @@ static int add_found(struct walk *w, const char *lpath, const char *abs, const s
                      struct berr *err)
 {
     struct copy_plan *p = w->p;
-    struct centry *e = entry_add(p, err);
+    struct centry *e = copy_entry_add(p, err);
     if (!e)
         return -BERR_IO;
     e->info = w->info;
@@ -490,8 +438,8 @@ static int add_found(struct walk *w, const char *lpath, const char *abs, const s
         char target[PATH_MAX];
         ssize_t n = readlink(abs, target, sizeof target - 1);
         if (n < 0)
-            return fail(p, err, BERR_IO, "%s failed: readlink %s: %s", p->cmd, abs,
-                        strerror(errno));
+            return copy_fail(p, err, BERR_IO, "%s failed: readlink %s: %s", p->cmd, abs,
+                             strerror(errno));
         target[n] = '\0';
         if (!(e->link = strdup(target)))
             return berr_set(err, BERR_IO, "out of memory");
@@ -549,6 +497,22 @@ static void names_free(char **v)
     free(v);
 }
 
+static int walk_tree(struct walk *w, int dfd, const char *rel, const char *abs, const char *lpath,
+                     size_t *added, struct berr *err);
+
+/* walk_tree of the directory `name` in `dfd`. */
+static int walk_subdir(struct walk *w, int dfd, const char *name, const char *rel,
+                       const char *abs, const char *lpath, size_t *added, struct berr *err)
+{
+    int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0)
+        return copy_fail(w->p, err, BERR_IO, "%s failed: open %s: %s", w->p->cmd, abs,
+                         strerror(errno));
+    int rc = walk_tree(w, sub, rel, abs, lpath, added, err);
+    close(sub);
+    return rc;
+}
+
 /* Add what is under the directory `dfd` (at `rel` in the source root,
  * `abs` on disk) to the layer under `lpath`. `*added` counts the entries
  * added, so that an excluded directory a "!" pattern reopens is added
@@ -559,8 +523,8 @@ static int walk_tree(struct walk *w, int dfd, const char *rel, const char *abs, 
     size_t n = 0;
     char **names = dir_names(dfd, &n);
     if (!names)
-        return fail(w->p, err, BERR_IO, "%s failed: reading %s: %s", w->p->cmd, abs,
-                    strerror(errno ? errno : ENOMEM));
+        return copy_fail(w->p, err, BERR_IO, "%s failed: reading %s: %s", w->p->cmd, abs,
+                         strerror(errno ? errno : ENOMEM));
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *crel = join(rel, names[i]), *cabs = join(abs, names[i]),
@@ -570,21 +534,14 @@ static int walk_tree(struct walk *w, int dfd, const char *rel, const char *abs, 
             rc = berr_set(err, BERR_IO, "out of memory");
         } else if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno != ENOENT)
-                rc = fail(w->p, err, BERR_IO, "%s failed: lstat %s: %s", w->p->cmd, cabs,
-                          strerror(errno));
+                rc = copy_fail(w->p, err, BERR_IO, "%s failed: lstat %s: %s", w->p->cmd, cabs,
+                               strerror(errno));
         } else if (S_ISSOCK(st.st_mode)) {
             /* sockets are not copied (nor sent with a context) */
         } else if (w->ig && df_ignore_match(w->ig, crel)) {
             if (S_ISDIR(st.st_mode) && df_ignore_may_reinclude(w->ig, crel)) {
-                int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 size_t under = 0;
-                if (sub < 0)
-                    rc = fail(w->p, err, BERR_IO, "%s failed: open %s: %s", w->p->cmd, cabs,
-                              strerror(errno));
-                else
-                    rc = walk_tree(w, sub, crel, cabs, clp, &under, err);
-                if (sub >= 0)
-                    close(sub);
+                rc = walk_subdir(w, dfd, names[i], crel, cabs, clp, &under, err);
                 if (rc == 0 && under) {
                     rc = add_found(w, clp, cabs, &st, err);
                     *added += under + 1;
@@ -593,16 +550,8 @@ static int walk_tree(struct walk *w, int dfd, const char *rel, const char *abs, 
         } else {
             rc = add_found(w, clp, cabs, &st, err);
             (*added)++;
-            if (rc == 0 && S_ISDIR(st.st_mode)) {
-                int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0)
-                    rc = fail(w->p, err, BERR_IO, "%s failed: open %s: %s", w->p->cmd, cabs,
-                              strerror(errno));
-                else
-                    rc = walk_tree(w, sub, crel, cabs, clp, added, err);
-                if (sub >= 0)
-                    close(sub);
-            }
+            if (rc == 0 && S_ISDIR(st.st_mode))
+                rc = walk_subdir(w, dfd, names[i], crel, cabs, clp, added, err);
         }
         free(crel);
         free(cabs);
@@ -697,320 +646,9 @@ static int glob_source(const char *root, const struct df_ignore *ig, const char 
     return rc;
 }
 
-/* ---- --chown and --chmod ------------------------------------------------------------- */
-
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
-}
-
-/* Find `name` in a passwd or group file of the parent image: field 3 (the
- * ID), and for passwd field 4 (the primary group) in *gid. */
-static int lookup_id(const char *root, const char *file, const char *name, unsigned long *id,
-                     unsigned long *gid)
-{
-    if (!root)
-        return -ENOENT;
-    char real[2 * PATH_MAX], abs[3 * PATH_MAX];
-    if (resolve_scoped(root, file, NULL, real, sizeof real, NULL) < 0)
-        return -ENOENT;
-    snprintf(abs, sizeof abs, "%s/%s", root, real);
-    FILE *f = fopen(abs, "re");
-    if (!f)
-        return -ENOENT;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = -ESRCH;
-    while (rc != 0 && getline(&line, &cap, f) > 0) {
-        char *f0 = strtok(line, ":\n"), *f1 = f0 ? strtok(NULL, ":\n") : NULL,
-             *f2 = f1 ? strtok(NULL, ":\n") : NULL, *f3 = f2 ? strtok(NULL, ":\n") : NULL;
-        if (!f2 || strcmp(f0, name) != 0 || !all_digits(f2))
-            continue;
-        *id = strtoul(f2, NULL, 10);
-        if (gid)
-            *gid = f3 && all_digits(f3) ? strtoul(f3, NULL, 10) : *id;
-        rc = 0;
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
-
-static int parse_chown(const struct copy_step *c, struct copy_plan *p, uid_t *uid, gid_t *gid,
-                       struct berr *err)
-{
-    *uid = 0;
-    *gid = 0;
-    if (!c->chown || !*c->chown)
-        return 0;
-    char user[256], group[256];
-    const char *colon = strchr(c->chown, ':');
-    if (colon && strchr(colon + 1, ':'))
-        return fail(p, err, BERR_INVALID, "invalid chown string format: %s", c->chown);
-    snprintf(user, sizeof user, "%.*s", colon ? (int)(colon - c->chown) : (int)strlen(c->chown),
-             c->chown);
-    snprintf(group, sizeof group, "%s", colon ? colon + 1 : "");
-    unsigned long u = 0, g = 0, primary = 0;
-    if (all_digits(user)) {
-        u = primary = strtoul(user, NULL, 10);
-    } else if (lookup_id(c->parent_root, "etc/passwd", user, &u, &primary) < 0) {
-        return fail(p, err, BERR_NOTFOUND,
-                    "unable to convert uid/gid chown string to host mapping: can't find uid "
-                    "for user %s: no such user: %s", user, user);
-    }
-    if (!colon) {
-        g = primary;             /* a user alone: its own group */
-    } else if (all_digits(group)) {
-        g = strtoul(group, NULL, 10);
-    } else if (lookup_id(c->parent_root, "etc/group", group, &g, NULL) < 0) {
-        return fail(p, err, BERR_NOTFOUND,
-                    "unable to convert uid/gid chown string to host mapping: can't find gid "
-                    "for group %s: no such group: %s", group, group);
-    }
-    if (u > UINT32_MAX - 1 || g > UINT32_MAX - 1)
-        return fail(p, err, BERR_INVALID, "invalid chown string format: %s", c->chown);
-    *uid = (uid_t)u;
-    *gid = (gid_t)g;
-    return 0;
-}
-
-static int parse_chmod(const struct copy_step *c, struct copy_plan *p, int *mode,
-                       struct berr *err)
-{
-    *mode = -1;
-    if (!c->chmod || !*c->chmod)
-        return 0;
-    char *end;
-    unsigned long m = strtoul(c->chmod, &end, 8);
-    if (*end || m > 07777 || !isdigit((unsigned char)c->chmod[0]))
-        return fail(p, err, BERR_INVALID,
-                    "invalid chmod parameter: '%s'. it should be octal string and between 0 "
-                    "and 07777", c->chmod);
-    *mode = (int)m;
-    return 0;
-}
-
-/* ---- ADD: archives and URLs ---------------------------------------------------------- */
-
-/* Is the file a tar archive, plain or compressed, as libarchive reads it? */
-static bool is_archive(const char *path)
-{
-    struct archive *a = archive_read_new();
-    if (!a)
-        return false;
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    struct archive_entry *e;
-    bool ok = archive_read_open_filename(a, path, 64 << 10) == ARCHIVE_OK &&
-              archive_read_next_header(a, &e) == ARCHIVE_OK;
-    archive_read_free(a);
-    return ok;
-}
-
 static bool is_url(const char *s)
 {
     return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
-
-struct fetch {
-    int fd;
-    EVP_MD_CTX *md;
-    uint64_t size;
-    char status[128];            /* the status line's reason, "404 Not Found" */
-    bool failed;
-};
-
-static size_t fetch_write(char *data, size_t sz, size_t nm, void *arg)
-{
-    struct fetch *f = arg;
-    size_t len = sz * nm;
-    if (write_all(f->fd, data, len) < 0) {
-        f->failed = true;
-        return 0;
-    }
-    EVP_DigestUpdate(f->md, data, len);
-    f->size += len;
-    return len;
-}
-
-static size_t fetch_header(char *data, size_t sz, size_t nm, void *arg)
-{
-    struct fetch *f = arg;
-    size_t len = sz * nm;
-    if (len > 5 && !strncmp(data, "HTTP/", 5)) {
-        const char *sp = memchr(data, ' ', len);
-        size_t n = sp ? len - (size_t)(sp + 1 - data) : 0;
-        while (n && (sp[n] == '\r' || sp[n] == '\n'))
-            n--;
-        if (sp)
-            snprintf(f->status, sizeof f->status, "%.*s", (int)n, sp + 1);
-    }
-    return len;
-}
-
-/* The file name a URL gives: its path's last component, %-decoded. */
-static char *url_filename(CURL *h, const char *url)
-{
-    const char *s = strstr(url, "://");
-    s = s ? strchr(s + 3, '/') : NULL;
-    if (!s)
-        return strdup("");
-    size_t end = strcspn(s, "?#");
-    const char *last = s;
-    for (size_t i = 0; i < end; i++)
-        if (s[i] == '/')
-            last = s + i;
-    int n = 0;
-    char *dec = curl_easy_unescape(h, last + 1, (int)(s + end - last - 1), &n);
-    char *name = dec ? strndup(dec, (size_t)n) : NULL;
-    curl_free(dec);
-    if (name && (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))) {
-        free(name);
-        return strdup("");
-    }
-    return name;
-}
-
-/* Fetch `url` into the plan's temporary directory. */
-static int fetch_url(struct copy_plan *p, const char *url, char **path, char **name,
-                     struct stat *st, unsigned char sha[32], struct berr *err)
-{
-    if (!p->tmpdir) {
-        const char *t = getenv("TMPDIR");
-        if (asprintf(&p->tmpdir, "%s/berth-add-XXXXXX", t && *t ? t : "/tmp") < 0) {
-            p->tmpdir = NULL;
-            return berr_set(err, BERR_IO, "out of memory");
-        }
-        if (!mkdtemp(p->tmpdir)) {
-            free(p->tmpdir);
-            p->tmpdir = NULL;
-            return fail(p, err, BERR_IO, "ADD failed: mkdtemp: %s", strerror(errno));
-        }
-    }
-    CURL *h = curl_easy_init();
-    if (!h)
-        return berr_set(err, BERR_IO, "curl_easy_init failed");
-    *name = url_filename(h, url);
-    static unsigned counter;
-    if (!*name || asprintf(path, "%s/%u", p->tmpdir, counter++) < 0) {
-        curl_easy_cleanup(h);
-        return berr_set(err, BERR_IO, "out of memory");
-    }
-    struct fetch f = { .fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600),
-                       .md = EVP_MD_CTX_new() };
-    int rc = 0;
-    if (f.fd < 0 || !f.md || !EVP_DigestInit_ex(f.md, EVP_sha256(), NULL)) {
-        rc = fail(p, err, BERR_IO, "ADD failed: %s: %s", *path, strerror(errno));
-        goto out;
-    }
-    char curlerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "berth-build");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fetch_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &f);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && status >= 400)) {
-        rc = fail(p, err, BERR_IO, "ADD failed: Get \"%s\": %s", url,
-                  *curlerr ? curlerr : curl_easy_strerror(cc));
-        goto out;
-    }
-    if (status >= 400 || status < 200) {
-        rc = fail(p, err, BERR_NOTFOUND, "ADD failed: failed to GET %s with status %s", url,
-                  *f.status ? f.status : "(none)");
-        goto out;
-    }
-    if (f.failed) {
-        rc = fail(p, err, BERR_IO, "ADD failed: writing %s: %s", *path, strerror(errno));
-        goto out;
-    }
-    EVP_DigestFinal_ex(f.md, sha, NULL);
-    curl_off_t ft = -1;
-    curl_easy_getinfo(h, CURLINFO_FILETIME_T, &ft);
-    if (fstat(f.fd, st) < 0) {
-        rc = fail(p, err, BERR_IO, "ADD failed: stat %s: %s", *path, strerror(errno));
-        goto out;
-    }
-    if (ft >= 0) {
-        st->st_mtim.tv_sec = (time_t)ft;
-        st->st_mtim.tv_nsec = 0;
-    }
-out:
-    if (f.fd >= 0)
-        close(f.fd);
-    EVP_MD_CTX_free(f.md);
-    curl_easy_cleanup(h);
-    return rc;
-}
-
-/* ---- the destination ----------------------------------------------------------------- */
-
-/* The parents of `dir` (a real path relative to the image root, "" for
- * the root) and, with `self`, `dir` itself, as directory entries: with
- * their metadata from the parent image where they are there, else made
- * 0755 and owned as what is copied. */
-static int add_parents(const struct copy_step *c, struct copy_plan *p, const char *dir, bool self,
-                       uid_t uid, gid_t gid, struct berr *err)
-{
-    char prefix[2 * PATH_MAX];
-    size_t len = strlen(dir);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    now.tv_nsec = 0;
-    for (size_t i = 1; i <= len; i++) {
-        if (i < len && dir[i] != '/')
-            continue;
-        if (i == len && !self)
-            break;
-        snprintf(prefix, sizeof prefix, "%.*s", (int)i, dir);
-        struct stat st;
-        bool there = false;
-        if (c->parent_root) {
-            char abs[3 * PATH_MAX];
-            snprintf(abs, sizeof abs, "%s/%s", c->parent_root, prefix);
-            if (lstat(abs, &st) == 0) {
-                if (!S_ISDIR(st.st_mode))
-                    return fail(p, err, BERR_CONFLICT, "failed to copy files: mkdir /%s: not a "
-                                "directory", prefix);
-                there = true;
-            }
-        }
-        struct centry *e = entry_add(p, err);
-        if (!e)
-            return -BERR_IO;
-        if (!(e->path = strdup(prefix)))
-            return berr_set(err, BERR_IO, "out of memory");
-        if (there) {
-            e->mode = st.st_mode;
-            e->uid = st.st_uid;
-            e->gid = st.st_gid;
-            e->mtime = st.st_mtim;
-        } else {
-            e->mode = S_IFDIR | 0755;
-            e->uid = uid;
-            e->gid = gid;
-            e->mtime = now;
-        }
-    }
-    return 0;
 }
 
 /* ---- sorting and hashing the plan ---------------------------------------------------- */
@@ -1024,13 +662,18 @@ static int cmp_entries(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static void to_hex(const unsigned char *d, char *out)
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 static void hash_entry(EVP_MD_CTX *md, const struct centry *e)
 {
     char line[PATH_MAX * 3];
     char hex[65] = "";
     if (S_ISREG(e->mode) || e->archive)
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", e->sha[i]);
+        to_hex(e->sha, hex);
     int n = snprintf(line, sizeof line, "%s%c%o%c%u:%u%c%llu%c%s%c%s%c%s%c%u:%u\n", e->path, 0,
                      (unsigned)e->mode, 0, (unsigned)e->uid, (unsigned)e->gid, 0,
                      (unsigned long long)e->size, 0, hex, 0, e->hardlink ? "hardlink" : "", 0,
@@ -1038,12 +681,6 @@ static void hash_entry(EVP_MD_CTX *md, const struct centry *e)
     EVP_DigestUpdate(md, line, n < (int)sizeof line ? (size_t)n : sizeof line);
     if (e->archive)
         EVP_DigestUpdate(md, "archive\n", 8);
-}
-
-static void to_hex(const unsigned char *d, char *out)
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 struct ino_ref {
@@ -1180,16 +817,10 @@ static int finish_plan(const struct copy_step *c, struct copy_plan *p, uid_t uid
 
 /* ---- copy_prepare -------------------------------------------------------------------- */
 
-struct target {
-    char dir[2 * PATH_MAX];      /* dest resolved in the parent image, relative, "" for / */
-    bool is_dir;                 /* the sources go into it */
-    bool exists_dir;             /* the parent image has a directory there */
-};
-
 /* One source that exists: a file (to `dest/name` or `dest`), or a
  * directory (its contents into dest), or with ADD a tar (unpacked into
  * dest). `real` is its real path relative to `root`. */
-static int add_source(struct walk *w, const struct copy_step *c, const struct target *t,
+static int add_source(struct walk *w, const struct copy_step *c, const struct copy_target *t,
                       const char *root, const char *real, const char *name, const struct stat *st,
                       bool unpack, struct berr *err)
 {
@@ -1201,10 +832,10 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
         return info;
     w->info = info;
     if (S_ISDIR(st->st_mode)) {
-        int rc = add_parents(c, p, t->dir, true, w->uid, w->gid, err);
+        int rc = copy_add_parents(c, p, t->dir, true, w->uid, w->gid, err);
         int dfd = rc < 0 ? -1 : open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rc == 0 && dfd < 0)
-            rc = fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, abs, strerror(errno));
+            rc = copy_fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, abs, strerror(errno));
         size_t added = 0;
         if (rc == 0)
             rc = walk_tree(w, dfd, real, abs, t->dir, &added, err);
@@ -1212,9 +843,9 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
             close(dfd);
         return rc;
     }
-    if (unpack && S_ISREG(st->st_mode) && is_archive(abs)) {
-        int rc = add_parents(c, p, t->dir, true, w->uid, w->gid, err);
-        struct centry *e = rc < 0 ? NULL : entry_add(p, err);
+    if (unpack && S_ISREG(st->st_mode) && copy_is_archive(abs)) {
+        int rc = copy_add_parents(c, p, t->dir, true, w->uid, w->gid, err);
+        struct centry *e = rc < 0 ? NULL : copy_entry_add(p, err);
         if (!e)
             return rc < 0 ? rc : -BERR_IO;
         e->info = info;
@@ -1233,16 +864,16 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
     int n = t->is_dir ? snprintf(lpath, sizeof lpath, "%s%s%s", t->dir, *t->dir ? "/" : "", name)
                       : snprintf(lpath, sizeof lpath, "%s", t->dir);
     if (n < 0 || (size_t)n >= sizeof lpath)
-        return fail(p, err, BERR_INVALID, "%s failed: file name too long: %s", p->cmd, name);
+        return copy_fail(p, err, BERR_INVALID, "%s failed: file name too long: %s", p->cmd, name);
     if (!*lpath)
-        return fail(p, err, BERR_INVALID, "%s failed: cannot copy a file to /", p->cmd);
+        return copy_fail(p, err, BERR_INVALID, "%s failed: cannot copy a file to /", p->cmd);
     if (c->parent_root) {
         char there[4 * PATH_MAX];
         struct stat tst;
         snprintf(there, sizeof there, "%s/%s", c->parent_root, lpath);
         if (lstat(there, &tst) == 0 && S_ISDIR(tst.st_mode))
-            return fail(p, err, BERR_CONFLICT, "failed to copy files: cannot replace the "
-                        "directory /%s with a file", lpath);
+            return copy_fail(p, err, BERR_CONFLICT, "failed to copy files: cannot replace the "
+                             "directory /%s with a file", lpath);
     }
     char parent[3 * PATH_MAX];
     snprintf(parent, sizeof parent, "%s", lpath);
@@ -1250,14 +881,14 @@ static int add_source(struct walk *w, const struct copy_step *c, const struct ta
     int rc = 0;
     if (slash) {
         *slash = '\0';
-        rc = add_parents(c, p, parent, true, w->uid, w->gid, err);
+        rc = copy_add_parents(c, p, parent, true, w->uid, w->gid, err);
     }
     return rc < 0 ? rc : add_found(w, lpath, abs, st, err);
 }
 
 /* Sources from the context or --from's root: a glob, or one path. */
-static int add_local(struct walk *w, const struct copy_step *c, struct target *t, const char *orig,
-                     size_t *count, struct berr *err)
+static int add_local(struct walk *w, const struct copy_step *c, struct copy_target *t,
+                     const char *orig, size_t *count, struct berr *err)
 {
     struct copy_plan *p = w->p;
     const char *root = c->from_root ? c->from_root : c->ctx ? c->ctx->root : NULL;
@@ -1269,11 +900,11 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
     if (!strncmp(rel, "./", 2))
         rel += 2;
     if (leads_out(rel))
-        return fail(p, err, BERR_INVALID, "%s failed: forbidden path outside the build context: "
-                    "%s ()", p->cmd, rel);
+        return copy_fail(p, err, BERR_INVALID, "%s failed: forbidden path outside the build "
+                         "context: %s ()", p->cmd, rel);
     if (!root)
-        return fail(p, err, BERR_NOTFOUND, "%s failed: file not found in build context or "
-                    "excluded by .dockerignore: stat %s: file does not exist", p->cmd, rel);
+        return copy_fail(p, err, BERR_NOTFOUND, "%s failed: file not found in build context or "
+                         "excluded by .dockerignore: stat %s: file does not exist", p->cmd, rel);
 
     struct matches m = { 0 };
     if (has_wildcards(rel)) {
@@ -1295,20 +926,20 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
     for (size_t i = 0; rc == 0 && i < m.n; i++) {
         char real[2 * PATH_MAX];
         struct stat st;
-        int r = resolve_scoped(root, m.v[i], ig, real, sizeof real, &st);
+        int r = copy_resolve_scoped(root, m.v[i], ig, real, sizeof real, &st);
         if (r == -ENOENT || r == -ENOTDIR) {
             if (c->from_root)
-                rc = fail(p, err, BERR_NOTFOUND, "%s failed: stat %s: file does not exist",
-                          p->cmd, m.v[i]);
+                rc = copy_fail(p, err, BERR_NOTFOUND, "%s failed: stat %s: file does not exist",
+                               p->cmd, m.v[i]);
             else
-                rc = fail(p, err, BERR_NOTFOUND, "%s failed: file not found in build context "
-                          "or excluded by .dockerignore: stat %s: file does not exist", p->cmd,
-                          m.v[i]);
+                rc = copy_fail(p, err, BERR_NOTFOUND, "%s failed: file not found in build context "
+                               "or excluded by .dockerignore: stat %s: file does not exist", p->cmd,
+                               m.v[i]);
         } else if (r < 0) {
-            rc = fail(p, err, BERR_IO, "%s failed: stat %s: %s", p->cmd, m.v[i], strerror(-r));
+            rc = copy_fail(p, err, BERR_IO, "%s failed: stat %s: %s", p->cmd, m.v[i], strerror(-r));
         } else {
             char cleaned[2 * PATH_MAX];
-            clean_rooted(m.v[i], cleaned, sizeof cleaned);
+            copy_clean_rooted(m.v[i], cleaned, sizeof cleaned);
             const char *base = strrchr(cleaned, '/');
             base = base ? base + 1 : cleaned;
             if (!S_ISDIR(st.st_mode) && t->exists_dir)
@@ -1318,8 +949,8 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
                 struct stat dst;
                 snprintf(abs, sizeof abs, "%s/%s", c->parent_root, t->dir);
                 if (*t->dir && lstat(abs, &dst) == 0 && !S_ISDIR(dst.st_mode))
-                    rc = fail(p, err, BERR_CONFLICT, "failed to copy files: failed to copy "
-                              "directory: mkdir /%s: not a directory", t->dir);
+                    rc = copy_fail(p, err, BERR_CONFLICT, "failed to copy files: failed to copy "
+                                   "directory: mkdir /%s: not a directory", t->dir);
             }
             if (rc == 0)
                 rc = add_source(w, c, t, root, real, base, &st, c->add, err);
@@ -1332,17 +963,17 @@ static int add_local(struct walk *w, const struct copy_step *c, struct target *t
     return rc;
 }
 
-static int add_url(struct walk *w, const struct copy_step *c, const struct target *t,
+static int add_url(struct walk *w, const struct copy_step *c, const struct copy_target *t,
                    const char *url, struct berr *err)
 {
     struct copy_plan *p = w->p;
     char *path = NULL, *name = NULL;
     struct stat st;
     unsigned char sha[32];
-    int rc = fetch_url(p, url, &path, &name, &st, sha, err);
+    int rc = copy_fetch(p, url, &path, &name, &st, sha, err);
     if (rc == 0 && !*name && t->is_dir)
-        rc = fail(p, err, BERR_INVALID, "ADD failed: cannot determine filename for source %s",
-                  url);
+        rc = copy_fail(p, err, BERR_INVALID, "ADD failed: cannot determine filename for source %s",
+                       url);
     if (rc == 0) {
         const char *base = *name ? name : "__unnamed__";
         int info = info_add(p, false, err);
@@ -1356,10 +987,10 @@ static int add_url(struct walk *w, const struct copy_step *c, const struct targe
             rc = info;
         } else if (slash) {
             *slash = '\0';
-            rc = add_parents(c, p, lpath, true, w->uid, w->gid, err);
+            rc = copy_add_parents(c, p, lpath, true, w->uid, w->gid, err);
             *slash = '/';
         }
-        struct centry *e = rc < 0 ? NULL : entry_add(p, err);
+        struct centry *e = rc < 0 ? NULL : copy_entry_add(p, err);
         if (rc == 0 && !e)
             rc = -BERR_IO;
         if (e) {
@@ -1383,59 +1014,23 @@ static int add_url(struct walk *w, const struct copy_step *c, const struct targe
     return rc;
 }
 
-/* Where the sources go: dest made absolute against WORKDIR and resolved
- * in the parent image. */
-static int resolve_dest(const struct copy_step *c, struct copy_plan *p, struct target *t,
-                        struct berr *err)
-{
-    const char *dest = c->dest && *c->dest ? c->dest : ".";
-    char full[2 * PATH_MAX + 2];
-    if (dest[0] == '/')
-        snprintf(full, sizeof full, "%s", dest);
-    else
-        snprintf(full, sizeof full, "/%s/%s", c->workdir ? c->workdir : "", dest);
-    size_t len = strlen(dest);
-    const char *last = strrchr(dest, '/');
-    last = last ? last + 1 : dest;
-    t->is_dir = dest[len - 1] == '/' || !strcmp(last, ".") || !strcmp(last, "..");
-    clean_rooted(full, t->dir, sizeof t->dir);
-    if (!c->parent_root)
-        return 0;
-    char real[2 * PATH_MAX];
-    struct stat st;
-    int r = resolve_scoped(c->parent_root, t->dir, NULL, real, sizeof real, &st);
-    if (r == -ENOTDIR)
-        return fail(p, err, BERR_CONFLICT, "failed to copy files: lstat /%s: not a directory",
-                    t->dir);
-    if (r < 0 && r != -ENOENT)
-        return fail(p, err, BERR_IO, "%s failed: %s: %s", p->cmd, full, strerror(-r));
-    snprintf(t->dir, sizeof t->dir, "%s", real);
-    if (r == 0 && S_ISDIR(st.st_mode))
-        t->exists_dir = true;
-    return 0;
-}
-
 int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DIGEST_MAX],
                  char **created_by, struct berr *err)
 {
     *out = NULL;
     *created_by = NULL;
     struct copy_plan *p = calloc(1, sizeof *p);
-    if (!p || !(p->buf = malloc(CHUNK))) {
+    if (!p || !(p->buf = malloc(COPY_CHUNK))) {
         free(p);
         return berr_set(err, BERR_IO, "out of memory");
     }
     p->cmd = c->add ? "ADD" : "COPY";
     p->line = c->line;
     struct walk w = { .p = p, .chmod = -1, .info = -1 };
-    struct target t = { 0 };
-    int rc = parse_chown(c, p, &w.uid, &w.gid, err);
-    if (rc == 0)
-        rc = parse_chmod(c, p, &w.chmod, err);
-    if (rc == 0)
-        rc = resolve_dest(c, p, &t, err);
+    struct copy_target t = { 0 };
+    int rc = copy_resolve_target(c, p, &w.uid, &w.gid, &w.chmod, &t, err);
     if (rc == 0 && c->nsrcs == 0)
-        rc = fail(p, err, BERR_INVALID, "%s failed: no source files were specified", p->cmd);
+        rc = copy_fail(p, err, BERR_INVALID, "%s failed: no source files were specified", p->cmd);
     /* several sources need a directory, named as one */
     const char *dest = c->dest && *c->dest ? c->dest : ".";
     bool slash = dest[strlen(dest) - 1] == '/';
@@ -1444,7 +1039,7 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
         const char *src = c->srcs[i];
         if (is_url(src) && !c->from_root) {
             if (!c->add)
-                rc = fail(p, err, BERR_INVALID, "COPY failed: source can't be a URL for COPY");
+                rc = copy_fail(p, err, BERR_INVALID, "COPY failed: source can't be a URL for COPY");
             else
                 rc = add_url(&w, c, &t, src, err);
             count++;
@@ -1456,11 +1051,11 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
             rc = add_local(&w, c, &t, src, &count, err);
         }
         if (rc == 0 && count > 1 && !slash)
-            rc = fail(p, err, BERR_INVALID, "When using %s with more than one source file, the "
-                      "destination must be a directory and end with a /", p->cmd);
+            rc = copy_fail(p, err, BERR_INVALID, "When using %s with more than one source file, "
+                           "the destination must be a directory and end with a /", p->cmd);
     }
     if (rc == 0 && count == 0)
-        rc = fail(p, err, BERR_NOTFOUND, "%s failed: no source files were specified", p->cmd);
+        rc = copy_fail(p, err, BERR_NOTFOUND, "%s failed: no source files were specified", p->cmd);
     if (rc == 0)
         rc = finish_plan(c, p, w.uid, w.gid, t.dir, hash, created_by, err);
     if (rc < 0) {
@@ -1469,179 +1064,4 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
     }
     *out = p;
     return 0;
-}
-
-/* ---- copy_layer ---------------------------------------------------------------------- */
-
-static int write_header(const struct copy_plan *p, struct archive *a, struct archive_entry *ae,
-                        struct berr *err)
-{
-    /* ARCHIVE_WARN: a name not text in this locale, written as its bytes */
-    if (archive_write_header(a, ae) < ARCHIVE_WARN)
-        return fail(p, err, BERR_IO, "%s failed: writing the layer: %s", p->cmd,
-                    archive_error_string(a));
-    return 0;
-}
-
-/* A regular file: its header (with its file capabilities, the one
- * extended attribute docker's builder copies) and its contents, read
- * again and checked against the hash the plan has. */
-static int write_file(struct copy_plan *p, struct archive *a, struct archive_entry *ae,
-                      const struct centry *e, struct berr *err)
-{
-    int fd = open(e->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return fail(p, err, BERR_IO, "%s failed: open %s: %s", p->cmd, e->src, strerror(errno));
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    char cap[256];
-    ssize_t caplen = fgetxattr(fd, "security.capability", cap, sizeof cap);
-    if (caplen > 0)
-        archive_entry_xattr_add_entry(ae, "security.capability", cap, (size_t)caplen);
-    int rc = write_header(p, a, ae, err);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (rc == 0 && (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)))
-        rc = berr_set(err, BERR_IO, "sha256: cannot start");
-    uint64_t left = e->size;
-    while (rc == 0 && left > 0) {
-        ssize_t n = read(fd, p->buf, left < CHUNK ? (size_t)left : CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = fail(p, err, BERR_IO, "%s failed: %s changed while it was copied", p->cmd,
-                      e->src);
-            break;
-        }
-        EVP_DigestUpdate(md, p->buf, (size_t)n);
-        if (archive_write_data(a, p->buf, (size_t)n) != n)
-            rc = fail(p, err, BERR_IO, "%s failed: writing the layer: %s", p->cmd,
-                      archive_error_string(a));
-        left -= (uint64_t)n;
-    }
-    unsigned char d[32];
-    if (rc == 0) {
-        EVP_DigestFinal_ex(md, d, NULL);
-        if (memcmp(d, e->sha, sizeof d) != 0 || read(fd, p->buf, 1) != 0)
-            rc = fail(p, err, BERR_IO, "%s failed: %s changed while it was copied", p->cmd,
-                      e->src);
-    }
-    EVP_MD_CTX_free(md);
-    close(fd);
-    return rc;
-}
-
-/* "a/b/../c" under `dir`, kept inside it; NULL for the directory itself. */
-static char *under(const char *dir, const char *name)
-{
-    char clean[2 * PATH_MAX];
-    clean_rooted(name, clean, sizeof clean);
-    if (!*clean)
-        return NULL;
-    char *s = NULL;
-    if (asprintf(&s, "%s%s%s", dir, *dir ? "/" : "", clean) < 0)
-        return NULL;
-    return s;
-}
-
-/* ADD of a local archive: its entries under the destination, as tar -x
- * would put them there (owners and modes as in the archive). */
-static int write_archive(struct copy_plan *p, struct archive *a, const struct centry *e,
-                         struct berr *err)
-{
-    char dir[2 * PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", e->path);
-    dir[strlen(dir) - 1] = '\0';         /* the "\x01" that sorted it */
-    struct archive *in = archive_read_new();
-    if (!in)
-        return berr_set(err, BERR_IO, "out of memory");
-    archive_read_support_filter_all(in);
-    archive_read_support_format_tar(in);
-    int rc = 0;
-    if (archive_read_open_filename(in, e->src, CHUNK) != ARCHIVE_OK)
-        rc = fail(p, err, BERR_IO, "ADD failed: %s: %s", e->src, archive_error_string(in));
-    struct archive_entry *ae;
-    int r;
-    while (rc == 0 && (r = archive_read_next_header(in, &ae)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(ae);
-        if (!name)
-            name = archive_entry_pathname_utf8(ae);
-        char *path = name ? under(dir, name) : NULL;
-        if (!path)
-            continue;                    /* "./": the destination keeps its own */
-        archive_entry_set_pathname(ae, path);
-        free(path);
-        const char *hl = archive_entry_hardlink(ae);
-        if (hl) {
-            char *target = under(dir, hl);
-            if (!target) {
-                rc = fail(p, err, BERR_INVALID, "ADD failed: %s: a hard link to the directory",
-                          e->src);
-                break;
-            }
-            archive_entry_set_hardlink(ae, target);
-            free(target);
-        }
-        if ((rc = write_header(p, a, ae, err)) < 0)
-            break;
-        const void *buf;
-        size_t len;
-        la_int64_t off;
-        while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
-            if (archive_write_data(a, buf, len) != (la_ssize_t)len) {
-                rc = fail(p, err, BERR_IO, "ADD failed: writing the layer: %s",
-                          archive_error_string(a));
-                break;
-            }
-        }
-        if (rc == 0 && r != ARCHIVE_EOF)
-            rc = fail(p, err, BERR_IO, "ADD failed: %s: %s", e->src, archive_error_string(in));
-    }
-    if (rc == 0 && r != ARCHIVE_EOF)
-        rc = fail(p, err, BERR_IO, "ADD failed: %s: %s", e->src, archive_error_string(in));
-    archive_read_free(in);
-    return rc;
-}
-
-static int write_entry(struct copy_plan *p, struct archive *a, const struct centry *e,
-                       struct berr *err)
-{
-    if (e->archive)
-        return write_archive(p, a, e, err);
-    struct archive_entry *ae = archive_entry_new();
-    if (!ae)
-        return berr_set(err, BERR_IO, "out of memory");
-    archive_entry_set_pathname(ae, e->path);
-    archive_entry_set_mode(ae, e->mode);
-    archive_entry_set_uid(ae, e->uid);
-    archive_entry_set_gid(ae, e->gid);
-    archive_entry_set_mtime(ae, e->mtime.tv_sec, e->mtime.tv_nsec);
-    if (e->hardlink) {
-        archive_entry_set_hardlink(ae, e->link);
-        archive_entry_set_size(ae, 0);
-    } else if (S_ISREG(e->mode)) {
-        archive_entry_set_size(ae, (la_int64_t)e->size);
-    } else if (S_ISLNK(e->mode)) {
-        archive_entry_set_symlink(ae, e->link);
-    } else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
-        archive_entry_set_rdev(ae, e->rdev);
-    }
-    int rc = S_ISREG(e->mode) && !e->hardlink ? write_file(p, a, ae, e, err)
-                                              : write_header(p, a, ae, err);
-    archive_entry_free(ae);
-    return rc;
-}
-
-int copy_layer(struct berth_store *s, struct copy_plan *p, struct berth_layer *out,
-               struct berr *err)
-{
-    struct berth_layer_writer *w = NULL;
-    int rc = berth_layer_new(s, &w, err);
-    if (rc < 0)
-        return rc;
-    struct archive *a = berth_layer_archive(w);
-    for (size_t i = 0; rc == 0 && i < p->n; i++)
-        rc = write_entry(p, a, &p->v[i], err);
-    if (rc == 0)
-        rc = berth_layer_finish(w, out, err);
-    berth_layer_free(w);
-    return rc;
 }

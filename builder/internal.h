@@ -8,6 +8,9 @@
 #include "builder.h"
 
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
 
 /* ---- dockerfile.c: the Dockerfile, parsed ------------------------------------- */
 
@@ -161,7 +164,7 @@ char *df_clean_path(const char *path);
 /* The walker, not these patterns, keeps the Dockerfile and .dockerignore
  * in the context whatever they say, as docker does. */
 
-/* ---- context.c: the build context; the layers of COPY and ADD ----------------- */
+/* ---- context.c, copy.c, fetch.c: the build context; COPY and ADD ------------- */
 
 /* A context directory and its .dockerignore (NULL dir: a build with no
  * context, `berth build -`). */
@@ -197,6 +200,73 @@ int copy_prepare(const struct copy_step *c, struct copy_plan **out, char hash[DI
 int copy_layer(struct berth_store *s, struct copy_plan *p, struct berth_layer *out,
                struct berr *err);
 void copy_plan_free(struct copy_plan *p);
+
+/* The plan, shared by context.c (the sources, the hash), copy.c (the
+ * destination, the layer) and fetch.c (URLs); nothing else looks inside. */
+#define COPY_CHUNK (1 << 20)     /* bytes read at a time */
+
+struct centry {
+    char *path;                  /* in the layer: "app/x", no leading or trailing '/' */
+    char *src;                   /* where it is read: an absolute path; NULL: a made dir */
+    char *link;                  /* a symlink's target; a hard link's first path */
+    mode_t mode;                 /* st_mode, type included, --chmod applied */
+    uid_t uid;
+    gid_t gid;
+    uint64_t size;
+    struct timespec mtime;
+    dev_t rdev, dev;
+    ino_t ino;
+    nlink_t nlink;
+    unsigned char sha[32];       /* of the contents (regular files, archives) */
+    bool archive;                /* ADD: src is a tar to unpack under path */
+    bool hardlink;
+    int info;                    /* the source it comes from, -1: a parent of dest */
+    size_t seq;                  /* the later of two entries at one path wins */
+};
+
+struct cinfo {                   /* one source after globs: docker's "copy info" */
+    bool dir;
+    EVP_MD_CTX *md;
+};
+
+struct copy_plan {
+    struct centry *v;
+    size_t n, cap;
+    struct cinfo *infos;
+    size_t ninfos;
+    char *tmpdir;                /* ADD of URLs: where they were fetched */
+    const char *cmd;             /* "COPY" or "ADD" */
+    const char *line;
+    unsigned char *buf;          /* COPY_CHUNK bytes, for reading files */
+};
+
+struct copy_target {
+    char dir[2 * PATH_MAX];      /* dest resolved in the parent image, relative, "" for / */
+    bool is_dir;                 /* the sources go into it */
+    bool exists_dir;             /* the parent image has a directory there */
+};
+
+/* An error of the step: "Dockerfile:7: COPY failed: ..." */
+__attribute__((format(printf, 4, 5)))
+int copy_fail(const struct copy_plan *p, struct berr *err, int code, const char *fmt, ...);
+/* A new entry at the end of the plan (info -1), or NULL. */
+struct centry *copy_entry_add(struct copy_plan *p, struct berr *err);
+/* Go's path.Clean of a rooted path, without the leading '/' ("" for /). */
+void copy_clean_rooted(const char *in, char *out, size_t len);
+/* `rel` resolved inside `root` as if root were "/" (symlinks followed,
+ * never out); `out` relative to root. 0 or -errno. */
+int copy_resolve_scoped(const char *root, const char *rel, const struct df_ignore *ig,
+                        char *out, size_t outlen, struct stat *st_out);
+/* copy.c: --chown, --chmod and the destination; dest's parents as entries;
+ * is the file a tar archive? */
+int copy_resolve_target(const struct copy_step *c, struct copy_plan *p, uid_t *uid, gid_t *gid,
+                        int *chmod, struct copy_target *t, struct berr *err);
+int copy_add_parents(const struct copy_step *c, struct copy_plan *p, const char *dir, bool self,
+                     uid_t uid, gid_t gid, struct berr *err);
+bool copy_is_archive(const char *path);
+/* fetch.c: `url` fetched into the plan's temporary directory. */
+int copy_fetch(struct copy_plan *p, const char *url, char **path, char **name, struct stat *st,
+               unsigned char sha[32], struct berr *err);
 
 /* A read-only view of an image's root filesystem: its unpacked layers
  * (rt_image_layers) as one overlay mounted on a new temporary directory
