@@ -418,8 +418,6 @@ static struct stage *stage_named(struct build *b, const char *name, bool by_inde
     return NULL;
 }
 
-/* An image of the store by name, pulled when it is missing (or always,
- * with `pull`). `id` gets its ID (the config digest). */
 /* Is the image's config for `platform` ("os/arch[/variant]")? */
 static bool image_platform_is(json_t *config, const char *platform)
 {
