@@ -418,8 +418,6 @@ static struct stage *stage_named(struct build *b, const char *name, bool by_inde
     return NULL;
 }
 
-/* An image of the store by name, pulled when it is missing (or always,
- * with `pull`). `id` gets its ID (the config digest). */
 /* Is the image's config for `platform` ("os/arch[/variant]")? */
 static bool image_platform_is(json_t *config, const char *platform)
 {
@@ -683,37 +681,59 @@ static int config_step(struct build *b, const struct df_instr *in, struct berr *
     return rc;
 }
 
-/* ARG name[=default]...: defaults are expanded with what is in effect. */
-static int arg_step(struct build *b, const struct df_instr *in, struct berr *err)
+/* An ARG's names and defaults, [name, value or null] pairs, every default
+ * expanded with what was in effect before the instruction (docker expands
+ * an instruction's words before it runs it: "ARG A=1 B=$A" does not see
+ * this A). */
+static json_t *arg_values(struct build *b, const struct df_instr *in, df_lookup_fn lookup,
+                          struct berr *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return berr_set(err, BERR_IO, "out of memory");
-    fputs("ARG", f);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < in->nargs; i += 2) {
-        const char *name = in->args[i], *def = i + 1 < in->nargs ? in->args[i + 1] : NULL;
+    json_t *vals = json_array();
+    for (size_t i = 0; i < in->nargs; i += 2) {
+        const char *def = i + 1 < in->nargs ? in->args[i + 1] : NULL;
         char *value = NULL;
-        if (def && (rc = df_expand(def, b->df.escape, stage_lookup, b, &value, err)) < 0)
-            break;
-        fprintf(f, " %s%s%s", name, value ? "=" : "", value ? value : "");
-        json_object_set_new(b->args, name, value ? json_string(value) : json_null());
-        json_object_set_new(b->referenced, name, json_true());
+        if (def && df_expand(def, b->df.escape, lookup, b, &value, err) < 0) {
+            json_decref(vals);
+            return NULL;
+        }
+        json_array_append_new(vals, json_pack("[s,o]", in->args[i],
+                                              value ? json_string(value) : json_null()));
         free(value);
     }
-    fclose(f);
-    if (rc == 0) {
-        char *created_by = nop_created_by(b, text), *args = args_key(b);
-        char parent[DIGEST_MAX + 80], key[DIGEST_MAX];
-        parent_key(b, parent, sizeof parent);
-        cache_key(parent, created_by, args, "", key);
-        if (!cache_hit(b, key))
-            rc = commit_step(b, NULL, created_by, key, err);
-        free(created_by);
-        free(args);
+    return vals;
+}
+
+/* ARG name[=default]...: declared in the stage, recorded in history. */
+static int arg_step(struct build *b, const struct df_instr *in, struct berr *err)
+{
+    json_t *vals = arg_values(b, in, stage_lookup, err), *v;
+    if (!vals)
+        return -BERR_INVALID;
+    char *text = NULL;
+    size_t len = 0, i;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        json_decref(vals);
+        return berr_set(err, BERR_IO, "out of memory");
     }
+    fputs("ARG", f);
+    json_array_foreach(vals, i, v) {
+        const char *name = json_string_value(json_array_get(v, 0));
+        json_t *value = json_array_get(v, 1);
+        fprintf(f, " %s%s%s", name, json_is_string(value) ? "=" : "",
+                json_is_string(value) ? json_string_value(value) : "");
+        json_object_set(b->args, name, value);
+        json_object_set_new(b->referenced, name, json_true());
+    }
+    fclose(f);
+    json_decref(vals);
+    char *created_by = nop_created_by(b, text), *args = args_key(b);
+    char parent[DIGEST_MAX + 80], key[DIGEST_MAX];
+    parent_key(b, parent, sizeof parent);
+    cache_key(parent, created_by, args, "", key);
+    int rc = cache_hit(b, key) ? 0 : commit_step(b, NULL, created_by, key, err);
+    free(created_by);
+    free(args);
     free(text);
     return rc;
 }
@@ -721,15 +741,16 @@ static int arg_step(struct build *b, const struct df_instr *in, struct berr *err
 /* ARG before the first FROM: into the global args. */
 static int meta_arg(struct build *b, const struct df_instr *in, struct berr *err)
 {
-    for (size_t i = 0; i < in->nargs; i += 2) {
-        const char *def = i + 1 < in->nargs ? in->args[i + 1] : NULL;
-        char *value = NULL;
-        if (def && df_expand(def, b->df.escape, meta_lookup, b, &value, err) < 0)
-            return -BERR_INVALID;
-        json_object_set_new(b->meta, in->args[i], value ? json_string(value) : json_null());
-        json_object_set_new(b->referenced, in->args[i], json_true());
-        free(value);
+    json_t *vals = arg_values(b, in, meta_lookup, err), *v;
+    size_t i;
+    if (!vals)
+        return -BERR_INVALID;
+    json_array_foreach(vals, i, v) {
+        const char *name = json_string_value(json_array_get(v, 0));
+        json_object_set(b->meta, name, json_array_get(v, 1));
+        json_object_set_new(b->referenced, name, json_true());
     }
+    json_decref(vals);
     return 0;
 }
 
