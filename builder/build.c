@@ -26,8 +26,9 @@
  * runs in a mount namespace of its own, so that a mount it makes cannot
  * outlive it; a RUN step's container is run by a child process (which is
  * its monitor) while this process copies its output and watches for
- * SIGINT and SIGTERM: on one of them the container is killed, waited for
- * and removed, and the build stops with 128 + the signal's number.
+ * SIGINT and SIGTERM (run.c): on one of them the container is killed,
+ * waited for and removed, and the build stops with 128 + the signal's
+ * number.
  */
 #include "internal.h"
 
@@ -36,18 +37,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,7 +58,7 @@ static const char *const proxy_args[] = {
     "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy",
 };
 
-static volatile sig_atomic_t build_signal;
+volatile sig_atomic_t build_signal;
 
 static void on_signal(int sig)
 {
@@ -151,18 +148,6 @@ static const char *short_id(const char *id)
     return buf;
 }
 
-static void random_hex(char *out, size_t nbytes)
-{
-    unsigned char r[32];
-    if (nbytes > sizeof r)
-        nbytes = sizeof r;
-    if (getrandom(r, nbytes, 0) != (ssize_t)nbytes)
-        for (size_t i = 0; i < nbytes; i++)
-            r[i] = (unsigned char)(rand() ^ (int)getpid() ^ (int)time(NULL));
-    for (size_t i = 0; i < nbytes; i++)
-        sprintf(out + 2 * i, "%02x", r[i]);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -194,11 +179,11 @@ static void progress(struct build *b, const char *fmt, ...)
     fflush(b->out);
 }
 
-static int interrupted(struct build *b, struct berr *err)
+int build_interrupted(int *status, struct berr *err)
 {
     if (!build_signal)
         return 0;
-    *b->status = 128 + build_signal;
+    *status = 128 + build_signal;
     return berr_set(err, BERR_IO, "Build cancelled (%s)", sigabbrev_np(build_signal)
                     ? sigabbrev_np(build_signal) : "signal");
 }
@@ -754,174 +739,18 @@ static int meta_arg(struct build *b, const struct df_instr *in, struct berr *err
     return 0;
 }
 
-/* ---- RUN ------------------------------------------------------------------------------- */
+/* ---- RUN (its command: run.c) ---------------------------------------------------------- */
 
-struct run_child {
-    pid_t pid;
-    int out;                     /* its stdout and stderr, read here */
-    char name[64];               /* the container's name, chosen here */
-    char id[RT_ID_LEN + 1];      /* its id, once it exists */
+/* run.c's commit of the step's layer: the image, and the cache. */
+struct run_commit {
+    struct build *b;
+    const char *created_by, *key;
 };
 
-/* The child: the container's monitor, its output into the pipe. */
-static void __attribute__((noreturn))
-run_child_main(struct build *b, int out, const char *name, json_t *argv, json_t *env, pid_t parent)
+static int commit_run_layer(void *arg, const struct berth_layer *layer, struct berr *err)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(125);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-        _exit(125);
-    size_t nargv = json_array_size(argv), nenv = json_array_size(env);
-    char **cmd = calloc(nargv + 1, sizeof *cmd), **envv = calloc(nenv + 1, sizeof *envv);
-    if (!cmd || !envv)
-        _exit(125);
-    for (size_t i = 0; i < nargv; i++)
-        cmd[i] = (char *)json_string_value(json_array_get(argv, i));
-    for (size_t i = 0; i < nenv; i++)
-        envv[i] = (char *)json_string_value(json_array_get(env, i));
-    struct berth_store *s;
-    struct berr err = {0};
-    int status = 125;
-    char id[RT_ID_LEN + 1];
-    if (berth_store_open(berth_store_root(b->s), &s, &err) == 0) {
-        struct rt_run_opts o = {
-            .image = b->image, .name = name, .cmd = cmd, .ncmd = (int)nargv, .entrypoint = "",
-            .env = envv, .nenv = nenv, .network_host = !b->o->network_none,
-        };
-        if (rt_run(s, &o, id, &status, &err) < 0) {
-            fprintf(stderr, "%s\n", err.msg);
-            if (status == 0)
-                status = 125;
-        }
-    } else {
-        fprintf(stderr, "%s\n", err.msg);
-    }
-    _exit(status);
-}
-
-/* Once the container exists: its id, and docker's " ---> Running in". */
-static void announce(struct build *b, struct run_child *rc)
-{
-    json_t *st = NULL;
-    struct berr ignore = {0};
-    if (rc->id[0] || rt_inspect(b->s, rc->name, &st, &ignore) < 0)
-        return;
-    const char *id = json_string_value(json_object_get(st, "Id"));
-    if (id) {
-        snprintf(rc->id, sizeof rc->id, "%s", id);
-        progress(b, " ---> Running in %.12s\n", rc->id);
-    }
-    json_decref(st);
-}
-
-/* Output seen before the container is announced is held until it is. */
-struct held {
-    char *data;
-    size_t len, cap;
-};
-
-static void held_add(struct held *h, const char *buf, size_t n)
-{
-    if (h->len + n > h->cap) {
-        size_t cap = (h->len + n) * 2;
-        char *grown = realloc(h->data, cap);
-        if (!grown)
-            return;
-        h->data = grown;
-        h->cap = cap;
-    }
-    memcpy(h->data + h->len, buf, n);
-    h->len += n;
-}
-
-static void held_flush(struct build *b, struct held *h)
-{
-    if (h->len) {
-        fwrite(h->data, 1, h->len, b->out);
-        fflush(b->out);
-    }
-    h->len = 0;
-}
-
-/* Run argv in a container of the current image, copying its output as it
- * comes; *status gets its exit status. On SIGINT or SIGTERM the container
- * is killed. The container is left for the caller (rc->id, or rc->name
- * when it was never seen). */
-static int run_container(struct build *b, json_t *argv, json_t *env, struct run_child *rc,
-                         int *status, struct berr *err)
-{
-    int p[2];
-    char hex[16];
-    random_hex(hex, 6);
-    snprintf(rc->name, sizeof rc->name, "berth-build-%s", hex);
-    rc->id[0] = '\0';
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
-    fflush(NULL);
-    pid_t parent = getpid();
-    rc->pid = fork();
-    if (rc->pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return berr_set(err, BERR_IO, "fork: %s", strerror(errno));
-    }
-    if (rc->pid == 0)
-        run_child_main(b, p[1], rc->name, argv, env, parent);
-    close(p[1]);
-    rc->out = p[0];
-    struct held held = {0};
-    bool killed = false;
-    time_t killed_at = 0;
-    for (;;) {
-        if (build_signal && !killed) {
-            struct berr ignore = {0};
-            announce(b, rc);
-            if (!rc->id[0] || rt_kill(b->s, rc->id, SIGKILL, &ignore) < 0)
-                kill(rc->pid, SIGKILL);
-            killed = true;
-            killed_at = time(NULL);
-        }
-        if (killed && time(NULL) - killed_at > 5)
-            kill(rc->pid, SIGKILL);
-        struct pollfd pf = {rc->out, POLLIN, 0};
-        int r = poll(&pf, 1, rc->id[0] && !killed ? -1 : 50);
-        if (r < 0 && errno != EINTR)
-            break;
-        announce(b, rc);
-        if (r <= 0)
-            continue;
-        char buf[16384];
-        ssize_t n = read(rc->out, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        announce(b, rc);
-        held_add(&held, buf, (size_t)n);
-        if (rc->id[0])
-            held_flush(b, &held);
-    }
-    close(rc->out);
-    int ws = 0;
-    while (waitpid(rc->pid, &ws, 0) < 0 && errno == EINTR)
-        ;
-    announce(b, rc);
-    held_flush(b, &held);   /* what a container that never ran said */
-    free(held.data);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 125;
-    return 0;
-}
-
-static void run_cleanup(struct build *b, struct run_child *rc)
-{
-    struct berr ignore = {0};
-    if (rt_remove(b->s, rc->id[0] ? rc->id : rc->name, true, &ignore) < 0 && rc->id[0])
-        rt_remove(b->s, rc->name, true, &ignore);
+    struct run_commit *c = arg;
+    return commit_step(c->b, layer, c->created_by, c->key, err);
 }
 
 static int run_step(struct build *b, const struct df_instr *in, struct berr *err)
@@ -949,7 +778,7 @@ static int run_step(struct build *b, const struct df_instr *in, struct berr *err
     char parent[DIGEST_MAX + 80], key[DIGEST_MAX];
     parent_key(b, parent, sizeof parent);
     cache_key(parent, created_by, args, "", key);
-    int rc = 0, status = 0;
+    int rc = 0;
     if (cache_hit(b, key))
         goto out;
     if (!b->image[0]) {
@@ -962,30 +791,13 @@ static int run_step(struct build *b, const struct df_instr *in, struct berr *err
                       "%s, this machine is %s", cmd, b->stage_platform, b->host);
         goto out;
     }
-    struct run_child child = {0};
-    rc = run_container(b, argv, env, &child, &status, err);
-    if (rc == 0 && build_signal) {
-        rc = interrupted(b, err);
-    } else if (rc == 0 && status != 0) {
-        *b->status = status;
-        rc = berr_set(err, BERR_INVALID, "The command '%s' returned a non-zero code: %d", cmd,
-                      status);
-    } else if (rc == 0) {
-        struct berth_layer_writer *w = NULL;
-        struct berth_layer layer;
-        rc = berth_layer_new(b->s, &w, err);
-        if (rc == 0)
-            rc = rt_container_layer_write(b->s, child.id, w, err);
-        if (rc == 0)
-            rc = berth_layer_finish(w, &layer, err);
-        if (rc == 0)
-            rc = commit_step(b, &layer, created_by, key, err);
-        berth_layer_free(w);
-        if (rc == 0)
-            progress(b, "Removing intermediate container %.12s\n", child.id);
-    }
-    if (child.pid > 0)
-        run_cleanup(b, &child);
+    struct run_commit commit = {b, created_by, key};
+    struct run_cmd r = {
+        .s = b->s, .image = b->image, .network_none = b->o->network_none, .out = b->out,
+        .argv = argv, .env = env, .cmd = cmd, .status = b->status,
+        .commit = commit_run_layer, .arg = &commit,
+    };
+    rc = run_command(&r, err);
 out:
     json_decref(argv);
     json_decref(env);
@@ -1117,7 +929,7 @@ static int copy_step(struct build *b, const struct df_instr *in, struct berr *er
 
 static int dispatch(struct build *b, const struct df_instr *in, struct berr *err)
 {
-    int rc = interrupted(b, err);
+    int rc = build_interrupted(b->status, err);
     if (rc < 0)
         return rc;
     switch (in->kind) {
@@ -1132,7 +944,7 @@ static int dispatch(struct build *b, const struct df_instr *in, struct berr *err
     default: rc = config_step(b, in, err); break;
     }
     if (rc == 0)
-        rc = interrupted(b, err);
+        rc = build_interrupted(b->status, err);
     return rc;
 }
 
@@ -1460,7 +1272,7 @@ static int build_stages(struct build *b, struct berr *err)
     json_decref(unused);
     if (!b->image[0])
         return berr_set(err, BERR_INVALID, "No image was generated. Is your Dockerfile empty?");
-    return interrupted(b, err);
+    return build_interrupted(b->status, err);
 }
 
 static int finish_build(struct build *b, char id[DIGEST_MAX], struct berr *err)
@@ -1571,7 +1383,7 @@ int builder_build(struct berth_store *s, struct berth_client *c, const struct bu
     if (rc == 0)
         *b.status = 0;
     else if (build_signal)
-        interrupted(&b, err);   /* what was cut short says why */
+        build_interrupted(b.status, err);   /* what was cut short says why */
 
     if (o->quiet) {
         fclose(b.out);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 /* ---- dockerfile.c: the Dockerfile, parsed ------------------------------------- */
@@ -284,5 +285,30 @@ int cache_lookup(struct berth_store *s, const char *key, char id[DIGEST_MAX]);
 int cache_store(struct berth_store *s, const char *key, const char *id, struct berr *err);
 void cache_key(const char *parent, const char *text, const char *args, const char *hash,
                char key[DIGEST_MAX]);
+
+/* ---- build.c, run.c: a RUN step's command --------------------------------------- */
+
+/* The signal (SIGINT, SIGTERM, SIGHUP) that stops the build; 0 while none
+ * has come. Set by build.c's handler. */
+extern volatile sig_atomic_t build_signal;
+/* After one: *status 128 + its number and "Build cancelled (INT)"; else 0. */
+int build_interrupted(int *status, struct berr *err);
+
+/* A RUN's command in a container of `image`, its output into `out`. On a
+ * signal or a non-zero exit the step fails (*status the build's); else
+ * the container's layer goes to `commit` (build.c: the image, the cache),
+ * and the container is removed. */
+struct run_cmd {
+    struct berth_store *s;
+    const char *image;           /* the current image */
+    bool network_none;
+    FILE *out;                   /* progress, and the command's output */
+    json_t *argv, *env;          /* the command; the build args, "K=V" */
+    const char *cmd;             /* argv as docker prints it, for errors */
+    int *status;                 /* what the build exits with on failure */
+    int (*commit)(void *arg, const struct berth_layer *layer, struct berr *err);
+    void *arg;
+};
+int run_command(const struct run_cmd *r, struct berr *err);
 
 #endif
