@@ -420,13 +420,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int apply_expose(const struct df_instr *in, json_t *image, const struct env *e,
-                        char **created_by)
+
+/* Append the white-space separated fields of `s`, unexpanded, to *v. */
+static void split_fields(const char *s, char ***v, size_t *n)
 {
-    /* docker sorts the words as written, then expands each into words */
-    char **raw = NULL, **words = NULL;
-    size_t nraw = 0, nw = 0;
-    const char *s = in->args[0];
     while (*s) {
         while (*s && isspace((unsigned char)*s))
             s++;
@@ -435,10 +432,18 @@ static int apply_expose(const struct df_instr *in, json_t *image, const struct e
         const char *b = s;
         while (*s && !isspace((unsigned char)*s))
             s++;
-        raw = realloc(raw, (nraw + 1) * sizeof *raw);
-        if (!raw || !(raw[nraw++] = strndup(b, (size_t)(s - b))))
+        *v = realloc(*v, (*n + 1) * sizeof **v);
+        if (!*v || !((*v)[(*n)++] = strndup(b, (size_t)(s - b))))
             abort();
     }
+}
+static int apply_expose(const struct df_instr *in, json_t *image, const struct env *e,
+                        char **created_by)
+{
+    /* docker sorts the words as written, then expands each into words */
+    char **raw = NULL, **words = NULL;
+    size_t nraw = 0, nw = 0;
+    split_fields(in->args[0], &raw, &nraw);
     qsort(raw, nraw, sizeof *raw, cmp_str);
     int rc = 0;
     for (size_t i = 0; i < nraw && rc == 0; i++) {
@@ -550,19 +555,7 @@ static int apply_volume(const struct df_instr *in, json_t *image, const struct e
             if (!(raw[nraw++] = strdup(in->args[i])))
                 abort();
     } else {
-        const char *s = in->args[0];
-        while (*s) {
-            while (*s && isspace((unsigned char)*s))
-                s++;
-            if (!*s)
-                break;
-            const char *b = s;
-            while (*s && !isspace((unsigned char)*s))
-                s++;
-            raw = realloc(raw, (nraw + 1) * sizeof *raw);
-            if (!raw || !(raw[nraw++] = strndup(b, (size_t)(s - b))))
-                abort();
-        }
+        split_fields(in->args[0], &raw, &nraw);
     }
     char **vols = calloc(nraw + 1, sizeof *vols);
     if (!vols)
