@@ -10,7 +10,7 @@ UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syst
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/berth
 MANDIR   ?= $(PREFIX)/share/man
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp yaml-0.1
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
@@ -23,7 +23,7 @@ endif
 
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev \
-             libseccomp-dev
+             libseccomp-dev libyaml-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
              nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux \
@@ -36,6 +36,7 @@ GC_SRC      = $(wildcard gc/*.c)
 CLIENT_SRC  = $(wildcard client-lib/*.c)
 RUNTIME_SRC = $(wildcard runtime/*.c)
 BUILDER_SRC = $(wildcard builder/*.c)
+COMPOSE_SRC = $(wildcard compose/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
 SERVER_SRC  = $(wildcard server/*.c)
 LIB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(STORAGE_SRC) $(AUTH_SRC) $(GC_SRC))
@@ -43,6 +44,7 @@ SERVER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRC))
 CLIENT_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(CLIENT_SRC))
 RUNTIME_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
 BUILDER_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(BUILDER_SRC))
+COMPOSE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(COMPOSE_SRC))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -109,10 +111,14 @@ $(BUILD)/libberthrt.a: $(RUNTIME_OBJ)
 $(BUILD)/libberthbuild.a: $(BUILDER_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
+# compose, a library of berth's over the builder and the runtime
+$(BUILD)/libberthcompose.a: $(COMPOSE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthcompose.a $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) $(BUILD)/ui_files.o $(BUILD)/libberthcompose.a $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) $(pkglibs) $$(pkg-config --libs cmocka) $(LDLIBS)
 
