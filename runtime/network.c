@@ -586,9 +586,15 @@ int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *e
         return berr_set(err, BERR_INVALID, "network-scoped aliases are only supported for "
                         "user-defined networks");
     for (size_t i = 0; i < o->naliases; i++)
-        if (!word_valid(o->aliases[i], 255))
+        if (!word_valid(o->aliases[i], 255)) {
+            char shown[64];   /* one line, whatever was given */
+            snprintf(shown, sizeof shown, "%s", o->aliases[i]);
+            for (char *p = shown; *p; p++)
+                if (!isprint((unsigned char)*p))
+                    *p = '?';
             return berr_set(err, BERR_INVALID, "invalid network alias \"%s\": only "
-                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o->aliases[i]);
+                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", shown);
+        }
     if (o->network && !rt_network_exists(s, o->network))
         return berr_set(err, BERR_NOTFOUND, "network %s not found", o->network);
     return 0;
@@ -759,8 +765,14 @@ void net_leave(struct rt_container *c)
         if (net_save(c->s, n, &err) == 0)
             hosts_write_all(c->s, n);
         settings_set(c, n, NULL);
-        if (access(c->dir, F_OK) == 0)
+        /* under the containers' lock, so as not to write into a directory
+         * `rm` is removing */
+        int clock = state_lock(c->s);
+        snprintf(path, sizeof path, "%s/state.json", c->dir);
+        if (clock >= 0 && access(path, F_OK) == 0)
             state_write(c->s, c->id, c->state, &err);
+        if (clock >= 0)
+            close(clock);
     }
     json_decref(n);
 }
