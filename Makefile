@@ -71,9 +71,11 @@ test-deps: deps
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # test fixtures kept between runs: a debootstrap'd Debian base image
-# (build/fixtures/debian-bookworm.tar, made once; tests make it on demand too)
+# (build/fixtures/debian-bookworm.tar) and the tutorial's one with Flask and
+# redis (debian-flask.tar), made once; tests make them on demand too
 fixtures:
 	tests/fixture-debian build/fixtures >/dev/null
+	tests/fixture-debian build/fixtures flask >/dev/null
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
