@@ -516,7 +516,7 @@ int rt_network_inspect(struct berth_store *s, const char *what, json_t **doc,
     json_t *n = net_find(s, what, err);
     if (!n)
         return -BERR_NOTFOUND;
-    drop_stale(n);   /* as it is: the file is brought up to date under the lock */
+    drop_stale(n);   /* shown without them; the file loses them at its next change */
     *doc = inspect_doc(n);
     json_decref(n);
     return *doc ? 0 : berr_set(err, BERR_IO, "out of memory");
