@@ -44,6 +44,7 @@ static const struct {
     {"container", cmd_container, "manage containers (ls, rm, ...)"},
     {"builder", cmd_builder, "manage the build cache (prune)"},
     {"system", cmd_system, "show the disk space the store uses (df)"},
+    {"compose", cmd_compose, "run a multi-container project from compose files"},
 };
 
 /* The commands that start processes inside containers: they run from a
