@@ -945,6 +945,7 @@ static void reload(struct server *srv, server_reload_fn load, void *arg, struct 
     old->auths[old->n] = atomic_exchange(&srv->auth, auth);
     old->cfgs[old->n] = (struct config *)atomic_exchange(&srv->cfg, next);
     old->n++;
+    gc_schedule_reload(srv->gc);
     log_info("configuration reloaded (auth %s)", auth ? "on" : "off");
 }
 
@@ -1019,7 +1020,7 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
         rc = 1;
         goto out;
     }
-    struct gc_schedule *sched = gc_schedule_start(&srv);
+    struct gc_schedule *sched = srv.gc = gc_schedule_start(&srv);
     log_info("berthd %s serving %s on %s, data in %s, %u threads, auth %s%s%s",
              BERTH_VERSION, tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
              !auth ? "off" : auth_token_path(auth) ? "token (with token service)" : "on",
