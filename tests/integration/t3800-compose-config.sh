@@ -16,7 +16,8 @@
 #     container made; usage errors exit 2.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
+# the berth beside the berthd under test (build-asan/ in an ASan run)
+BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
 for tool in "$BERTH" timeout sha256sum; do
     command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
