@@ -29,7 +29,10 @@ static int compose_cli_load(struct compose_cli *cc, json_t **project)
 {
     struct berr err = {0};
     if (compose_load(&cc->o, project, &err) < 0) {
-        fprintf(stderr, "berth compose: %s\n", err.msg[0] ? err.msg : "cannot load the project");
+        /* a message quotes the file: control characters in it stay on one line */
+        char line[4 * sizeof err.msg];
+        log_escape(err.msg[0] ? err.msg : "cannot load the project", line, sizeof line, false);
+        fprintf(stderr, "berth compose: %s\n", line);
         return COMPOSE_EXIT_BAD_FILE;
     }
     return 0;

@@ -140,6 +140,8 @@ int model_finish(struct cctx *c, json_t *p, const char *name, json_t *trees, jso
     json_object_set_new(p, "name", json_string(name));
     if (!json_object_get(p, "services"))
         json_object_set_new(p, "services", json_object());
+    if (json_object_size(json_object_get(p, "services")) > COMPOSE_SERVICES_MAX)
+        return cc_fail(c, "services: more than %d services", COMPOSE_SERVICES_MAX);
     finish_resources(p, "networks", name);
     finish_resources(p, "volumes", name);
     json_object_foreach(json_object_get(p, "services"), key, s) {

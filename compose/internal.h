@@ -18,6 +18,10 @@
 #define COMPOSE_FILE_MAX (4u << 20)
 #define COMPOSE_NODES_MAX 200000
 #define COMPOSE_DEPTH_MAX 64
+/* Services in a project, ports or mounts in a service: checks between
+ * entries compare them pairwise. */
+#define COMPOSE_SERVICES_MAX 1000
+#define COMPOSE_LIST_MAX 4096
 
 /* ---- context: file, key path, error ------------------------------------------- */
 

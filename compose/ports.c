@@ -215,6 +215,8 @@ int sh_ports(struct cctx *c, json_t *v, json_t **out)
             cc_show(item, shown, sizeof shown);
             rc = cc_fail(c, "invalid port %s", shown);
         }
+        if (rc == 0 && json_array_size(res) > COMPOSE_LIST_MAX)
+            rc = cc_fail(c, "more than %d ports", COMPOSE_LIST_MAX);
         cc_pop(c, keep);
         if (rc < 0) {
             json_decref(res);

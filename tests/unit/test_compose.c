@@ -339,6 +339,37 @@ static void test_interp_errors(void **state)
     interp_err("cost $5", "invalid interpolation format in \"cost $5\" (a literal $ is written $$)");
 }
 
+static void test_interp_limits(void **state)
+{
+    (void)state;
+    char *big = malloc(600001);
+    memset(big, 'x', 600000);
+    big[600000] = '\0';
+    json_t *vars = json_pack("{s:s}", "BIG", big);
+    free(big);
+    char *out = NULL, *why = NULL;
+    assert_int_equal(interp_string("${BIG}", vars, &out, &why), 0);
+    assert_int_equal(strlen(out), 600000);
+    free(out);
+    assert_int_equal(interp_string("${BIG}$BIG", vars, &out, &why), -1);
+    assert_string_equal(why, "the value of \"${BIG}$BIG\" is longer than 1 MiB once interpolated");
+    free(why);
+    json_decref(vars);
+    /* a long .env whose lines refer to each other reads in linear time */
+    size_t cap = 40000 * 32, n = 0;
+    char *text = malloc(cap);
+    json_t *env = json_object(), *res = json_object();
+    struct berr err = {0};
+    n = (size_t)snprintf(text, cap, "K0=x\n");
+    for (int i = 1; i < 40000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "K%d=$K%d\n", i, i - 1);
+    assert_int_equal(dotenv_parse(text, n, ".env", env, res, &err), 0);
+    is_json(res, "K39999", "\"x\"");
+    free(text);
+    json_decref(env);
+    json_decref(res);
+}
+
 static void test_interp_in_files(void **state)
 {
     (void)state;
@@ -740,6 +771,31 @@ static void test_model_errors(void **state)
     }
 }
 
+static void test_limits(void **state)
+{
+    (void)state;
+    load_err("services: {web: {image: x, ports: [\"1-5000\"]}}\n",
+             "compose.yaml: services.web.ports[0]: more than 4096 ports");
+    size_t cap = 1100 * 40, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text, cap, "services:\n");
+    for (int i = 0; i < 1001; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  s%d: {image: x}\n", i);
+    load_err(text, "compose.yaml: services: more than 1000 services");
+    /* a chain of 1000 is fine */
+    n = (size_t)snprintf(text, cap, "services:\n  s0: {image: x}\n");
+    for (int i = 1; i < 1000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  s%d: {image: x, depends_on: [s%d]}\n", i, i - 1);
+    json_t *p = load_ok(text);
+    json_t *order = NULL;
+    struct berr err = {0};
+    assert_int_equal(compose_order(p, NULL, 0, false, &order, &err), 0);
+    is_json(order, "[999]", "\"s999\"");
+    json_decref(order);
+    json_decref(p);
+    free(text);
+}
+
 static void test_version_and_extensions(void **state)
 {
     (void)state;
@@ -942,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_yaml_billion_laughs),
         cmocka_unit_test(test_interp_forms),
         cmocka_unit_test(test_interp_errors),
+        cmocka_unit_test(test_interp_limits),
         cmocka_unit_test(test_interp_in_files),
         cmocka_unit_test(test_dotenv),
         cmocka_unit_test(test_dotenv_in_project),
@@ -953,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_build_command_and_more),
         cmocka_unit_test(test_depends_on_and_networks),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_version_and_extensions),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_default_files_and_names),
