@@ -89,6 +89,8 @@ int sh_duration(struct cctx *c, json_t *v, json_t **out);
 int sh_bytes(struct cctx *c, json_t *v, json_t **out);
 int sh_abspath(struct cctx *c, const char *p, char **out);
 int sh_ports(struct cctx *c, json_t *v, json_t **out);
+/* "80" or "8000-8010" (lo <= hi, 1..65535); false for anything else */
+bool port_range(const char *s, size_t len, long *lo, long *hi);
 int sh_volumes(struct cctx *c, json_t *v, json_t **out);
 bool sh_name_ok(const char *s);
 int shell_split(const char *s, json_t **out, const char **why);

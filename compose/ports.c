@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "80" or "8000-8010" (lo <= hi, 1..65535); false for anything else */
-static bool port_range(const char *s, size_t len, long *lo, long *hi)
+bool port_range(const char *s, size_t len, long *lo, long *hi)
 {
     char buf[16];
     if (len == 0 || len >= sizeof buf)

@@ -771,6 +771,23 @@ static void test_model_errors(void **state)
     }
 }
 
+static void test_old_limits(void **state)
+{
+    (void)state;
+    json_t *p = load_ok("services:\n  a: {image: x, mem_limit: 64m, cpus: 1.5}\n"
+                        "  b: {image: x, mem_limit: 1g, deploy: {resources: {limits: {memory: 2g}}}}\n");
+    is_json(p, "services.a.deploy", "{\"resources\":{\"limits\":{\"cpus\":1.5,\"memory\":67108864}}}");
+    is_json(p, "services.b.deploy.resources.limits.memory", "2147483648");
+    absent(p, "services.a.mem_limit");
+    json_decref(p);
+    load_err("services: {a: {image: x, mem_limit: lots}}",
+             "compose.yaml: services.a.mem_limit: invalid size \"lots\" (want bytes, or a number with b, k, m, g)");
+    load_err("services: {a: {image: x, cpus: none}}", "compose.yaml: services.a.cpus: invalid number of CPUs \"none\"");
+    load_err("services: {a: {image: x, expose: [\"80/sctp\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80/sctp\"");
+    load_err("services: {a: {image: x, expose: [\"80-70\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80-70\"");
+    load_err("services: {a: {image: x, expose: [\"80-90x\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80-90x\"");
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -1010,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_build_command_and_more),
         cmocka_unit_test(test_depends_on_and_networks),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_old_limits),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_version_and_extensions),
         cmocka_unit_test(test_merge),
