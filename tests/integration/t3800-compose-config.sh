@@ -19,7 +19,7 @@
 # the berth beside the berthd under test (build-asan/ in an ASan run)
 BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" timeout sha256sum; do
+for tool in "$BERTH" timeout sha256sum jq; do
     command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
 done
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
@@ -230,6 +230,13 @@ if [ "$HAVE_PYYAML" -eq 1 ]; then
 fi
 bc config -q
 ok "-q" && expect_eq "$OUT" "" "-q prints nothing"
+bc config --format json
+ok "--format json"
+expect_eq "$(jq -r '.services.web.ports[0].published' <<<"$OUT")" "8000" "--format json: ports"
+expect_eq "$(jq -r '.services.web.depends_on.db.condition' <<<"$OUT")" "service_healthy" "--format json: depends_on"
+expect_eq "$(jq -r '.networks.back.name' <<<"$OUT")" "my_app1_back" "--format json: network names"
+bc config --format toml
+check; [ "$RC" -eq 2 ] || fail "--format toml: exit $RC"
 bc config --services
 ok "--services" && expect_eq "$OUT" "$(printf 'web\ndb')" "--services"
 expect_eq "$(sha256sum compose.yaml)" "$sum" "config leaves the file as it was"
@@ -270,6 +277,10 @@ bad "no image" $'services:\n  web:\n    command: x' \
     '^berth compose: bad\.yaml: services\.web: neither an image nor a build is given$'
 bad "bad name:" $'name: "../x"\nservices: {web: {image: x}}' \
     '^berth compose: bad\.yaml: name: invalid project name "\.\./x"'
+bad "control characters" $'services:\n  web:\n    image: x\n    ports: ["a\\nb\\u001b[2J"]' \
+    '^berth compose: bad\.yaml: services\.web\.ports\[0\]: invalid port "a\\x0ab\\x1b\[2J"$'
+check
+! grep -q $'\x1b' "$TMP/bc.err" || fail "control characters: an escape byte reached the terminal"
 bad "empty" '' '^berth compose: bad\.yaml: empty compose file$'
 bad "not a mapping" '- a' '^berth compose: bad\.yaml: the top level must be a mapping$'
 bomb='a: &a [x, x, x, x, x, x, x, x, x, x]'
