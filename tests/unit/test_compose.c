@@ -888,6 +888,34 @@ static void test_merge(void **state)
     unlink("over.yaml");
 }
 
+static void test_reset_and_override(void **state)
+{
+    (void)state;
+    write_file("base.yaml", "services:\n  app:\n    image: app\n    ports: [\"8080:80\"]\n"
+                            "    environment: {FOO: bar, KEEP: k}\n    command: [a]\n"
+                            "    volumes: [\"/a:/a\", \"/b:/b\"]\n");
+    write_file("over.yaml", "services:\n  app:\n    ports: !reset []\n"
+                            "    environment:\n      FOO: !reset null\n"
+                            "    volumes: !override [\"/c:/c\"]\n    command: !reset null\n");
+    const char *files[] = {"base.yaml", "over.yaml", NULL};
+    json_t *p = NULL;
+    struct berr err = {0};
+    if (load_files(files, NULL, "r", &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    absent(p, "services.app.ports");
+    absent(p, "services.app.command");
+    is_json(p, "services.app.environment", "{\"KEEP\":\"k\"}");
+    is_json(p, "services.app.volumes",
+            "[{\"type\":\"bind\",\"source\":\"/c\",\"target\":\"/c\",\"read_only\":false}]");
+    json_decref(p);
+    /* other tags are still refused */
+    write_file("over.yaml", "services:\n  app:\n    ports: !merge []\n");
+    assert_int_not_equal(load_files(files, NULL, "r", &p, &err), 0);
+    assert_string_equal(err.msg, "over.yaml: services.app.ports: unsupported YAML tag !merge (line 3)");
+    unlink("base.yaml");
+    unlink("over.yaml");
+}
+
 static void test_default_files_and_names(void **state)
 {
     (void)state;
@@ -1031,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_version_and_extensions),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_reset_and_override),
         cmocka_unit_test(test_default_files_and_names),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_round_trip),
