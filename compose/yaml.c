@@ -55,6 +55,9 @@ static int next(struct yctx *y)
     y->have_ev = false;
     if (!yaml_parser_parse(&y->p, &y->ev)) {
         const char *what = y->p.problem ? y->p.problem : "invalid YAML";
+        if (y->p.error == YAML_READER_ERROR)
+            return berr_set(y->err, BERR_INVALID, "%s: byte %zu: %s", y->file, y->p.problem_offset,
+                            what);
         return berr_set(y->err, BERR_INVALID, "%s: line %zu column %zu: %s", y->file,
                         y->p.problem_mark.line + 1, y->p.problem_mark.column + 1, what);
     }
@@ -159,6 +162,8 @@ static int scalar(struct yctx *y, json_t **out)
     size_t len = y->ev.data.scalar.length;
     if (merge_tag(y, tag))
         tag = NULL;
+    if (memchr(v, '\0', len))
+        return yfail(y, y->ev.start_mark.line, "a NUL character in a scalar");
     if (tag && strcmp((const char *)tag, "!") != 0 &&
         strncmp((const char *)tag, "tag:yaml.org,2002:", 18) != 0)
         return yfail(y, y->ev.start_mark.line, "unsupported YAML tag %s", (const char *)tag);

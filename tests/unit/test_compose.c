@@ -220,6 +220,8 @@ static void test_yaml_errors(void **state)
     yaml_err("a: 1\na: 2\n", "f.yaml: duplicate key \"a\" (line 2)");
     yaml_err("s:\n  web:\n    image: x\n    image: y\n", "f.yaml: s.web: duplicate key \"image\" (line 4)");
     yaml_err("a: *nope\n", "unknown alias *nope");
+    yaml_err("a: \"x\\0y\"\n", "f.yaml: a: a NUL character in a scalar (line 1)");
+    yaml_err("a: \"\\xff\"\nb: \xff\n", "f.yaml: byte 13: invalid leading UTF-8 octet");
     yaml_err("a: [1, 2\n", "f.yaml: line 2 column 1");
     yaml_err("a: 1\n---\nb: 2\n", "more than one YAML document");
     yaml_err("a: !custom x\n", "unsupported YAML tag !custom");
