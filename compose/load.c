@@ -172,6 +172,15 @@ static int one_file(struct cctx *c, const char *path, json_t **out, json_t *mark
     return rc;
 }
 
+static int add_file(json_t *files, const char *path, struct berr *err)
+{
+    json_t *s = path && *path ? json_string(path) : NULL;
+    if (!s)
+        return berr_set(err, BERR_INVALID, "invalid file name (empty, or not UTF-8)");
+    json_array_append_new(files, s);
+    return 0;
+}
+
 static int project_name(const struct compose_opts *o, json_t *vars, json_t *merged,
                         const char *projdir, char *out, size_t len, struct berr *err)
 {
@@ -199,17 +208,18 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
     int rc = 0;
     *project = NULL;
     if (o->nfiles)
-        for (size_t i = 0; i < o->nfiles; i++)
-            json_array_append_new(files, json_string(o->files[i]));
+        for (size_t i = 0; i < o->nfiles && rc == 0; i++)
+            rc = add_file(files, o->files[i], err);
     else {
         json_t *env = env_vars(o->environ);
         const char *cf = json_string_value(json_object_get(env, "COMPOSE_FILE"));
         if (cf && *cf) {
             char *copy = strdup(cf), *save, *tok;
-            for (tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
-                json_array_append_new(files, json_string(tok));
+            for (tok = strtok_r(copy, ":", &save); tok && rc == 0; tok = strtok_r(NULL, ":", &save))
+                rc = add_file(files, tok, err);
             free(copy);
-        } else
+        }
+        if (rc == 0 && json_array_size(files) == 0)
             rc = default_files(o->workdir, files, err);
         json_decref(env);
     }

@@ -135,6 +135,10 @@ has_line 'published: "8001"' "-f: ports appended (2)"
 has_line "source: $P/data" "-f: bind path absolute"
 bc -f over.yaml -f base.yaml config
 ok "-f reversed" && has_line 'image: web:1' "-f: order matters"
+COMPOSE_FILE=base.yaml:over.yaml bc config
+ok "COMPOSE_FILE" && has_line 'image: web:2' "COMPOSE_FILE lists the files"
+COMPOSE_FILE=base.yaml bc -f over.yaml -f base.yaml config
+ok "-f over COMPOSE_FILE" && has_line 'published: "8001"' "-f wins over COMPOSE_FILE"
 timeout 30 "$BERTH" compose -f - -p stdin config --services <base.yaml >"$TMP/bc.out" 2>"$TMP/bc.err"
 RC=$?
 OUT=$(cat "$TMP/bc.out")

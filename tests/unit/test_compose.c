@@ -704,6 +704,11 @@ static void test_depends_on_and_networks(void **state)
     is_json(order, "", "[\"cache\"]");
     json_decref(order);
     char *nope[] = {"nope"};
+    json_t *opt = load_ok("services:\n  web:\n    image: x\n    depends_on:\n"
+                          "      gone: {required: false}\n      db: {}\n  db: {image: y}\n");
+    is_json(opt, "services.web.depends_on",
+            "{\"db\":{\"condition\":\"service_started\",\"required\":true,\"restart\":false}}");
+    json_decref(opt);
     assert_int_not_equal(compose_order(p, nope, 1, false, &order, &err), 0);
     assert_string_equal(err.msg, "no such service: nope");
     json_decref(p);
