@@ -467,7 +467,7 @@ static const struct {
     {"healthcheck", sh_healthcheck},
     {"restart", sh_restart},
     {"working_dir", sh_str},
-    {"user", sh_str},
+    {"user", sh_scalar_str},       /* user: 1000 is "1000" */
     {"hostname", sh_str},
     {"container_name", sh_container_name},
     {"labels", sh_labels},

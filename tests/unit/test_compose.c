@@ -633,7 +633,7 @@ static void test_build_command_and_more(void **state)
         "    working_dir: /app\n    user: \"1000:1000\"\n    hostname: bee\n    container_name: my-b\n"
         "    tty: true\n    stdin_open: \"false\"\n    expose: [3000, \"4000/udp\", \"5000-5001\"]\n"
         "    deploy: {resources: {limits: {memory: 1.5g, cpus: 2}}}\n"
-        "  c:\n    image: c\n    healthcheck: {test: [NONE]}\n    restart: unless-stopped\n"
+        "  c:\n    image: c\n    user: 1000\n    healthcheck: {test: [NONE]}\n    restart: unless-stopped\n"
         "    deploy: {resources: {limits: {memory: 1048576, cpus: \"0.25\"}}}\n"
         "  d:\n    image: d\n    healthcheck: {disable: true}\n    command: \"\"\n", env);
     char want[512];
@@ -656,6 +656,7 @@ static void test_build_command_and_more(void **state)
     is_json(p, "services.b.expose", "[\"3000\",\"4000/udp\",\"5000-5001\"]");
     is_json(p, "services.b.deploy", "{\"resources\":{\"limits\":{\"memory\":1610612736,\"cpus\":2.0}}}");
     is_json(p, "services.c.healthcheck", "{\"test\":[\"NONE\"]}");
+    is_json(p, "services.c.user", "\"1000\"");
     is_json(p, "services.c.deploy.resources.limits", "{\"memory\":1048576,\"cpus\":0.25}");
     is_json(p, "services.d.healthcheck", "{\"disable\":true}");
     is_json(p, "services.d.command", "[]");
@@ -1020,7 +1021,10 @@ static void test_round_trip(void **state)
                         "    volumes: [./x:/x:ro, data:/data]\n    depends_on: [db]\n"
                         "    healthcheck: {test: \"curl -f x || exit 1\", interval: 90s}\n"
                         "    deploy: {resources: {limits: {memory: 1g, cpus: 0.5}}}\n"
-                        "    labels: {\"yes\": \"on\"}\n"
+                        "    labels: {\"yes\": \"on\", \"1\": \"0x10\", \"k: v\": \"\\n\", \"m\": \"a\\nb\\n\","
+                        " \"sp\": \" lead\", \"c\": \"x:\", \"f\": \"[a]\", \"g\": \"{b}\", \"h\": \"&a\","
+                        " \"i\": \"*b\", \"j\": \"!t\", \"k\": \"%p\", \"l\": \"@x\", \"n\": \"`x\","
+                        " \"o\": \"1e3\", \"p\": \"~\", \"q\": \".5\", \"r\": \"é ü 字\", \"s\": \"\\t\\u0001\"}\n"
                         "  db:\n    image: \"postgres:16\"\n    networks: {back: {aliases: [pg]}}\n"
                         "networks: {back: {}}\nvolumes: {data: {external: true}}\n");
     FILE *f = fopen("out.yaml", "w");
