@@ -115,6 +115,17 @@ static bool overlaps(struct subnet a, struct subnet b)
     return (a.net & m) == (b.net & m);
 }
 
+/* Addresses an interface can hold: not 0/8, loopback, multicast or
+ * the reserved and broadcast ranges above it. */
+static bool unicast(struct subnet sn)
+{
+    static const struct subnet bad[] = {{0x00000000, 8}, {0x7f000000, 8}, {0xe0000000, 3}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (overlaps(sn, bad[i]))
+            return false;
+    return true;
+}
+
 static void random_hex(char *out, size_t nbytes)
 {
     unsigned char r[64];
@@ -358,7 +369,7 @@ static int pool_parse(struct subnet *base, int *size, struct berr *err)
     if (last)
         *last = '\0';
     if (!last || *end || !isdigit((unsigned char)last[1]) || cidr_parse(buf, base, 1, 30) < 0 ||
-        n < base->prefix || n > 30)
+        n < base->prefix || n > 30 || !unicast(*base))
         return berr_set(err, BERR_INVALID, "invalid BERTH_NETWORK_POOL '%s': expected "
                         "CIDR/SIZE, as %s", pool, POOL_DEFAULT);
     *size = (int)n;
@@ -379,6 +390,9 @@ static int subnet_choose(json_t *all, const char *given, struct subnet *out, str
         if (cidr_parse(given, out, 1, 30) < 0)
             return berr_set(err, BERR_INVALID, "invalid subnet %s: expected an IPv4 CIDR "
                             "with room for a gateway and a container (at most /30)", given);
+        if (!unicast(*out))
+            return berr_set(err, BERR_INVALID, "invalid subnet %s: loopback, multicast and "
+                            "reserved addresses cannot be given to containers", given);
         json_array_foreach(all, i, n)
             if (subnet_of(n, &other) == 0 && overlaps(*out, other))
                 return berr_set(err, BERR_CONFLICT, "Pool overlaps with other one on this "

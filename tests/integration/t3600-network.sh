@@ -165,6 +165,9 @@ refused "create of a subnet with no prefix" 'invalid subnet 10.98.0.0' network c
 refused "create of an overlapping subnet" 'Pool overlaps with other one on this address space' \
     network create --subnet 10.99.0.0/16 bad4
 refused "create of a subnet inside another" 'Pool overlaps' network create --subnet 10.99.5.128/25 bad5
+refused "create of a loopback subnet" 'invalid subnet 127.1.0.0/16: loopback' network create --subnet 127.1.0.0/16 bad8
+refused "create of a multicast subnet" 'invalid subnet 239.0.0.0/24' network create --subnet 239.0.0.0/24 bad9
+refused "create of a huge subnet over 0/8" 'invalid subnet 0.0.0.0/1' network create --subnet 0.0.0.0/1 bad10
 refused "create of a name with a slash" 'invalid network name' network create ../evil
 refused "create of a name with a space" 'invalid network name' network create "a b"
 BERTH_NETWORK_POOL=garbage refused "create with a bad pool" 'invalid BERTH_NETWORK_POOL' network create bad6
