@@ -38,6 +38,8 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"start", cmd_start, "start stopped containers again"},
+    {"restart", cmd_restart, "stop and start containers"},
     {"build", cmd_build, "build an image from a Dockerfile"},
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
