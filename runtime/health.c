@@ -169,7 +169,7 @@ static void probe_run(struct health *h, struct rt_container *c)
         int in = rt_null_stdin();
         if (in < 0 || dup2(in, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
             _exit(125);
-        struct rt_exec_opts x = {.argv = h->argv};
+        struct rt_exec_opts x = {.argv = h->argv, .die_with_caller = true};
         struct berr err = {0};
         int status = 125;
         if (rt_exec(c->s, c->id, &x, &status, &err) < 0) {
@@ -216,8 +216,8 @@ void health_due(struct health *h, struct rt_container *c)
     if (h->pid <= 0 && now >= h->next)
         probe_run(h, c);
     else if (h->pid > 0 && !h->timed_out && now >= h->deadline) {
-        /* rt_exec passes SIGTERM on to the probe; SIGKILL a second later */
-        kill(h->pid, SIGTERM);
+        /* the probe dies with it (die_with_caller) */
+        kill(h->pid, SIGKILL);
         h->timed_out = true;
         h->kill_at = now + SECOND;
         char msg[128];

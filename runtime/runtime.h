@@ -142,6 +142,9 @@ struct rt_exec_opts {
     size_t nenv;
     const char *workdir, *user;
     bool interactive, tty;
+    /* killed (SIGKILL) when the caller dies, as a health probe is at its
+     * timeout; else it runs on, as docker exec's process does */
+    bool die_with_caller;
 };
 /* Run a process in a running container; `status` is its exit status. */
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
