@@ -184,9 +184,10 @@ enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int 
                     namespaces[i].name, strerror(errno));
             _exit(125);
         }
-    pid_t parent = getpid(), pid = fork();
+    pid_t pid = fork();
     if (pid == 0) {
-        if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+        /* its parent is outside its PID namespace (0) unless it has died */
+        if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != 0))
             _exit(125);
         sigset_t none;
         sigemptyset(&none);

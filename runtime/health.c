@@ -169,6 +169,9 @@ static void probe_run(struct health *h, struct rt_container *c)
         int in = rt_null_stdin();
         if (in < 0 || dup2(in, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
             _exit(125);
+        /* nothing of the monitor's (published ports' listeners above all:
+         * a start after the container stops binds them again) */
+        close_range(3, ~0U, 0);
         struct rt_exec_opts x = {.argv = h->argv, .die_with_caller = true};
         struct berr err = {0};
         int status = 125;

@@ -315,6 +315,11 @@ static void accept_connection(struct monitor *m, int listener, uint16_t port)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* a connection that outlives the container must not keep its
+         * ports: `start` binds them again */
+        const struct rt_run_opts *o = m->c->o;
+        for (size_t i = 0; !o->network_host && i < o->nports && i < 64; i++)
+            close(m->c->listeners[i]);
         ports_relay(client, m->netns, port);
         _exit(0);
     }
@@ -614,6 +619,17 @@ static bool restart_wait(struct monitor *m, int64_t ms)
     }
 }
 
+/* The published ports are free before anyone reads that it has stopped:
+ * `start` binds them again. */
+static void ports_close(struct rt_container *c)
+{
+    for (size_t i = 0; !c->o->network_host && i < c->o->nports && i < 64; i++)
+        if (c->listeners[i] >= 0) {
+            close(c->listeners[i]);
+            c->listeners[i] = -1;
+        }
+}
+
 /* Run the container once: copy its streams until it ends; its status. */
 static int run_once(struct monitor *m, bool attached)
 {
@@ -672,6 +688,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         if (start_once(&m, attached, msg, sizeof msg, err) < 0) {
             *status = (unsigned char)msg[0];
             if (run == 0) {
+                ports_close(c);
                 state_set(&m, "exited", 0, *status, msg + 1);
                 close(m.log);
                 finish(&m);
@@ -690,6 +707,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         json_int_t count = json_integer_value(json_object_get(c->state, "RestartCount"));
         if (m.stop || state_manually_stopped(c->dir) ||
             !policy_restarts(c->state, *status, count)) {
+            ports_close(c);
             state_set(&m, "exited", 0, *status, error);
             break;
         }
@@ -700,6 +718,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         state_set(&m, "restarting", 0, *status, error);
         cgroup_remove(c->id);
         if (!restart_wait(&m, delay)) {
+            ports_close(c);
             state_set(&m, "exited", 0, *status, error);
             break;
         }
