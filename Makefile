@@ -10,7 +10,7 @@ UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syst
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/berth
 MANDIR   ?= $(PREFIX)/share/man
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp yaml-0.1
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp yaml-0.1 libmnl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
@@ -23,7 +23,7 @@ endif
 
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev \
-             libseccomp-dev libyaml-dev
+             libseccomp-dev libyaml-dev libmnl-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
              nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux \
@@ -71,13 +71,28 @@ test-deps: deps
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # test fixtures kept between runs: a debootstrap'd Debian base image
-# (build/fixtures/debian-bookworm.tar, made once; tests make it on demand too)
+# (build/fixtures/debian-bookworm.tar) and the tutorial's one with Flask and
+# redis (debian-flask.tar), made once; tests make them on demand too
 fixtures:
 	tests/fixture-debian build/fixtures >/dev/null
+	tests/fixture-debian build/fixtures flask >/dev/null
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) -c -o $@ $<
+
+# The version: `git describe` at build time (common/version.h has the
+# fallback for a tarball). The stamp changes only when the version does, so
+# only the files that print it are rebuilt.
+BERTH_VERSION := $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null)
+VERSION_OBJ = $(BUILD)/server/main.o $(BUILD)/server/http.o $(BUILD)/cli/berth.o
+$(VERSION_OBJ): $(BUILD)/version.stamp
+$(VERSION_OBJ): CFLAGS += $(if $(BERTH_VERSION),-DBERTH_VERSION='"$(BERTH_VERSION)"')
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BERTH_VERSION)' | cmp -s - $@ || echo '$(BERTH_VERSION)' >$@
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libberthcore.a: $(LIB_OBJ)
 	ar rcs $@ $^

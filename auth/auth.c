@@ -12,6 +12,8 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
@@ -76,20 +78,37 @@ static int get_int(json_t *obj, const char *key, int dflt, int min, int *out,
 }
 
 /* Load the signing key, creating a P-256 key when the file does not exist
- * yet so a fresh install needs no openssl command. */
-static int signing_key_load(const char *file, EVP_PKEY **out, struct berr *err)
+ * yet so a fresh install needs no openssl command (unless `create` is
+ * false: check-config changes nothing). A file that exists but cannot be
+ * read is an error of its own: creating it is not the fix. */
+static int signing_key_load(const char *file, bool create, EVP_PKEY **out, struct berr *err)
 {
     FILE *f = fopen(file, "r");
+    if (!f && errno != ENOENT)
+        return berr_set(err, BERR_IO, "auth.token.key: cannot read %s: %s", file, strerror(errno));
+    if (!f && !create) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        if (access(dirname(dir), W_OK) != 0)
+            return berr_set(err, BERR_IO,
+                            "auth.token.key: %s does not exist and cannot be created here (%s); "
+                            "make it with openssl genpkey (see operations.md)", file, strerror(errno));
+        log_info("auth: %s does not exist yet; berthd serve creates it", file);
+        *out = EVP_EC_gen("P-256");
+        return *out ? 0 : berr_set(err, BERR_IO, "auth.token.key: cannot make a key");
+    }
     if (!f) {
         EVP_PKEY *key = EVP_EC_gen("P-256");
         mode_t old = umask(077);
         f = key ? fopen(file, "w") : NULL;
+        int e = errno;
         umask(old);
         if (!f || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
             if (f)
                 fclose(f);
             EVP_PKEY_free(key);
-            return berr_set(err, BERR_IO, "auth.token.key: cannot create %s", file);
+            return berr_set(err, BERR_IO, "auth.token.key: cannot create %s: %s", file,
+                            f ? "write error" : strerror(e));
         }
         fclose(f);
         *out = key;
@@ -105,6 +124,8 @@ static int signing_key_load(const char *file, EVP_PKEY **out, struct berr *err)
     *out = key;
     return 0;
 }
+
+static int auth_open_mode(json_t *cfg, bool check_only, struct auth **out, struct berr *err);
 
 static int token_open(struct auth *a, json_t *t, struct berr *err)
 {
@@ -128,7 +149,7 @@ static int token_open(struct auth *a, json_t *t, struct berr *err)
     if (key) {
         if (!json_is_string(key))
             return berr_set(err, BERR_INVALID, "auth.token.key: must be a file name");
-        if ((rc = signing_key_load(json_string_value(key), &a->signing_key, err)) < 0)
+        if ((rc = signing_key_load(json_string_value(key), !a->check_only, &a->signing_key, err)) < 0)
             return rc;
         EVP_PKEY_up_ref(a->signing_key);
         jwt_key_id(a->signing_key, a->signing_kid);
@@ -191,6 +212,19 @@ void auth_close(struct auth *a)
 
 int auth_open(json_t *cfg, struct auth **out, struct berr *err)
 {
+    return auth_open_mode(cfg, false, out, err);
+}
+
+int auth_check_config(json_t *cfg, struct berr *err)
+{
+    struct auth *a = NULL;
+    int rc = auth_open_mode(cfg, true, &a, err);
+    auth_close(a);
+    return rc;
+}
+
+static int auth_open_mode(json_t *cfg, bool check_only, struct auth **out, struct berr *err)
+{
     *out = NULL;
     if (!cfg)
         return 0;
@@ -201,6 +235,7 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
         return berr_set(err, BERR_IO, "out of memory");
     pthread_rwlock_init(&a->cache_lock, NULL);
     a->mode = MODE_BASIC;
+    a->check_only = check_only;
     int rc, attempts = 10, window = 60;
     char *htpasswd = NULL;
     json_t *rl = json_object_get(cfg, "ratelimit");

@@ -78,6 +78,7 @@ struct token_entry {
 
 struct auth {
     enum auth_mode mode;
+    bool check_only;           /* auth_check_config: create no files */
     char *realm;               /* Basic realm */
     struct htpasswd *users;
     struct rules *rules;

@@ -4,6 +4,7 @@
  *   berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]
  */
 #include "builtin.h"
+#include "../common/version.h"
 #include "../runtime/runtime.h"
 
 #include <stdio.h>
@@ -44,8 +45,10 @@ static const struct {
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
     {"container", cmd_container, "manage containers (ls, rm, ...)"},
+    {"network", cmd_network, "manage networks (create, ls, inspect, rm, prune)"},
     {"builder", cmd_builder, "manage the build cache (prune)"},
     {"system", cmd_system, "show the disk space the store uses (df)"},
+    {"compose", cmd_compose, "run a multi-container project from compose files"},
 };
 
 /* The commands that start processes inside containers: they run from a
@@ -54,7 +57,8 @@ static const char *const enter_containers[] = {"run", "exec", "build", "start", 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n\n");
+    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n"
+                 "       berth --version\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 }
@@ -138,6 +142,9 @@ int main(int argc, char **argv)
             g.insecure[ninsecure++] = argv[++i];
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("berth version %s\n", BERTH_VERSION);
             return 0;
         } else {
             fprintf(stderr, "berth: unknown option '%s'\n", a);

@@ -320,7 +320,7 @@ static void accept_connection(struct monitor *m, int listener, uint16_t port)
         const struct rt_run_opts *o = m->c->o;
         for (size_t i = 0; !o->network_host && i < o->nports && i < 64; i++)
             close(m->c->listeners[i]);
-        ports_relay(client, m->netns, port);
+        ports_relay(client, m->netns, net_address(m->c), port);
         _exit(0);
     }
     close(client);
@@ -442,6 +442,7 @@ static int exit_status(int ws)
 
 static void finish(struct monitor *m)
 {
+    net_leave(m->c);
     cgroup_remove(m->c->id);
     if (m->c->o->auto_remove) {
         int lock = state_lock(m->c->s);
@@ -554,7 +555,10 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     if (m->netns >= 0)
         close(m->netns);
     m->netns = open(path_ns, O_RDONLY | O_CLOEXEC);
-    int started = cgroup_enter(c->id, m->child, c->o, err);
+    /* every start joins the container's network again */
+    int started = net_join(c, m->child, err);
+    if (started == 0)
+        started = cgroup_enter(c->id, m->child, c->o, err);
     if (started == 0) {
         state_set(m, "running", m->child, 0, NULL);
         if (write(sync[1], "x", 1) != 1)
@@ -716,6 +720,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         delay = mono_ms() - began >= 10000 || delay == 0 ? 100 : delay * 2;
         delay = delay > 60000 ? 60000 : delay;
         state_set(&m, "restarting", 0, *status, error);
+        net_leave(c);
         cgroup_remove(c->id);
         if (!restart_wait(&m, delay)) {
             ports_close(c);

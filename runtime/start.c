@@ -71,9 +71,10 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
         json_t *a = json_object_get(json_object_get(json_object_get(
             json_object_get(st, "NetworkSettings"), "Networks"), mode), "Aliases");
         *aliases = calloc(json_array_size(a) + 1, sizeof **aliases);
+        /* copies: joining the network replaces NetworkSettings */
         json_array_foreach(*aliases ? a : NULL, i, v)
-            if (json_is_string(v))
-                (*aliases)[o->naliases++] = (char *)json_string_value(v);
+            if (json_is_string(v) && ((*aliases)[o->naliases] = strdup(json_string_value(v))))
+                o->naliases++;
         o->aliases = *aliases;
     }
     json_array_foreach(json_object_get(host, "Binds"), i, v) {
@@ -200,6 +201,8 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
         free(vols[k].host);
         free(vols[k].ctr);
     }
+    for (size_t k = 0; k < o.naliases; k++)
+        free(aliases[k]);
     free(aliases);
     free(lower);
     json_decref(st);

@@ -7,6 +7,8 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -118,6 +120,50 @@ static int set_trusted_proxies(struct config *cfg, json_t *list, struct berr *er
                             i, json_is_string(v) ? json_string_value(v) : "(not a string)");
     }
     cfg->n_trusted_proxies = (int)json_array_size(list);
+    return 0;
+}
+
+int config_parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || strlen(listen) >= sizeof host)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || colon[1] == '-' || colon[1] == '+' || port < 1 || port > 65535)
+        return -1;
+    size_t hlen = (size_t)(colon - listen);
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && host[hlen - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        host[hlen - 1] = '\0';
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
+int config_validate(const struct config *cfg, struct berr *err)
+{
+    struct sockaddr_storage ss;
+    if (config_parse_listen(cfg->listen, &ss) < 0)
+        return berr_set(err, BERR_INVALID,
+                        "listen: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], a port 1-65535)",
+                        cfg->listen);
+    if (cfg->metrics_listen[0] && config_parse_listen(cfg->metrics_listen, &ss) < 0)
+        return berr_set(err, BERR_INVALID,
+                        "metrics.listen: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], a port 1-65535)",
+                        cfg->metrics_listen);
+    if (cfg->metrics_listen[0] && strcmp(cfg->metrics_listen, cfg->listen) == 0)
+        return berr_set(err, BERR_INVALID, "metrics.listen: must differ from listen (%s)",
+                        cfg->listen);
     return 0;
 }
 

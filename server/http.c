@@ -18,6 +18,7 @@
  * partial file: only a verified, complete blob is ever published.
  */
 #include "http.h"
+#include "../common/version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -450,7 +451,11 @@ static enum MHD_Result route_begin(struct request *rq)
     if (r->kind == ROUTE_BASE) {
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
-        return respond(rq, 200, response_json(rq, json_object()));
+        /* the version, for whoever may use the registry (not on a 401) */
+        struct MHD_Response *resp = response_json(rq, json_object());
+        if (resp)
+            MHD_add_response_header(resp, "Berth-Version", BERTH_VERSION);
+        return respond(rq, 200, resp);
     }
     switch (r->kind) {
     case ROUTE_CATALOG: return api_catalog(rq);
@@ -719,33 +724,6 @@ static void on_signal(int sig)
     }
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || strlen(listen) >= sizeof host)
-        return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return -1;
-    size_t hlen = (size_t)(colon - listen);
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[' && host[hlen - 1] == ']') {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        host[hlen - 1] = '\0';
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
-}
-
 static int read_file(const char *path, char **out, struct berr *err)
 {
     FILE *f = fopen(path, "r");
@@ -787,7 +765,7 @@ static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, u
 {
     const struct config *cfg = atomic_load(&srv->cfg);
     struct sockaddr_storage addr;
-    if (parse_listen(listen, &addr) < 0) {
+    if (config_parse_listen(listen, &addr) < 0) {
         log_error("listen: '%s' is not ADDR:PORT", listen);
         return NULL;
     }
@@ -957,8 +935,8 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
         goto out;
     }
     struct gc_schedule *sched = gc_schedule_start(&srv);
-    log_info("berthd serving %s on %s, data in %s, %u threads, auth %s%s%s",
-             tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
+    log_info("berthd %s serving %s on %s, data in %s, %u threads, auth %s%s%s",
+             BERTH_VERSION, tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
              !auth ? "off" : auth_token_path(auth) ? "token (with token service)" : "on",
              cfg->metrics_listen[0] ? ", metrics on " : "", cfg->metrics_listen);
 
