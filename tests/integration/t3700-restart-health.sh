@@ -44,6 +44,7 @@ if [ -n "${ASAN_OPTIONS:-}" ]; then
     export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
 fi
+at_exit 'timeout 20 "$BERTH" network rm lt3700net'
 at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 30 "$BERTH" rm -f "$_c"; done'
 
 # ---- helpers -------------------------------------------------------------------
@@ -87,7 +88,7 @@ logs_count() { timeout 20 "$BERTH" logs "$1" 2>&1 | grep -c "^$2\$"; }
 R=$TMP/rootfs
 mkdir -p "$R/bin" "$R/etc" "$R/tmp"
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh ls echo cat true false env sleep httpd test touch ps grep kill; do
+for c in sh ls echo cat true false env sleep httpd test touch ps grep kill mkdir wget; do
     ln -s busybox "$R/bin/$c"
 done
 chmod 1777 "$R/tmp"
@@ -208,6 +209,28 @@ kill -9 "$(state al .State.Pid)"
 check; waitfor 10 is al .RestartCount 2 || fail "always: restarted again after start"
 bx stop -t 1 al
 ok "stop al"
+
+# on a network: every start joins it again, with its aliases
+bx network create lt3700net
+ok "network create"
+rund --name nw --network lt3700net --network-alias web3700 --restart always lt/bb:1 \
+    sh -c 'mkdir -p /w; echo on-net >/w/i; httpd -f -p 80 -h /www3700 -h /w'
+fetch() { timeout 30 "$BERTH" run --rm --network lt3700net lt/bb:1 wget -qO- http://web3700/i; }
+check; waitfor 10 fetch || fail "network: the alias does not answer"
+kill -9 "$(state nw .State.Pid)"
+check; waitfor 10 is nw .RestartCount 1 || fail "network: not restarted"
+check; waitfor 10 fetch || fail "network: the alias does not answer after a restart"
+expect_eq "$(state nw '.NetworkSettings.Networks.lt3700net.Aliases[0]')" web3700 "network: aliases kept"
+bx stop -t 1 nw
+ok "stop nw"
+bx start nw
+ok "start nw"
+check; waitfor 10 fetch || fail "network: the alias does not answer after start"
+expect_eq "$(state nw '.NetworkSettings.Networks.lt3700net.Aliases[0]')" web3700 "network: aliases kept by start"
+bx rm -f nw
+ok "rm nw"
+bx network rm lt3700net
+ok "network rm"
 
 # ---- 4. health checks -------------------------------------------------------------------
 rund --name hp --health-cmd 'echo probing; test -e /tmp/ok' --health-interval 200ms \
