@@ -196,6 +196,12 @@ int sh_abspath(struct cctx *c, const char *p, char **out)
         buf_appendf(res, sizeof buf + 1, &rl, "/%s", parts[i]);
     if (np == 0)
         strcpy(res, "/");
+    json_t *utf8 = json_string(res); /* the model holds JSON strings */
+    if (!utf8) {
+        free(res);
+        return cc_fail(c, "the path is not UTF-8");
+    }
+    json_decref(utf8);
     *out = res;
     return 0;
 }
