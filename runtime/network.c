@@ -681,7 +681,7 @@ static void settings_set(struct rt_container *c, json_t *n, json_t *ep)
     json_object_set_new(ns, "Gateway", json_string(gw));
     json_object_set_new(ns, "MacAddress", json_string(mac));
     json_object_set_new(ns, "Networks", json_pack(
-        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", c->o->network, "Aliases", aliases,
+        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", str(n, "Name"), "Aliases", aliases,
         "NetworkID", str(n, "Id"), "EndpointID", ep ? str(ep, "EndpointID") : "",
         "Gateway", gw, "IPAddress", ip, "IPPrefixLen", prefix, "MacAddress", mac));
 }
