@@ -680,6 +680,10 @@ static void settings_set(struct rt_container *c, json_t *n, json_t *ep)
     json_object_set_new(ns, "IPPrefixLen", json_integer(prefix));
     json_object_set_new(ns, "Gateway", json_string(gw));
     json_object_set_new(ns, "MacAddress", json_string(mac));
+    /* by name, however given: what `start` joins again, and the key of
+     * Networks */
+    json_object_set_new(json_object_get(c->state, "HostConfig"), "NetworkMode",
+                        json_string(str(n, "Name")));
     json_object_set_new(ns, "Networks", json_pack(
         "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", str(n, "Name"), "Aliases", aliases,
         "NetworkID", str(n, "Id"), "EndpointID", ep ? str(ep, "EndpointID") : "",
