@@ -430,6 +430,7 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
         hit = true;
         snprintf(out->account, sizeof out->account, "%s", e->account);
         out->granted = json_incref(e->access);   /* jansson refcounts are atomic */
+        out->token_rules = e->rules;
     }
     pthread_rwlock_unlock(&a->cache_lock);
     if (hit)
@@ -445,6 +446,21 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     }
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *access = json_object_get(claims, "access");
+    /* Our token service's tokens carry "pwh", the fingerprint of the
+     * account's password hash at issue: the account must still have it
+     * (not removed, password unchanged), and the grants are checked
+     * against the rules in force at each request (token_rules), so a
+     * reload reaches tokens already out. Other issuers' tokens keep what
+     * their issuer granted. */
+    json_t *pwh = json_object_get(claims, "pwh");
+    char fp[33];
+    if (json_is_string(pwh) && sub && sub[0] &&
+        (!a->users || !htpasswd_fingerprint(a->users, sub, fp) ||
+         strcmp(fp, json_string_value(pwh)) != 0)) {
+        json_decref(claims);
+        return false;
+    }
+    out->token_rules = json_is_string(pwh);
     snprintf(out->account, sizeof out->account, "%s", sub ? sub : "");
     out->granted = json_is_array(access) ? json_incref(access) : json_array();
     char *copy = strdup(token);
@@ -458,6 +474,7 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     e->exp = json_integer_value(json_object_get(claims, "exp"));
     snprintf(e->account, sizeof e->account, "%s", out->account);
     e->access = json_incref(out->granted);
+    e->rules = out->token_rules;
     pthread_rwlock_unlock(&a->cache_lock);
     json_decref(claims);
     return true;
@@ -565,6 +582,8 @@ void auth_check(struct auth *a, const char *authorization, const char *client,
         unsigned granted = name ? granted_actions(out->granted, "repository", name)
                                 : (granted_actions(out->granted, "registry", "catalog")
                                        ? ACT_CATALOG : 0);
+        if (out->token_rules)   /* the rules in force, not those at issue time */
+            granted &= rules_allowed(a->rules, out->account, target);
         if ((granted & actions) == actions) {
             out->verdict = AUTH_ALLOW;
             return;
@@ -592,7 +611,9 @@ bool auth_may(struct auth *a, const struct auth_result *who, const char *name,
     if (!a)
         return true;
     if (who->via_token)
-        return (granted_actions(who->granted, "repository", name) & actions) == actions;
+        return (granted_actions(who->granted, "repository", name) &
+                (who->token_rules ? rules_allowed(a->rules, who->account, name) : ~0u) &
+                actions) == actions;
     return (rules_allowed(a->rules, who->account, name) & actions) == actions;
 }
 

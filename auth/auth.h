@@ -52,6 +52,7 @@ struct auth_result {
     /* what the credentials carried, for auth_may */
     bool via_token;
     json_t *granted;          /* the token's access claim; owned */
+    bool token_rules;         /* issued here: granted is also bounded by the rules */
 };
 
 /* `name` is a repository name, or NULL for registry-wide requests (the

@@ -74,6 +74,7 @@ struct token_entry {
     time_t exp;
     char account[128];
     json_t *access;            /* NULL: empty slot */
+    bool rules;                /* our service's: grants checked against the rules */
 };
 
 struct auth {

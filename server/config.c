@@ -197,6 +197,46 @@ bool config_trusted_proxy(const struct config *cfg, const char *addr)
     return false;
 }
 
+/* The metrics listener's own credentials: secrets of printable ASCII
+ * without spaces (what a header carries), long enough not to be guessed. */
+static int metrics_secret(json_t *v, const char *what, size_t min, char *dst, size_t len,
+                          struct berr *err)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n < min || n >= len)
+        return berr_set(err, BERR_INVALID, "%s: must be a string of %zu to %zu characters", what,
+                        min, len - 1);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~' || (min == 1 && s[i] == ':'))
+            return berr_set(err, BERR_INVALID, "%s: printable ASCII only, no spaces%s", what,
+                            min == 1 ? " or ':'" : "");
+    snprintf(dst, len, "%s", s);
+    return 0;
+}
+
+static int set_metrics_auth(struct config *cfg, json_t *metrics, struct berr *err)
+{
+    json_t *token = json_object_get(metrics, "token");
+    json_t *user = json_object_get(metrics, "username");
+    json_t *password = json_object_get(metrics, "password");
+    int rc;
+    if ((token || user || password) && !cfg->metrics_listen[0])
+        return berr_set(err, BERR_INVALID,
+                        "metrics: token, username and password are for metrics.listen, which is not set");
+    if (token && (rc = metrics_secret(token, "metrics.token", 16, cfg->metrics_token,
+                                      sizeof cfg->metrics_token, err)) < 0)
+        return rc;
+    if (!user != !password)
+        return berr_set(err, BERR_INVALID, "metrics: username and password go together");
+    if (user && ((rc = metrics_secret(user, "metrics.username", 1, cfg->metrics_user,
+                                      sizeof cfg->metrics_user, err)) < 0 ||
+                 (rc = metrics_secret(password, "metrics.password", 16, cfg->metrics_password,
+                                      sizeof cfg->metrics_password, err)) < 0))
+        return rc;
+    return 0;
+}
+
 /* Check that an object holds only the named keys. */
 static int json_uint(json_t *v, const char *what, uint64_t min, uint64_t *out,
                      struct berr *err)
@@ -291,13 +331,15 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
         return rc;
     json_t *metrics = json_object_get(root, "metrics");
     if (metrics) {
-        static const char *const metrics_keys[] = {"listen", NULL};
+        static const char *const metrics_keys[] = {"listen", "token", "username", "password", NULL};
         if (!json_is_object(metrics))
             return berr_set(err, BERR_INVALID, "metrics: must be an object");
         if ((rc = json_check_keys(metrics, "metrics", metrics_keys, err)) < 0 ||
             ((v = json_object_get(metrics, "listen")) &&
              (rc = set_string(cfg->metrics_listen, sizeof cfg->metrics_listen,
                               json_string_value(v), "metrics.listen", err)) < 0))
+            return rc;
+        if ((rc = set_metrics_auth(cfg, metrics, err)) < 0)
             return rc;
     }
     json_t *tls = json_object_get(root, "tls");

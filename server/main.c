@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
-#include <libgen.h>
 #include <pwd.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -197,12 +196,10 @@ static int check_config(const struct config *cfg, const char *user)
     if ((cfg->tls_cert[0] && check_readable("tls.cert", cfg->tls_cert) < 0) ||
         (cfg->tls_key[0] && check_readable("tls.key", cfg->tls_key) < 0))
         return 2;
-    /* the data directory: berthd creates it when its parent lets it */
-    char dir[sizeof cfg->root];
-    snprintf(dir, sizeof dir, "%s", cfg->root);
+    /* The data directory. One that does not exist yet is made at the
+     * start (by systemd's StateDirectory=, or by berthd where it may). */
     struct stat st;
-    if (stat(dir, &st) == 0 ? access(dir, R_OK | W_OK | X_OK) != 0
-                            : access(dirname(dir), W_OK | X_OK) != 0) {
+    if (stat(cfg->root, &st) == 0 && access(cfg->root, R_OK | W_OK | X_OK) != 0) {
         fprintf(stderr, "berthd: root: %s is not a directory berthd may write to: %s\n",
                 cfg->root, strerror(errno));
         return 2;

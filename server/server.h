@@ -26,6 +26,11 @@ struct config {
     char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
     char tls_key[1024];
     char metrics_listen[256];    /* a second listener for /metrics, or "" */
+    /* What a scraper sends to that listener: a static bearer token and/or
+     * a Basic user and password (all "": the listener is open). */
+    char metrics_token[256];
+    char metrics_user[128];
+    char metrics_password[256];
     struct gc_policy gc;
     /* Connections: a deadline for a request's headers, the idle timeout
      * after them, and caps in total and per client address (0: none). */
