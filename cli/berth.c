@@ -39,6 +39,8 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"start", cmd_start, "start stopped containers again"},
+    {"restart", cmd_restart, "stop and start containers"},
     {"build", cmd_build, "build an image from a Dockerfile"},
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
@@ -51,7 +53,7 @@ static const struct {
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec", "build"};
+static const char *const enter_containers[] = {"run", "exec", "build", "start", "restart"};
 
 static void usage(FILE *out)
 {

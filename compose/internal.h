@@ -18,6 +18,10 @@
 #define COMPOSE_FILE_MAX (4u << 20)
 #define COMPOSE_NODES_MAX 200000
 #define COMPOSE_DEPTH_MAX 64
+/* Services in a project, ports or mounts in a service: checks between
+ * entries compare them pairwise. */
+#define COMPOSE_SERVICES_MAX 1000
+#define COMPOSE_LIST_MAX 4096
 
 /* ---- context: file, key path, error ------------------------------------------- */
 
@@ -46,6 +50,10 @@ void cc_show(json_t *v, char *out, size_t len);
  * more than one document, tags other than the core schema's and trees over
  * COMPOSE_NODES_MAX nodes are refused. An empty document gives NULL. */
 int cy_parse(const char *buf, size_t len, const char *file, json_t **out, struct berr *err);
+/* Also !reset and !override, each noted in marks as {path: "services.web.ports",
+ * op: "reset"|"override"} (see model_unset). */
+int cy_parse_marks(const char *buf, size_t len, const char *file, json_t **out, json_t *marks,
+                   struct berr *err);
 /* What a plain scalar would be read as (a new reference). */
 json_t *cy_plain(const char *s, size_t len);
 
@@ -65,7 +73,7 @@ int interp_string(const char *s, json_t *vars, char **out, char **why);
 /* A new tree with every string value (not the keys) expanded. */
 int interp_tree(struct cctx *c, json_t *in, json_t **out);
 
-/* ---- service.c, shape.c: one file's tree in canonical shape -------------------- */
+/* ---- model.c, service.c, keys.c, shape.c: one file's tree in canonical shape ---- */
 
 /* The top level of one file, short syntaxes expanded, types checked,
  * unknown keys refused, relative paths made absolute, env_file folded.
@@ -73,7 +81,7 @@ int interp_tree(struct cctx *c, json_t *in, json_t **out);
 int model_shape(struct cctx *c, json_t *doc, json_t **out);
 int service_shape(struct cctx *c, const char *name, json_t *in, json_t **out);
 
-/* Helpers of the shapers (shape.c). */
+/* Helpers of the shapers (shape.c; durations, sizes, paths and names: units.c). */
 int sh_string(struct cctx *c, json_t *v, const char **out);       /* string only */
 int sh_scalar_str(struct cctx *c, json_t *v, json_t **out);       /* string/number/bool */
 int sh_bool(struct cctx *c, json_t *v, bool *out);                /* also "true"/"false" */
@@ -85,8 +93,21 @@ int sh_duration(struct cctx *c, json_t *v, json_t **out);
 int sh_bytes(struct cctx *c, json_t *v, json_t **out);
 int sh_abspath(struct cctx *c, const char *p, char **out);
 int sh_ports(struct cctx *c, json_t *v, json_t **out);
+/* "80" or "8000-8010" (lo <= hi, 1..65535); false for anything else */
+bool port_range(const char *s, size_t len, long *lo, long *hi);
 int sh_volumes(struct cctx *c, json_t *v, json_t **out);
 bool sh_name_ok(const char *s);
+/* Refuse keys of v not in known (x- extensions pass); those in spec are
+ * the specification's, "not supported by berth". Both NULL-terminated. */
+int sh_check_keys(struct cctx *c, json_t *v, const char *const *known, const char *const *spec);
+
+/* keys.c: the structured service keys */
+int sh_build(struct cctx *c, json_t *v, json_t **out);
+int sh_depends_on(struct cctx *c, json_t *v, json_t **out);
+int sh_healthcheck(struct cctx *c, json_t *v, json_t **out);
+int sh_networks(struct cctx *c, json_t *v, json_t **out);
+int sh_limits(struct cctx *c, json_t *v, json_t **out);
+int sh_deploy(struct cctx *c, json_t *v, json_t **out);
 int shell_split(const char *s, json_t **out, const char **why);
 
 /* ---- merge.c ----------------------------------------------------------------- */
@@ -95,6 +116,8 @@ int shell_split(const char *s, json_t **out, const char **why);
  * key, ports and volumes by their unique keys, command, entrypoint and
  * healthcheck.test replaced, other lists appended. */
 int model_merge(json_t *base, json_t *over);
+/* Remove the node at a path ("services.web.ports", "x.y[2]") if it is there. */
+void model_unset(json_t *tree, const char *path);
 
 /* ---- finish.c: the merged project ------------------------------------------------ */
 

@@ -74,6 +74,17 @@ static bool word_valid(const char *w, size_t max)
     return true;
 }
 
+/* What was given, for a one-line message: cut short, control characters
+ * as '?'. */
+static const char *printable(const char *s, char *out, size_t len)
+{
+    snprintf(out, len, "%s", s);
+    for (char *p = out; *p; p++)
+        if (!isprint((unsigned char)*p))
+            *p = '?';
+    return out;
+}
+
 struct subnet {
     uint32_t net;            /* host order */
     int prefix;
@@ -113,6 +124,17 @@ static bool overlaps(struct subnet a, struct subnet b)
 {
     uint32_t m = mask_of(a.prefix < b.prefix ? a.prefix : b.prefix);
     return (a.net & m) == (b.net & m);
+}
+
+/* Addresses an interface can hold: not 0/8, loopback, multicast or
+ * the reserved and broadcast ranges above it. */
+static bool unicast(struct subnet sn)
+{
+    static const struct subnet bad[] = {{0x00000000, 8}, {0x7f000000, 8}, {0xe0000000, 3}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (overlaps(sn, bad[i]))
+            return false;
+    return true;
 }
 
 static void random_hex(char *out, size_t nbytes)
@@ -181,8 +203,10 @@ static json_t *net_find(struct berth_store *s, const char *what, struct berr *er
         berr_set(err, BERR_CONFLICT, "network %s is ambiguous (%zu matches found based on "
                  "ID prefix)", what, matches);
         found = NULL;
-    } else if (!found)
-        berr_set(err, BERR_NOTFOUND, "No such network: %s", what);
+    } else if (!found) {
+        char shown[300];
+        berr_set(err, BERR_NOTFOUND, "No such network: %s", printable(what, shown, sizeof shown));
+    }
     json_incref(found);
     json_decref(all);
     return found;
@@ -202,6 +226,31 @@ static bool endpoint_alive(json_t *ep)
     pid_t pid = (pid_t)json_integer_value(json_object_get(ep, "MonitorPid"));
     json_int_t start = json_integer_value(json_object_get(ep, "MonitorStart"));
     return pid > 0 && proc_start_time(pid) == (unsigned long long)start;
+}
+
+/* Does a container still use its endpoint? Its monitor lives and it has
+ * not ended: one that has ended (or was removed) leaves as soon as its
+ * monitor gets to it, and need not be waited for. */
+static bool endpoint_in_use(struct berth_store *s, const char *id, json_t *ep)
+{
+    if (!endpoint_alive(ep))
+        return false;
+    json_t *st = state_get(s, id);
+    const char *status = st ? str(json_object_get(st, "State"), "Status") : "removed";
+    bool used = strcmp(status, "exited") != 0 && strcmp(status, "dead") != 0 &&
+                strcmp(status, "removed") != 0;
+    json_decref(st);
+    return used;
+}
+
+static size_t endpoints_in_use(struct berth_store *s, json_t *n)
+{
+    json_t *ep;
+    const char *id;
+    size_t used = 0;
+    json_object_foreach(json_object_get(n, "Endpoints"), id, ep)
+        used += endpoint_in_use(s, id, ep);
+    return used;
 }
 
 /* Drop the endpoints whose monitor is gone; true if any was. */
@@ -358,9 +407,9 @@ static int pool_parse(struct subnet *base, int *size, struct berr *err)
     if (last)
         *last = '\0';
     if (!last || *end || !isdigit((unsigned char)last[1]) || cidr_parse(buf, base, 1, 30) < 0 ||
-        n < base->prefix || n > 30)
+        n < base->prefix || n > 30 || !unicast(*base))
         return berr_set(err, BERR_INVALID, "invalid BERTH_NETWORK_POOL '%s': expected "
-                        "CIDR/SIZE, as %s", pool, POOL_DEFAULT);
+                        "CIDR/SIZE, as %s", printable(pool, buf, sizeof buf), POOL_DEFAULT);
     *size = (int)n;
     return 0;
 }
@@ -375,10 +424,16 @@ static int subnet_choose(json_t *all, const char *given, struct subnet *out, str
     json_t *n;
     size_t i;
     struct subnet other;
+    char shown[64];
     if (given) {
         if (cidr_parse(given, out, 1, 30) < 0)
             return berr_set(err, BERR_INVALID, "invalid subnet %s: expected an IPv4 CIDR "
-                            "with room for a gateway and a container (at most /30)", given);
+                            "with room for a gateway and a container (at most /30)",
+                            printable(given, shown, sizeof shown));
+        if (!unicast(*out))
+            return berr_set(err, BERR_INVALID, "invalid subnet %s: loopback, multicast and "
+                            "reserved addresses cannot be given to containers",
+                            printable(given, shown, sizeof shown));
         json_array_foreach(all, i, n)
             if (subnet_of(n, &other) == 0 && overlaps(*out, other))
                 return berr_set(err, BERR_CONFLICT, "Pool overlaps with other one on this "
@@ -413,16 +468,19 @@ static bool reserved_name(const char *name)
 int rt_network_create(struct berth_store *s, const char *name, const char *subnet,
                       json_t *labels, char id_out[RT_ID_LEN + 1], struct berr *err)
 {
+    char shown[64];
     if (!word_valid(name, 128))
         return berr_set(err, BERR_INVALID, "invalid network name \"%s\": only "
-                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
+                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                        printable(name, shown, sizeof shown));
     if (reserved_name(name))
         return berr_set(err, BERR_CONFLICT, "network with name %s already exists", name);
     const char *k;
     json_t *v;
     json_object_foreach(labels, k, v)
         if (!json_is_string(v))
-            return berr_set(err, BERR_INVALID, "label %s: the value must be a string", k);
+            return berr_set(err, BERR_INVALID, "label %s: the value must be a string",
+                            printable(k, shown, sizeof shown));
     __attribute__((cleanup(cleanup_closep))) int lock = net_lock(s, err);
     if (lock < 0)
         return lock;
@@ -476,7 +534,7 @@ int rt_network_remove(struct berth_store *s, const char *what, struct berr *err)
         return -BERR_NOTFOUND;
     drop_stale(n);
     int rc = 0;
-    if (json_object_size(json_object_get(n, "Endpoints")) > 0)
+    if (endpoints_in_use(s, n) > 0)
         rc = berr_set(err, BERR_CONFLICT, "error while removing network: network %s id %s "
                       "has active endpoints", str(n, "Name"), str(n, "Id"));
     else
@@ -553,7 +611,7 @@ int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err)
     size_t i;
     json_array_foreach(all, i, n) {
         drop_stale(n);
-        if (json_object_size(json_object_get(n, "Endpoints")) == 0) {
+        if (endpoints_in_use(s, n) == 0) {
             net_destroy(s, str(n, "Id"));
             json_array_append_new(names, json_string(str(n, "Name")));
         }
@@ -587,16 +645,15 @@ int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *e
                         "user-defined networks");
     for (size_t i = 0; i < o->naliases; i++)
         if (!word_valid(o->aliases[i], 255)) {
-            char shown[64];   /* one line, whatever was given */
-            snprintf(shown, sizeof shown, "%s", o->aliases[i]);
-            for (char *p = shown; *p; p++)
-                if (!isprint((unsigned char)*p))
-                    *p = '?';
+            char shown[64];   /* (an alias of 255 is cut short here) */
             return berr_set(err, BERR_INVALID, "invalid network alias \"%s\": only "
-                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", shown);
+                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                            printable(o->aliases[i], shown, sizeof shown));
         }
+    char shown[300];
     if (o->network && !rt_network_exists(s, o->network))
-        return berr_set(err, BERR_NOTFOUND, "network %s not found", o->network);
+        return berr_set(err, BERR_NOTFOUND, "network %s not found",
+                        printable(o->network, shown, sizeof shown));
     return 0;
 }
 
@@ -623,8 +680,12 @@ static void settings_set(struct rt_container *c, json_t *n, json_t *ep)
     json_object_set_new(ns, "IPPrefixLen", json_integer(prefix));
     json_object_set_new(ns, "Gateway", json_string(gw));
     json_object_set_new(ns, "MacAddress", json_string(mac));
+    /* by name, however given: what `start` joins again, and the key of
+     * Networks */
+    json_object_set_new(json_object_get(c->state, "HostConfig"), "NetworkMode",
+                        json_string(str(n, "Name")));
     json_object_set_new(ns, "Networks", json_pack(
-        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", c->o->network, "Aliases", aliases,
+        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", str(n, "Name"), "Aliases", aliases,
         "NetworkID", str(n, "Id"), "EndpointID", ep ? str(ep, "EndpointID") : "",
         "Gateway", gw, "IPAddress", ip, "IPPrefixLen", prefix, "MacAddress", mac));
 }

@@ -165,6 +165,9 @@ refused "create of a subnet with no prefix" 'invalid subnet 10.98.0.0' network c
 refused "create of an overlapping subnet" 'Pool overlaps with other one on this address space' \
     network create --subnet 10.99.0.0/16 bad4
 refused "create of a subnet inside another" 'Pool overlaps' network create --subnet 10.99.5.128/25 bad5
+refused "create of a loopback subnet" 'invalid subnet 127.1.0.0/16: loopback' network create --subnet 127.1.0.0/16 bad8
+refused "create of a multicast subnet" 'invalid subnet 239.0.0.0/24' network create --subnet 239.0.0.0/24 bad9
+refused "create of a huge subnet over 0/8" 'invalid subnet 0.0.0.0/1' network create --subnet 0.0.0.0/1 bad10
 refused "create of a name with a slash" 'invalid network name' network create ../evil
 refused "create of a name with a space" 'invalid network name' network create "a b"
 BERTH_NETWORK_POOL=garbage refused "create with a bad pool" 'invalid BERTH_NETWORK_POOL' network create bad6
@@ -252,6 +255,11 @@ expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.IPPrefixLen)" 24 "Networ
 expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.Gateway)" 10.89.0.1 "Networks.n1.Gateway"
 expect_eq "$(ctr_json web1 '.NetworkSettings.Networks.n1.Aliases | join(",")')" www,api "Networks.n1.Aliases"
 expect_match "$(ctr_json web1 .NetworkSettings.Networks.n1.MacAddress)" '^02:42(:[0-9a-f]{2}){4}$' "MacAddress"
+bx run -d --name byid --network "${N1:0:10}" rt/bb:1 sleep 3601
+ok "run --network ID-PREFIX"
+expect_eq "$(ctr_json byid .HostConfig.NetworkMode)" n1 "NetworkMode: the name, whatever was given"
+expect_match "$(ctr_json byid .NetworkSettings.Networks.n1.IPAddress)" '^10\.89\.0\.' "Networks: by name"
+bx rm -f byid
 WEB1=$(ctr_json web1 .Id)
 expect_eq "$(net_json n1 ".Containers[\"$WEB1\"].Name")" web1 "network inspect: Containers[id].Name"
 expect_eq "$(net_json n1 ".Containers[\"$WEB1\"].IPv4Address")" "$IP1/24" "network inspect: IPv4Address"
@@ -275,6 +283,21 @@ bx run -d --name k3 --network n2 rt/bb:1 sleep 3601
 expect_eq "$(ip_of k3)" "$K1" "a dead monitor's address is given again"
 bx rm -f k1 k2 k3
 
+# ---- 8b. containers joining at once get addresses of their own ----------------------------------
+for i in 1 2 3 4 5; do
+    timeout 60 "$BERTH" run -d --name "par$i" --network n2 rt/bb:1 sleep 3601 >/dev/null 2>&1 &
+done
+wait
+PAR=$(for i in 1 2 3 4 5; do ip_of "par$i"; done | sort)
+expect_eq "$(grep -c . <<<"$PAR")" 5 "five containers started at once have addresses"
+expect_eq "$(sort -u <<<"$PAR" | grep -c .)" 5 "five containers started at once: five addresses"
+expect_eq "$(net_json n2 '.Containers | length')" 5 "network inspect: five containers"
+check; waitfor 5 sh -c "timeout 20 '$BERTH' exec par1 cat /etc/hosts | grep -c 'par[1-5]' | grep -qx 5" ||
+    fail "par1's hosts lacks some of the others: $(hosts_of par1)"
+bx exec par3 hostname -i
+expect_eq "$OUT" "$(ip_of par3)" "hostname -i: the container's own address (stderr: $ERR)"
+bx rm -f par1 par2 par3 par4 par5
+
 # ---- 9. rm refused while in use; then nothing is left ----------------------------------------------
 refused "rm of a network in use" '^berth network rm: error while removing network: network n1 id [0-9a-f]{64} has active endpoints$' \
     network rm n1
@@ -286,6 +309,10 @@ ok "rm -f the containers on n1"
 bx network rm n1 n2
 ok "network rm n1 n2" && expect_eq "$OUT" $'n1\nn2' "rm prints the names"
 expect_eq "$(net_names)" "n3 n4 " "n1 and n2 are gone"
+# what a berth killed while creating a network leaves: a directory with no network.json
+mkdir -p "$BERTH_ROOT/networks/$(printf 'ab%.0s' $(seq 32))"
+touch "$BERTH_ROOT/networks/$(printf 'ab%.0s' $(seq 32))/netns"
+expect_eq "$(net_names)" "n3 n4 " "a half-made network is not listed"
 bx network prune -f
 ok "network prune -f" && expect_eq "$OUT" $'Deleted Networks:\nn3\nn4' "prune lists what it removed"
 expect_eq "$(net_names)" "" "no network left"

@@ -220,6 +220,8 @@ static void test_yaml_errors(void **state)
     yaml_err("a: 1\na: 2\n", "f.yaml: duplicate key \"a\" (line 2)");
     yaml_err("s:\n  web:\n    image: x\n    image: y\n", "f.yaml: s.web: duplicate key \"image\" (line 4)");
     yaml_err("a: *nope\n", "unknown alias *nope");
+    yaml_err("a: \"x\\0y\"\n", "f.yaml: a: a NUL character in a scalar (line 1)");
+    yaml_err("a: \"\\xff\"\nb: \xff\n", "f.yaml: byte 13: invalid leading UTF-8 octet");
     yaml_err("a: [1, 2\n", "f.yaml: line 2 column 1");
     yaml_err("a: 1\n---\nb: 2\n", "more than one YAML document");
     yaml_err("a: !custom x\n", "unsupported YAML tag !custom");
@@ -339,6 +341,37 @@ static void test_interp_errors(void **state)
     interp_err("cost $5", "invalid interpolation format in \"cost $5\" (a literal $ is written $$)");
 }
 
+static void test_interp_limits(void **state)
+{
+    (void)state;
+    char *big = malloc(600001);
+    memset(big, 'x', 600000);
+    big[600000] = '\0';
+    json_t *vars = json_pack("{s:s}", "BIG", big);
+    free(big);
+    char *out = NULL, *why = NULL;
+    assert_int_equal(interp_string("${BIG}", vars, &out, &why), 0);
+    assert_int_equal(strlen(out), 600000);
+    free(out);
+    assert_int_equal(interp_string("${BIG}$BIG", vars, &out, &why), -1);
+    assert_string_equal(why, "the value of \"${BIG}$BIG\" is longer than 1 MiB once interpolated");
+    free(why);
+    json_decref(vars);
+    /* a long .env whose lines refer to each other reads in linear time */
+    size_t cap = 40000 * 32, n = 0;
+    char *text = malloc(cap);
+    json_t *env = json_object(), *res = json_object();
+    struct berr err = {0};
+    n = (size_t)snprintf(text, cap, "K0=x\n");
+    for (int i = 1; i < 40000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "K%d=$K%d\n", i, i - 1);
+    assert_int_equal(dotenv_parse(text, n, ".env", env, res, &err), 0);
+    is_json(res, "K39999", "\"x\"");
+    free(text);
+    json_decref(env);
+    json_decref(res);
+}
+
 static void test_interp_in_files(void **state)
 {
     (void)state;
@@ -382,6 +415,10 @@ static void test_dotenv(void **state)
     is_json(out, "OUTER", "\"o\"");
     is_json(out, "H", "\"\"");
     is_json(out, "I", "\"$A\"");
+    json_decref(out);
+    out = json_object();
+    assert_int_equal(dotenv_parse("\xEF\xBB\xBF" "BOM=1\r\nCRLF=2\r\n", 18, ".env", vars, out, &err), 0);
+    is_json(out, "", "{\"BOM\":\"1\",\"CRLF\":\"2\"}");
     json_decref(out);
     static const struct { const char *text, *want; } bad[] = {
         {"1A=x\n", ".env: line 1: invalid variable name \"1A=x\""},
@@ -600,7 +637,7 @@ static void test_build_command_and_more(void **state)
         "    working_dir: /app\n    user: \"1000:1000\"\n    hostname: bee\n    container_name: my-b\n"
         "    tty: true\n    stdin_open: \"false\"\n    expose: [3000, \"4000/udp\", \"5000-5001\"]\n"
         "    deploy: {resources: {limits: {memory: 1.5g, cpus: 2}}}\n"
-        "  c:\n    image: c\n    healthcheck: {test: [NONE]}\n    restart: unless-stopped\n"
+        "  c:\n    image: c\n    user: 1000\n    healthcheck: {test: [NONE]}\n    restart: unless-stopped\n"
         "    deploy: {resources: {limits: {memory: 1048576, cpus: \"0.25\"}}}\n"
         "  d:\n    image: d\n    healthcheck: {disable: true}\n    command: \"\"\n", env);
     char want[512];
@@ -623,6 +660,7 @@ static void test_build_command_and_more(void **state)
     is_json(p, "services.b.expose", "[\"3000\",\"4000/udp\",\"5000-5001\"]");
     is_json(p, "services.b.deploy", "{\"resources\":{\"limits\":{\"memory\":1610612736,\"cpus\":2.0}}}");
     is_json(p, "services.c.healthcheck", "{\"test\":[\"NONE\"]}");
+    is_json(p, "services.c.user", "\"1000\"");
     is_json(p, "services.c.deploy.resources.limits", "{\"memory\":1048576,\"cpus\":0.25}");
     is_json(p, "services.d.healthcheck", "{\"disable\":true}");
     is_json(p, "services.d.command", "[]");
@@ -671,6 +709,11 @@ static void test_depends_on_and_networks(void **state)
     is_json(order, "", "[\"cache\"]");
     json_decref(order);
     char *nope[] = {"nope"};
+    json_t *opt = load_ok("services:\n  web:\n    image: x\n    depends_on:\n"
+                          "      gone: {required: false}\n      db: {}\n  db: {image: y}\n");
+    is_json(opt, "services.web.depends_on",
+            "{\"db\":{\"condition\":\"service_started\",\"required\":true,\"restart\":false}}");
+    json_decref(opt);
     assert_int_not_equal(compose_order(p, nope, 1, false, &order, &err), 0);
     assert_string_equal(err.msg, "no such service: nope");
     json_decref(p);
@@ -738,6 +781,48 @@ static void test_model_errors(void **state)
         snprintf(want, sizeof want, "compose.yaml: %s", w2);
         load_err(bad[i].yaml, want);
     }
+}
+
+static void test_old_limits(void **state)
+{
+    (void)state;
+    json_t *p = load_ok("services:\n  a: {image: x, mem_limit: 64m, cpus: 1.5}\n"
+                        "  b: {image: x, mem_limit: 1g, deploy: {resources: {limits: {memory: 2g}}}}\n");
+    is_json(p, "services.a.deploy", "{\"resources\":{\"limits\":{\"cpus\":1.5,\"memory\":67108864}}}");
+    is_json(p, "services.b.deploy.resources.limits.memory", "2147483648");
+    absent(p, "services.a.mem_limit");
+    json_decref(p);
+    load_err("services: {a: {image: x, mem_limit: lots}}",
+             "compose.yaml: services.a.mem_limit: invalid size \"lots\" (want bytes, or a number with b, k, m, g)");
+    load_err("services: {a: {image: x, cpus: none}}", "compose.yaml: services.a.cpus: invalid number of CPUs \"none\"");
+    load_err("services: {a: {image: x, expose: [\"80/sctp\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80/sctp\"");
+    load_err("services: {a: {image: x, expose: [\"80-70\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80-70\"");
+    load_err("services: {a: {image: x, expose: [\"80-90x\"]}}", "compose.yaml: services.a.expose[0]: invalid port \"80-90x\"");
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    load_err("services: {web: {image: x, ports: [\"1-5000\"]}}\n",
+             "compose.yaml: services.web.ports[0]: more than 4096 ports");
+    size_t cap = 1100 * 40, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text, cap, "services:\n");
+    for (int i = 0; i < 1001; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  s%d: {image: x}\n", i);
+    load_err(text, "compose.yaml: services: more than 1000 services");
+    /* a chain of 1000 is fine */
+    n = (size_t)snprintf(text, cap, "services:\n  s0: {image: x}\n");
+    for (int i = 1; i < 1000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  s%d: {image: x, depends_on: [s%d]}\n", i, i - 1);
+    json_t *p = load_ok(text);
+    json_t *order = NULL;
+    struct berr err = {0};
+    assert_int_equal(compose_order(p, NULL, 0, false, &order, &err), 0);
+    is_json(order, "[999]", "\"s999\"");
+    json_decref(order);
+    json_decref(p);
+    free(text);
 }
 
 static void test_version_and_extensions(void **state)
@@ -811,6 +896,34 @@ static void test_merge(void **state)
     const char *missing[] = {"base.yaml", "nofile.yaml", NULL};
     assert_int_not_equal(load_files(missing, NULL, "m", &p, &err), 0);
     assert_string_equal(err.msg, "nofile.yaml: No such file or directory");
+    unlink("base.yaml");
+    unlink("over.yaml");
+}
+
+static void test_reset_and_override(void **state)
+{
+    (void)state;
+    write_file("base.yaml", "services:\n  app:\n    image: app\n    ports: [\"8080:80\"]\n"
+                            "    environment: {FOO: bar, KEEP: k}\n    command: [a]\n"
+                            "    volumes: [\"/a:/a\", \"/b:/b\"]\n");
+    write_file("over.yaml", "services:\n  app:\n    ports: !reset []\n"
+                            "    environment:\n      FOO: !reset null\n"
+                            "    volumes: !override [\"/c:/c\"]\n    command: !reset null\n");
+    const char *files[] = {"base.yaml", "over.yaml", NULL};
+    json_t *p = NULL;
+    struct berr err = {0};
+    if (load_files(files, NULL, "r", &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    absent(p, "services.app.ports");
+    absent(p, "services.app.command");
+    is_json(p, "services.app.environment", "{\"KEEP\":\"k\"}");
+    is_json(p, "services.app.volumes",
+            "[{\"type\":\"bind\",\"source\":\"/c\",\"target\":\"/c\",\"read_only\":false}]");
+    json_decref(p);
+    /* other tags are still refused */
+    write_file("over.yaml", "services:\n  app:\n    ports: !merge []\n");
+    assert_int_not_equal(load_files(files, NULL, "r", &p, &err), 0);
+    assert_string_equal(err.msg, "over.yaml: services.app.ports: unsupported YAML tag !merge (line 3)");
     unlink("base.yaml");
     unlink("over.yaml");
 }
@@ -912,7 +1025,10 @@ static void test_round_trip(void **state)
                         "    volumes: [./x:/x:ro, data:/data]\n    depends_on: [db]\n"
                         "    healthcheck: {test: \"curl -f x || exit 1\", interval: 90s}\n"
                         "    deploy: {resources: {limits: {memory: 1g, cpus: 0.5}}}\n"
-                        "    labels: {\"yes\": \"on\"}\n"
+                        "    labels: {\"yes\": \"on\", \"1\": \"0x10\", \"k: v\": \"\\n\", \"m\": \"a\\nb\\n\","
+                        " \"sp\": \" lead\", \"c\": \"x:\", \"f\": \"[a]\", \"g\": \"{b}\", \"h\": \"&a\","
+                        " \"i\": \"*b\", \"j\": \"!t\", \"k\": \"%p\", \"l\": \"@x\", \"n\": \"`x\","
+                        " \"o\": \"1e3\", \"p\": \"~\", \"q\": \".5\", \"r\": \"é ü 字\", \"s\": \"\\t\\u0001\"}\n"
                         "  db:\n    image: \"postgres:16\"\n    networks: {back: {aliases: [pg]}}\n"
                         "networks: {back: {}}\nvolumes: {data: {external: true}}\n");
     FILE *f = fopen("out.yaml", "w");
@@ -942,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_yaml_billion_laughs),
         cmocka_unit_test(test_interp_forms),
         cmocka_unit_test(test_interp_errors),
+        cmocka_unit_test(test_interp_limits),
         cmocka_unit_test(test_interp_in_files),
         cmocka_unit_test(test_dotenv),
         cmocka_unit_test(test_dotenv_in_project),
@@ -953,8 +1070,11 @@ int main(void)
         cmocka_unit_test(test_build_command_and_more),
         cmocka_unit_test(test_depends_on_and_networks),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_old_limits),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_version_and_extensions),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_reset_and_override),
         cmocka_unit_test(test_default_files_and_names),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_round_trip),
