@@ -44,11 +44,12 @@ static const struct {
     {"container", cmd_container, "manage containers (ls, rm, ...)"},
     {"builder", cmd_builder, "manage the build cache (prune)"},
     {"system", cmd_system, "show the disk space the store uses (df)"},
+    {"compose", cmd_compose, "run multi-container applications (compose files)"},
 };
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec", "build"};
+static const char *const enter_containers[] = {"run", "exec", "build", "compose"};
 
 static void usage(FILE *out)
 {

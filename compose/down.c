@@ -5,7 +5,7 @@
  * in the model (orphans) go only with --remove-orphans; one-off
  * containers of `run` go too.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * policies, health checks, stop settings and `start` of a stopped
  * container: the one place that knows those interfaces.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * process reads the pipes as lines arrive, so that -f interleaves the
  * services' output in the order it comes.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * restart, exec's container, run (a one-off container), build, pull and
  * push.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * so; nothing else about the project is stored: the labels and the model
  * are the whole truth, as with docker compose.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

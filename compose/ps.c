@@ -3,7 +3,7 @@
  * them (NAME IMAGE COMMAND SERVICE CREATED STATUS PORTS), sorted by name;
  * running ones only unless -a.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <stdlib.h>
 #include <string.h>

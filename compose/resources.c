@@ -5,7 +5,7 @@
  * and its key, and removed by `down` (volumes only with -v). External
  * ones are never made or removed: they must exist.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <dirent.h>
 #include <string.h>

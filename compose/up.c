@@ -10,7 +10,7 @@
  * Attached (no -d), the services' output follows until they end or a
  * signal, and they are then stopped.
  */
-#include "internal.h"
+#include "project.h"
 #include "../builder/builder.h"
 
 #include <errno.h>

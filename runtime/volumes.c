@@ -39,7 +39,10 @@ int rt_volume_get(struct berth_store *s, const char *name, char path[4096], stru
     if (name_check(name, err) < 0)
         return -BERR_INVALID;
     volume_dir(s, name, dir, sizeof dir);
-    snprintf(path, 4096, "%s/_data", dir);
+    if (strlen(dir) + 7 > 4096)
+        return berr_set(err, BERR_INVALID, "volume path too long: %s", dir);
+    memcpy(path, dir, strlen(dir));
+    memcpy(path + strlen(dir), "/_data", 7);
     if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
         return berr_set(err, BERR_NOTFOUND, "no such volume: %s", name);
     return 0;

@@ -1,12 +1,12 @@
 /*
- * service.c - one service of the model as the runtime's run options: the
+ * runopts.c - one service of the model as the runtime's run options: the
  * keys compose.h lists mapped onto struct rt_run_opts, docker compose's
  * labels added, named and anonymous volumes resolved to their directories
  * under the store. Every string the options point at is held by the
  * svc_opts (the model's own or copies in `hold`), so the model may change
  * afterwards.
  */
-#include "internal.h"
+#include "project.h"
 
 #include <stdarg.h>
 #include <stdio.h>

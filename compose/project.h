@@ -1,10 +1,10 @@
 /*
- * internal.h - what the files of compose/ that run a project share
- * (project.c, service.c, resources.c, glue.c, up.c, down.c, logs.c, ps.c,
+ * project.h - what the files of compose/ that run a project share
+ * (project.c, runopts.c, resources.c, glue.c, up.c, down.c, logs.c, ps.c,
  * ops.c); nothing outside compose/ includes it.
  */
-#ifndef BERTH_COMPOSE_INTERNAL_H
-#define BERTH_COMPOSE_INTERNAL_H
+#ifndef BERTH_COMPOSE_PROJECT_H
+#define BERTH_COMPOSE_PROJECT_H
 
 #include "compose.h"
 #include "../runtime/runtime.h"
@@ -53,7 +53,7 @@ void proj_progress(struct compose_project *p, const char *kind, const char *name
 /* The last `lines` lines of a container's log, on `out`, indented. */
 void proj_log_tail(struct compose_project *p, const char *id, int lines);
 
-/* ---- service.c: a service's model as the runtime's options ----------------------- */
+/* ---- runopts.c: a service's model as the runtime's options ----------------------- */
 
 struct svc_opts {
     struct rt_run_opts o;
