@@ -10,7 +10,7 @@ UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syst
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/berth
 MANDIR   ?= $(PREFIX)/share/man
-PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp yaml-0.1
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto libcrypt libcurl libarchive libseccomp yaml-0.1 libmnl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS   += -pthread
@@ -23,7 +23,7 @@ endif
 
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev \
-             libseccomp-dev libyaml-dev
+             libseccomp-dev libyaml-dev libmnl-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
              nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux \

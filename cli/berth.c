@@ -42,6 +42,7 @@ static const struct {
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
     {"container", cmd_container, "manage containers (ls, rm, ...)"},
+    {"network", cmd_network, "manage networks (create, ls, inspect, rm, prune)"},
     {"builder", cmd_builder, "manage the build cache (prune)"},
     {"system", cmd_system, "show the disk space the store uses (df)"},
     {"compose", cmd_compose, "run multi-container applications (compose files)"},

@@ -55,6 +55,7 @@ int cmd_system(struct cli *g, int argc, char **argv);
 int cmd_image(struct cli *g, int argc, char **argv);
 int cmd_builder(struct cli *g, int argc, char **argv);
 int cmd_container(struct cli *g, int argc, char **argv);
+int cmd_network(struct cli *g, int argc, char **argv);
 int cmd_compose(struct cli *g, int argc, char **argv);
 
 /* compose_run.c: the compose subcommands that run a project */

@@ -66,7 +66,8 @@ static int run_usage(void)
     fprintf(stderr,
             "usage: berth run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [--env-file FILE]\n"
             "                 [-w DIR] [-u USER[:GROUP]] [--entrypoint CMD] [-v HOST:CTR[:ro]]\n"
-            "                 [-p [IP:]HOSTPORT:CTRPORT] [--read-only] [--network host|none]\n"
+            "                 [-p [IP:]HOSTPORT:CTRPORT] [--read-only] [--network NAME|host|none]\n"
+            "                 [--network-alias ALIAS]...\n"
             "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
             "                 [--log-opt max-size=SIZE] [--log-opt max-file=N]\n"
             "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
@@ -99,7 +100,7 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 }
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
-       O_LOGOPT };
+       O_LOGOPT, O_ALIAS };
 
 int cmd_run(struct cli *g, int argc, char **argv)
 {
@@ -116,9 +117,12 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"memory", required_argument, NULL, 'm'}, {"cpus", required_argument, NULL, O_CPUS},
         {"pids-limit", required_argument, NULL, O_PIDS},
         {"platform", required_argument, NULL, O_PLAT}, {"quiet", no_argument, NULL, 'q'},
-        {"log-opt", required_argument, NULL, O_LOGOPT}, {0},
+        {"log-opt", required_argument, NULL, O_LOGOPT},
+        {"network-alias", required_argument, NULL, O_ALIAS},
+        {"net-alias", required_argument, NULL, O_ALIAS}, {0},
     };
     struct rt_run_opts o = {0};
+    char *aliases[64];
     struct rt_volume vols[64];
     struct rt_port ports[64];
     const char *platform = NULL;
@@ -142,11 +146,18 @@ int cmd_run(struct cli *g, int argc, char **argv)
         case O_RO: o.read_only = true; break;
         case O_PLAT: platform = optarg; break;
         case O_NET:
-            if (strcmp(optarg, "host") == 0)
-                o.network_host = true;
-            else if (strcmp(optarg, "none") != 0 && strcmp(optarg, "default") != 0 &&
-                     strcmp(optarg, "bridge") != 0)
-                bad = berr_set(&err, BERR_INVALID, "network %s not found", optarg);
+            o.network_host = strcmp(optarg, "host") == 0;
+            o.network = NULL;
+            if (!o.network_host && strcmp(optarg, "none") != 0 &&
+                strcmp(optarg, "default") != 0 && strcmp(optarg, "bridge") != 0)
+                o.network = optarg;   /* user-defined: rt_run checks that it exists */
+            break;
+        case O_ALIAS:
+            if (o.naliases == 64)
+                bad = berr_set(&err, BERR_INVALID, "too many network aliases");
+            else
+                aliases[o.naliases++] = optarg;
+            o.aliases = aliases;
             break;
         case 'v':
             bad = o.nvolumes == 64 ? berr_set(&err, BERR_INVALID, "too many volumes")

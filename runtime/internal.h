@@ -7,6 +7,7 @@
 
 #include "runtime.h"
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 /* ---- unpack.c: layers ---------------------------------------------------------- */
@@ -155,7 +156,43 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
 
 /* A listening socket for p on the host, or a negative error. */
 int ports_listen(const struct rt_port *p, struct berr *err);
-/* Relay a connection accepted on the host to the container's port. */
-void ports_relay(int client, int netns, uint16_t port);
+/* Relay a connection accepted on the host to the container's port at
+ * addr (network order) in its namespace. */
+void ports_relay(int client, int netns, uint32_t addr, uint16_t port);
+
+/* ---- netlink.c: rtnetlink, with libmnl ---------------------------------------------- */
+
+
+/* A socket on the network namespace `netns` (an fd; -1: our own). */
+struct nl *nl_open(int netns, struct berr *err);
+void nl_close(struct nl *nl);
+/* The index of an interface by name, or a negative error. */
+int nl_ifindex(struct nl *nl, const char *name, struct berr *err);
+int nl_bridge_add(struct nl *nl, const char *name, struct berr *err);
+/* A veth pair: `name` here, `peer` created in the namespace `peer_netns`
+ * with the MAC address `mac`. */
+int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_netns,
+                const unsigned char mac[6], struct berr *err);
+/* Up, and on the bridge `master` when > 0. */
+int nl_link_up(struct nl *nl, int index, int master, struct berr *err);
+int nl_addr_add(struct nl *nl, int index, struct in_addr addr, int prefix, struct berr *err);
+int nl_route_default(struct nl *nl, int index, struct in_addr gw, struct berr *err);
+/* Delete an interface by name: 0 or -errno (-ENODEV when there is none). */
+int nl_link_del(struct nl *nl, const char *name);
+
+/* ---- network.c: user-defined networks ------------------------------------------------ */
+
+/* Join the container (its first process: pid) to the network of
+ * c->o->network, if any: a veth pair, an address, the hosts files of every
+ * container on it; NetworkSettings in c->state. Called again for each
+ * start. */
+int net_join(struct rt_container *c, pid_t pid, struct berr *err);
+/* Leave it (when the container ends): its address is free again. */
+void net_leave(struct rt_container *c);
+/* The container's address on its network, in network order; loopback
+ * when it has none. */
+uint32_t net_address(const struct rt_container *c);
+/* Is there such a network (by name, id or id prefix)? For run's checks. */
+int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *err);
 
 #endif

@@ -311,7 +311,7 @@ static void accept_connection(struct monitor *m, int listener, uint16_t port)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        ports_relay(client, m->netns, port);
+        ports_relay(client, m->netns, net_address(m->c), port);
         _exit(0);
     }
     close(client);
@@ -419,6 +419,7 @@ static int exit_status(int ws)
 
 static void finish(struct monitor *m)
 {
+    net_leave(m->c);
     cgroup_remove(m->c->id);
     if (m->c->o->auto_remove) {
         int lock = state_lock(m->c->s);
@@ -513,7 +514,9 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
     snprintf(path_ns, sizeof path_ns, "/proc/%d/ns/net", (int)m.child);
     m.netns = open(path_ns, O_RDONLY | O_CLOEXEC);
     char msg[1100] = "";
-    int started = cgroup_enter(c->id, m.child, c->o, err);
+    int started = net_join(c, m.child, err);
+    if (started == 0)
+        started = cgroup_enter(c->id, m.child, c->o, err);
     if (started == 0) {
         state_set(&m, "running", m.child, 0, NULL);
         if (write(sync[1], "x", 1) != 1)

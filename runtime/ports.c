@@ -3,7 +3,9 @@
  * `run` binds the host side itself (so a port in use is an error before
  * anything starts); the monitor accepts, and for each connection a child
  * enters the container's network namespace, connects to the port on its
- * loopback, and copies bytes both ways until both sides are done.
+ * loopback (or on its address on a user-defined network, as docker
+ * connects to it there), and copies bytes both ways until both sides are
+ * done.
  */
 #include "internal.h"
 
@@ -65,13 +67,13 @@ static void copy_both_ways(int a, int b)
         }
 }
 
-void ports_relay(int client, int netns, uint16_t port)
+void ports_relay(int client, int netns, uint32_t addr, uint16_t port)
 {
     if (netns < 0 || setns(netns, CLONE_NEWNET) < 0)
         return;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                             .sin_addr.s_addr = addr};
     /* a server still starting gets a moment before the client is turned away */
     for (int i = 0; fd >= 0 && i < 20; i++) {
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {

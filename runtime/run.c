@@ -317,7 +317,8 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
         "OOMKilled", 0, "Dead", 0, "Pid", 0, "ExitCode", 0, "Error", "",
         "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z",
         "Config", config,
-        "HostConfig", "Binds", binds, "NetworkMode", o->network_host ? "host" : "default",
+        "HostConfig", "Binds", binds, "NetworkMode",
+        o->network_host ? "host" : o->network ? o->network : "default",
         "PortBindings", ports, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
         "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,
         "PidsLimit", (json_int_t)o->pids_limit,
@@ -541,6 +542,8 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     size_t nlisteners = 0;
     /* a config of the wrong shape is refused before any of it is read */
     rc = rt_image_config_check(config, err);
+    if (rc == 0)
+        rc = net_check(s, o, err);
     /* held from before the layers are looked at until the overlay is
      * mounted on them (the monitor lets go), so that a prune cannot take
      * them away in between */

@@ -50,6 +50,9 @@ struct rt_run_opts {
     struct rt_port *ports;
     size_t nports;
     bool read_only, network_host, tty, interactive, detach, auto_remove;
+    const char *network;     /* a user-defined network (rt_network_create), or NULL */
+    char **aliases;          /* more names for the container on it */
+    size_t naliases;
     int64_t memory;          /* bytes, 0: no limit */
     int64_t cpu_quota;       /* microseconds per 100000, 0: no limit */
     int64_t pids_limit;      /* 0: no limit */
@@ -150,6 +153,28 @@ int rt_layers_prune(struct berth_store *s, uint64_t *freed, struct berr *err);
  * returns on failure, or at once in the copy. rt_run and rt_exec refuse to
  * work without it. */
 int rt_exe_reexec_sealed(char **argv, struct berr *err);
+
+/* ---- user-defined networks (<store>/networks/<id>/) ---------------------------- */
+
+/* A network is a Linux bridge in a network namespace of its own, with a
+ * subnet; containers run with `network` set join it and find each other
+ * by name, alias and hostname. Networks are named by name, id or unique id
+ * prefix. `subnet` NULL: the next free one of the pool ($BERTH_NETWORK_POOL,
+ * "CIDR/SIZE", default 10.89.0.0/16/24). `labels`: an object of strings,
+ * or NULL. `id` (may be NULL) gets the new network's id. */
+int rt_network_create(struct berth_store *s, const char *name, const char *subnet,
+                      json_t *labels, char id[RT_ID_LEN + 1], struct berr *err);
+/* Refused while a running container is on it. */
+int rt_network_remove(struct berth_store *s, const char *what, struct berr *err);
+/* docker's `network inspect` document of one network. */
+int rt_network_inspect(struct berth_store *s, const char *what, json_t **doc,
+                       struct berr *err);
+/* Every network's inspect document, by name. */
+int rt_network_list(struct berth_store *s, json_t **docs, struct berr *err);
+bool rt_network_exists(struct berth_store *s, const char *what);
+/* Remove every network no running container is on; `removed` gets their
+ * names (an array; may be NULL). */
+int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err);
 
 /* ---- named volumes (<store>/volumes/<name>/_data) ----------------------------------- */
 
