@@ -10,26 +10,35 @@
 int glue_network_ensure(struct compose_project *p, const char *name, json_t *labels,
                         bool *created, struct berr *err)
 {
-    (void)p, (void)name, (void)labels, (void)err;
     *created = false;
-    return 0;
+    if (rt_network_exists(p->store, name))
+        return 0;
+    int rc = rt_network_create(p->store, name, NULL, labels, NULL, err);
+    /* made by another `up` in the meantime: as good */
+    if (rc < 0 && rt_network_exists(p->store, name)) {
+        memset(err, 0, sizeof *err);
+        return 0;
+    }
+    *created = rc == 0;
+    return rc;
 }
 
 int glue_network_exists(struct compose_project *p, const char *name)
 {
-    (void)p, (void)name;
-    return 0;
+    return rt_network_exists(p->store, name);
 }
 
 int glue_network_remove(struct compose_project *p, const char *name, struct berr *err)
 {
-    (void)p, (void)name, (void)err;
-    return 0;
+    return rt_network_remove(p->store, name, err);
 }
 
 int glue_run_opts(struct svc_opts *so, struct berr *err)
 {
-    (void)so, (void)err;
+    (void)err;
+    so->o.network = so->network;
+    so->o.aliases = so->aliases;
+    so->o.naliases = so->naliases;
     return 0;
 }
 
