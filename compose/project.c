@@ -166,7 +166,14 @@ void proj_progress(struct compose_project *p, const char *kind, const char *name
 
 void proj_log_tail(struct compose_project *p, const char *id, int lines)
 {
-    struct log_source src = {.id = id, .prefix = ""};
+    json_t *state;
+    struct berr e = {0};
+    if (rt_inspect(p->store, id, &state, &e) < 0)
+        return;
+    char name[300];
+    snprintf(name, sizeof name, "%s", ctr_name(state));
+    json_decref(state);
+    struct log_source src = {.id = id, .prefix = name};
     struct rt_logs_opts o = {.tail = lines};
     struct berr err = {0};
     fflush(stdout);
@@ -177,7 +184,7 @@ void proj_log_tail(struct compose_project *p, const char *id, int lines)
         return;
     fflush(out);
     dup2(fileno(out), 1);
-    logs_print(p, &src, 1, &o, false, NULL, &err);
+    logs_print(p, &src, 1, &o, true, NULL, &err);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);

@@ -286,6 +286,7 @@ void svc_opts_free(struct svc_opts *so)
     free(so->cmd);
     free(so->labels);
     free(so->aliases);
+    free(so->health);
     free(so->volumes);
     free(so->ports);
     json_decref(so->hold);
