@@ -45,7 +45,7 @@ static const struct {
     {"network", cmd_network, "manage networks (create, ls, inspect, rm, prune)"},
     {"builder", cmd_builder, "manage the build cache (prune)"},
     {"system", cmd_system, "show the disk space the store uses (df)"},
-    {"compose", cmd_compose, "run multi-container applications (compose files)"},
+    {"compose", cmd_compose, "run a multi-container project from compose files"},
 };
 
 /* The commands that start processes inside containers: they run from a

@@ -50,7 +50,7 @@ int compose_cmd_up(struct compose_project *p, int argc, char **argv)
     };
     struct compose_up_opts o = {.timeout = -1};
     int c;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "+dt:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.detach = true; break;
@@ -79,7 +79,7 @@ int compose_cmd_down(struct compose_project *p, int argc, char **argv)
     };
     struct compose_down_opts o = {.timeout = -1};
     int c;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "vt:", opts, NULL)) != -1) {
         switch (c) {
         case 'v': o.volumes = true; break;
@@ -109,7 +109,7 @@ int compose_cmd_ps(struct compose_project *p, int argc, char **argv)
     };
     bool quiet = false, all = false, services = false;
     int c;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "qa", opts, NULL)) != -1) {
         switch (c) {
         case 'q': quiet = true; break;
@@ -149,7 +149,7 @@ int compose_cmd_logs(struct compose_project *p, int argc, char **argv)
     struct compose_logs_opts o = {.tail = -1};
     int c;
     char *end;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
         switch (c) {
         case 'f': o.follow = true; break;
@@ -179,7 +179,7 @@ static int lifecycle(struct compose_project *p, enum compose_action a, const cha
 {
     static const struct option opts[] = {{"timeout", required_argument, NULL, 't'}, {0}};
     int c, timeout = -1;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, a == COMPOSE_START ? "" : "t:", opts, NULL)) != -1) {
         if (c != 't' || a == COMPOSE_START) {
             fprintf(stderr, "usage: berth compose %s%s [SERVICE...]\n", name,
@@ -247,7 +247,7 @@ int compose_cmd_exec(struct compose_project *p, int argc, char **argv)
     struct rt_exec_opts o = {.interactive = isatty(0), .tty = isatty(0) && isatty(1)};
     json_t *env = json_array();
     int c, index = 1, status = 1;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "+Te:u:w:d", opts, NULL)) != -1) {
         switch (c) {
         case 'T': o.tty = false; break;
@@ -293,7 +293,7 @@ int compose_cmd_run(struct compose_project *p, int argc, char **argv)
     struct compose_run_opts o = {.tty = isatty(0) && isatty(1), .interactive = true};
     json_t *env = json_array();
     int c, status = 1;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "+dTe:u:w:i", opts, NULL)) != -1) {
         switch (c) {
         case 'r': o.rm = true; break;
@@ -340,7 +340,7 @@ static int images(struct compose_project *p, const char *name, int argc, char **
                                          {"quiet", no_argument, NULL, 'q'}, {0}};
     bool no_cache = false;
     int c;
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
         if (c == 'c' && strcmp(name, "build") == 0)
             no_cache = true;

@@ -50,8 +50,12 @@ struct compose_opts {
     size_t nfiles;
     const char *project;     /* -p; NULL: COMPOSE_PROJECT_NAME, else the project
                               * directory's name, lower-cased, [a-z0-9_-] only */
-    const char *workdir;     /* NULL: the current directory */
+    const char *workdir;     /* --project-directory: the default files are looked for
+                              * there and relative paths resolve there; NULL: the
+                              * current directory, and paths resolve in the first
+                              * file's directory */
     char **environ;          /* the environment ${VAR} reads (over .env); NULL: ours */
+    const char *env_file;    /* --env-file; NULL: .env in the project directory, if any */
 };
 
 /* Read, merge, interpolate, check and normalise. A file that is not valid

@@ -1,0 +1,591 @@
+/*
+ * service.c - one service of one file into canonical shape: a table of the
+ * keys berth knows, each with its checker; keys of the Compose
+ * Specification berth does not implement are refused as such, anything
+ * else as unknown, x- extensions dropped. env_file is read here and folded
+ * under `environment`.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*shape_fn)(struct cctx *c, json_t *v, json_t **out);
+
+static int sh_str(struct cctx *c, json_t *v, json_t **out)
+{
+    const char *s;
+    int rc = sh_string(c, v, &s);
+    if (rc == 0)
+        *out = json_incref(v);
+    return rc;
+}
+
+static int sh_image(struct cctx *c, json_t *v, json_t **out)
+{
+    const char *s;
+    int rc = sh_string(c, v, &s);
+    if (rc < 0)
+        return rc;
+    if (!*s || strpbrk(s, " \t\n"))
+        return cc_fail(c, "invalid image reference \"%.60s\"", s);
+    *out = json_incref(v);
+    return 0;
+}
+
+static int sh_boolv(struct cctx *c, json_t *v, json_t **out)
+{
+    bool b;
+    int rc = sh_bool(c, v, &b);
+    if (rc == 0)
+        *out = json_boolean(b);
+    return rc;
+}
+
+static int sh_env(struct cctx *c, json_t *v, json_t **out)
+{
+    return sh_kv(c, v, true, false, out);
+}
+
+static int sh_labels(struct cctx *c, json_t *v, json_t **out)
+{
+    return sh_kv(c, v, false, true, out);
+}
+
+static int sh_container_name(struct cctx *c, json_t *v, json_t **out)
+{
+    const char *s;
+    int rc = sh_string(c, v, &s);
+    if (rc == 0 && (!sh_name_ok(s) || strlen(s) > 128))
+        return cc_fail(c, "invalid container name \"%.60s\" ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", s);
+    if (rc == 0)
+        *out = json_incref(v);
+    return rc;
+}
+
+static int sh_restart(struct cctx *c, json_t *v, json_t **out)
+{
+    const char *s;
+    int rc = sh_string(c, v, &s);
+    if (rc < 0)
+        return rc;
+    if (strcmp(s, "no") == 0 || strcmp(s, "always") == 0 || strcmp(s, "unless-stopped") == 0 ||
+        strcmp(s, "on-failure") == 0) {
+        *out = json_incref(v);
+        return 0;
+    }
+    if (strncmp(s, "on-failure:", 11) == 0 && s[11] && strlen(s + 11) < 10 &&
+        strspn(s + 11, "0123456789") == strlen(s + 11)) {
+        *out = json_incref(v);
+        return 0;
+    }
+    return cc_fail(c, "invalid restart policy \"%.40s\" (no, always, on-failure[:N], unless-stopped)", s);
+}
+
+static int sh_expose(struct cctx *c, json_t *v, json_t **out)
+{
+    int rc = sh_strings(c, v, out);
+    if (rc < 0)
+        return rc;
+    size_t i;
+    json_t *e;
+    json_array_foreach(*out, i, e) {
+        const char *s = json_string_value(e);
+        size_t n = strspn(s, "0123456789");
+        size_t keep = cc_idx(c, i);
+        if (n == 0 || n > 5 || (s[n] && strcmp(s + n, "/tcp") && strcmp(s + n, "/udp") &&
+                                !(s[n] == '-' && strspn(s + n + 1, "0123456789") > 0)))
+            rc = cc_fail(c, "invalid port \"%.40s\"", s);
+        else if (atol(s) < 1 || atol(s) > 65535)
+            rc = cc_fail(c, "invalid port \"%.40s\"", s);
+        cc_pop(c, keep);
+        if (rc < 0) {
+            json_decref(*out);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int check_keys(struct cctx *c, json_t *v, const char *const *known, const char *const *spec)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(v, key, val) {
+        bool ok = strncmp(key, "x-", 2) == 0, unsupported = false;
+        for (size_t i = 0; known[i]; i++)
+            ok |= strcmp(key, known[i]) == 0;
+        for (size_t i = 0; spec && spec[i]; i++)
+            unsupported |= strcmp(key, spec[i]) == 0;
+        if (!ok) {
+            size_t keep = cc_key(c, key);
+            int rc = cc_fail(c, unsupported ? "not supported by berth" : "unknown key");
+            cc_pop(c, keep);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int sh_build(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"context", "dockerfile", "args", "target", NULL};
+    static const char *const spec[] = {"additional_contexts", "cache_from", "cache_to", "dockerfile_inline",
+        "entitlements", "extra_hosts", "isolation", "labels", "network", "no_cache", "platforms",
+        "privileged", "pull", "secrets", "shm_size", "ssh", "tags", "ulimits", NULL};
+    json_t *res = json_object(), *val;
+    const char *s;
+    char *abs;
+    int rc = 0;
+    size_t keep;
+    if (json_is_string(v)) {
+        if ((rc = sh_abspath(c, json_string_value(v), &abs)) < 0)
+            goto out;
+        json_object_set_new(res, "context", json_string(abs));
+        free(abs);
+        *out = res;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        rc = cc_fail(c, "must be a string (the context) or a mapping");
+        goto out;
+    }
+    if ((rc = check_keys(c, v, known, spec)) < 0)
+        goto out;
+    if ((val = json_object_get(v, "context"))) {
+        keep = cc_key(c, "context");
+        if ((rc = sh_string(c, val, &s)) == 0 && (rc = sh_abspath(c, s, &abs)) == 0) {
+            json_object_set_new(res, "context", json_string(abs));
+            free(abs);
+        }
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+    }
+    if ((val = json_object_get(v, "dockerfile"))) {
+        keep = cc_key(c, "dockerfile");
+        if ((rc = sh_string(c, val, &s)) == 0)
+            json_object_set(res, "dockerfile", val);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+    }
+    if ((val = json_object_get(v, "args"))) {
+        json_t *args;
+        keep = cc_key(c, "args");
+        if ((rc = sh_kv(c, val, true, false, &args)) == 0)
+            json_object_set_new(res, "args", args);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+    }
+    if ((val = json_object_get(v, "target"))) {
+        keep = cc_key(c, "target");
+        if ((rc = sh_string(c, val, &s)) == 0)
+            json_object_set(res, "target", val);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+    }
+    *out = res;
+    return 0;
+out:
+    json_decref(res);
+    return rc;
+}
+
+static int sh_depends_on(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"condition", "required", "restart", NULL};
+    json_t *res = json_object(), *item;
+    size_t i;
+    const char *name;
+    int rc = 0;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item) {
+            size_t keep = cc_idx(c, i);
+            if ((rc = sh_string(c, item, &name)) == 0 && json_object_get(res, name))
+                rc = cc_fail(c, "\"%.60s\" is listed twice", name);
+            if (rc == 0)
+                json_object_set_new(res, name, json_object());
+            cc_pop(c, keep);
+            if (rc < 0)
+                break;
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, name, item) {
+            size_t keep = cc_key(c, name), k2;
+            json_t *d = json_object(), *val;
+            if (!json_is_object(item) && !json_is_null(item))
+                rc = cc_fail(c, "must be a mapping (condition, required, restart)");
+            else if (json_is_object(item) && (rc = check_keys(c, item, known, NULL)) == 0) {
+                if ((val = json_object_get(item, "condition"))) {
+                    const char *s;
+                    k2 = cc_key(c, "condition");
+                    if ((rc = sh_string(c, val, &s)) == 0 && strcmp(s, "service_started") &&
+                        strcmp(s, "service_healthy") && strcmp(s, "service_completed_successfully"))
+                        rc = cc_fail(c, "invalid condition \"%.40s\" (service_started, service_healthy,"
+                                        " service_completed_successfully)", s);
+                    cc_pop(c, k2);
+                    if (rc == 0)
+                        json_object_set(d, "condition", val);
+                }
+                for (int b = 0; b < 2 && rc == 0; b++) {
+                    const char *k = b ? "restart" : "required";
+                    bool flag;
+                    if (!(val = json_object_get(item, k)))
+                        continue;
+                    k2 = cc_key(c, k);
+                    if ((rc = sh_bool(c, val, &flag)) == 0)
+                        json_object_set_new(d, k, json_boolean(flag));
+                    cc_pop(c, k2);
+                }
+            }
+            cc_pop(c, keep);
+            json_object_set_new(res, name, d);
+            if (rc < 0)
+                break;
+        }
+    } else
+        rc = cc_fail(c, "must be a list of services or a mapping");
+    if (rc < 0) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+static int sh_healthcheck(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"test", "interval", "timeout", "start_period", "retries",
+                                        "disable", NULL};
+    static const char *const spec[] = {"start_interval", NULL};
+    static const char *const durations[] = {"interval", "timeout", "start_period"};
+    json_t *res = json_object(), *val, *d;
+    int rc = 0;
+    size_t keep;
+    if (!json_is_object(v)) {
+        json_decref(res);
+        return cc_fail(c, "must be a mapping");
+    }
+    if ((rc = check_keys(c, v, known, spec)) < 0)
+        goto out;
+    if ((val = json_object_get(v, "test"))) {
+        keep = cc_key(c, "test");
+        json_t *t = NULL;
+        if (json_is_string(val)) {
+            if (!json_string_length(val))
+                rc = cc_fail(c, "empty command");
+            else
+                t = json_pack("[s,O]", "CMD-SHELL", val);
+        } else if ((rc = sh_strings(c, val, &t)) == 0) {
+            const char *first = json_string_value(json_array_get(t, 0));
+            if (!first || (strcmp(first, "CMD") && strcmp(first, "CMD-SHELL") && strcmp(first, "NONE")))
+                rc = cc_fail(c, "must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"");
+            else if (strcmp(first, "NONE") && json_array_size(t) < 2)
+                rc = cc_fail(c, "%s without a command", first);
+        }
+        cc_pop(c, keep);
+        if (rc < 0) {
+            json_decref(t);
+            goto out;
+        }
+        json_object_set_new(res, "test", t);
+    }
+    for (size_t i = 0; i < sizeof durations / sizeof *durations; i++) {
+        if (!(val = json_object_get(v, durations[i])))
+            continue;
+        keep = cc_key(c, durations[i]);
+        rc = sh_duration(c, val, &d);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+        json_object_set_new(res, durations[i], d);
+    }
+    if ((val = json_object_get(v, "retries"))) {
+        long long n;
+        keep = cc_key(c, "retries");
+        rc = sh_int(c, val, 0, 1000000, &n);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+        json_object_set_new(res, "retries", json_integer(n));
+    }
+    if ((val = json_object_get(v, "disable"))) {
+        bool b;
+        keep = cc_key(c, "disable");
+        rc = sh_bool(c, val, &b);
+        cc_pop(c, keep);
+        if (rc < 0)
+            goto out;
+        json_object_set_new(res, "disable", json_boolean(b));
+    }
+    *out = res;
+    return 0;
+out:
+    json_decref(res);
+    return rc;
+}
+
+static int sh_networks(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"aliases", NULL};
+    static const char *const spec[] = {"ipv4_address", "ipv6_address", "link_local_ips", "mac_address",
+                                       "driver_opts", "priority", "gw_priority", "interface_name", NULL};
+    json_t *res = json_object(), *item, *val;
+    size_t i;
+    const char *name;
+    int rc = 0;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item) {
+            size_t keep = cc_idx(c, i);
+            if ((rc = sh_string(c, item, &name)) == 0)
+                json_object_set_new(res, name, json_null());
+            cc_pop(c, keep);
+            if (rc < 0)
+                break;
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, name, item) {
+            size_t keep = cc_key(c, name);
+            if (json_is_null(item))
+                json_object_set_new(res, name, json_null());
+            else if (!json_is_object(item))
+                rc = cc_fail(c, "must be a mapping or null");
+            else if ((rc = check_keys(c, item, known, spec)) == 0) {
+                json_t *n = json_object(), *aliases;
+                if ((val = json_object_get(item, "aliases"))) {
+                    size_t k2 = cc_key(c, "aliases");
+                    if ((rc = sh_strings(c, val, &aliases)) == 0)
+                        json_object_set_new(n, "aliases", aliases);
+                    cc_pop(c, k2);
+                }
+                json_object_set_new(res, name, n);
+            }
+            cc_pop(c, keep);
+            if (rc < 0)
+                break;
+        }
+    } else
+        rc = cc_fail(c, "must be a list of networks or a mapping");
+    if (rc < 0) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+static int sh_limits(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"memory", "cpus", NULL};
+    static const char *const spec[] = {"pids", "devices", NULL};
+    json_t *res = json_object(), *val, *n;
+    int rc = 0;
+    size_t keep;
+    if (!json_is_object(v))
+        rc = cc_fail(c, "must be a mapping");
+    else if ((rc = check_keys(c, v, known, spec)) == 0 && (val = json_object_get(v, "memory"))) {
+        keep = cc_key(c, "memory");
+        if ((rc = sh_bytes(c, val, &n)) == 0)
+            json_object_set_new(res, "memory", n);
+        cc_pop(c, keep);
+    }
+    if (rc == 0 && (val = json_object_get(v, "cpus"))) {
+        keep = cc_key(c, "cpus");
+        double d = -1;
+        char *end = NULL;
+        if (json_is_number(val))
+            d = json_number_value(val);
+        else if (json_is_string(val)) {
+            d = strtod(json_string_value(val), &end);
+            if (end == json_string_value(val) || *end)
+                d = -1;
+        }
+        if (!(d > 0 && d <= 4096)) {
+            char shown[64];
+            cc_show(val, shown, sizeof shown);
+            rc = cc_fail(c, "invalid number of CPUs %s", shown);
+        } else
+            json_object_set_new(res, "cpus", json_real(d));
+        cc_pop(c, keep);
+    }
+    if (rc < 0) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+static int sh_deploy(struct cctx *c, json_t *v, json_t **out)
+{
+    static const char *const known[] = {"resources", NULL};
+    static const char *const spec[] = {"mode", "replicas", "labels", "placement", "restart_policy",
+                                       "rollback_config", "update_config", "endpoint_mode", NULL};
+    static const char *const rknown[] = {"limits", NULL};
+    static const char *const rspec[] = {"reservations", NULL};
+    json_t *res = json_object(), *r, *lim;
+    int rc = 0;
+    if (!json_is_object(v))
+        rc = cc_fail(c, "must be a mapping");
+    else if ((rc = check_keys(c, v, known, spec)) == 0 && (r = json_object_get(v, "resources"))) {
+        size_t keep = cc_key(c, "resources");
+        if (!json_is_object(r))
+            rc = cc_fail(c, "must be a mapping");
+        else if ((rc = check_keys(c, r, rknown, rspec)) == 0 &&
+                 json_object_get(r, "limits")) {
+            size_t k2 = cc_key(c, "limits");
+            if ((rc = sh_limits(c, json_object_get(r, "limits"), &lim)) == 0)
+                json_object_set_new(res, "resources", json_pack("{s:o}", "limits", lim));
+            cc_pop(c, k2);
+        }
+        cc_pop(c, keep);
+    }
+    if (rc < 0) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+static const struct {
+    const char *key;
+    shape_fn fn;
+} keys[] = {
+    {"image", sh_image},
+    {"build", sh_build},
+    {"command", sh_command},
+    {"entrypoint", sh_command},
+    {"environment", sh_env},
+    {"env_file", NULL},            /* read with environment, below */
+    {"ports", sh_ports},
+    {"expose", sh_expose},
+    {"volumes", sh_volumes},
+    {"depends_on", sh_depends_on},
+    {"healthcheck", sh_healthcheck},
+    {"restart", sh_restart},
+    {"working_dir", sh_str},
+    {"user", sh_str},
+    {"hostname", sh_str},
+    {"container_name", sh_container_name},
+    {"labels", sh_labels},
+    {"stop_signal", sh_str},
+    {"stop_grace_period", sh_duration},
+    {"tty", sh_boolv},
+    {"stdin_open", sh_boolv},
+    {"networks", sh_networks},
+    {"deploy", sh_deploy},
+};
+
+/* Keys of the Compose Specification that berth does not implement. */
+static const char *const unsupported[] = {
+    "annotations", "attach", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
+    "configs", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
+    "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "develop",
+    "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname", "driver_opts",
+    "external_links", "extends", "extra_hosts", "gpus", "group_add", "init", "ipc", "isolation",
+    "label_file", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+    "mem_swappiness", "memswap_limit", "models", "network_mode", "oom_kill_disable",
+    "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
+    "profiles", "provider", "pull_policy", "read_only", "runtime", "scale", "secrets",
+    "security_opt", "shm_size", "storage_opt", "sysctls", "tmpfs", "ulimits", "use_api_socket",
+    "userns_mode", "uts", "volumes_from", NULL,
+};
+
+/* env_file: a path, a list of paths, or of {path, required}. */
+static int env_files(struct cctx *c, json_t *v, json_t *env)
+{
+    json_t *list = json_is_array(v) ? json_incref(v) : json_pack("[O]", v), *item;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(list, i, item) {
+        size_t keep = json_is_array(v) ? cc_idx(c, i) : c->plen;
+        const char *path = NULL;
+        bool required = true;
+        if (json_is_object(item)) {
+            static const char *const known[] = {"path", "required", "format", NULL};
+            json_t *r = json_object_get(item, "required");
+            if ((rc = check_keys(c, item, known, NULL)) == 0 && r)
+                rc = sh_bool(c, r, &required);
+            if (rc == 0 && !json_object_get(item, "path"))
+                rc = cc_fail(c, "path is required");
+            if (rc == 0)
+                rc = sh_string(c, json_object_get(item, "path"), &path);
+        } else
+            rc = sh_string(c, item, &path);
+        char *abs = NULL;
+        if (rc == 0 && (rc = sh_abspath(c, path, &abs)) == 0) {
+            struct berr e = {0};
+            json_t *vals = json_object();
+            int r = dotenv_read(abs, path, c->vars, vals, &e);
+            if (r == -BERR_NOTFOUND && !required)
+                r = 0;
+            if (r < 0)
+                rc = cc_fail(c, "%s", e.msg);
+            else
+                json_object_update(env, vals);
+            json_decref(vals);
+        }
+        free(abs);
+        cc_pop(c, keep);
+        if (rc < 0)
+            break;
+    }
+    json_decref(list);
+    return rc;
+}
+
+int service_shape(struct cctx *c, const char *name, json_t *in, json_t **out)
+{
+    json_t *svc = json_object(), *v;
+    const char *key;
+    int rc = 0;
+    size_t keep = cc_key(c, name);
+    if (!sh_name_ok(name))
+        rc = cc_fail(c, "invalid service name (letters, digits, \".\", \"_\", \"-\")");
+    else if (json_is_null(in))
+        ;
+    else if (!json_is_object(in))
+        rc = cc_fail(c, "must be a mapping");
+    json_object_foreach(rc == 0 && json_is_object(in) ? in : NULL, key, v) {
+        size_t k2 = cc_key(c, key);
+        size_t i, n = sizeof keys / sizeof *keys;
+        for (i = 0; i < n && strcmp(keys[i].key, key); i++)
+            ;
+        if (strncmp(key, "x-", 2) == 0)
+            ;
+        else if (i == n) {
+            bool spec = false;
+            for (size_t j = 0; unsupported[j]; j++)
+                spec |= strcmp(unsupported[j], key) == 0;
+            rc = cc_fail(c, spec ? "not supported by berth" : "unknown key");
+        } else if (keys[i].fn && !json_is_null(v)) {
+            json_t *val;
+            if ((rc = keys[i].fn(c, v, &val)) == 0)
+                json_object_set_new(svc, key, val);
+        }
+        cc_pop(c, k2);
+        if (rc < 0)
+            break;
+    }
+    v = rc == 0 && json_is_object(in) ? json_object_get(in, "env_file") : NULL;
+    if (v && !json_is_null(v)) {
+        json_t *env = json_object();
+        size_t k2 = cc_key(c, "env_file");
+        rc = env_files(c, v, env);
+        cc_pop(c, k2);
+        json_object_update(env, json_object_get(svc, "environment"));
+        json_object_set_new(svc, "environment", env);
+    }
+    cc_pop(c, keep);
+    if (rc < 0) {
+        json_decref(svc);
+        return rc;
+    }
+    *out = svc;
+    return 0;
+}
