@@ -62,7 +62,9 @@ static pid_t spawn(struct compose_project *p, const char *id, const struct rt_lo
     pid_t pid = fork();
     if (pid == 0) {
         struct berr err = {0};
+        /* up's handlers are not this reader's: SIGTERM from the parent ends it */
         signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);

@@ -217,8 +217,9 @@ rc_fails "ps of an unknown service"
 bc logs web
 ok "logs web" && expect_eq "$OUT" "shop-web-1  | web says hello" "logs web, prefixed"
 bc logs
-expect_match "$OUT" "shop-db-1      \| db starting" "logs of all: db padded"
-expect_match "$OUT" "shop-migrate-1 \| migrated" "logs of all: migrate"
+expect_match "$OUT" "shop-db-1       \| db starting" "logs of all: db, padded to the longest name"
+expect_match "$OUT" "shop-migrate-1  \| migrated" "logs of all: migrate"
+expect_match "$OUT" "shop-web-1      \| web says hello" "logs of all: web"
 bc logs --tail 1 -t db
 expect_match "$OUT" '^shop-db-1  \| [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z db starting$' "logs -t --tail 1"
 bc logs --tail x
@@ -267,6 +268,7 @@ bc ps -a
 expect_match "$OUT" "$ONE" "ps -a lists the one-off"
 bc run nosuch true
 rc_fails "run of an unknown service"
+bx rm -f "$ONE"
 
 # ---- stop / start / restart -------------------------------------------------------
 bc stop
