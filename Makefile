@@ -71,13 +71,28 @@ test-deps: deps
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # test fixtures kept between runs: a debootstrap'd Debian base image
-# (build/fixtures/debian-bookworm.tar, made once; tests make it on demand too)
+# (build/fixtures/debian-bookworm.tar) and the tutorial's one with Flask and
+# redis (debian-flask.tar), made once; tests make them on demand too
 fixtures:
 	tests/fixture-debian build/fixtures >/dev/null
+	tests/fixture-debian build/fixtures flask >/dev/null
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(pkgflags) -c -o $@ $<
+
+# The version: `git describe` at build time (common/version.h has the
+# fallback for a tarball). The stamp changes only when the version does, so
+# only the files that print it are rebuilt.
+BERTH_VERSION := $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null)
+VERSION_OBJ = $(BUILD)/server/main.o $(BUILD)/server/http.o $(BUILD)/cli/berth.o
+$(VERSION_OBJ): $(BUILD)/version.stamp
+$(VERSION_OBJ): CFLAGS += $(if $(BERTH_VERSION),-DBERTH_VERSION='"$(BERTH_VERSION)"')
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BERTH_VERSION)' | cmp -s - $@ || echo '$(BERTH_VERSION)' >$@
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libberthcore.a: $(LIB_OBJ)
 	ar rcs $@ $^

@@ -12,6 +12,8 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
@@ -76,20 +78,37 @@ static int get_int(json_t *obj, const char *key, int dflt, int min, int *out,
 }
 
 /* Load the signing key, creating a P-256 key when the file does not exist
- * yet so a fresh install needs no openssl command. */
-static int signing_key_load(const char *file, EVP_PKEY **out, struct berr *err)
+ * yet so a fresh install needs no openssl command (unless `create` is
+ * false: check-config changes nothing). A file that exists but cannot be
+ * read is an error of its own: creating it is not the fix. */
+static int signing_key_load(const char *file, bool create, EVP_PKEY **out, struct berr *err)
 {
     FILE *f = fopen(file, "r");
+    if (!f && errno != ENOENT)
+        return berr_set(err, BERR_IO, "auth.token.key: cannot read %s: %s", file, strerror(errno));
+    if (!f && !create) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        if (access(dirname(dir), W_OK) != 0)
+            return berr_set(err, BERR_IO,
+                            "auth.token.key: %s does not exist and cannot be created here (%s); "
+                            "make it with openssl genpkey (see operations.md)", file, strerror(errno));
+        log_info("auth: %s does not exist yet; berthd serve creates it", file);
+        *out = EVP_EC_gen("P-256");
+        return *out ? 0 : berr_set(err, BERR_IO, "auth.token.key: cannot make a key");
+    }
     if (!f) {
         EVP_PKEY *key = EVP_EC_gen("P-256");
         mode_t old = umask(077);
         f = key ? fopen(file, "w") : NULL;
+        int e = errno;
         umask(old);
         if (!f || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
             if (f)
                 fclose(f);
             EVP_PKEY_free(key);
-            return berr_set(err, BERR_IO, "auth.token.key: cannot create %s", file);
+            return berr_set(err, BERR_IO, "auth.token.key: cannot create %s: %s", file,
+                            f ? "write error" : strerror(e));
         }
         fclose(f);
         *out = key;
@@ -105,6 +124,8 @@ static int signing_key_load(const char *file, EVP_PKEY **out, struct berr *err)
     *out = key;
     return 0;
 }
+
+static int auth_open_mode(json_t *cfg, bool check_only, struct auth **out, struct berr *err);
 
 static int token_open(struct auth *a, json_t *t, struct berr *err)
 {
@@ -128,7 +149,7 @@ static int token_open(struct auth *a, json_t *t, struct berr *err)
     if (key) {
         if (!json_is_string(key))
             return berr_set(err, BERR_INVALID, "auth.token.key: must be a file name");
-        if ((rc = signing_key_load(json_string_value(key), &a->signing_key, err)) < 0)
+        if ((rc = signing_key_load(json_string_value(key), !a->check_only, &a->signing_key, err)) < 0)
             return rc;
         EVP_PKEY_up_ref(a->signing_key);
         jwt_key_id(a->signing_key, a->signing_kid);
@@ -191,6 +212,19 @@ void auth_close(struct auth *a)
 
 int auth_open(json_t *cfg, struct auth **out, struct berr *err)
 {
+    return auth_open_mode(cfg, false, out, err);
+}
+
+int auth_check_config(json_t *cfg, struct berr *err)
+{
+    struct auth *a = NULL;
+    int rc = auth_open_mode(cfg, true, &a, err);
+    auth_close(a);
+    return rc;
+}
+
+static int auth_open_mode(json_t *cfg, bool check_only, struct auth **out, struct berr *err)
+{
     *out = NULL;
     if (!cfg)
         return 0;
@@ -201,6 +235,7 @@ int auth_open(json_t *cfg, struct auth **out, struct berr *err)
         return berr_set(err, BERR_IO, "out of memory");
     pthread_rwlock_init(&a->cache_lock, NULL);
     a->mode = MODE_BASIC;
+    a->check_only = check_only;
     int rc, attempts = 10, window = 60;
     char *htpasswd = NULL;
     json_t *rl = json_object_get(cfg, "ratelimit");
@@ -395,6 +430,7 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
         hit = true;
         snprintf(out->account, sizeof out->account, "%s", e->account);
         out->granted = json_incref(e->access);   /* jansson refcounts are atomic */
+        out->token_rules = e->rules;
     }
     pthread_rwlock_unlock(&a->cache_lock);
     if (hit)
@@ -410,6 +446,21 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     }
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *access = json_object_get(claims, "access");
+    /* Our token service's tokens carry "pwh", the fingerprint of the
+     * account's password hash at issue: the account must still have it
+     * (not removed, password unchanged), and the grants are checked
+     * against the rules in force at each request (token_rules), so a
+     * reload reaches tokens already out. Other issuers' tokens keep what
+     * their issuer granted. */
+    json_t *pwh = json_object_get(claims, "pwh");
+    char fp[33];
+    if (json_is_string(pwh) && sub && sub[0] &&
+        (!a->users || !htpasswd_fingerprint(a->users, sub, fp) ||
+         strcmp(fp, json_string_value(pwh)) != 0)) {
+        json_decref(claims);
+        return false;
+    }
+    out->token_rules = json_is_string(pwh);
     snprintf(out->account, sizeof out->account, "%s", sub ? sub : "");
     out->granted = json_is_array(access) ? json_incref(access) : json_array();
     char *copy = strdup(token);
@@ -423,6 +474,7 @@ static bool bearer_verify(struct auth *a, const char *token, struct auth_result 
     e->exp = json_integer_value(json_object_get(claims, "exp"));
     snprintf(e->account, sizeof e->account, "%s", out->account);
     e->access = json_incref(out->granted);
+    e->rules = out->token_rules;
     pthread_rwlock_unlock(&a->cache_lock);
     json_decref(claims);
     return true;
@@ -530,6 +582,8 @@ void auth_check(struct auth *a, const char *authorization, const char *client,
         unsigned granted = name ? granted_actions(out->granted, "repository", name)
                                 : (granted_actions(out->granted, "registry", "catalog")
                                        ? ACT_CATALOG : 0);
+        if (out->token_rules)   /* the rules in force, not those at issue time */
+            granted &= rules_allowed(a->rules, out->account, target);
         if ((granted & actions) == actions) {
             out->verdict = AUTH_ALLOW;
             return;
@@ -557,7 +611,9 @@ bool auth_may(struct auth *a, const struct auth_result *who, const char *name,
     if (!a)
         return true;
     if (who->via_token)
-        return (granted_actions(who->granted, "repository", name) & actions) == actions;
+        return (granted_actions(who->granted, "repository", name) &
+                (who->token_rules ? rules_allowed(a->rules, who->account, name) : ~0u) &
+                actions) == actions;
     return (rules_allowed(a->rules, who->account, name) & actions) == actions;
 }
 

@@ -31,6 +31,8 @@ enum auth_action {
  * message naming it. */
 int auth_open(json_t *cfg, struct auth **out, struct berr *err);
 void auth_close(struct auth *a);
+/* What auth_open would refuse, without creating anything (check-config). */
+int auth_check_config(json_t *cfg, struct berr *err);
 bool auth_enabled(const struct auth *a);
 /* The path the built-in token service answers on, or NULL. */
 const char *auth_token_path(const struct auth *a);
@@ -50,6 +52,7 @@ struct auth_result {
     /* what the credentials carried, for auth_may */
     bool via_token;
     json_t *granted;          /* the token's access claim; owned */
+    bool token_rules;         /* issued here: granted is also bounded by the rules */
 };
 
 /* `name` is a repository name, or NULL for registry-wide requests (the

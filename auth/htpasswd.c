@@ -208,7 +208,35 @@ int htpasswd_set(const char *file, const char *user, const char *password,
         free(cd);
         return berr_set(err, BERR_IO, "%s: %s", tmp, strerror(errno));
     }
-    fchmod(fileno(out), 0640);
+    /* The new file takes the old one's owner, group and mode: root edits
+     * a file the service user reads, and the edit must not lock it out. A
+     * new file is 0640 in its directory's group (/etc/berthd is the
+     * service's group), so berthd can read it without a chgrp. */
+    struct stat st;
+    if (stat(file, &st) == 0) {
+        if (fchown(fileno(out), st.st_uid, st.st_gid) < 0 && errno != EPERM) {
+            int e = errno;
+            fclose(out);
+            unlink(tmp);
+            free(cd);
+            return berr_set(err, BERR_IO, "%s: cannot keep its owner: %s", file, strerror(e));
+        }
+        fchmod(fileno(out), st.st_mode & 07777);
+    } else {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            dir[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        struct stat ds;
+        if (stat(dir, &ds) == 0 && ds.st_gid != getegid())
+            (void)!fchown(fileno(out), (uid_t)-1, ds.st_gid);
+        fchmod(fileno(out), 0640);
+    }
     FILE *in = fopen(file, "r");
     bool replaced = false;
     if (in) {

@@ -74,10 +74,12 @@ struct token_entry {
     time_t exp;
     char account[128];
     json_t *access;            /* NULL: empty slot */
+    bool rules;                /* our service's: grants checked against the rules */
 };
 
 struct auth {
     enum auth_mode mode;
+    bool check_only;           /* auth_check_config: create no files */
     char *realm;               /* Basic realm */
     struct htpasswd *users;
     struct rules *rules;

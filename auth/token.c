@@ -106,8 +106,13 @@ static char *sign_claims(struct auth *a, const char *account, time_t now, int tt
         json_object_set_new(claims, "refresh", json_true());
         if (a->users && htpasswd_fingerprint(a->users, account, fp))
             json_object_set_new(claims, "pwh", json_string(fp));
-    } else
+    } else {
         json_object_set(claims, "access", access);
+        /* marks the token as this service's (see bearer_verify) */
+        if (!(a->users && account[0] && htpasswd_fingerprint(a->users, account, fp)))
+            fp[0] = '\0';
+        json_object_set_new(claims, "pwh", json_string(fp));
+    }
     char *token = jwt_sign(a->signing_key, a->signing_kid, claims);
     json_decref(claims);
     return token;

@@ -4,6 +4,7 @@
  *   berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]
  */
 #include "builtin.h"
+#include "../common/version.h"
 #include "../runtime/runtime.h"
 
 #include <stdio.h>
@@ -38,6 +39,8 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"start", cmd_start, "start stopped containers again"},
+    {"restart", cmd_restart, "stop and start containers"},
     {"build", cmd_build, "build an image from a Dockerfile"},
     {"commit", cmd_commit, "make an image of a container's changes"},
     {"image", cmd_image, "manage images (ls, rm, prune, ...)"},
@@ -50,11 +53,13 @@ static const struct {
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec", "build", "compose"};
+static const char *const enter_containers[] = {"run", "exec", "build", "start", "restart",
+                                              "compose"};
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n\n");
+    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n"
+                 "       berth --version\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 }
@@ -138,6 +143,9 @@ int main(int argc, char **argv)
             g.insecure[ninsecure++] = argv[++i];
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("berth version %s\n", BERTH_VERSION);
             return 0;
         } else {
             fprintf(stderr, "berth: unknown option '%s'\n", a);

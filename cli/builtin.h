@@ -49,6 +49,8 @@ int cmd_stop(struct cli *g, int argc, char **argv);
 int cmd_kill(struct cli *g, int argc, char **argv);
 int cmd_rm(struct cli *g, int argc, char **argv);
 int cmd_wait(struct cli *g, int argc, char **argv);
+int cmd_start(struct cli *g, int argc, char **argv);
+int cmd_restart(struct cli *g, int argc, char **argv);
 int cmd_build(struct cli *g, int argc, char **argv);
 int cmd_commit(struct cli *g, int argc, char **argv);
 int cmd_system(struct cli *g, int argc, char **argv);

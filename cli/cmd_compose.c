@@ -32,7 +32,10 @@ static int compose_cli_load(struct compose_cli *cc, json_t **project)
 {
     struct berr err = {0};
     if (compose_load(&cc->o, project, &err) < 0) {
-        fprintf(stderr, "berth compose: %s\n", err.msg[0] ? err.msg : "cannot load the project");
+        /* a message quotes the file: control characters in it stay on one line */
+        char line[4 * sizeof err.msg];
+        log_escape(err.msg[0] ? err.msg : "cannot load the project", line, sizeof line, false);
+        fprintf(stderr, "berth compose: %s\n", line);
         return COMPOSE_EXIT_BAD_FILE;
     }
     return 0;
@@ -41,20 +44,26 @@ static int compose_cli_load(struct compose_cli *cc, json_t **project)
 static int compose_config(struct compose_cli *cc, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"services", no_argument, NULL, 's'}, {"quiet", no_argument, NULL, 'q'}, {0},
+        {"services", no_argument, NULL, 's'}, {"quiet", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, 'F'}, {0},
     };
-    bool services = false, quiet = false;
+    bool services = false, quiet = false, json = false;
     int c;
     while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
         if (c == 's')
             services = true;
         else if (c == 'q')
             quiet = true;
-        else
+        else if (c == 'F' && (strcmp(optarg, "yaml") == 0 || strcmp(optarg, "json") == 0))
+            json = strcmp(optarg, "json") == 0;
+        else {
+            if (c == 'F')
+                fprintf(stderr, "berth compose config: --format is yaml or json, not '%s'\n", optarg);
             return 2;
+        }
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: berth compose config [--services] [-q]\n");
+        fprintf(stderr, "usage: berth compose config [--services] [-q] [--format yaml|json]\n");
         return 2;
     }
     json_t *p;
@@ -69,6 +78,10 @@ static int compose_config(struct compose_cli *cc, int argc, char **argv)
         json_t *s;
         json_object_foreach(json_object_get(p, "services"), name, s)
             printf("%s\n", name);
+    } else if (json) {
+        if (json_dumpf(p, stdout, JSON_INDENT(2)) < 0)
+            rc = 1;
+        printf("\n");
     } else if (compose_write_yaml(p, stdout, &err) < 0)
         rc = cli_fail("compose config", &err);
     json_decref(p);

@@ -1,6 +1,7 @@
 /*
- * cmd_ps.c - berth ps, logs, stop, kill, rm and wait: the containers that
- * `berth run` made, by id, id prefix or name, as docker shows them.
+ * cmd_ps.c - berth ps, logs, stop, kill, rm, wait, start and restart: the
+ * containers that `berth run` made, by id, id prefix or name, as docker
+ * shows them.
  */
 #include "builtin.h"
 #include "../runtime/runtime.h"
@@ -66,10 +67,19 @@ static int ps_row(void *arg, json_t *c)
                    sizeof ago);
     snprintf(created, sizeof created, "%s ago", ago);
     const char *s = json_string_value(json_object_get(st, "Status"));
+    const char *health = json_string_value(json_object_get(json_object_get(st, "Health"),
+                                                           "Status"));
     if (strcmp(s, "running") == 0) {
         human_duration(now - parse_time(json_string_value(json_object_get(st, "StartedAt"))),
                        ago, sizeof ago);
-        snprintf(status, sizeof status, "Up %s", ago);
+        snprintf(status, sizeof status, "Up %s%s%s%s", ago,
+                 !health ? "" : strcmp(health, "starting") == 0 ? " (health: " : " (",
+                 health ? health : "", health ? ")" : "");
+    } else if (strcmp(s, "restarting") == 0) {
+        human_duration(now - parse_time(json_string_value(json_object_get(st, "FinishedAt"))),
+                       ago, sizeof ago);
+        snprintf(status, sizeof status, "Restarting (%lld) %s ago",
+                 (long long)json_integer_value(json_object_get(st, "ExitCode")), ago);
     } else if (strcmp(s, "exited") == 0) {
         /* no end time when the monitor died before it could record one */
         int64_t end = parse_time(json_string_value(json_object_get(st, "FinishedAt")));
@@ -173,7 +183,7 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 }
 
 /* stop, kill, rm and wait: the same loop over the containers named. */
-enum verb { STOP, KILL, RM, WAIT };
+enum verb { STOP, KILL, RM, WAIT, START, RESTART };
 
 static int each_container(struct cli *g, enum verb verb, const char *name, int argc,
                           char **argv, int arg)
@@ -191,6 +201,8 @@ static int each_container(struct cli *g, enum verb verb, const char *name, int a
         int code = 0, rc = verb == STOP ? rt_stop(s, argv[i], arg, &err)
                          : verb == KILL ? rt_kill(s, argv[i], arg, &err)
                          : verb == RM   ? rt_remove(s, argv[i], arg, &err)
+                         : verb == START ? rt_start(s, argv[i], &err)
+                         : verb == RESTART ? rt_restart(s, argv[i], arg, &err)
                                         : rt_wait(s, argv[i], &code, &err);
         if (rc < 0)
             status = cli_fail(name, &err);
@@ -204,18 +216,38 @@ static int each_container(struct cli *g, enum verb verb, const char *name, int a
     return status;
 }
 
-int cmd_stop(struct cli *g, int argc, char **argv)
+/* stop and restart: -t N, by default the container's StopTimeout (or 10). */
+static int stop_like(struct cli *g, enum verb verb, const char *name, int argc, char **argv)
 {
     static const struct option opts[] = {{"time", required_argument, NULL, 't'}, {0}};
-    int c, timeout = 10;
+    int c, timeout = -1;
     while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
         char *end;
-        if (c != 't' || (timeout = (int)strtol(optarg, &end, 10)) < 0 || *end) {
-            fprintf(stderr, "berth stop: invalid --time\n");
+        if (c != 't' || !*optarg || (timeout = (int)strtol(optarg, &end, 10)) < 0 || *end) {
+            fprintf(stderr, "berth %s: invalid --time\n", name);
             return 2;
         }
     }
-    return each_container(g, STOP, "stop", argc, argv, timeout);
+    return each_container(g, verb, name, argc, argv, timeout);
+}
+
+int cmd_stop(struct cli *g, int argc, char **argv)
+{
+    return stop_like(g, STOP, "stop", argc, argv);
+}
+
+int cmd_restart(struct cli *g, int argc, char **argv)
+{
+    return stop_like(g, RESTART, "restart", argc, argv);
+}
+
+/* Detached only: -a and -i are refused rather than ignored. */
+int cmd_start(struct cli *g, int argc, char **argv)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "", (const struct option[]){{0}}, NULL)) != -1)
+        return 2;
+    return each_container(g, START, "start", argc, argv, 0);
 }
 
 int cmd_kill(struct cli *g, int argc, char **argv)

@@ -70,6 +70,10 @@ static int run_usage(void)
             "                 [--network-alias ALIAS]...\n"
             "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
             "                 [--log-opt max-size=SIZE] [--log-opt max-file=N]\n"
+            "                 [--restart no|always|on-failure[:N]|unless-stopped] [-l KEY=VALUE]\n"
+            "                 [--stop-signal SIG] [--stop-timeout N] [--health-cmd CMD]\n"
+            "                 [--health-interval D] [--health-timeout D] [--health-retries N]\n"
+            "                 [--health-start-period D] [--no-healthcheck]\n"
             "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
     return 125;
 }
@@ -100,7 +104,20 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 }
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
-       O_LOGOPT, O_ALIAS };
+       O_LOGOPT, O_ALIAS, O_RESTART, O_STOPSIG, O_STOPTIME, O_HCMD, O_HINT, O_HTIME, O_HRETRY,
+       O_HSTART, O_NOHC };
+
+/* A whole number for --stop-timeout, --health-retries. */
+static int int_arg(const char *name, const char *s, int min, int *v, struct berr *err)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (!*s || *end || n < min || n > 1000000000)
+        return berr_set(err, BERR_INVALID, "invalid argument \"%s\" for \"--%s\" flag: a "
+                        "whole number from %d is expected", s, name, min);
+    *v = (int)n;
+    return 0;
+}
 
 int cmd_run(struct cli *g, int argc, char **argv)
 {
@@ -119,8 +136,19 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"platform", required_argument, NULL, O_PLAT}, {"quiet", no_argument, NULL, 'q'},
         {"log-opt", required_argument, NULL, O_LOGOPT},
         {"network-alias", required_argument, NULL, O_ALIAS},
-        {"net-alias", required_argument, NULL, O_ALIAS}, {0},
+        {"net-alias", required_argument, NULL, O_ALIAS},
+        {"restart", required_argument, NULL, O_RESTART}, {"label", required_argument, NULL, 'l'},
+        {"stop-signal", required_argument, NULL, O_STOPSIG},
+        {"stop-timeout", required_argument, NULL, O_STOPTIME},
+        {"health-cmd", required_argument, NULL, O_HCMD},
+        {"health-interval", required_argument, NULL, O_HINT},
+        {"health-timeout", required_argument, NULL, O_HTIME},
+        {"health-retries", required_argument, NULL, O_HRETRY},
+        {"health-start-period", required_argument, NULL, O_HSTART},
+        {"no-healthcheck", no_argument, NULL, O_NOHC}, {0},
     };
+    char *labels[256], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
+    int max;
     struct rt_run_opts o = {0};
     char *aliases[64];
     struct rt_volume vols[64];
@@ -129,7 +157,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
     struct berr err = {0};
     int c, bad = 0;
     opterr = 1;
-    while (!bad && (c = getopt_long(argc, argv, "+ditqe:w:u:v:p:h:m:", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "+ditqe:w:u:v:p:h:m:l:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
@@ -172,6 +200,37 @@ int cmd_run(struct cli *g, int argc, char **argv)
         case 'm': bad = rt_size_parse(optarg, &o.memory, &err); break;
         case O_CPUS: bad = rt_cpus_parse(optarg, &o.cpu_quota, &err); break;
         case O_LOGOPT: bad = rt_log_opt_parse(optarg, &o, &err); break;
+        case O_RESTART:
+            o.restart = optarg;
+            bad = rt_restart_parse(optarg, policy, &max, &err);
+            break;
+        case 'l':
+            bad = o.nlabels == 256 ? berr_set(&err, BERR_INVALID, "too many labels")
+                  : !*optarg || *optarg == '=' ? berr_set(&err, BERR_INVALID, "invalid label "
+                                                          "'%s': KEY=VALUE expected", optarg)
+                                               : 0;
+            labels[o.nlabels++] = optarg;
+            o.labels = labels;
+            break;
+        case O_STOPSIG:
+            o.stop_signal = optarg;
+            if (rt_signal_parse(optarg) < 0)
+                bad = berr_set(&err, BERR_INVALID, "invalid signal: %s", optarg);
+            break;
+        case O_STOPTIME:
+            bad = int_arg("stop-timeout", optarg, -1, &o.stop_timeout, &err);
+            o.stop_timeout_set = true;
+            break;
+        case O_HCMD:
+            health_test[1] = optarg;
+            o.health_test = health_test;
+            o.nhealth_test = 2;
+            break;
+        case O_HINT: bad = rt_duration_parse(optarg, &o.health_interval, &err); break;
+        case O_HTIME: bad = rt_duration_parse(optarg, &o.health_timeout, &err); break;
+        case O_HSTART: bad = rt_duration_parse(optarg, &o.health_start_period, &err); break;
+        case O_HRETRY: bad = int_arg("health-retries", optarg, 0, &o.health_retries, &err); break;
+        case O_NOHC: o.no_healthcheck = true; break;
         case O_PIDS:
             o.pids_limit = strtoll(optarg, NULL, 10);
             if (o.pids_limit < 0 && o.pids_limit != -1)
@@ -182,6 +241,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
         }
     }
     int status = 125;
+    if (!bad && o.no_healthcheck && o.nhealth_test > 0)
+        bad = berr_set(&err, BERR_INVALID, "--no-healthcheck conflicts with --health-* options");
+    if (!bad && o.auto_remove && o.restart && strcmp(policy, "no") != 0)
+        bad = berr_set(&err, BERR_INVALID, "Conflicting options: --restart and --rm");
     if (bad || optind >= argc) {
         if (err.msg[0])
             cli_fail("run", &err);

@@ -19,24 +19,27 @@
 
 #define DOTENV_MAX (1u << 20)
 
-static int line_of(const char *buf, const char *p)
+/* the line p is on: counted on from the last call, the file is read forward */
+struct lines {
+    const char *at;
+    int n;
+};
+
+static int line_of(struct lines *l, const char *p)
 {
-    int n = 1;
-    for (; buf < p; buf++)
-        n += *buf == '\n';
-    return n;
+    for (; l->at < p; l->at++)
+        l->n += *l->at == '\n';
+    return l->n;
 }
 
-static int set_value(const char *file, int line, json_t *vars, json_t *out, const char *key,
+/* look: the given variables with those set so far over them */
+static int set_value(const char *file, int line, json_t *look, json_t *out, const char *key,
                      const char *raw, size_t len, bool interp, struct berr *err)
 {
     char *s = strndup(raw, len);
     if (interp && strchr(s, '$')) {
-        json_t *look = json_copy(vars);
-        json_object_update(look, out);
         char *o, *why;
         int rc = interp_string(s, look, &o, &why);
-        json_decref(look);
         free(s);
         if (rc < 0) {
             rc = berr_set(err, BERR_INVALID, "%s: line %d: %s", file, line, why ? why : "out of memory");
@@ -49,14 +52,16 @@ static int set_value(const char *file, int line, json_t *vars, json_t *out, cons
     free(s);
     if (!v)
         return berr_set(err, BERR_INVALID, "%s: line %d: the value is not UTF-8", file, line);
+    json_object_set(look, key, v);
     json_object_set_new(out, key, v);
     return 0;
 }
 
-int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, json_t *out,
-                 struct berr *err)
+static int parse(const char *buf, size_t len, const char *file, json_t *vars, json_t *look,
+                 json_t *out, struct berr *err)
 {
     const char *p = buf, *end = buf + len;
+    struct lines lines = {buf, 1};
     if (memchr(buf, '\0', len))
         return berr_set(err, BERR_INVALID, "%s: not a text file", file);
     while (p < end) {
@@ -71,7 +76,7 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
             p = eol;
             continue;
         }
-        int line = line_of(buf, p);
+        int line = line_of(&lines, p);
         if ((size_t)(eol - p) > 7 && strncmp(p, "export", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
             p += 7;
             while (p < eol && (*p == ' ' || *p == '\t'))
@@ -91,8 +96,10 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
             p++;
         if (p == eol) { /* a bare KEY: from the environment, when set there */
             json_t *v = json_object_get(vars, key);
-            if (json_is_string(v))
+            if (json_is_string(v)) {
                 json_object_set(out, key, v);
+                json_object_set(look, key, v);
+            }
             p = eol;
             continue;
         }
@@ -107,7 +114,7 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
             const char *q = memchr(p + 1, '\'', (size_t)(end - p - 1));
             if (!q)
                 return berr_set(err, BERR_INVALID, "%s: line %d: unterminated quote", file, line);
-            rc = set_value(file, line, vars, out, key, p + 1, (size_t)(q - p - 1), false, err);
+            rc = set_value(file, line, look, out, key, p + 1, (size_t)(q - p - 1), false, err);
             p = q + 1;
         } else if (p < end && *p == '"') {
             char *v = malloc((size_t)(end - p) + 1);
@@ -131,7 +138,7 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
                 free(v);
                 return berr_set(err, BERR_INVALID, "%s: line %d: unterminated quote", file, line);
             }
-            rc = set_value(file, line, vars, out, key, v, vl, true, err);
+            rc = set_value(file, line, look, out, key, v, vl, true, err);
             free(v);
             p = q + 1;
         } else {
@@ -140,7 +147,7 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
                 e++;
             while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
                 e--;
-            rc = set_value(file, line, vars, out, key, p, (size_t)(e - p), true, err);
+            rc = set_value(file, line, look, out, key, p, (size_t)(e - p), true, err);
             p = eol;
         }
         if (rc < 0)
@@ -154,11 +161,21 @@ int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, js
                 break;
             if (*r != ' ' && *r != '\t' && *r != '\r')
                 return berr_set(err, BERR_INVALID, "%s: line %d: text after the closing quote",
-                                file, line_of(buf, r));
+                                file, line_of(&lines, r));
         }
         p = rest_end;
     }
     return 0;
+}
+
+int dotenv_parse(const char *buf, size_t len, const char *file, json_t *vars, json_t *out,
+                 struct berr *err)
+{
+    json_t *look = json_copy(vars);
+    json_object_update(look, out);
+    int rc = parse(buf, len, file, vars, look, out, err);
+    json_decref(look);
+    return rc;
 }
 
 int dotenv_read(const char *path, const char *name, json_t *vars, json_t *out, struct berr *err)

@@ -66,7 +66,13 @@ static int finish_service(struct fin *f, json_t *p, const char *name, json_t *s)
             return fail_at(f, name, "build", "context", "\"%.120s\" is not a directory", ctx);
     }
     json_t *deps = json_object_get(s, "depends_on");
-    json_object_foreach(deps, key, v) {
+    void *tmp;
+    json_object_foreach_safe(deps, tmp, key, v) {
+        /* an optional dependency on a service that is not there is no dependency */
+        if (!json_object_get(services, key) && json_is_false(json_object_get(v, "required"))) {
+            json_object_del(deps, key);
+            continue;
+        }
         if (!json_object_get(services, key))
             return fail_at(f, name, "depends_on", NULL, "service \"%.60s\" is not defined", key);
         if (!json_object_get(v, "condition"))
@@ -140,6 +146,8 @@ int model_finish(struct cctx *c, json_t *p, const char *name, json_t *trees, jso
     json_object_set_new(p, "name", json_string(name));
     if (!json_object_get(p, "services"))
         json_object_set_new(p, "services", json_object());
+    if (json_object_size(json_object_get(p, "services")) > COMPOSE_SERVICES_MAX)
+        return cc_fail(c, "services: more than %d services", COMPOSE_SERVICES_MAX);
     finish_resources(p, "networks", name);
     finish_resources(p, "volumes", name);
     json_object_foreach(json_object_get(p, "services"), key, s) {

@@ -18,6 +18,10 @@
 #define COMPOSE_FILE_MAX (4u << 20)
 #define COMPOSE_NODES_MAX 200000
 #define COMPOSE_DEPTH_MAX 64
+/* Services in a project, ports or mounts in a service: checks between
+ * entries compare them pairwise. */
+#define COMPOSE_SERVICES_MAX 1000
+#define COMPOSE_LIST_MAX 4096
 
 /* ---- context: file, key path, error ------------------------------------------- */
 
@@ -46,6 +50,10 @@ void cc_show(json_t *v, char *out, size_t len);
  * more than one document, tags other than the core schema's and trees over
  * COMPOSE_NODES_MAX nodes are refused. An empty document gives NULL. */
 int cy_parse(const char *buf, size_t len, const char *file, json_t **out, struct berr *err);
+/* Also !reset and !override, each noted in marks as {path: "services.web.ports",
+ * op: "reset"|"override"} (see model_unset). */
+int cy_parse_marks(const char *buf, size_t len, const char *file, json_t **out, json_t *marks,
+                   struct berr *err);
 /* What a plain scalar would be read as (a new reference). */
 json_t *cy_plain(const char *s, size_t len);
 
@@ -85,6 +93,8 @@ int sh_duration(struct cctx *c, json_t *v, json_t **out);
 int sh_bytes(struct cctx *c, json_t *v, json_t **out);
 int sh_abspath(struct cctx *c, const char *p, char **out);
 int sh_ports(struct cctx *c, json_t *v, json_t **out);
+/* "80" or "8000-8010" (lo <= hi, 1..65535); false for anything else */
+bool port_range(const char *s, size_t len, long *lo, long *hi);
 int sh_volumes(struct cctx *c, json_t *v, json_t **out);
 bool sh_name_ok(const char *s);
 int shell_split(const char *s, json_t **out, const char **why);
@@ -95,6 +105,8 @@ int shell_split(const char *s, json_t **out, const char **why);
  * key, ports and volumes by their unique keys, command, entrypoint and
  * healthcheck.test replaced, other lists appended. */
 int model_merge(json_t *base, json_t *over);
+/* Remove the node at a path ("services.web.ports", "x.y[2]") if it is there. */
+void model_unset(json_t *tree, const char *path);
 
 /* ---- finish.c: the merged project ------------------------------------------------ */
 

@@ -12,13 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An interpolated value may not grow past this: a few ${BIG}s repeated
+ * cannot fill memory. */
+#define INTERP_MAX (1u << 20)
+
 struct obuf {
     char *s;
     size_t len, cap;
+    bool over;
 };
 
 static void put(struct obuf *b, const char *s, size_t n)
 {
+    if (b->over || b->len + n > INTERP_MAX) {
+        b->over = true;
+        return;
+    }
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
         b->s = realloc(b->s, b->cap);
@@ -194,6 +203,11 @@ int interp_string(const char *s, json_t *vars, char **out, char **why)
     put(&b, "", 0);
     if (expand(s, strlen(s), vars, &b, why, 0) < 0) {
         free(b.s);
+        return -1;
+    }
+    if (b.over) {
+        free(b.s);
+        *why = whyf("the value of \"%.*s\" is longer than 1 MiB once interpolated", s, strlen(s));
         return -1;
     }
     *out = b.s;

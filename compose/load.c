@@ -143,7 +143,7 @@ static json_t *env_vars(char **env)
     return vars;
 }
 
-static int one_file(struct cctx *c, const char *path, json_t **out)
+static int one_file(struct cctx *c, const char *path, json_t **out, json_t *marks)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -151,7 +151,7 @@ static int one_file(struct cctx *c, const char *path, json_t **out)
     int rc = read_file(path, &buf, &len, c->err);
     if (rc < 0)
         return rc;
-    rc = cy_parse(buf, len, c->file, &doc, c->err);
+    rc = cy_parse_marks(buf, len, c->file, &doc, marks, c->err);
     free(buf);
     if (rc < 0)
         return rc;
@@ -163,7 +163,22 @@ static int one_file(struct cctx *c, const char *path, json_t **out)
         return rc;
     rc = model_shape(c, interp, out);
     json_decref(interp);
+    /* !reset: the value given is only a placeholder */
+    size_t i;
+    json_t *m;
+    json_array_foreach(rc == 0 ? marks : NULL, i, m)
+        if (strcmp(json_string_value(json_object_get(m, "op")), "reset") == 0)
+            model_unset(*out, json_string_value(json_object_get(m, "path")));
     return rc;
+}
+
+static int add_file(json_t *files, const char *path, struct berr *err)
+{
+    json_t *s = path && *path ? json_string(path) : NULL;
+    if (!s)
+        return berr_set(err, BERR_INVALID, "invalid file name (empty, or not UTF-8)");
+    json_array_append_new(files, s);
+    return 0;
 }
 
 static int project_name(const struct compose_opts *o, json_t *vars, json_t *merged,
@@ -193,17 +208,18 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
     int rc = 0;
     *project = NULL;
     if (o->nfiles)
-        for (size_t i = 0; i < o->nfiles; i++)
-            json_array_append_new(files, json_string(o->files[i]));
+        for (size_t i = 0; i < o->nfiles && rc == 0; i++)
+            rc = add_file(files, o->files[i], err);
     else {
         json_t *env = env_vars(o->environ);
         const char *cf = json_string_value(json_object_get(env, "COMPOSE_FILE"));
         if (cf && *cf) {
             char *copy = strdup(cf), *save, *tok;
-            for (tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
-                json_array_append_new(files, json_string(tok));
+            for (tok = strtok_r(copy, ":", &save); tok && rc == 0; tok = strtok_r(NULL, ":", &save))
+                rc = add_file(files, tok, err);
             free(copy);
-        } else
+        }
+        if (rc == 0 && json_array_size(files) == 0)
             rc = default_files(o->workdir, files, err);
         json_decref(env);
     }
@@ -240,18 +256,24 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
     struct cctx c = {.projdir = projdir, .vars = vars, .err = err};
     size_t i;
     json_t *f;
+    merged = json_object();
     json_array_foreach(files, i, f) {
-        json_t *tree;
+        json_t *tree, *marks = json_array(), *m;
+        size_t j;
         c.file = json_string_value(f);
         c.plen = 0;
         c.path[0] = '\0';
-        if ((rc = one_file(&c, json_string_value(f), &tree)) < 0)
+        if ((rc = one_file(&c, json_string_value(f), &tree, marks)) < 0) {
+            json_decref(marks);
             goto out;
+        }
+        /* what this file resets or overrides is taken out of what came before */
+        json_array_foreach(marks, j, m)
+            model_unset(merged, json_string_value(json_object_get(m, "path")));
+        json_decref(marks);
+        model_merge(merged, tree);
         json_array_append_new(trees, tree);
     }
-    merged = json_deep_copy(json_array_get(trees, 0));
-    for (i = 1; i < json_array_size(trees); i++)
-        model_merge(merged, json_array_get(trees, i));
     if ((rc = project_name(o, vars, merged, projdir, name, sizeof name, err)) < 0)
         goto out;
     c.file = first;

@@ -4,10 +4,14 @@
  * key, a later scalar replaces; `ports` entries are unique by (host_ip,
  * published, target, protocol), `volumes` by target (a later entry
  * replaces); command, entrypoint and healthcheck.test are replaced whole;
- * other lists (expose, aliases) are appended without repeats.
+ * other lists (expose, aliases) are appended without repeats. A value
+ * tagged !override replaces what came before it whole; one tagged !reset
+ * removes it (load.c unsets those paths around the merge).
  */
 #include "internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool str_eq(json_t *a, json_t *b, const char *dflt)
@@ -95,4 +99,36 @@ int model_merge(json_t *base, json_t *over)
 {
     merge_object(base, over);
     return 0;
+}
+
+void model_unset(json_t *tree, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *parent = NULL, *cur = tree;
+    char *p = buf, key[128] = "";
+    long idx = -1;
+    while (cur && *p) {
+        parent = cur;
+        if (*p == '[') {
+            idx = strtol(p + 1, &p, 10);
+            if (*p == ']')
+                p++;
+            cur = json_array_get(cur, (size_t)idx);
+        } else {
+            size_t n = strcspn(p, ".[");
+            snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key ? n : sizeof key - 1), p);
+            idx = -1;
+            p += n;
+            cur = json_object_get(cur, key);
+        }
+        if (*p == '.')
+            p++;
+    }
+    if (!cur || !parent)
+        return;
+    if (idx >= 0)
+        json_array_remove(parent, (size_t)idx);
+    else
+        json_object_del(parent, key);
 }

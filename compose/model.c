@@ -69,6 +69,10 @@ static int section(struct cctx *c, const char *kind, json_t *v, json_t *res)
         json_decref(out);
         return cc_fail(c, "must be a mapping");
     }
+    if (strcmp(kind, "services") == 0 && json_object_size(v) > COMPOSE_SERVICES_MAX) {
+        json_decref(out);
+        return cc_fail(c, "more than %d services", COMPOSE_SERVICES_MAX);
+    }
     json_object_foreach(json_is_object(v) ? v : NULL, name, item) {
         if (strncmp(name, "x-", 2) == 0)
             continue;

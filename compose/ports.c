@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "80" or "8000-8010" (lo <= hi, 1..65535); false for anything else */
-static bool port_range(const char *s, size_t len, long *lo, long *hi)
+bool port_range(const char *s, size_t len, long *lo, long *hi)
 {
     char buf[16];
     if (len == 0 || len >= sizeof buf)
@@ -215,6 +214,8 @@ int sh_ports(struct cctx *c, json_t *v, json_t **out)
             cc_show(item, shown, sizeof shown);
             rc = cc_fail(c, "invalid port %s", shown);
         }
+        if (rc == 0 && json_array_size(res) > COMPOSE_LIST_MAX)
+            rc = cc_fail(c, "more than %d ports", COMPOSE_LIST_MAX);
         cc_pop(c, keep);
         if (rc < 0) {
             json_decref(res);

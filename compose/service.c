@@ -91,13 +91,11 @@ static int sh_expose(struct cctx *c, json_t *v, json_t **out)
     size_t i;
     json_t *e;
     json_array_foreach(*out, i, e) {
-        const char *s = json_string_value(e);
-        size_t n = strspn(s, "0123456789");
+        const char *s = json_string_value(e), *slash = strchr(s, '/');
         size_t keep = cc_idx(c, i);
-        if (n == 0 || n > 5 || (s[n] && strcmp(s + n, "/tcp") && strcmp(s + n, "/udp") &&
-                                !(s[n] == '-' && strspn(s + n + 1, "0123456789") > 0)))
-            rc = cc_fail(c, "invalid port \"%.40s\"", s);
-        else if (atol(s) < 1 || atol(s) > 65535)
+        long lo, hi;
+        if (!port_range(s, slash ? (size_t)(slash - s) : strlen(s), &lo, &hi) ||
+            (slash && strcmp(slash, "/tcp") && strcmp(slash, "/udp")))
             rc = cc_fail(c, "invalid port \"%.40s\"", s);
         cc_pop(c, keep);
         if (rc < 0) {
@@ -469,7 +467,7 @@ static const struct {
     {"healthcheck", sh_healthcheck},
     {"restart", sh_restart},
     {"working_dir", sh_str},
-    {"user", sh_str},
+    {"user", sh_scalar_str},       /* user: 1000 is "1000" */
     {"hostname", sh_str},
     {"container_name", sh_container_name},
     {"labels", sh_labels},
@@ -479,22 +477,64 @@ static const struct {
     {"stdin_open", sh_boolv},
     {"networks", sh_networks},
     {"deploy", sh_deploy},
+    {"mem_limit", NULL},           /* the older spellings of deploy's limits, below */
+    {"cpus", NULL},
 };
 
 /* Keys of the Compose Specification that berth does not implement. */
 static const char *const unsupported[] = {
     "annotations", "attach", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
     "configs", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
-    "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "develop",
+    "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "develop",
     "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname", "driver_opts",
     "external_links", "extends", "extra_hosts", "gpus", "group_add", "init", "ipc", "isolation",
-    "label_file", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+    "label_file", "links", "logging", "mac_address", "mem_reservation",
     "mem_swappiness", "memswap_limit", "models", "network_mode", "oom_kill_disable",
     "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
     "profiles", "provider", "pull_policy", "read_only", "runtime", "scale", "secrets",
     "security_opt", "shm_size", "storage_opt", "sysctls", "tmpfs", "ulimits", "use_api_socket",
     "userns_mode", "uts", "volumes_from", NULL,
 };
+
+/* mem_limit and cpus: deploy.resources.limits.memory and .cpus, which win
+ * when both are given */
+static int old_limits(struct cctx *c, json_t *in, json_t *svc)
+{
+    json_t *mem = json_object_get(in, "mem_limit"), *cpus = json_object_get(in, "cpus");
+    json_t *lim = NULL, *bytes = NULL;
+    int rc = 0;
+    if ((!mem || json_is_null(mem)) && (!cpus || json_is_null(cpus)))
+        return 0;
+    if (cpus && !json_is_null(cpus)) {
+        json_t *spec = json_pack("{s:O}", "cpus", cpus);
+        rc = sh_limits(c, spec, &lim); /* its messages say services.S.cpus */
+        json_decref(spec);
+        if (rc < 0)
+            return rc;
+    } else
+        lim = json_object();
+    if (mem && !json_is_null(mem)) {
+        size_t keep = cc_key(c, "mem_limit");
+        rc = sh_bytes(c, mem, &bytes);
+        cc_pop(c, keep);
+        if (rc < 0) {
+            json_decref(lim);
+            return rc;
+        }
+        json_object_set_new(lim, "memory", bytes);
+    }
+    json_t *deploy = json_object_get(svc, "deploy");
+    if (!deploy)
+        json_object_set_new(svc, "deploy", deploy = json_object());
+    json_t *res = json_object_get(deploy, "resources");
+    if (!res)
+        json_object_set_new(deploy, "resources", res = json_object());
+    json_t *have = json_object_get(res, "limits");
+    if (have)
+        json_object_update(lim, have);
+    json_object_set_new(res, "limits", lim);
+    return 0;
+}
 
 /* env_file: a path, a list of paths, or of {path, required}. */
 static int env_files(struct cctx *c, json_t *v, json_t *env)
@@ -572,6 +612,8 @@ int service_shape(struct cctx *c, const char *name, json_t *in, json_t **out)
         if (rc < 0)
             break;
     }
+    if (rc == 0 && json_is_object(in))
+        rc = old_limits(c, in, svc);
     v = rc == 0 && json_is_object(in) ? json_object_get(in, "env_file") : NULL;
     if (v && !json_is_null(v)) {
         json_t *env = json_object();

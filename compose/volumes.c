@@ -160,6 +160,8 @@ int sh_volumes(struct cctx *c, json_t *v, json_t **out)
     json_t *item, *m;
     if (!json_is_array(v))
         return cc_fail(c, "must be a list");
+    if (json_array_size(v) > COMPOSE_LIST_MAX)
+        return cc_fail(c, "more than %d mounts", COMPOSE_LIST_MAX);
     json_t *res = json_array();
     int rc = 0;
     json_array_foreach(v, i, item) {

@@ -26,6 +26,7 @@ struct yctx {
     bool have_ev;
     const char *file;
     json_t *anchors;         /* name -> [tree, node count] */
+    json_t *marks;           /* [{path, op}] for !reset and !override; NULL: refused */
     size_t nodes;
     char path[200];
     size_t plen;
@@ -54,6 +55,9 @@ static int next(struct yctx *y)
     y->have_ev = false;
     if (!yaml_parser_parse(&y->p, &y->ev)) {
         const char *what = y->p.problem ? y->p.problem : "invalid YAML";
+        if (y->p.error == YAML_READER_ERROR)
+            return berr_set(y->err, BERR_INVALID, "%s: byte %zu: %s", y->file, y->p.problem_offset,
+                            what);
         return berr_set(y->err, BERR_INVALID, "%s: line %zu column %zu: %s", y->file,
                         y->p.problem_mark.line + 1, y->p.problem_mark.column + 1, what);
     }
@@ -140,11 +144,26 @@ static bool tag_is(const yaml_char_t *tag, const char *what)
     return tag && strcmp((const char *)tag, what) == 0;
 }
 
+/* !reset and !override (the merge's own tags): noted with the node's path,
+ * then read as if untagged. False for any other tag. */
+static bool merge_tag(struct yctx *y, const yaml_char_t *tag)
+{
+    const char *op = tag_is(tag, "!reset") ? "reset" : tag_is(tag, "!override") ? "override" : NULL;
+    if (!op || !y->marks)
+        return false;
+    json_array_append_new(y->marks, json_pack("{s:s,s:s}", "path", y->path, "op", op));
+    return true;
+}
+
 static int scalar(struct yctx *y, json_t **out)
 {
     const yaml_char_t *tag = y->ev.data.scalar.tag;
     const char *v = (const char *)y->ev.data.scalar.value;
     size_t len = y->ev.data.scalar.length;
+    if (merge_tag(y, tag))
+        tag = NULL;
+    if (memchr(v, '\0', len))
+        return yfail(y, y->ev.start_mark.line, "a NUL character in a scalar");
     if (tag && strcmp((const char *)tag, "!") != 0 &&
         strncmp((const char *)tag, "tag:yaml.org,2002:", 18) != 0)
         return yfail(y, y->ev.start_mark.line, "unsupported YAML tag %s", (const char *)tag);
@@ -302,7 +321,7 @@ static int node(struct yctx *y, int depth, json_t **out)
     case YAML_SEQUENCE_START_EVENT: {
         anchor = y->ev.data.sequence_start.anchor;
         const yaml_char_t *tag = y->ev.data.sequence_start.tag;
-        if (tag && !tag_is(tag, "tag:yaml.org,2002:seq"))
+        if (tag && !tag_is(tag, "tag:yaml.org,2002:seq") && !merge_tag(y, tag))
             return yfail(y, line, "unsupported YAML tag %s", (const char *)tag);
         *out = json_array();
         break;
@@ -310,7 +329,7 @@ static int node(struct yctx *y, int depth, json_t **out)
     case YAML_MAPPING_START_EVENT: {
         anchor = y->ev.data.mapping_start.anchor;
         const yaml_char_t *tag = y->ev.data.mapping_start.tag;
-        if (tag && !tag_is(tag, "tag:yaml.org,2002:map"))
+        if (tag && !tag_is(tag, "tag:yaml.org,2002:map") && !merge_tag(y, tag))
             return yfail(y, line, "unsupported YAML tag %s", (const char *)tag);
         *out = json_object();
         break;
@@ -355,7 +374,13 @@ static int node(struct yctx *y, int depth, json_t **out)
 
 int cy_parse(const char *buf, size_t len, const char *file, json_t **out, struct berr *err)
 {
-    struct yctx y = {.file = file, .err = err};
+    return cy_parse_marks(buf, len, file, out, NULL, err);
+}
+
+int cy_parse_marks(const char *buf, size_t len, const char *file, json_t **out, json_t *marks,
+                   struct berr *err)
+{
+    struct yctx y = {.file = file, .err = err, .marks = marks};
     *out = NULL;
     if (len > COMPOSE_FILE_MAX)
         return berr_set(err, BERR_TOOBIG, "%s: larger than %u bytes", file, COMPOSE_FILE_MAX);

@@ -49,6 +49,8 @@ int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err)
         return rc;
     if (!running(st))
         rc = berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
+    else if (state_manual_stop(s, id, true), pid_of(st) <= 0)
+        ;   /* waiting to be restarted: the mark alone ends it */
     else if (kill(pid_of(st), sig) < 0)
         rc = berr_set(err, BERR_IO, "cannot signal container %s: %s", what, strerror(errno));
     json_decref(st);
@@ -71,13 +73,20 @@ int rt_signal_parse(const char *s)
 
 static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(st, "Config"),
-                                                         "StopSignal"));
+    json_t *config = json_object_get(st, "Config");
+    const char *name = json_string_value(json_object_get(config, "StopSignal"));
     int sig = name ? rt_signal_parse(name) : -1;
-    kill(pid_of(st), sig > 0 ? sig : SIGTERM);
+    json_t *t = json_object_get(config, "StopTimeout");
+    if (timeout < 0)
+        timeout = json_is_integer(t) && json_integer_value(t) >= 0
+                      ? (int)json_integer_value(t) : 10;
+    state_manual_stop(s, id, true);
+    if (pid_of(st) > 0)   /* 0: waiting to be restarted, which the mark ends */
+        kill(pid_of(st), sig > 0 ? sig : SIGTERM);
     json_t *now = wait_stopped(s, id, timeout * 1000L);
-    if (now && running(now)) {
-        kill(pid_of(now), SIGKILL);
+    if (now && running(now)) {   /* its pid again: it may have been restarted meanwhile */
+        if (pid_of(now) > 0)
+            kill(pid_of(now), SIGKILL);
         json_decref(wait_stopped(s, id, 10000));
     }
     json_decref(now);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -150,8 +151,11 @@ static void pass_on(int sig)
  * the process's status; signals that reach it are passed on. */
 static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int sigfd,
-               bool tty, const struct rt_process *p)
+               bool tty, bool die_with_caller, const struct rt_process *p)
 {
+    pid_t caller = getppid();
+    if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != caller))
+        _exit(125);
     /* first of all: none of our stdio goes any further (moved above 2
      * first, in case we were started without some of ours) */
     int fds[3];
@@ -182,6 +186,9 @@ enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int 
         }
     pid_t pid = fork();
     if (pid == 0) {
+        /* its parent is outside its PID namespace (0) unless it has died */
+        if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != 0))
+            _exit(125);
         sigset_t none;
         sigemptyset(&none);
         for (size_t i = 0; i < NFWD; i++)
@@ -395,7 +402,7 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
     if (rc == 0 && (r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
         rc = berr_set(err, BERR_IO, "signalfd: %s", strerror(errno));
     if (rc == 0 && (r.child = fork()) == 0)
-        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, &p);
+        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, &p);
     if (rc == 0 && r.child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
     io_close(&io, false);

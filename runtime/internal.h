@@ -129,6 +129,10 @@ json_t *state_get(struct berth_store *s, const char *id);
 int state_write(struct berth_store *s, const char *id, json_t *state, struct berr *err);
 /* The container's lock: held exclusive while its state changes. */
 int state_lock(struct berth_store *s);
+/* The user stopped or killed the container (marked before the signal is
+ * sent, cleared by start): its restart policy no longer applies. */
+void state_manual_stop(struct berth_store *s, const char *id, bool stopped);
+bool state_manually_stopped(const char *dir);
 /* RFC 3339 with nanoseconds, UTC, as docker writes times. */
 void rfc3339_now(char *out, size_t len);
 
@@ -152,6 +156,41 @@ struct rt_container {
  * status (128 + signal when killed). */
 int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
                 struct berr *err);
+/* -d: fork the monitor into a session of its own; return once it says
+ * the container's program runs (or why not). */
+int run_detached(struct rt_container *c, int *status, struct berr *err);
+
+/* ---- health.c: the health check, run by the monitor ---------------------------------- */
+
+struct health {
+    bool on;
+    char **argv;             /* the probe, NULL-terminated */
+    int64_t interval, timeout, start_period;   /* ns */
+    int retries;
+    int64_t started;         /* CLOCK_MONOTONIC ns: the container's start */
+    int64_t next;            /* when the next probe is due */
+    pid_t pid;               /* the probe running, 0 when none */
+    int64_t deadline, kill_at;
+    bool timed_out;
+    char begun[64];          /* its start, RFC 3339 */
+    int out;                 /* its output, -1 */
+    char buf[4096];
+    size_t len;
+};
+/* From the state's Config.Healthcheck; State.Health becomes "starting". */
+void health_start(struct health *h, struct rt_container *c);
+/* The probe's output descriptor to poll, or -1; ms until health_due has
+ * something to do, -1 for never. */
+int health_fd(const struct health *h);
+int health_wait_ms(const struct health *h);
+/* Start a probe that is due, end one that ran out of time. */
+void health_due(struct health *h, struct rt_container *c);
+void health_read(struct health *h);
+/* A child has ended: true if it was the probe (its result is recorded). */
+bool health_reaped(struct health *h, struct rt_container *c, pid_t pid, int ws);
+/* The container has ended: no probe runs any more. */
+void health_stop(struct health *h, struct rt_container *c);
+
 /* ---- ports.c ------------------------------------------------------------------------ */
 
 /* A listening socket for p on the host, or a negative error. */

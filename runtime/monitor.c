@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -64,6 +65,9 @@ struct monitor {
     pid_t child;
     int wstatus;
     bool exited;
+    bool stop;               /* told to end (a signal of ours) while not running */
+    char pty[256];           /* the terminal's slave, with -t */
+    struct health health;
 };
 
 /* ---- the log ------------------------------------------------------------------- */
@@ -311,6 +315,11 @@ static void accept_connection(struct monitor *m, int listener, uint16_t port)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* a connection that outlives the container must not keep its
+         * ports: `start` binds them again */
+        const struct rt_run_opts *o = m->c->o;
+        for (size_t i = 0; !o->network_host && i < o->nports && i < 64; i++)
+            close(m->c->listeners[i]);
         ports_relay(client, m->netns, net_address(m->c), port);
         _exit(0);
     }
@@ -327,7 +336,8 @@ static void reap(struct monitor *m)
         if (pid == m->child) {
             m->wstatus = ws;
             m->exited = true;
-        }
+        } else
+            health_reaped(&m->health, m->c, pid, ws);
 }
 
 static void handle_signal(struct monitor *m)
@@ -343,13 +353,15 @@ static void handle_signal(struct monitor *m)
             ioctl(m->out.fd, TIOCSWINSZ, &ws);
     } else if (!m->exited)
         kill(m->child, (int)si.ssi_signo);
+    else if (si.ssi_signo != SIGUSR1 && si.ssi_signo != SIGUSR2)
+        m->stop = true;   /* while waiting to restart it: it is over */
 }
 
 static void loop(struct monitor *m)
 {
     const struct rt_run_opts *o = m->c->o;
     size_t nl = o->network_host ? 0 : o->nports;
-    struct pollfd pfd[5 + 64];
+    struct pollfd pfd[6 + 64];
     if (m->in_dst >= 0)
         fcntl(m->in_dst, F_SETFL, fcntl(m->in_dst, F_GETFL) | O_NONBLOCK);
     while (!m->exited || m->out.fd >= 0 || m->err.fd >= 0) {
@@ -360,12 +372,18 @@ static void loop(struct monitor *m)
         pfd[n++] = (struct pollfd){m->err.fd, POLLIN, 0};
         pfd[n++] = (struct pollfd){waiting ? -1 : m->in_src, POLLIN, 0};
         pfd[n++] = (struct pollfd){waiting ? m->in_dst : -1, POLLOUT, 0};
+        pfd[n++] = (struct pollfd){m->exited ? -1 : health_fd(&m->health), POLLIN, 0};
         for (size_t i = 0; i < nl && i < 64; i++)
             pfd[n++] = (struct pollfd){m->exited ? -1 : m->c->listeners[i], POLLIN, 0};
         /* once the process is gone, whatever held its output goes too; a
          * second is the most a stray writer is given */
-        if (poll(pfd, n, m->exited ? 1000 : -1) == 0)
+        int ready = poll(pfd, n, m->exited ? 1000 : health_wait_ms(&m->health));
+        if (ready == 0 && m->exited)
             break;
+        if (!m->exited)
+            health_due(&m->health, m->c);
+        if (ready <= 0)
+            continue;
         if (pfd[0].revents)
             handle_signal(m);
         if (pfd[1].revents) {
@@ -382,8 +400,10 @@ static void loop(struct monitor *m)
             stdin_read(m);
         if (pfd[4].revents && m->in_dst >= 0)
             stdin_flush(m);
+        if (pfd[5].revents && health_fd(&m->health) >= 0)
+            health_read(&m->health);
         for (size_t i = 0; i < nl && i < 64; i++)
-            if (pfd[5 + i].revents)
+            if (pfd[6 + i].revents)
                 accept_connection(m, m->c->listeners[i], o->ports[i].ctr_port);
     }
     while (!m->exited)
@@ -399,8 +419,11 @@ static void state_set(struct monitor *m, const char *status, pid_t pid, int code
     char now[64];
     rfc3339_now(now, sizeof now);
     bool running = strcmp(status, "running") == 0;
+    /* waiting to be restarted is running still, as docker says it */
+    bool restarting = strcmp(status, "restarting") == 0;
     json_object_set_new(st, "Status", json_string(status));
-    json_object_set_new(st, "Running", json_boolean(running));
+    json_object_set_new(st, "Running", json_boolean(running || restarting));
+    json_object_set_new(st, "Restarting", json_boolean(restarting));
     json_object_set_new(st, "Pid", json_integer(pid));
     json_object_set_new(st, "ExitCode", json_integer(code));
     json_object_set_new(st, "Error", json_string(error ? error : ""));
@@ -437,8 +460,11 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
     if (o->tty) {
         int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
-            ptsname_r(master, pty, len) != 0)
+            ptsname_r(master, pty, len) != 0) {
+            if (master >= 0)
+                close(master);
             return berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
+        }
         struct winsize ws;
         if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
@@ -447,9 +473,13 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
         m->in_dst = o->interactive ? master : -1;
         return 0;
     }
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-        (o->interactive && pipe2(in, O_CLOEXEC) < 0))
+    if (pipe2(out, O_CLOEXEC) < 0)
         return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    if (pipe2(errp, O_CLOEXEC) < 0 || (o->interactive && pipe2(in, O_CLOEXEC) < 0)) {
+        close(out[0]);
+        close(out[1]);
+        return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    }
     io->stdio[0] = o->interactive ? in[0] : rt_null_stdin();
     io->stdio[1] = out[1];
     io->stdio[2] = errp[1];
@@ -459,36 +489,45 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
     return 0;
 }
 
-int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
-                struct berr *err)
+/* Our ends of the container's streams, once it has ended. */
+static void streams_close(struct monitor *m)
 {
-    struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1,
-                        .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
-                        .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1}};
-    struct child_io io = {.stdio = {-1, -1, -1}};
-    char pty[256];
-    int sync[2], rep[2];
-    snprintf(m.log_path, sizeof m.log_path, "%s/log.json", c->dir);
-    m.log = open(m.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (m.log < 0)
-        return berr_set(err, BERR_IO, "cannot open %s: %s", m.log_path, strerror(errno));
-    struct stat sb;
-    m.log_size = fstat(m.log, &sb) == 0 ? (int64_t)sb.st_size : 0;
-    if (set_up_stdio(&m, &io, attached, pty, sizeof pty, err) < 0)
-        return -BERR_IO;
-    if (attached && c->o->interactive)
-        m.in_src = 0;
+    if (m->in_dst >= 0 && m->in_dst != m->out.fd)
+        close(m->in_dst);
+    if (m->out.fd >= 0)
+        close(m->out.fd);
+    if (m->err.fd >= 0)
+        close(m->err.fd);
+    m->in_dst = m->out.fd = m->err.fd = m->in_src = -1;
+}
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-        sigaddset(&mask, forwarded[i]);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    if (m.sigfd < 0 || pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0)
-        return berr_set(err, BERR_IO, "cannot set up the monitor: %s", strerror(errno));
+/* Start the container's process once; its first start and every restart
+ * go through here: new stdio, a clone into new namespaces (the same
+ * overlay upper directory is mounted again inside), its cgroup, then it is
+ * let go and this waits until it has executed its program. 0 when it
+ * runs; else `msg` holds its status byte and why not. */
+static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
+                      struct berr *err)
+{
+    struct rt_container *c = m->c;
+    struct child_io io = {.stdio = {-1, -1, -1}};
+    int sync[2], rep[2];
+    m->out.fd = m->err.fd = m->in_dst = m->in_src = -1;
+    m->out.len = m->err.len = 0;
+    m->plen = m->poff = 0;
+    m->exited = false;
+    m->wstatus = 0;
+    if (set_up_stdio(m, &io, attached, m->pty, sizeof m->pty, err) < 0) {
+        snprintf(msg, len, "%c%s", 125, err->msg);
+        return -1;
+    }
+    if (attached && c->o->interactive)
+        m->in_src = 0;
+    if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+        snprintf(msg, len, "%ccannot set up the monitor: %s", 125, strerror(errno));
+        streams_close(m);
+        return -1;
+    }
     io.sync = sync[0];
     io.report = rep[1];
 
@@ -496,34 +535,37 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
     if (!c->o->network_host)
         flags |= CLONE_NEWNET;
     /* fork-like: a copy of this process in new namespaces */
-    m.child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
-    if (m.child == 0)
+    m->child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (m->child == 0)
         child_main(c, &io);
     for (int i = 0; i < 3; i++)
-        if (io.stdio[i] >= 0)
+        if (io.stdio[i] >= 0 && (i == 0 || io.stdio[i] != io.stdio[0]))
             close(io.stdio[i]);
     close(sync[0]);
     close(rep[1]);
-    if (m.child < 0)
-        return berr_set(err, BERR_IO, "cannot create the container: %s", strerror(errno));
-
-    json_t *b = json_object_get(c->state, "Berth");
-    json_object_set_new(b, "MonitorPid", json_integer(getpid()));
-    json_object_set_new(b, "MonitorStart", json_integer((json_int_t)proc_start_time(getpid())));
+    if (m->child < 0) {
+        snprintf(msg, len, "%ccannot create the container: %s", 125, strerror(errno));
+        close(sync[1]);
+        close(rep[0]);
+        streams_close(m);
+        return -1;
+    }
     char path_ns[64];
-    snprintf(path_ns, sizeof path_ns, "/proc/%d/ns/net", (int)m.child);
-    m.netns = open(path_ns, O_RDONLY | O_CLOEXEC);
-    char msg[1100] = "";
-    int started = net_join(c, m.child, err);
+    snprintf(path_ns, sizeof path_ns, "/proc/%d/ns/net", (int)m->child);
+    if (m->netns >= 0)
+        close(m->netns);
+    m->netns = open(path_ns, O_RDONLY | O_CLOEXEC);
+    /* every start joins the container's network again */
+    int started = net_join(c, m->child, err);
     if (started == 0)
-        started = cgroup_enter(c->id, m.child, c->o, err);
+        started = cgroup_enter(c->id, m->child, c->o, err);
     if (started == 0) {
-        state_set(&m, "running", m.child, 0, NULL);
+        state_set(m, "running", m->child, 0, NULL);
         if (write(sync[1], "x", 1) != 1)
             started = -1;
     }
     close(sync[1]);
-    ssize_t n = started == 0 ? read(rep[0], msg, sizeof msg - 1) : 0;
+    ssize_t n = started == 0 ? read(rep[0], msg, len - 1) : 0;
     close(rep[0]);
     /* the overlay is mounted (or never will be): its layers are in use */
     if (c->pin >= 0) {
@@ -534,33 +576,162 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
         /* it never ran the image's program */
         msg[n > 0 ? n : 0] = '\0';
         if (started < 0)
-            snprintf(msg, sizeof msg, "%c%s", 125, err->msg);
-        kill(m.child, SIGKILL);
-        waitpid(m.child, NULL, 0);
-        *status = (unsigned char)msg[0];
-        state_set(&m, "exited", 0, *status, msg + 1);
-        finish(&m);
-        if (ready_fd >= 0)
-            write_all(ready_fd, msg, strlen(msg));
-        return berr_set(err, BERR_INVALID, "%s", msg + 1);
+            snprintf(msg, len, "%c%s", 125, err->msg);
+        kill(m->child, SIGKILL);
+        waitpid(m->child, NULL, 0);
+        streams_close(m);
+        return -1;
     }
-    if (ready_fd >= 0) {
-        write_all(ready_fd, "\0", 1);
-        close(ready_fd);
-    }
+    return 0;
+}
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Does docker's restart policy start it again after it ended with
+ * `status`, having been restarted `count` times? */
+static bool policy_restarts(json_t *state, int status, json_int_t count)
+{
+    json_t *p = json_object_get(json_object_get(state, "HostConfig"), "RestartPolicy");
+    const char *name = json_string_value(json_object_get(p, "Name"));
+    json_int_t max = json_integer_value(json_object_get(p, "MaximumRetryCount"));
+    if (!name)
+        return false;
+    if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
+        return true;
+    return strcmp(name, "on-failure") == 0 && status != 0 && (max <= 0 || count < max);
+}
+
+/* Wait `ms` before a restart, the way docker's restart manager does;
+ * false when the user stopped it meanwhile. */
+static bool restart_wait(struct monitor *m, int64_t ms)
+{
+    int64_t end = mono_ms() + ms;
+    for (;;) {
+        if (m->stop || state_manually_stopped(m->c->dir))
+            return false;
+        int64_t left = end - mono_ms();
+        if (left <= 0)
+            return true;
+        struct pollfd p = {m->sigfd, POLLIN, 0};
+        if (poll(&p, 1, left < 50 ? (int)left : 50) > 0)
+            handle_signal(m);
+    }
+}
+
+/* The published ports are free before anyone reads that it has stopped:
+ * `start` binds them again. */
+static void ports_close(struct rt_container *c)
+{
+    for (size_t i = 0; !c->o->network_host && i < c->o->nports && i < 64; i++)
+        if (c->listeners[i] >= 0) {
+            close(c->listeners[i]);
+            c->listeners[i] = -1;
+        }
+}
+
+/* Run the container once: copy its streams until it ends; its status. */
+static int run_once(struct monitor *m, bool attached)
+{
+    health_start(&m->health, m->c);
     struct termios saved;
-    bool raw = attached && c->o->tty && tcgetattr(0, &saved) == 0;
+    bool raw = attached && m->c->o->tty && tcgetattr(0, &saved) == 0;
     if (raw) {
         struct termios t = saved;
         cfmakeraw(&t);
         tcsetattr(0, TCSANOW, &t);
     }
-    loop(&m);
+    loop(m);
     if (raw)
         tcsetattr(0, TCSANOW, &saved);
-    *status = exit_status(m.wstatus);
-    state_set(&m, "exited", 0, *status, NULL);
+    health_stop(&m->health, m->c);
+    streams_close(m);
+    return exit_status(m->wstatus);
+}
+
+int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
+                struct berr *err)
+{
+    struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1,
+                        .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
+                        .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1},
+                        .health = {.out = -1}};
+    snprintf(m.log_path, sizeof m.log_path, "%s/log.json", c->dir);
+    m.log = open(m.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (m.log < 0)
+        return berr_set(err, BERR_IO, "cannot open %s: %s", m.log_path, strerror(errno));
+    struct stat sb;
+    m.log_size = fstat(m.log, &sb) == 0 ? (int64_t)sb.st_size : 0;
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaddset(&mask, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (m.sigfd < 0) {
+        close(m.log);
+        return berr_set(err, BERR_IO, "cannot set up the monitor: %s", strerror(errno));
+    }
+    json_t *b = json_object_get(c->state, "Berth");
+    json_object_set_new(b, "MonitorPid", json_integer(getpid()));
+    json_object_set_new(b, "MonitorStart", json_integer((json_int_t)proc_start_time(getpid())));
+
+    char msg[1100];
+    int64_t delay = 0;
+    for (int run = 0;; run++) {
+        const char *error = NULL;
+        int64_t began = mono_ms();
+        msg[0] = '\0';
+        if (start_once(&m, attached, msg, sizeof msg, err) < 0) {
+            *status = (unsigned char)msg[0];
+            if (run == 0) {
+                ports_close(c);
+                state_set(&m, "exited", 0, *status, msg + 1);
+                close(m.log);
+                finish(&m);
+                if (ready_fd >= 0)
+                    write_all(ready_fd, msg, strlen(msg));
+                return berr_set(err, BERR_INVALID, "%s", msg + 1);
+            }
+            error = msg + 1;
+        } else {
+            if (run == 0 && ready_fd >= 0) {
+                write_all(ready_fd, "\0", 1);
+                close(ready_fd);
+            }
+            *status = run_once(&m, attached);
+        }
+        json_int_t count = json_integer_value(json_object_get(c->state, "RestartCount"));
+        if (m.stop || state_manually_stopped(c->dir) ||
+            !policy_restarts(c->state, *status, count)) {
+            ports_close(c);
+            state_set(&m, "exited", 0, *status, error);
+            break;
+        }
+        /* docker's delay: 100 ms, doubling up to a minute, back to 100 ms
+         * after a run of 10 s or more */
+        delay = mono_ms() - began >= 10000 || delay == 0 ? 100 : delay * 2;
+        delay = delay > 60000 ? 60000 : delay;
+        state_set(&m, "restarting", 0, *status, error);
+        net_leave(c);
+        cgroup_remove(c->id);
+        if (!restart_wait(&m, delay)) {
+            ports_close(c);
+            state_set(&m, "exited", 0, *status, error);
+            break;
+        }
+        json_object_set_new(c->state, "RestartCount", json_integer(count + 1));
+    }
+    if (m.netns >= 0)
+        close(m.netns);
+    close(m.sigfd);
     if (m.log >= 0)
         close(m.log);
     finish(&m);

@@ -74,6 +74,17 @@ static bool word_valid(const char *w, size_t max)
     return true;
 }
 
+/* What was given, for a one-line message: cut short, control characters
+ * as '?'. */
+static const char *printable(const char *s, char *out, size_t len)
+{
+    snprintf(out, len, "%s", s);
+    for (char *p = out; *p; p++)
+        if (!isprint((unsigned char)*p))
+            *p = '?';
+    return out;
+}
+
 struct subnet {
     uint32_t net;            /* host order */
     int prefix;
@@ -113,6 +124,17 @@ static bool overlaps(struct subnet a, struct subnet b)
 {
     uint32_t m = mask_of(a.prefix < b.prefix ? a.prefix : b.prefix);
     return (a.net & m) == (b.net & m);
+}
+
+/* Addresses an interface can hold: not 0/8, loopback, multicast or
+ * the reserved and broadcast ranges above it. */
+static bool unicast(struct subnet sn)
+{
+    static const struct subnet bad[] = {{0x00000000, 8}, {0x7f000000, 8}, {0xe0000000, 3}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (overlaps(sn, bad[i]))
+            return false;
+    return true;
 }
 
 static void random_hex(char *out, size_t nbytes)
@@ -181,8 +203,10 @@ static json_t *net_find(struct berth_store *s, const char *what, struct berr *er
         berr_set(err, BERR_CONFLICT, "network %s is ambiguous (%zu matches found based on "
                  "ID prefix)", what, matches);
         found = NULL;
-    } else if (!found)
-        berr_set(err, BERR_NOTFOUND, "No such network: %s", what);
+    } else if (!found) {
+        char shown[300];
+        berr_set(err, BERR_NOTFOUND, "No such network: %s", printable(what, shown, sizeof shown));
+    }
     json_incref(found);
     json_decref(all);
     return found;
@@ -358,9 +382,9 @@ static int pool_parse(struct subnet *base, int *size, struct berr *err)
     if (last)
         *last = '\0';
     if (!last || *end || !isdigit((unsigned char)last[1]) || cidr_parse(buf, base, 1, 30) < 0 ||
-        n < base->prefix || n > 30)
+        n < base->prefix || n > 30 || !unicast(*base))
         return berr_set(err, BERR_INVALID, "invalid BERTH_NETWORK_POOL '%s': expected "
-                        "CIDR/SIZE, as %s", pool, POOL_DEFAULT);
+                        "CIDR/SIZE, as %s", printable(pool, buf, sizeof buf), POOL_DEFAULT);
     *size = (int)n;
     return 0;
 }
@@ -375,10 +399,16 @@ static int subnet_choose(json_t *all, const char *given, struct subnet *out, str
     json_t *n;
     size_t i;
     struct subnet other;
+    char shown[64];
     if (given) {
         if (cidr_parse(given, out, 1, 30) < 0)
             return berr_set(err, BERR_INVALID, "invalid subnet %s: expected an IPv4 CIDR "
-                            "with room for a gateway and a container (at most /30)", given);
+                            "with room for a gateway and a container (at most /30)",
+                            printable(given, shown, sizeof shown));
+        if (!unicast(*out))
+            return berr_set(err, BERR_INVALID, "invalid subnet %s: loopback, multicast and "
+                            "reserved addresses cannot be given to containers",
+                            printable(given, shown, sizeof shown));
         json_array_foreach(all, i, n)
             if (subnet_of(n, &other) == 0 && overlaps(*out, other))
                 return berr_set(err, BERR_CONFLICT, "Pool overlaps with other one on this "
@@ -413,16 +443,19 @@ static bool reserved_name(const char *name)
 int rt_network_create(struct berth_store *s, const char *name, const char *subnet,
                       json_t *labels, char id_out[RT_ID_LEN + 1], struct berr *err)
 {
+    char shown[64];
     if (!word_valid(name, 128))
         return berr_set(err, BERR_INVALID, "invalid network name \"%s\": only "
-                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
+                        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                        printable(name, shown, sizeof shown));
     if (reserved_name(name))
         return berr_set(err, BERR_CONFLICT, "network with name %s already exists", name);
     const char *k;
     json_t *v;
     json_object_foreach(labels, k, v)
         if (!json_is_string(v))
-            return berr_set(err, BERR_INVALID, "label %s: the value must be a string", k);
+            return berr_set(err, BERR_INVALID, "label %s: the value must be a string",
+                            printable(k, shown, sizeof shown));
     __attribute__((cleanup(cleanup_closep))) int lock = net_lock(s, err);
     if (lock < 0)
         return lock;
@@ -516,7 +549,7 @@ int rt_network_inspect(struct berth_store *s, const char *what, json_t **doc,
     json_t *n = net_find(s, what, err);
     if (!n)
         return -BERR_NOTFOUND;
-    drop_stale(n);   /* as it is: the file is brought up to date under the lock */
+    drop_stale(n);   /* shown without them; the file loses them at its next change */
     *doc = inspect_doc(n);
     json_decref(n);
     return *doc ? 0 : berr_set(err, BERR_IO, "out of memory");
@@ -586,11 +619,16 @@ int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *e
         return berr_set(err, BERR_INVALID, "network-scoped aliases are only supported for "
                         "user-defined networks");
     for (size_t i = 0; i < o->naliases; i++)
-        if (!word_valid(o->aliases[i], 255))
+        if (!word_valid(o->aliases[i], 255)) {
+            char shown[64];   /* (an alias of 255 is cut short here) */
             return berr_set(err, BERR_INVALID, "invalid network alias \"%s\": only "
-                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o->aliases[i]);
+                            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                            printable(o->aliases[i], shown, sizeof shown));
+        }
+    char shown[300];
     if (o->network && !rt_network_exists(s, o->network))
-        return berr_set(err, BERR_NOTFOUND, "network %s not found", o->network);
+        return berr_set(err, BERR_NOTFOUND, "network %s not found",
+                        printable(o->network, shown, sizeof shown));
     return 0;
 }
 
@@ -759,8 +797,14 @@ void net_leave(struct rt_container *c)
         if (net_save(c->s, n, &err) == 0)
             hosts_write_all(c->s, n);
         settings_set(c, n, NULL);
-        if (access(c->dir, F_OK) == 0)
+        /* under the containers' lock, so as not to write into a directory
+         * `rm` is removing */
+        int clock = state_lock(c->s);
+        snprintf(path, sizeof path, "%s/state.json", c->dir);
+        if (clock >= 0 && access(path, F_OK) == 0)
             state_write(c->s, c->id, c->state, &err);
+        if (clock >= 0)
+            close(clock);
     }
     json_decref(n);
 }

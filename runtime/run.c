@@ -247,6 +247,43 @@ static json_t *env_merge(json_t *image_env, char **add, size_t n, const char *ho
     return env;
 }
 
+/* The image's Labels with the command line's KEY=VALUE on top. */
+static json_t *labels_merge(json_t *image, char **add, size_t n)
+{
+    json_t *labels = json_object();
+    if (json_is_object(image))
+        json_object_update(labels, image);
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(add[i], '=');
+        char key[1024];
+        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - add[i]) : (int)strlen(add[i]), add[i]);
+        json_object_set_new(labels, key, json_string(eq ? eq + 1 : ""));
+    }
+    return labels;
+}
+
+/* The image's HEALTHCHECK with the command line's fields on top, as
+ * docker merges them; NULL when there is none at all. */
+static json_t *healthcheck_merge(const struct rt_run_opts *o, json_t *image)
+{
+    json_t *hc = json_is_object(image) ? json_deep_copy(image) : json_object();
+    if (o->no_healthcheck)
+        json_object_set_new(hc, "Test", json_pack("[s]", "NONE"));
+    else if (o->nhealth_test > 0)
+        json_object_set_new(hc, "Test", strings(o->health_test, (int)o->nhealth_test));
+    const struct { const char *key; int64_t v; } set[] = {
+        {"Interval", o->health_interval}, {"Timeout", o->health_timeout},
+        {"StartPeriod", o->health_start_period}, {"Retries", o->health_retries}};
+    for (size_t i = 0; i < sizeof set / sizeof *set; i++)
+        if (set[i].v > 0)
+            json_object_set_new(hc, set[i].key, json_integer((json_int_t)set[i].v));
+    if (!json_object_get(hc, "Test")) {
+        json_decref(hc);
+        return json_null();
+    }
+    return hc;
+}
+
 static json_t *make_config(const struct rt_run_opts *o, json_t *image, const char *hostname)
 {
     json_t *ep = json_object_get(image, "Entrypoint"), *cmd = json_object_get(image, "Cmd");
@@ -258,16 +295,26 @@ static json_t *make_config(const struct rt_run_opts *o, json_t *image, const cha
         cmd = o->entrypoint || !cmd ? json_null() : json_incref(cmd);
     const char *wd = json_string_value(json_object_get(image, "WorkingDir"));
     const char *user = json_string_value(json_object_get(image, "User"));
-    json_t *labels = json_object_get(image, "Labels");
-    json_t *stop = json_object_get(image, "StopSignal");
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:b,s:b,s:O,s:O}",
+    json_t *stop = o->stop_signal ? json_string(o->stop_signal)
+                                  : json_incref(json_object_get(image, "StopSignal"));
+    json_t *config = json_pack("{s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:b,s:b,s:o,s:o,s:o}",
                      "Hostname", hostname, "User", o->user ? o->user : user ? user : "",
                      "Env", env_merge(json_object_get(image, "Env"), o->env, o->nenv, hostname),
                      "Cmd", cmd, "Entrypoint", ep,
                      "WorkingDir", o->workdir ? o->workdir : wd ? wd : "",
                      "Image", o->image, "Tty", o->tty, "OpenStdin", o->interactive,
-                     "Labels", labels ? labels : json_null(), "StopSignal",
-                     stop ? stop : json_null());
+                     "Labels", labels_merge(json_object_get(image, "Labels"), o->labels,
+                                            o->nlabels),
+                     "StopSignal", stop ? stop : json_null(),
+                     "Healthcheck", healthcheck_merge(o, json_object_get(image, "Healthcheck")));
+    json_t *timeout = json_object_get(image, "StopTimeout");
+    if (o->stop_timeout_set)
+        json_object_set_new(config, "StopTimeout", json_integer(o->stop_timeout));
+    else if (json_is_integer(timeout))
+        json_object_set(config, "StopTimeout", timeout);
+    if (json_is_null(json_object_get(config, "Healthcheck")))
+        json_object_del(config, "Healthcheck");
+    return config;
 }
 
 static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *manifest,
@@ -334,6 +381,14 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     else
         snprintf(size, sizeof size, "%lld", (long long)n);
     snprintf(files, sizeof files, "%d", o->log_max_file);
+    char policy[16] = "no";
+    int max = 0;
+    struct berr ignored = {0};
+    if (o->restart)
+        rt_restart_parse(o->restart, policy, &max, &ignored);
+    json_object_set_new(json_object_get(state, "HostConfig"), "RestartPolicy",
+                        json_pack("{s:s,s:i}", "Name", policy, "MaximumRetryCount", max));
+    json_object_set_new(state, "RestartCount", json_integer(0));
     json_object_set_new(json_object_get(state, "HostConfig"), "LogConfig",
                         json_pack("{s:s,s:{s:s,s:s}}", "Type", "json-file", "Config",
                                   "max-size", size, "max-file", files));
@@ -475,7 +530,7 @@ static int create(struct rt_container *c, const char *name, struct berr *err)
 }
 
 /* -d: the monitor in a session of its own; wait for its word on the start. */
-static int run_detached(struct rt_container *c, int *status, struct berr *err)
+int run_detached(struct rt_container *c, int *status, struct berr *err)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -530,6 +585,24 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         with_defaults.log_max_size = 20 * 1000 * 1000;
     o = &with_defaults;
     int rc = rt_exe_require_sealed(err);
+    char policy[16];
+    int max;
+    if (rc == 0 && o->restart)
+        rc = rt_restart_parse(o->restart, policy, &max, err);
+    if (rc == 0 && o->restart && o->auto_remove && strcmp(policy, "no") != 0)
+        rc = berr_set(err, BERR_INVALID, "Conflicting options: --restart and --rm");
+    const char *sig = o->stop_signal;
+    if (rc == 0 && sig && rt_signal_parse(sig) < 0)
+        rc = berr_set(err, BERR_INVALID, "Invalid signal: %s", sig);
+    if (rc == 0 && o->stop_timeout_set && o->stop_timeout < -1)
+        rc = berr_set(err, BERR_INVALID, "invalid --stop-timeout: %d", o->stop_timeout);
+    for (size_t i = 0; rc == 0 && i < o->nlabels; i++)
+        if (o->labels[i][0] == '=' || o->labels[i][0] == '\0')
+            rc = berr_set(err, BERR_INVALID, "invalid label '%s': a KEY=VALUE is expected",
+                          o->labels[i]);
+    if (rc == 0 && (o->health_retries < 0 || o->health_interval < 0 || o->health_timeout < 0 ||
+                    o->health_start_period < 0))
+        rc = berr_set(err, BERR_INVALID, "health check values must not be negative");
     if (rc == 0)
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)

@@ -58,6 +58,21 @@ struct rt_run_opts {
     int64_t pids_limit;      /* 0: no limit */
     int64_t log_max_size;    /* bytes of log.json before it is rotated; 0: 20 MB */
     int log_max_file;        /* log files kept; 0: 1 with log_max_size, else 5 */
+    /* what the monitor does over the container's life */
+    const char *restart;     /* "no", "always", "on-failure[:N]", "unless-stopped"; NULL: no */
+    char **labels;           /* KEY=VALUE, over the image's Labels */
+    size_t nlabels;
+    const char *stop_signal; /* NULL: the image's StopSignal, else SIGTERM */
+    int stop_timeout;        /* seconds stop waits before SIGKILL, when stop_timeout_set */
+    bool stop_timeout_set;
+    /* the health check, over the image's HEALTHCHECK: the test in docker's
+     * form (["CMD", ARG...], ["CMD-SHELL", "COMMAND"], ["NONE"]), durations
+     * in ns and retries (0: the image's, else 30 s, 30 s, 0 s, 3) */
+    char **health_test;
+    size_t nhealth_test;
+    int64_t health_interval, health_timeout, health_start_period;
+    int health_retries;
+    bool no_healthcheck;     /* none, whatever the image says */
 };
 
 /* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
@@ -70,6 +85,13 @@ int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err);
  * and "--log-opt max-file=3", into o; anything else is refused. */
 int rt_log_opt_parse(const char *s, struct rt_run_opts *o, struct berr *err);
 
+/* docker's --restart: "no", "always", "unless-stopped", "on-failure[:N]"
+ * (N >= 0, 0: no limit) into name and *max. */
+int rt_restart_parse(const char *s, char name[16], int *max, struct berr *err);
+/* A Go duration as docker's --health-* take it ("30s", "1m30s", "500ms",
+ * "1h"), in ns; negative ones are refused. */
+int rt_duration_parse(const char *s, int64_t *ns, struct berr *err);
+
 /* Create and start a container. `id` gets its id; `status` the exit status
  * when attached. The image must be in the store. */
 int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN + 1],
@@ -78,7 +100,11 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
 /* ---- existing containers, by id, id prefix or name ---------------------------- */
 
 /* The state document, with State brought up to date (a container whose
- * monitor died is exited). Caller json_decref's it. */
+ * monitor died is exited). Caller json_decref's it. Besides docker's
+ * fields: State.Restarting while the monitor waits to restart it,
+ * RestartCount, State.Health ({Status: "starting", "healthy" or
+ * "unhealthy", FailingStreak, Log: the last 5 probes}) when it has a
+ * health check, Config.Labels. */
 int rt_inspect(struct berth_store *s, const char *what, json_t **state, struct berr *err);
 typedef int (*rt_container_fn)(void *arg, json_t *state);
 /* Every container, newest first; only running ones unless `all`. */
@@ -88,8 +114,16 @@ int rt_list(struct berth_store *s, bool all, rt_container_fn each, void *arg,
 /* "TERM", "SIGTERM" (any case) or "15": the signal number, or -1. */
 int rt_signal_parse(const char *s);
 int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err);
-/* SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` s. */
+/* SIGTERM (or the container's StopSignal), then SIGKILL after `timeout` s
+ * (< 0: the container's StopTimeout, else 10). A container stopped or
+ * killed this way is not restarted by its restart policy. */
 int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *err);
+/* Start a stopped container again (its process anew, its files, ports,
+ * volumes, limits and policies as it was made), detached. One that is
+ * running is left alone. */
+int rt_start(struct berth_store *s, const char *what, struct berr *err);
+/* rt_stop (if running), then rt_start. */
+int rt_restart(struct berth_store *s, const char *what, int timeout, struct berr *err);
 /* Refused for a running container unless `force` (which kills it). */
 int rt_remove(struct berth_store *s, const char *what, bool force, struct berr *err);
 /* Block until the container is not running; its exit code. */
@@ -108,6 +142,9 @@ struct rt_exec_opts {
     size_t nenv;
     const char *workdir, *user;
     bool interactive, tty;
+    /* killed (SIGKILL) when the caller dies, as a health probe is at its
+     * timeout; else it runs on, as docker exec's process does */
+    bool die_with_caller;
 };
 /* Run a process in a running container; `status` is its exit status. */
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,

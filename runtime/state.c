@@ -6,6 +6,10 @@
  * half-written one. Creating a container (its name must be unique) and
  * removing one hold <store>/containers/lock.
  *
+ * The user's `stop` or `kill` is recorded (stopped-by-user) before the
+ * signal is sent: the monitor reads it when the process ends and does
+ * not apply the restart policy.
+ *
  * A monitor that died (killed, or the machine rebooted) cannot record the
  * end; readers then see the container as exited, never as running: the
  * monitor is identified by pid and start time, so a reused pid does not
@@ -46,6 +50,33 @@ int state_lock(struct berth_store *s)
     return fd;
 }
 
+/* A file beside state.json rather than a field of it: the monitor owns
+ * state.json and writes it whole, a field set by `stop` would be lost. */
+void state_manual_stop(struct berth_store *s, const char *id, bool stopped)
+{
+    char path[4096];
+    state_dir(s, id, path, sizeof path);
+    size_t n = strlen(path);
+    if (buf_appendf(path, sizeof path, &n, "/stopped-by-user") < 0)
+        return;
+    if (!stopped) {
+        unlink(path);
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+bool state_manually_stopped(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stopped-by-user", dir);
+    return access(path, F_OK) == 0;
+}
+
 void rfc3339_now(char *out, size_t len)
 {
     struct timespec ts;
@@ -79,6 +110,7 @@ json_t *state_get(struct berth_store *s, const char *id)
     if (json_is_true(json_object_get(state, "Running")) && !state_monitor_alive(st)) {
         json_object_set_new(state, "Status", json_string("exited"));
         json_object_set_new(state, "Running", json_false());
+        json_object_set_new(state, "Restarting", json_false());
         json_object_set_new(state, "Pid", json_integer(0));
         json_object_set_new(state, "ExitCode", json_integer(255));
         json_object_set_new(state, "Error", json_string("the container's monitor died"));

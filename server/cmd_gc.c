@@ -5,6 +5,8 @@
  */
 #include "http.h"
 
+#include <errno.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,28 +160,45 @@ struct gc_schedule {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
+    bool reloaded;
 };
 
+/* A collection every gc.interval, counted from the last one (or the
+ * start). A reload wakes the loop, which computes the next run from the
+ * new interval at once: a shorter interval whose time has passed runs now,
+ * 0 waits for the next reload. */
 static void *schedule_loop(void *arg)
 {
     struct gc_schedule *s = arg;
+    time_t last = time(NULL);
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
-        /* the interval and policy may change with a reload */
         const struct config *cfg = atomic_load(&s->srv->cfg);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += cfg->gc.interval > 0 ? cfg->gc.interval : 3600;
-        while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
-            ;
+        int64_t interval = cfg->gc.interval;
+        s->reloaded = false;
+        if (interval <= 0) {
+            while (!s->stop && !s->reloaded)
+                pthread_cond_wait(&s->wake, &s->lock);
+            continue;
+        }
+        struct timespec until = {.tv_sec = last + (time_t)interval};
+        bool due = true;
+        while (!s->stop && !s->reloaded) {
+            if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT)
+                break;
+        }
         if (s->stop)
             break;
+        if (s->reloaded && time(NULL) < until.tv_sec)
+            due = false;   /* look at the new interval first */
+        if (!due)
+            continue;
         pthread_mutex_unlock(&s->lock);
         cfg = atomic_load(&s->srv->cfg);
         struct gc_report r;
         struct berr err = {0};
         if (cfg->gc.interval <= 0) {
-            /* turned off by a reload: look again later */
+            /* turned off by a reload just now */
         } else if (gc_run(cfg->root, s->srv->blobs, s->srv->meta, &cfg->gc, false, NULL, NULL,
                           &r, &err) == 0) {
             char line[512];
@@ -189,6 +208,7 @@ static void *schedule_loop(void *arg)
         } else {
             log_warn("gc: %s", err.msg);
         }
+        last = time(NULL);
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
@@ -197,8 +217,6 @@ static void *schedule_loop(void *arg)
 
 struct gc_schedule *gc_schedule_start(struct server *srv)
 {
-    if (atomic_load(&srv->cfg)->gc.interval <= 0)
-        return NULL;
     struct gc_schedule *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -206,10 +224,21 @@ struct gc_schedule *gc_schedule_start(struct server *srv)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     if (pthread_create(&s->thread, NULL, schedule_loop, s) != 0) {
+        log_error("gc: cannot start the schedule");
         free(s);
         return NULL;
     }
     return s;
+}
+
+void gc_schedule_reload(struct gc_schedule *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->reloaded = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void gc_schedule_stop(struct gc_schedule *s)

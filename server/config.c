@@ -7,6 +7,8 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -121,6 +123,50 @@ static int set_trusted_proxies(struct config *cfg, json_t *list, struct berr *er
     return 0;
 }
 
+int config_parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || strlen(listen) >= sizeof host)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || colon[1] == '-' || colon[1] == '+' || port < 1 || port > 65535)
+        return -1;
+    size_t hlen = (size_t)(colon - listen);
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && host[hlen - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        host[hlen - 1] = '\0';
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
+int config_validate(const struct config *cfg, struct berr *err)
+{
+    struct sockaddr_storage ss;
+    if (config_parse_listen(cfg->listen, &ss) < 0)
+        return berr_set(err, BERR_INVALID,
+                        "listen: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], a port 1-65535)",
+                        cfg->listen);
+    if (cfg->metrics_listen[0] && config_parse_listen(cfg->metrics_listen, &ss) < 0)
+        return berr_set(err, BERR_INVALID,
+                        "metrics.listen: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], a port 1-65535)",
+                        cfg->metrics_listen);
+    if (cfg->metrics_listen[0] && strcmp(cfg->metrics_listen, cfg->listen) == 0)
+        return berr_set(err, BERR_INVALID, "metrics.listen: must differ from listen (%s)",
+                        cfg->listen);
+    return 0;
+}
+
 bool config_trusted_proxy(const struct config *cfg, const char *addr)
 {
     unsigned char a[16];
@@ -149,6 +195,46 @@ bool config_trusted_proxy(const struct config *cfg, const char *addr)
         return true;
     }
     return false;
+}
+
+/* The metrics listener's own credentials: secrets of printable ASCII
+ * without spaces (what a header carries), long enough not to be guessed. */
+static int metrics_secret(json_t *v, const char *what, size_t min, char *dst, size_t len,
+                          struct berr *err)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n < min || n >= len)
+        return berr_set(err, BERR_INVALID, "%s: must be a string of %zu to %zu characters", what,
+                        min, len - 1);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~' || (min == 1 && s[i] == ':'))
+            return berr_set(err, BERR_INVALID, "%s: printable ASCII only, no spaces%s", what,
+                            min == 1 ? " or ':'" : "");
+    snprintf(dst, len, "%s", s);
+    return 0;
+}
+
+static int set_metrics_auth(struct config *cfg, json_t *metrics, struct berr *err)
+{
+    json_t *token = json_object_get(metrics, "token");
+    json_t *user = json_object_get(metrics, "username");
+    json_t *password = json_object_get(metrics, "password");
+    int rc;
+    if ((token || user || password) && !cfg->metrics_listen[0])
+        return berr_set(err, BERR_INVALID,
+                        "metrics: token, username and password are for metrics.listen, which is not set");
+    if (token && (rc = metrics_secret(token, "metrics.token", 16, cfg->metrics_token,
+                                      sizeof cfg->metrics_token, err)) < 0)
+        return rc;
+    if (!user != !password)
+        return berr_set(err, BERR_INVALID, "metrics: username and password go together");
+    if (user && ((rc = metrics_secret(user, "metrics.username", 1, cfg->metrics_user,
+                                      sizeof cfg->metrics_user, err)) < 0 ||
+                 (rc = metrics_secret(password, "metrics.password", 16, cfg->metrics_password,
+                                      sizeof cfg->metrics_password, err)) < 0))
+        return rc;
+    return 0;
 }
 
 /* Check that an object holds only the named keys. */
@@ -245,13 +331,15 @@ static int config_from_json(struct config *cfg, json_t *root, struct berr *err)
         return rc;
     json_t *metrics = json_object_get(root, "metrics");
     if (metrics) {
-        static const char *const metrics_keys[] = {"listen", NULL};
+        static const char *const metrics_keys[] = {"listen", "token", "username", "password", NULL};
         if (!json_is_object(metrics))
             return berr_set(err, BERR_INVALID, "metrics: must be an object");
         if ((rc = json_check_keys(metrics, "metrics", metrics_keys, err)) < 0 ||
             ((v = json_object_get(metrics, "listen")) &&
              (rc = set_string(cfg->metrics_listen, sizeof cfg->metrics_listen,
                               json_string_value(v), "metrics.listen", err)) < 0))
+            return rc;
+        if ((rc = set_metrics_auth(cfg, metrics, err)) < 0)
             return rc;
     }
     json_t *tls = json_object_get(root, "tls");

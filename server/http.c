@@ -18,8 +18,12 @@
  * partial file: only a verified, complete blob is ever published.
  */
 #include "http.h"
+#include "../common/version.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -408,18 +412,100 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
+/* ---- the metrics listener ------------------------------------------------ */
+
+static enum MHD_Result respond_text(struct request *rq, unsigned status, const char *text)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    return respond(rq, status, resp);
+}
+
+static bool secret_equal(const char *got, size_t got_len, const char *want)
+{
+    size_t n = strlen(want);
+    return got_len == n && CRYPTO_memcmp(got, want, n) == 0;
+}
+
+/* What Prometheus sends: `authorization: {credentials: TOKEN}` (Bearer)
+ * or `basic_auth: {username, password}`. None configured: open. */
+static bool metrics_authorized(struct request *rq)
+{
+    const struct config *cfg = rq->cfg;
+    if (!cfg->metrics_token[0] && !cfg->metrics_user[0])
+        return true;
+    const char *h = req_header(rq, "Authorization");
+    if (!h)
+        return false;
+    if (cfg->metrics_token[0] && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *t = h + 7;
+        while (*t == ' ')
+            t++;
+        return secret_equal(t, strlen(t), cfg->metrics_token);
+    }
+    if (cfg->metrics_user[0] && strncasecmp(h, "Basic ", 6) == 0) {
+        const char *b = h + 6;
+        while (*b == ' ')
+            b++;
+        size_t blen = strlen(b);
+        if (blen > 1024 || blen % 4)
+            return false;
+        unsigned char dec[800];
+        int n = EVP_DecodeBlock(dec, (const unsigned char *)b, (int)blen);
+        if (n < 0)
+            return false;
+        while (n > 0 && blen > 0 && b[--blen] == '=')
+            n--;   /* EVP_DecodeBlock counts the padding */
+        const unsigned char *colon = memchr(dec, ':', (size_t)n);
+        if (!colon)
+            return false;
+        size_t ulen = (size_t)(colon - dec);
+        bool user_ok = secret_equal((const char *)dec, ulen, cfg->metrics_user);
+        bool pass_ok = secret_equal((const char *)colon + 1, (size_t)n - ulen - 1,
+                                    cfg->metrics_password);
+        OPENSSL_cleanse(dec, sizeof dec);
+        return user_ok && pass_ok;
+    }
+    return false;
+}
+
+static enum MHD_Result respond_metrics_401(struct request *rq)
+{
+    const struct config *cfg = rq->cfg;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        strlen("401 unauthorized\n"), (void *)"401 unauthorized\n", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    if (cfg->metrics_token[0])
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"berthd metrics\"");
+    if (cfg->metrics_user[0])
+        MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"berthd metrics\"");
+    return respond(rq, 401, resp);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static enum MHD_Result route_begin(struct request *rq)
 {
     struct route *r = &rq->route;
     bool get = strcmp(rq->method, "GET") == 0 || is_head(rq);
-    /* The metrics listener answers /metrics and the health checks only. */
+    /* The metrics listener answers /metrics and the health checks only,
+     * with its own credentials (the registry's are for the registry). */
     if (rq->srv->metrics_daemon &&
         MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_DAEMON)->daemon ==
-            rq->srv->metrics_daemon &&
-        r->kind != ROUTE_METRICS && r->kind != ROUTE_HEALTH && r->kind != ROUTE_READY)
-        return respond_error(rq, 404, "NAME_UNKNOWN", "this listener serves /metrics only");
+            rq->srv->metrics_daemon) {
+        if (r->kind == ROUTE_METRICS) {
+            if (!get)
+                return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
+            return metrics_authorized(rq) ? api_metrics(rq) : respond_metrics_401(rq);
+        }
+        if (r->kind != ROUTE_HEALTH && r->kind != ROUTE_READY)
+            return respond_text(rq, 404, "404 page not found: this listener serves /metrics, "
+                                         "/healthz and /readyz\n");
+    }
     switch (r->kind) {
     case ROUTE_NONE:
         return respond_error(rq, 404, "NAME_UNKNOWN", "no such endpoint: %s", rq->path);
@@ -450,7 +536,11 @@ static enum MHD_Result route_begin(struct request *rq)
     if (r->kind == ROUTE_BASE) {
         if (!get)
             return respond_error(rq, 405, "UNSUPPORTED", "method %s not allowed", rq->method);
-        return respond(rq, 200, response_json(rq, json_object()));
+        /* the version, for whoever may use the registry (not on a 401) */
+        struct MHD_Response *resp = response_json(rq, json_object());
+        if (resp)
+            MHD_add_response_header(resp, "Berth-Version", BERTH_VERSION);
+        return respond(rq, 200, resp);
     }
     switch (r->kind) {
     case ROUTE_CATALOG: return api_catalog(rq);
@@ -719,33 +809,6 @@ static void on_signal(int sig)
     }
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || strlen(listen) >= sizeof host)
-        return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return -1;
-    size_t hlen = (size_t)(colon - listen);
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[' && host[hlen - 1] == ']') {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        host[hlen - 1] = '\0';
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
-}
-
 static int read_file(const char *path, char **out, struct berr *err)
 {
     FILE *f = fopen(path, "r");
@@ -787,7 +850,7 @@ static struct MHD_Daemon *daemon_start(struct server *srv, const char *listen, u
 {
     const struct config *cfg = atomic_load(&srv->cfg);
     struct sockaddr_storage addr;
-    if (parse_listen(listen, &addr) < 0) {
+    if (config_parse_listen(listen, &addr) < 0) {
         log_error("listen: '%s' is not ADDR:PORT", listen);
         return NULL;
     }
@@ -882,6 +945,7 @@ static void reload(struct server *srv, server_reload_fn load, void *arg, struct 
     old->auths[old->n] = atomic_exchange(&srv->auth, auth);
     old->cfgs[old->n] = (struct config *)atomic_exchange(&srv->cfg, next);
     old->n++;
+    gc_schedule_reload(srv->gc);
     log_info("configuration reloaded (auth %s)", auth ? "on" : "off");
 }
 
@@ -956,9 +1020,9 @@ int server_run(const struct config *cfg, server_reload_fn load, void *arg)
         rc = 1;
         goto out;
     }
-    struct gc_schedule *sched = gc_schedule_start(&srv);
-    log_info("berthd serving %s on %s, data in %s, %u threads, auth %s%s%s",
-             tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
+    struct gc_schedule *sched = srv.gc = gc_schedule_start(&srv);
+    log_info("berthd %s serving %s on %s, data in %s, %u threads, auth %s%s%s",
+             BERTH_VERSION, tls_cert ? "HTTPS" : "HTTP", cfg->listen, cfg->root, threads,
              !auth ? "off" : auth_token_path(auth) ? "token (with token service)" : "on",
              cfg->metrics_listen[0] ? ", metrics on " : "", cfg->metrics_listen);
 

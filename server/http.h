@@ -59,6 +59,7 @@ struct server {
     struct meta *meta;
     struct MHD_Daemon *metrics_daemon;   /* a listener for /metrics only, or NULL */
     struct proxy *proxy;                 /* pull-through cache mode, or NULL */
+    struct gc_schedule *gc;              /* the collector's schedule */
 };
 
 struct request {
@@ -174,6 +175,8 @@ void metrics_gc(const struct gc_report *r);
 /* Collections on berthd's schedule (gc.interval), in their own thread. */
 struct gc_schedule;
 struct gc_schedule *gc_schedule_start(struct server *srv);
+/* After a reload: the new gc.interval applies at once. */
+void gc_schedule_reload(struct gc_schedule *s);
 void gc_schedule_stop(struct gc_schedule *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include "../storage/storage.h"
 
 #include <jansson.h>
+#include <sys/socket.h>
 
 struct config {
     char listen[256];            /* ADDR:PORT, IPv4 or [IPv6] */
@@ -25,6 +26,11 @@ struct config {
     char tls_cert[1024];         /* PEM files; both empty: plain HTTP */
     char tls_key[1024];
     char metrics_listen[256];    /* a second listener for /metrics, or "" */
+    /* What a scraper sends to that listener: a static bearer token and/or
+     * a Basic user and password (all "": the listener is open). */
+    char metrics_token[256];
+    char metrics_user[128];
+    char metrics_password[256];
     struct gc_policy gc;
     /* Connections: a deadline for a request's headers, the idle timeout
      * after them, and caps in total and per client address (0: none). */
@@ -34,6 +40,12 @@ struct config {
     struct cidr { int family; unsigned char addr[16]; unsigned bits; } trusted_proxies[32];
     int n_trusted_proxies;
 };
+
+/* "ADDR:PORT" (IPv4 or [IPv6], port 1-65535) into a socket address. */
+int config_parse_listen(const char *listen, struct sockaddr_storage *ss);
+/* What serve would refuse once the settings are merged (flags included):
+ * check-config and serve share it, and both exit 2 on it. */
+int config_validate(const struct config *cfg, struct berr *err);
 
 /* Is the textual address `addr` inside one of cfg's trusted proxy ranges? */
 bool config_trusted_proxy(const struct config *cfg, const char *addr);

@@ -52,27 +52,61 @@ for l in User=berthd DynamicUser=no ProtectSystem=strict ReadWritePaths=/var/lib
 done
 check; grep -q '^LimitNOFILE=[0-9]' "$D/berthd.service" || fail "berthd.service sets no LimitNOFILE"
 
-# ---- the example configuration ---------------------------------------------------------
-# Its paths moved into $TMP, its addresses onto free loopback ports.
+# ---- the install, from docs/operations.md ------------------------------------------
+# The shell block of "Running it under systemd", run as written: /etc/berthd
+# and /var/lib/berthd moved into $TMP, `berthd` the binary under test,
+# $EDITOR a script that moves the example's ports, systemctl and journalctl
+# stand-ins; then berthd is started as the unit says (its User, Group,
+# UMask, WorkingDirectory and ExecStart), as the berthd user.
+. "$(dirname "$0")/lib-admin.sh"
+admin_user
 ETC=$TMP/etc
-mkdir -p "$ETC/tls" "$TMP/data"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-    -addext subjectAltName=IP:127.0.0.1 -keyout "$ETC/tls/privkey.pem" -out "$ETC/tls/fullchain.pem" 2>/dev/null ||
-    { echo "$T_NAME: openssl could not make a test certificate" >&2; exit 1; }
-printf '%s\n' admin-Dep-pw | "$BERTHD" htpasswd "$ETC/htpasswd" admin &&
-    printf '%s\n' ci-Dep-pw | "$BERTHD" htpasswd "$ETC/htpasswd" ci &&
-    printf '%s\n' dev-Dep-pw | "$BERTHD" htpasswd "$ETC/htpasswd" dev || { echo "$T_NAME: berthd htpasswd failed" >&2; exit 1; }
+DATA=$TMP/data
 PORT=$(free_port)
 REG=127.0.0.1:$PORT
 MPORT=$(free_port)
-jq --arg etc "$ETC" --arg data "$TMP/data" --arg listen "$REG" --arg mlisten "127.0.0.1:$MPORT" '
-    walk(if type == "string" then sub("^/etc/berthd"; $etc) | sub("^/var/lib/berthd"; $data) else . end)
-    | .listen = $listen | .metrics.listen = $mlisten' "$D/config.example.json" >"$ETC/config.json"
-out=$("$BERTHD" check-config --config "$ETC/config.json" 2>&1)
-expect_eq "$?" 0 "berthd check-config on the example ($out)"
+mkdir -p "$TMP/bin" "$TMP/admin"
+ln -s "$BERTHD" "$TMP/bin/berthd"
+cat >"$TMP/bin/systemctl" <<EOF
+#!/bin/sh
+echo "\$*" >>"$TMP/systemctl.calls"
+case "\$*" in
+"reload berthd") kill -HUP "\$(cat "$TMP/berthd.pid")" ;;
+esac
+EOF
+printf '#!/bin/sh\nexit 0\n' >"$TMP/bin/journalctl"
+printf '#!/bin/sh\nexec /usr/bin/systemd-sysusers "%s" "$@"\n' "$D/berthd.sysusers" >"$TMP/bin/systemd-sysusers"
+cat >"$TMP/bin/edit-config" <<EOF
+#!/bin/sh
+jq --arg etc "$ETC" --arg data "$DATA" --arg listen "$REG" --arg mlisten "127.0.0.1:$MPORT" '
+    walk(if type == "string" then sub("^/etc/berthd"; \$etc) | sub("^/var/lib/berthd"; \$data) else . end)
+    | .listen = \$listen | .metrics.listen = \$mlisten' "\$1" >"\$1.new" &&
+    cat "\$1.new" >"\$1" && rm "\$1.new"
+EOF
+chmod +x "$TMP/bin/"*
+# what the administrator brings: a certificate and its key
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/admin/privkey.pem" -out "$TMP/admin/fullchain.pem" 2>/dev/null ||
+    { echo "$T_NAME: openssl could not make a test certificate" >&2; exit 1; }
+export EDITOR=$TMP/bin/edit-config PASSWORD=admin-Dep-pw
+doc_run operations.md "Running it under systemd"
+expect_eq "$?" 0 "the install commands of operations.md, as written ($(tail -3 "$TMP/doc.out"))"
+check; grep -qx 'enable --now berthd' "$TMP/systemctl.calls" 2>/dev/null || fail "the install commands do not enable berthd"
+expect_eq "$(tail -1 "$TMP/doc.out")" "configuration ok" "the documented check-config's last line"
+for f in "$ETC/config.json" "$ETC/htpasswd" "$ETC/token-key.pem" "$ETC/tls/fullchain.pem" "$ETC/tls/privkey.pem"; do
+    expect_eq "$(stat -c '%U:%G %a' "$f" 2>/dev/null)" "root:berthd 640" "after the install commands: $f"
+    check; as_berthd cat "$f" >/dev/null 2>&1 || fail "the berthd user cannot read $f"
+done
+expect_eq "$(stat -c '%U:%G %a' "$ETC/tls" 2>/dev/null)" "root:berthd 750" "after the install commands: $ETC/tls"
 
-"$BERTHD" serve --config "$ETC/config.json" >>"$TMP/berthd.log" 2>&1 &
+# the unit's way of starting it
+unit() { sed -n "s/^$1=//p" "$D/berthd.service" | tail -1; }
+install -d -m "$(unit StateDirectoryMode)" -o "$(unit User)" -g "$(unit Group)" "$DATA"
+exec_start=$(unit ExecStart | sed -e "s|^/usr/local/bin/berthd|$BERTHD|" -e "s|/etc/berthd|$ETC|g")
+(cd "$DATA" && umask "$(unit UMask)" &&
+    exec setpriv --reuid="$(unit User)" --regid="$(unit Group)" --init-groups -- $exec_start) >>"$TMP/berthd.log" 2>&1 &
 BERTHD_PID=$!
+echo "$BERTHD_PID" >"$TMP/berthd.pid"
 at_exit "kill $BERTHD_PID; wait $BERTHD_PID"
 CA=(--cacert "$ETC/tls/fullchain.pem")
 up=
@@ -98,8 +132,21 @@ else
     expect_status 401 "GET /v2/ without a token"
     expect_eq "$(header WWW-Authenticate)" \
         'Bearer realm="https://registry.example.com:5000/auth/token",service="registry.example.com"' "the challenge"
-    check; [ -s "$ETC/token-key.pem" ] || fail "the token signing key was not created"
+    # more accounts, as operations.md says: berthd htpasswd as root, then a reload
+    for u in ci dev; do
+        n=$(grep -c 'configuration reloaded' "$TMP/berthd.log")
+        PASSWORD=$u-Dep-pw
+        doc_block operations.md "Running it under systemd" 2 | sed "s/ ci\$/ $u/" | doc_run -
+        expect_eq "$?" 0 "operations.md's commands to add $u ($(tail -3 "$TMP/doc.out"))"
+        for i in $(seq 1 100); do
+            [ "$(grep -c 'configuration reloaded' "$TMP/berthd.log")" -gt "$n" ] && break
+            sleep 0.05
+        done
+        check; [ "$(grep -c 'configuration reloaded' "$TMP/berthd.log")" -gt "$n" ] ||
+            fail "no reload after $u was added: $(tail -2 "$TMP/berthd.log")"
+    done
     T=$(token ci:ci-Dep-pw "repository:apps/web:pull,push")
+
     check; [ -n "$T" ] || fail "no token for ci"
     random_file "$TMP/blob" 4096
     d=$(sha256_of "$TMP/blob")

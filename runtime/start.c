@@ -1,0 +1,224 @@
+/*
+ * start.c - `berth start` and `berth restart`: an existing container that
+ * has stopped is started again by a new monitor, detached. Everything is
+ * rebuilt from its state.json (Config for the process; HostConfig for
+ * binds, published ports, limits, read-only root, log options, restart
+ * policy; the network it was on), so that a container runs again the way
+ * it was made: same overlay upper directory, same volumes, same ports.
+ * The user's stop mark is cleared first, so that its restart policy
+ * applies again, as docker's start does.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int rt_restart_parse(const char *s, char name[16], int *max, struct berr *err)
+{
+    *max = 0;
+    if (strcmp(s, "no") == 0 || strcmp(s, "always") == 0 || strcmp(s, "unless-stopped") == 0) {
+        snprintf(name, 16, "%s", s);
+        return 0;
+    }
+    if (strncmp(s, "on-failure", 10) == 0 && (s[10] == '\0' || s[10] == ':')) {
+        snprintf(name, 16, "on-failure");
+        if (s[10] == '\0')
+            return 0;
+        char *end;
+        long n = strtol(s + 11, &end, 10);
+        if (isdigit((unsigned char)s[11]) && !*end && n >= 0 && n <= 1000000) {
+            *max = (int)n;
+            return 0;
+        }
+        return berr_set(err, BERR_INVALID, "invalid restart policy: maximum retry count must "
+                        "be a number from 0 up: '%s'", s + 11);
+    }
+    if (strchr(s, ':') && (strncmp(s, "always:", 7) == 0 || strncmp(s, "no:", 3) == 0 ||
+                           strncmp(s, "unless-stopped:", 15) == 0))
+        return berr_set(err, BERR_INVALID, "invalid restart policy '%s': maximum retry count "
+                        "can only be used with 'on-failure'", s);
+    return berr_set(err, BERR_INVALID, "invalid restart policy '%s' (no, always, "
+                    "on-failure[:N], unless-stopped)", s);
+}
+
+/* The options a container was made with, from its state document. The
+ * strings point into `st`; volumes are allocated (free them). */
+static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *vols,
+                           struct rt_port *ports, char *restart, size_t rlen,
+                           char ***aliases, struct berr *err)
+{
+    json_t *config = json_object_get(st, "Config"), *host = json_object_get(st, "HostConfig");
+    json_t *v;
+    size_t i;
+    int rc = 0;
+    o->image = json_string_value(json_object_get(config, "Image"));
+    o->tty = json_is_true(json_object_get(config, "Tty"));
+    o->interactive = json_is_true(json_object_get(config, "OpenStdin"));
+    o->detach = true;
+    o->auto_remove = json_is_true(json_object_get(host, "AutoRemove"));
+    o->read_only = json_is_true(json_object_get(host, "ReadonlyRootfs"));
+    o->memory = json_integer_value(json_object_get(host, "Memory"));
+    o->cpu_quota = json_integer_value(json_object_get(host, "NanoCpus")) / 10000;
+    o->pids_limit = json_integer_value(json_object_get(host, "PidsLimit"));
+    const char *mode = json_string_value(json_object_get(host, "NetworkMode"));
+    o->network_host = mode && strcmp(mode, "host") == 0;
+    if (mode && strcmp(mode, "host") != 0 && strcmp(mode, "default") != 0 &&
+        strcmp(mode, "none") != 0 && strcmp(mode, "bridge") != 0) {
+        o->network = mode;
+        json_t *a = json_object_get(json_object_get(json_object_get(
+            json_object_get(st, "NetworkSettings"), "Networks"), mode), "Aliases");
+        *aliases = calloc(json_array_size(a) + 1, sizeof **aliases);
+        /* copies: joining the network replaces NetworkSettings */
+        json_array_foreach(*aliases ? a : NULL, i, v)
+            if (json_is_string(v) && ((*aliases)[o->naliases] = strdup(json_string_value(v))))
+                o->naliases++;
+        o->aliases = *aliases;
+    }
+    json_array_foreach(json_object_get(host, "Binds"), i, v) {
+        if (o->nvolumes == 64 || !json_is_string(v))
+            return berr_set(err, BERR_INVALID, "the container's HostConfig.Binds is not valid");
+        if ((rc = rt_volume_parse(json_string_value(v), &vols[o->nvolumes], err)) < 0)
+            return rc;
+        o->nvolumes++;
+    }
+    o->volumes = vols;
+    const char *key;
+    json_object_foreach(json_object_get(host, "PortBindings"), key, v) {
+        json_t *b;
+        json_array_foreach(v, i, b) {
+            char spec[128];
+            snprintf(spec, sizeof spec, "%s:%s:%.*s",
+                     json_string_value(json_object_get(b, "HostIp")) ?: "0.0.0.0",
+                     json_string_value(json_object_get(b, "HostPort")) ?: "",
+                     (int)strcspn(key, "/"), key);
+            if (o->nports == 64)
+                return berr_set(err, BERR_INVALID, "too many published ports");
+            if ((rc = rt_port_parse(spec, &ports[o->nports], err)) < 0)
+                return rc;
+            o->nports++;
+        }
+    }
+    o->ports = ports;
+    json_t *log = json_object_get(json_object_get(host, "LogConfig"), "Config");
+    const char *size = json_string_value(json_object_get(log, "max-size"));
+    const char *files = json_string_value(json_object_get(log, "max-file"));
+    char opt[80];
+    if (size && rc == 0) {
+        snprintf(opt, sizeof opt, "max-size=%s", size);
+        rc = rt_log_opt_parse(opt, o, err);
+    }
+    if (files && rc == 0) {
+        snprintf(opt, sizeof opt, "max-file=%s", files);
+        rc = rt_log_opt_parse(opt, o, err);
+    }
+    if (o->log_max_size <= 0)
+        o->log_max_size = 20 * 1000 * 1000;
+    if (o->log_max_file <= 0)
+        o->log_max_file = 5;
+    json_t *policy = json_object_get(host, "RestartPolicy");
+    const char *name = json_string_value(json_object_get(policy, "Name"));
+    json_int_t max = json_integer_value(json_object_get(policy, "MaximumRetryCount"));
+    if (name && strcmp(name, "on-failure") == 0 && max > 0)
+        snprintf(restart, rlen, "on-failure:%lld", (long long)max);
+    else
+        snprintf(restart, rlen, "%s", name ? name : "no");
+    o->restart = restart;
+    return rc;
+}
+
+static int start_one(struct berth_store *s, const char *what, struct berr *err)
+{
+    char id[RT_ID_LEN + 1];
+    json_t *st;
+    int rc = state_find(s, what, id, &st, err);
+    if (rc < 0)
+        return rc;
+    if (json_is_true(json_object_get(json_object_get(st, "State"), "Running"))) {
+        json_decref(st);
+        return 0;
+    }
+    struct rt_run_opts o = {0};
+    struct rt_volume vols[64];
+    struct rt_port ports[64];
+    char restart[64], layers_dir[4096], **aliases = NULL;
+    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st};
+    int listeners[64];
+    size_t nlisteners = 0;
+    snprintf(c.id, sizeof c.id, "%s", id);
+    state_dir(s, id, c.dir, sizeof c.dir);
+    snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
+    rc = opts_from_state(st, &o, vols, ports, restart, sizeof restart, &aliases, err);
+    json_t *layers = json_object_get(json_object_get(st, "Berth"), "Layers");
+    char **lower = calloc(json_array_size(layers) + 1, sizeof *lower);
+    if (rc == 0 && !lower)
+        rc = berr_set(err, BERR_IO, "out of memory");
+    /* held until the overlay is mounted: a prune must not take the layers */
+    if (rc == 0 && (c.pin = rt_layers_pin(s, err)) < 0)
+        rc = c.pin;
+    size_t i;
+    json_t *v;
+    json_array_foreach(rc == 0 ? layers : NULL, i, v) {
+        const char *name = json_string_value(v);
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/%s", layers_dir, name ? name : "");
+        if (!name || strchr(name, '/') || name[0] == '.' || access(dir, F_OK) != 0) {
+            rc = berr_set(err, BERR_NOTFOUND, "the container's layer %s is missing from "
+                          "the store", name ? name : "?");
+            break;
+        }
+        lower[i] = (char *)name;
+    }
+    for (size_t k = 0; rc == 0 && !o.network_host && k < o.nports; k++) {
+        rc = ports_listen(&o.ports[k], err);
+        if (rc >= 0)
+            listeners[nlisteners++] = rc, rc = 0;
+    }
+    for (size_t k = 0; rc == 0 && k < o.nvolumes; k++)
+        if (mkdir_p(o.volumes[k].host, 0755) < 0 && errno != EEXIST)
+            rc = berr_set(err, BERR_INVALID, "invalid mount config: cannot create bind source "
+                          "path %s: %s", o.volumes[k].host, strerror(errno));
+    const char *hostname = json_string_value(json_object_get(json_object_get(st, "Config"),
+                                                             "Hostname"));
+    if (rc == 0) {
+        c.root = (struct rt_rootfs){.layers = layers_dir, .lower = lower,
+                                    .nlower = json_array_size(layers), .dir = c.dir,
+                                    .hostname = hostname ? hostname : "",
+                                    .volumes = o.volumes, .nvolumes = o.nvolumes,
+                                    .read_only = o.read_only, .network_host = o.network_host};
+        c.listeners = listeners;
+        state_manual_stop(s, id, false);
+        int status;
+        rc = run_detached(&c, &status, err);
+    }
+    if (c.pin >= 0)
+        close(c.pin);
+    for (size_t k = 0; k < nlisteners; k++)
+        close(listeners[k]);
+    for (size_t k = 0; k < o.nvolumes; k++) {
+        free(vols[k].host);
+        free(vols[k].ctr);
+    }
+    for (size_t k = 0; k < o.naliases; k++)
+        free(aliases[k]);
+    free(aliases);
+    free(lower);
+    json_decref(st);
+    return rc;
+}
+
+int rt_start(struct berth_store *s, const char *what, struct berr *err)
+{
+    /* not under the containers lock: the monitor forked from here would
+     * hold it for as long as it lives */
+    int rc = rt_exe_require_sealed(err);
+    return rc < 0 ? rc : start_one(s, what, err);
+}
+
+int rt_restart(struct berth_store *s, const char *what, int timeout, struct berr *err)
+{
+    int rc = rt_stop(s, what, timeout, err);
+    return rc < 0 ? rc : rt_start(s, what, err);
+}
