@@ -35,14 +35,16 @@ static json_t *labels_of(struct compose_project *p, json_t *decl, const char *ki
     return l;
 }
 
-static int network_up(struct compose_project *p, const char *key, struct berr *err)
+/* `check`: only that an external one exists; else make a missing one. */
+static int network_up(struct compose_project *p, const char *key, bool check, struct berr *err)
 {
     json_t *decl = json_object_get(json_object_get(p->model, "networks"), key);
     const char *name = json_string_value(json_object_get(decl, "name"));
     if (!decl || !name)
         return berr_set(err, BERR_INVALID, "network %s is not declared", key);
-    if (json_is_true(json_object_get(decl, "external"))) {
-        if (!glue_network_exists(p, name))
+    bool external = json_is_true(json_object_get(decl, "external"));
+    if (check || external) {
+        if (external && !glue_network_exists(p, name))
             return berr_set(err, BERR_NOTFOUND, "network %s declared as external, but "
                             "could not be found", name);
         return 0;
@@ -56,15 +58,17 @@ static int network_up(struct compose_project *p, const char *key, struct berr *e
     return rc;
 }
 
-static int volume_up(struct compose_project *p, const char *key, struct berr *err)
+static int volume_up(struct compose_project *p, const char *key, bool check, struct berr *err)
 {
     json_t *decl = json_object_get(json_object_get(p->model, "volumes"), key);
     const char *name = json_string_value(json_object_get(decl, "name"));
     char path[4096];
     if (!decl || !name)
-        return berr_set(err, BERR_INVALID, "volume %s is not declared", key);
-    if (json_is_true(json_object_get(decl, "external"))) {
-        if (rt_volume_get(p->store, name, path, err) < 0)
+        return berr_set(err, BERR_INVALID, "volume %s is not declared in the top-level "
+                        "volumes", key);
+    bool external = json_is_true(json_object_get(decl, "external"));
+    if (check || external) {
+        if (external && rt_volume_get(p->store, name, path, err) < 0)
             return berr_set(err, BERR_NOTFOUND, "external volume \"%s\" not found", name);
         return 0;
     }
@@ -77,7 +81,9 @@ static int volume_up(struct compose_project *p, const char *key, struct berr *er
     return rc;
 }
 
-int proj_resources_up(struct compose_project *p, json_t *services, struct berr *err)
+/* Every network and named volume the services use, once each. */
+static int each_resource(struct compose_project *p, json_t *services, bool check,
+                         struct berr *err)
 {
     size_t i, j;
     json_t *name, *v;
@@ -91,7 +97,7 @@ int proj_resources_up(struct compose_project *p, json_t *services, struct berr *
             snprintf(mark, sizeof mark, "n/%s", key);
             if (rc == 0 && !json_object_get(done, mark)) {
                 json_object_set_new(done, mark, json_true());
-                rc = network_up(p, key, err);
+                rc = network_up(p, key, check, err);
             }
         }
         json_array_foreach(json_object_get(svc, "volumes"), j, v) {
@@ -103,7 +109,7 @@ int proj_resources_up(struct compose_project *p, json_t *services, struct berr *
             snprintf(mark, sizeof mark, "v/%s", src);
             if (rc == 0 && !json_object_get(done, mark)) {
                 json_object_set_new(done, mark, json_true());
-                rc = volume_up(p, src, err);
+                rc = volume_up(p, src, check, err);
             }
         }
     }
@@ -111,6 +117,12 @@ int proj_resources_up(struct compose_project *p, json_t *services, struct berr *
     return rc;
 }
 
+int proj_resources_up(struct compose_project *p, json_t *services, struct berr *err)
+{
+    /* what is missing is found before anything is made */
+    int rc = each_resource(p, services, true, err);
+    return rc < 0 ? rc : each_resource(p, services, false, err);
+}
 
 int proj_resources_down(struct compose_project *p, bool volumes, struct berr *err)
 {
