@@ -320,6 +320,27 @@ expect_match "$(cat "$TMP/attached.out")" "db-1  \| db starting" "attached outpu
 check; running shop-db-1 && fail "db still runs after the attached up was interrupted"
 expect_eq "$(grep -c . "$BERTH_ROOT/volumes/shop_data/_data/boots")" 3 "the volume's data came back"
 
+# ---- build: another project, by -f and -p -------------------------------------------
+KIT=$TMP/kit
+mkdir -p "$KIT"
+echo "hello from a build" >"$KIT/hello.txt"
+printf 'FROM cmp/bb:1\nCOPY hello.txt /hello.txt\nCMD ["cat", "/hello.txt"]\n' >"$KIT/Dockerfile"
+printf 'services:\n  hello:\n    build: .\n' >"$KIT/compose.yaml"
+bx compose -f "$KIT/compose.yaml" -p kit build
+ok "build of a service with build:"
+bx images
+expect_match "$OUT" "kit-hello +latest" "the built image is named <project>-<service>"
+bx compose -f "$KIT/compose.yaml" -p kit up
+ok "up attached, of a service that ends by itself"
+expect_eq "$OUT" "hello-1  | hello from a build" "attached output of the built service"
+expect_eq "$(label kit-hello-1 com.docker.compose.project.config_files)" "$KIT/compose.yaml" "config_files label of -f"
+expect_eq "$(label kit-hello-1 com.docker.compose.project.working_dir)" "$KIT" "working_dir of -f: the file's directory"
+bx compose -f "$KIT/compose.yaml" -p kit down --rmi local
+ok "down --rmi local"
+bx images
+check; grep -q kit-hello <<<"$OUT" && fail "down --rmi local left the built image"
+expect_eq "$(project_containers kit | grep -c .)" 0 "no container of kit after down"
+
 # ---- down -v -----------------------------------------------------------------------
 bc down -v
 ok "down -v"
