@@ -42,15 +42,20 @@ static int compose_config(struct compose_cli *cc, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"services", no_argument, NULL, 's'}, {"quiet", no_argument, NULL, 'q'},
-        {"format", required_argument, NULL, 'F'}, {0},
+        {"format", required_argument, NULL, 'F'}, {"volumes", no_argument, NULL, 'v'},
+        {"images", no_argument, NULL, 'i'}, {0},
     };
-    bool services = false, quiet = false, json = false;
+    bool services = false, quiet = false, json = false, volumes = false, images = false;
     int c;
     while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
         if (c == 's')
             services = true;
         else if (c == 'q')
             quiet = true;
+        else if (c == 'v')
+            volumes = true;
+        else if (c == 'i')
+            images = true;
         else if (c == 'F' && (strcmp(optarg, "yaml") == 0 || strcmp(optarg, "json") == 0))
             json = strcmp(optarg, "json") == 0;
         else {
@@ -60,7 +65,8 @@ static int compose_config(struct compose_cli *cc, int argc, char **argv)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: berth compose config [--services] [-q] [--format yaml|json]\n");
+        fprintf(stderr, "usage: berth compose config [--services|--volumes|--images] [-q] "
+                        "[--format yaml|json]\n");
         return 2;
     }
     json_t *p;
@@ -75,6 +81,22 @@ static int compose_config(struct compose_cli *cc, int argc, char **argv)
         json_t *s;
         json_object_foreach(json_object_get(p, "services"), name, s)
             printf("%s\n", name);
+    } else if (volumes) {
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(p, "volumes"), name, v)
+            printf("%s\n", name);
+    } else if (images) {
+        /* a service without an image is built as <project>-<service> */
+        const char *name;
+        json_t *s;
+        json_object_foreach(json_object_get(p, "services"), name, s) {
+            const char *img = json_string_value(json_object_get(s, "image"));
+            if (img)
+                printf("%s\n", img);
+            else
+                printf("%s-%s\n", json_string_value(json_object_get(p, "name")), name);
+        }
     } else if (json) {
         if (json_dumpf(p, stdout, JSON_INDENT(2)) < 0)
             rc = 1;
