@@ -324,6 +324,22 @@ bx exec par3 hostname -i
 expect_eq "$OUT" "$(ip_of par3)" "hostname -i: the container's own address (stderr: $ERR)"
 bx rm -f par1 par2 par3 par4 par5
 
+# ---- 8c. full pools and subnets ------------------------------------------------------------------
+BERTH_NETWORK_POOL=10.66.0.0/24/24 bx network create full1
+ok "create from a pool of one subnet"
+BERTH_NETWORK_POOL=10.66.0.0/24/24 refused "create from a full pool" \
+    'could not find an available, non-overlapping IPv4 address pool' network create full2
+bx network create --subnet 10.55.0.0/30 tiny
+ok "create a /30 (room for one container)"
+bx run -d --name tiny1 --network tiny rt/bb:1 sleep $LONG
+ok "the one container of a /30" && expect_eq "$(ip_of tiny1)" 10.55.0.2 "its address"
+refused "a second container on a full /30" 'no available IPv4 addresses' \
+    run -d --name tiny2 --network tiny rt/bb:1 sleep $LONG
+expect_eq "$(net_json tiny '.Containers | length')" 1 "the full network keeps its one container"
+bx rm -f tiny1 tiny2
+bx network rm full1 tiny
+ok "rm full1 tiny"
+
 # ---- 9. rm refused while in use; then nothing is left ----------------------------------------------
 refused "rm of a network in use" '^berth network rm: error while removing network: network n1 id [0-9a-f]{64} has active endpoints$' \
     network rm n1
