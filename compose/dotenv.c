@@ -64,6 +64,8 @@ static int parse(const char *buf, size_t len, const char *file, json_t *vars, js
     struct lines lines = {buf, 1};
     if (memchr(buf, '\0', len))
         return berr_set(err, BERR_INVALID, "%s: not a text file", file);
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
+        p += 3;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
             p++;

@@ -23,6 +23,9 @@ static bool needs_quotes(const char *s, size_t len)
                                         "on", "On", "ON", "off", "Off", "OFF"};
     if (len == 0)
         return true;
+    for (size_t i = 0; i < len; i++) /* "a\nb" reads better than a folded block */
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return true;
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strcmp(s, words[i]) == 0)
             return true;

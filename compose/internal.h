@@ -73,7 +73,7 @@ int interp_string(const char *s, json_t *vars, char **out, char **why);
 /* A new tree with every string value (not the keys) expanded. */
 int interp_tree(struct cctx *c, json_t *in, json_t **out);
 
-/* ---- service.c, shape.c: one file's tree in canonical shape -------------------- */
+/* ---- model.c, service.c, keys.c, shape.c: one file's tree in canonical shape ---- */
 
 /* The top level of one file, short syntaxes expanded, types checked,
  * unknown keys refused, relative paths made absolute, env_file folded.
@@ -81,7 +81,7 @@ int interp_tree(struct cctx *c, json_t *in, json_t **out);
 int model_shape(struct cctx *c, json_t *doc, json_t **out);
 int service_shape(struct cctx *c, const char *name, json_t *in, json_t **out);
 
-/* Helpers of the shapers (shape.c). */
+/* Helpers of the shapers (shape.c; durations, sizes, paths and names: units.c). */
 int sh_string(struct cctx *c, json_t *v, const char **out);       /* string only */
 int sh_scalar_str(struct cctx *c, json_t *v, json_t **out);       /* string/number/bool */
 int sh_bool(struct cctx *c, json_t *v, bool *out);                /* also "true"/"false" */
@@ -97,6 +97,17 @@ int sh_ports(struct cctx *c, json_t *v, json_t **out);
 bool port_range(const char *s, size_t len, long *lo, long *hi);
 int sh_volumes(struct cctx *c, json_t *v, json_t **out);
 bool sh_name_ok(const char *s);
+/* Refuse keys of v not in known (x- extensions pass); those in spec are
+ * the specification's, "not supported by berth". Both NULL-terminated. */
+int sh_check_keys(struct cctx *c, json_t *v, const char *const *known, const char *const *spec);
+
+/* keys.c: the structured service keys */
+int sh_build(struct cctx *c, json_t *v, json_t **out);
+int sh_depends_on(struct cctx *c, json_t *v, json_t **out);
+int sh_healthcheck(struct cctx *c, json_t *v, json_t **out);
+int sh_networks(struct cctx *c, json_t *v, json_t **out);
+int sh_limits(struct cctx *c, json_t *v, json_t **out);
+int sh_deploy(struct cctx *c, json_t *v, json_t **out);
 int shell_split(const char *s, json_t **out, const char **why);
 
 /* ---- merge.c ----------------------------------------------------------------- */

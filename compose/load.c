@@ -223,6 +223,8 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
             rc = default_files(o->workdir, files, err);
         json_decref(env);
     }
+    if (rc == 0 && json_array_size(files) == 0) /* a path that is not UTF-8 */
+        rc = berr_set(err, BERR_INVALID, "no configuration file provided: invalid file name");
     if (rc < 0)
         goto out;
     /* the project directory */
@@ -241,6 +243,12 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
         rc = berr_set(err, BERR_NOTFOUND, "project directory %s: %s", dir, strerror(errno));
         goto out;
     }
+    json_t *utf8 = json_string(projdir);
+    if (!utf8) {
+        rc = berr_set(err, BERR_INVALID, "project directory %s: the path is not UTF-8", dir);
+        goto out;
+    }
+    json_decref(utf8);
     /* variables: .env under the environment */
     json_t *env = env_vars(o->environ);
     vars = json_object();

@@ -228,6 +228,31 @@ static bool endpoint_alive(json_t *ep)
     return pid > 0 && proc_start_time(pid) == (unsigned long long)start;
 }
 
+/* Does a container still use its endpoint? Its monitor lives and it has
+ * not ended: one that has ended (or was removed) leaves as soon as its
+ * monitor gets to it, and need not be waited for. */
+static bool endpoint_in_use(struct berth_store *s, const char *id, json_t *ep)
+{
+    if (!endpoint_alive(ep))
+        return false;
+    json_t *st = state_get(s, id);
+    const char *status = st ? str(json_object_get(st, "State"), "Status") : "removed";
+    bool used = strcmp(status, "exited") != 0 && strcmp(status, "dead") != 0 &&
+                strcmp(status, "removed") != 0;
+    json_decref(st);
+    return used;
+}
+
+static size_t endpoints_in_use(struct berth_store *s, json_t *n)
+{
+    json_t *ep;
+    const char *id;
+    size_t used = 0;
+    json_object_foreach(json_object_get(n, "Endpoints"), id, ep)
+        used += endpoint_in_use(s, id, ep);
+    return used;
+}
+
 /* Drop the endpoints whose monitor is gone; true if any was. */
 static bool drop_stale(json_t *n)
 {
@@ -509,7 +534,7 @@ int rt_network_remove(struct berth_store *s, const char *what, struct berr *err)
         return -BERR_NOTFOUND;
     drop_stale(n);
     int rc = 0;
-    if (json_object_size(json_object_get(n, "Endpoints")) > 0)
+    if (endpoints_in_use(s, n) > 0)
         rc = berr_set(err, BERR_CONFLICT, "error while removing network: network %s id %s "
                       "has active endpoints", str(n, "Name"), str(n, "Id"));
     else
@@ -586,7 +611,7 @@ int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err)
     size_t i;
     json_array_foreach(all, i, n) {
         drop_stale(n);
-        if (json_object_size(json_object_get(n, "Endpoints")) == 0) {
+        if (endpoints_in_use(s, n) == 0) {
             net_destroy(s, str(n, "Id"));
             json_array_append_new(names, json_string(str(n, "Name")));
         }
@@ -655,8 +680,12 @@ static void settings_set(struct rt_container *c, json_t *n, json_t *ep)
     json_object_set_new(ns, "IPPrefixLen", json_integer(prefix));
     json_object_set_new(ns, "Gateway", json_string(gw));
     json_object_set_new(ns, "MacAddress", json_string(mac));
+    /* by name, however given: what `start` joins again, and the key of
+     * Networks */
+    json_object_set_new(json_object_get(c->state, "HostConfig"), "NetworkMode",
+                        json_string(str(n, "Name")));
     json_object_set_new(ns, "Networks", json_pack(
-        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", c->o->network, "Aliases", aliases,
+        "{s:{s:o,s:s,s:s,s:s,s:s,s:i,s:s}}", str(n, "Name"), "Aliases", aliases,
         "NetworkID", str(n, "Id"), "EndpointID", ep ? str(ep, "EndpointID") : "",
         "Gateway", gw, "IPAddress", ip, "IPPrefixLen", prefix, "MacAddress", mac));
 }

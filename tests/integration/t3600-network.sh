@@ -255,6 +255,11 @@ expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.IPPrefixLen)" 24 "Networ
 expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.Gateway)" 10.89.0.1 "Networks.n1.Gateway"
 expect_eq "$(ctr_json web1 '.NetworkSettings.Networks.n1.Aliases | join(",")')" www,api "Networks.n1.Aliases"
 expect_match "$(ctr_json web1 .NetworkSettings.Networks.n1.MacAddress)" '^02:42(:[0-9a-f]{2}){4}$' "MacAddress"
+bx run -d --name byid --network "${N1:0:10}" rt/bb:1 sleep 3601
+ok "run --network ID-PREFIX"
+expect_eq "$(ctr_json byid .HostConfig.NetworkMode)" n1 "NetworkMode: the name, whatever was given"
+expect_match "$(ctr_json byid .NetworkSettings.Networks.n1.IPAddress)" '^10\.89\.0\.' "Networks: by name"
+bx rm -f byid
 WEB1=$(ctr_json web1 .Id)
 expect_eq "$(net_json n1 ".Containers[\"$WEB1\"].Name")" web1 "network inspect: Containers[id].Name"
 expect_eq "$(net_json n1 ".Containers[\"$WEB1\"].IPv4Address")" "$IP1/24" "network inspect: IPv4Address"

@@ -243,6 +243,10 @@ bc config --format toml
 check; [ "$RC" -eq 2 ] || fail "--format toml: exit $RC"
 bc config --services
 ok "--services" && expect_eq "$OUT" "$(printf 'web\ndb')" "--services"
+bc config --volumes
+ok "--volumes" && expect_eq "$OUT" "cache" "--volumes"
+bc -p imgs config --images
+ok "--images" && expect_eq "$OUT" "$(printf 'imgs-web\npostgres:16')" "--images: built ones named <project>-<service>"
 expect_eq "$(sha256sum compose.yaml)" "$sum" "config leaves the file as it was"
 
 # ---- broken files ---------------------------------------------------------------------

@@ -416,6 +416,10 @@ static void test_dotenv(void **state)
     is_json(out, "H", "\"\"");
     is_json(out, "I", "\"$A\"");
     json_decref(out);
+    out = json_object();
+    assert_int_equal(dotenv_parse("\xEF\xBB\xBF" "BOM=1\r\nCRLF=2\r\n", 18, ".env", vars, out, &err), 0);
+    is_json(out, "", "{\"BOM\":\"1\",\"CRLF\":\"2\"}");
+    json_decref(out);
     static const struct { const char *text, *want; } bad[] = {
         {"1A=x\n", ".env: line 1: invalid variable name \"1A=x\""},
         {"A=1\nB C=2\n", ".env: line 2: invalid variable name \"B C=2\""},
