@@ -179,7 +179,7 @@ install: all
 	sed 's|/usr/local/|$(PREFIX)/|g' deploy/berthd.service >$(DESTDIR)$(UNITDIR)/berthd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/berthd.service
 	install -m 0644 deploy/berthd.sysusers $(DESTDIR)$(SYSUSERSDIR)/berthd.conf
-	install -m 0644 README.md docs/*.md deploy/config.example.json deploy/nginx.conf.example \
+	install -m 0644 README.md CHANGELOG.md docs/*.md deploy/config.example.json deploy/nginx.conf.example \
 	    $(DESTDIR)$(DOCDIR)/
 	install -m 0644 deploy/man/berth.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 deploy/man/berthd.8 $(DESTDIR)$(MANDIR)/man8/

@@ -141,11 +141,11 @@ void log_setup(enum log_level level, bool json);
 enum log_level log_level_parse(const char *s, bool *ok);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* One access-log line: request id, client address, method, path, status,
- * body bytes in and out, duration. */
-void log_request(const char *id, const char *client, const char *method, const char *path,
-                 unsigned status,
-                 uint64_t bytes_in, uint64_t bytes_out, double seconds);
+/* One access-log line: request id, client address, account ("" for none),
+ * method, path, status, body bytes in and out, duration. */
+void log_request(const char *id, const char *client, const char *account, const char *method,
+                 const char *path, unsigned status, uint64_t bytes_in, uint64_t bytes_out,
+                 double seconds);
 
 /* Copy `in` to out (size bytes, NUL-terminated) as one printable line of
  * valid UTF-8: control characters (C0, DEL, C1), bytes that are not UTF-8

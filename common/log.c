@@ -160,16 +160,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
     json_decref(obj);
 }
 
-void log_request(const char *id, const char *client, const char *method, const char *path,
-                 unsigned status, uint64_t bytes_in, uint64_t bytes_out, double seconds)
+void log_request(const char *id, const char *client, const char *account, const char *method,
+                 const char *path, unsigned status, uint64_t bytes_in, uint64_t bytes_out,
+                 double seconds)
 {
     if ((int)LOG_INFO < min_level)
         return;
     /* in text lines a space would start a new field: escaped there too */
-    char ts[40], eid[80], emethod[128], epath[4 * 1024 + 1], text[sizeof epath + 400];
+    char ts[40], eid[80], emethod[128], epath[4 * 1024 + 1], eacct[4 * 128 + 1];
+    char text[sizeof epath + sizeof eacct + 400];
     log_escape(id, eid, sizeof eid, !as_json);
     log_escape(method, emethod, sizeof emethod, !as_json);
     log_escape(path, epath, sizeof epath, !as_json);
+    log_escape(account ? account : "", eacct, sizeof eacct, !as_json);
     timestamp(ts, sizeof ts);
     json_t *obj = NULL;
     if (as_json)
@@ -178,11 +181,15 @@ void log_request(const char *id, const char *client, const char *method, const c
                         (int)status, "bytes", (json_int_t)(bytes_in + bytes_out),
                         "bytes_in", (json_int_t)bytes_in, "bytes_out", (json_int_t)bytes_out,
                         "duration", seconds);
-    if (obj)
+    if (obj) {
         json_object_set_new(obj, "client", json_string(client));
-    else
-        snprintf(text, sizeof text, "%s info  %s %s %s %u %llu %.6fs %s", ts, eid, emethod,
-                 epath, status, (unsigned long long)(bytes_in + bytes_out), seconds, client);
+        json_object_set_new(obj, "account", json_string(eacct));
+    } else {
+        /* the account last, after the client, when there is one */
+        snprintf(text, sizeof text, "%s info  %s %s %s %u %llu %.6fs %s%s%s", ts, eid, emethod,
+                 epath, status, (unsigned long long)(bytes_in + bytes_out), seconds, client,
+                 eacct[0] ? " " : "", eacct);
+    }
     emit(obj, text);
     json_decref(obj);
 }

@@ -351,10 +351,14 @@ static void handle_signal(struct monitor *m)
         struct winsize ws;
         if (m->in_src >= 0 && ioctl(m->in_src, TIOCGWINSZ, &ws) == 0)
             ioctl(m->out.fd, TIOCSWINSZ, &ws);
-    } else if (!m->exited)
-        kill(m->child, (int)si.ssi_signo);
-    else if (si.ssi_signo != SIGUSR1 && si.ssi_signo != SIGUSR2)
-        m->stop = true;   /* while waiting to restart it: it is over */
+    } else {
+        /* the monitor itself told to end (^C when attached): the
+         * container is not restarted after it */
+        if (si.ssi_signo != SIGUSR1 && si.ssi_signo != SIGUSR2)
+            m->stop = true;
+        if (!m->exited)
+            kill(m->child, (int)si.ssi_signo);
+    }
 }
 
 static void loop(struct monitor *m)

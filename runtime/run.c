@@ -603,6 +603,13 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     if (rc == 0 && (o->health_retries < 0 || o->health_interval < 0 || o->health_timeout < 0 ||
                     o->health_start_period < 0))
         rc = berr_set(err, BERR_INVALID, "health check values must not be negative");
+    const struct { const char *what; int64_t v; } durations[] = {
+        {"Interval", o->health_interval}, {"Timeout", o->health_timeout},
+        {"StartPeriod", o->health_start_period}};
+    for (size_t i = 0; rc == 0 && i < sizeof durations / sizeof *durations; i++)
+        if (durations[i].v > 0 && durations[i].v < 1000000)   /* docker's floor */
+            rc = berr_set(err, BERR_INVALID, "%s in Healthcheck cannot be less than 1ms",
+                          durations[i].what);
     if (rc == 0)
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)

@@ -788,7 +788,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         upload_remove(rq->srv->blobs, rq->upload_id);   /* a one-shot upload */
     unsigned status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 499;
     double seconds = now_seconds() - rq->started;
-    log_request(rq->id, rq->client, rq->method, rq->path, status, rq->bytes_in, rq->bytes_out, seconds);
+    log_request(rq->id, rq->client, rq->who.account, rq->method, rq->path, status, rq->bytes_in,
+                rq->bytes_out, seconds);
     metrics_request(rq->route.kind, rq->method, status, seconds, rq->bytes_in, rq->bytes_out);
     auth_result_clear(&rq->who);
     if (rq->free_state)

@@ -5,7 +5,8 @@
 # path (no query string), status, bytes and duration, in text and in JSON
 # (log.format json: every line a JSON object; access lines with time, level,
 # request_id, method, path, status, bytes, bytes_in, bytes_out, duration,
-# client; text lines end with the client address);
+# client, account; text lines end with the client address and the account,
+# if any);
 # Basic credentials (good and bad), bearer tokens (valid and bogus), and the
 # password and refresh token of token POSTs never reach the log, at level
 # debug, in either format.
@@ -64,7 +65,7 @@ check_text_line() {
     n=$(id_lines "$1" | wc -l)
     expect_eq "$n" 1 "log lines with request id $1 ($2 $3)"
     line=$(id_lines "$1" | head -1)
-    expect_match "$line" "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z info +$1 $2 $(sed 's/[][\.*^$?+(){}|/]/\\&/g' <<<"$3") $4 [0-9]+ [0-9]+(\.[0-9]+)?s 127\.0\.0\.1$" \
+    expect_match "$line" "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z info +$1 $2 $(sed 's/[][\.*^$?+(){}|/]/\\&/g' <<<"$3") $4 [0-9]+ [0-9]+(\.[0-9]+)?s 127\.0\.0\.1( [^ ]+)?$" \
         "access line of $2 $3"
 }
 while read -r id m p s b; do

@@ -273,7 +273,7 @@ done
 for f in usr/lib/libberth.so.1 usr/lib/libberth.a usr/include/berth.h \
     lib/systemd/system/berthd.service usr/lib/sysusers.d/berthd.conf \
     usr/share/doc/berth/config.example.json usr/share/doc/berth/nginx.conf.example \
-    usr/share/doc/berth/operations.md usr/share/doc/berth/configuration.md usr/share/doc/berth/README.md \
+    usr/share/doc/berth/operations.md usr/share/doc/berth/configuration.md usr/share/doc/berth/README.md usr/share/doc/berth/CHANGELOG.md \
     usr/share/man/man8/berthd.8 usr/share/man/man1/berth.1; do
     check; [ -f "$I/$f" ] || fail "make install: no $f"
 done

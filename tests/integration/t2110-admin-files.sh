@@ -175,4 +175,9 @@ ROOT=$TMP/v berthd_start
 http GET /v2/
 expect_eq "$(header Berth-Version)" "${v#berthd }" "/v2/'s Berth-Version header"
 check; grep -q "berthd ${v#berthd } serving" "$TMP/berthd.log" || fail "the start-up line has no version: $(grep serving "$TMP/berthd.log" | tail -1)"
+# the docs: the man page's synopsis and the changelog name what is there
+check; grep -q 'check\\-config' "$TOP/deploy/man/berthd.8" || fail "berthd.8 does not name check-config"
+check; grep -q '^## ' "$TOP/CHANGELOG.md" || fail "CHANGELOG.md has no release entry"
+fallback=$(sed -n 's/^#define BERTH_VERSION "\(.*\)"$/\1/p' "$TOP/common/version.h")
+check; grep -q "^## $fallback" "$TOP/CHANGELOG.md" || fail "CHANGELOG.md's entries do not name the fallback version $fallback"
 finish

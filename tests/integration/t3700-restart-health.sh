@@ -161,6 +161,14 @@ sleep 1.5
 expect_eq "$(state fast .RestartCount)" "$N" "always: no restart after stop while waiting"
 expect_eq "$(state fast .State.Restarting)" false "stopped: no longer Restarting"
 
+# attached: ^C (SIGINT to berth, passed on) ends it for good
+START=$(date +%s)
+timeout -s INT 2 "$BERTH" run --name att --restart always lt/bb:1 \
+    sh -c 'trap "exit 0" INT; while true; do sleep 0.1; done' >/dev/null 2>&1 </dev/null
+check; [ $(($(date +%s) - START)) -lt 10 ] || fail "attached: ^C did not end run --restart always"
+sleep 0.5
+expect_eq "$(state att .State.Status):$(state att .RestartCount)" exited:0 "attached: not restarted after ^C"
+
 # unless-stopped: as always without a daemon to restart
 rund --name us --restart unless-stopped lt/bb:1 sh -c 'echo up; sleep 3701'
 check; waitfor 10 is us .State.Status running || fail "unless-stopped: not running"
@@ -327,7 +335,7 @@ expect_eq "$(state st .State.ExitCode)" 137 "stop-timeout: killed"
 BEFORE=$(count_containers)
 for args in "--restart bogus" "--restart on-failure:-1" "--restart on-failure:x" \
     "--restart always:3" "--rm --restart always" "--health-retries x" "--health-retries -1" \
-    "--health-interval 5x" "--health-timeout -1s" "--stop-signal NOPE" "--stop-timeout x" \
+    "--health-interval 5x" "--health-interval 500us" "--health-timeout -1s" "--stop-signal NOPE" "--stop-timeout x" \
     "--label =v"; do
     # shellcheck disable=SC2086
     bx run -d $args lt/bb:1 true
