@@ -67,7 +67,8 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
     o->network_host = mode && strcmp(mode, "host") == 0;
     if (mode && strcmp(mode, "host") != 0 && strcmp(mode, "default") != 0 &&
         strcmp(mode, "none") != 0 && strcmp(mode, "bridge") != 0) {
-        o->network = mode;
+        /* a copy too: joining writes NetworkMode anew, freeing this string */
+        o->network = strdup(mode);
         json_t *a = json_object_get(json_object_get(json_object_get(
             json_object_get(st, "NetworkSettings"), "Networks"), mode), "Aliases");
         *aliases = calloc(json_array_size(a) + 1, sizeof **aliases);
@@ -231,6 +232,7 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     for (size_t k = 0; k < o.naliases; k++)
         free(aliases[k]);
     free(aliases);
+    free((char *)o.network);
     free(lower);
     json_decref(st);
     return rc;
