@@ -53,7 +53,8 @@ static const struct {
 
 /* The commands that start processes inside containers: they run from a
  * sealed copy of this binary (rt_exe_reexec_sealed). */
-static const char *const enter_containers[] = {"run", "exec", "build", "start", "restart"};
+static const char *const enter_containers[] = {"run", "exec", "build", "start", "restart",
+                                              "compose"};
 
 static void usage(FILE *out)
 {

@@ -60,4 +60,19 @@ int cmd_container(struct cli *g, int argc, char **argv);
 int cmd_network(struct cli *g, int argc, char **argv);
 int cmd_compose(struct cli *g, int argc, char **argv);
 
+/* compose_run.c: the compose subcommands that run a project */
+struct compose_project;
+int compose_cmd_up(struct compose_project *p, int argc, char **argv);
+int compose_cmd_down(struct compose_project *p, int argc, char **argv);
+int compose_cmd_ps(struct compose_project *p, int argc, char **argv);
+int compose_cmd_logs(struct compose_project *p, int argc, char **argv);
+int compose_cmd_start(struct compose_project *p, int argc, char **argv);
+int compose_cmd_stop(struct compose_project *p, int argc, char **argv);
+int compose_cmd_restart(struct compose_project *p, int argc, char **argv);
+int compose_cmd_exec(struct compose_project *p, int argc, char **argv);
+int compose_cmd_run(struct compose_project *p, int argc, char **argv);
+int compose_cmd_build(struct compose_project *p, int argc, char **argv);
+int compose_cmd_pull(struct compose_project *p, int argc, char **argv);
+int compose_cmd_push(struct compose_project *p, int argc, char **argv);
+
 #endif

@@ -13,9 +13,12 @@
 #include "../compose/compose.h"
 
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define COMPOSE_EXIT_BAD_FILE 15
 
@@ -109,12 +112,110 @@ static int compose_config(struct compose_cli *cc, int argc, char **argv)
     return rc;
 }
 
+/* The project's directory (the working_dir label): --project-directory,
+ * else the first file's directory, else the current one; and the files
+ * read, absolute and comma-separated (the config_files label). */
+static int project_paths(const struct compose_opts *o, char dir[PATH_MAX], char **files)
+{
+    static const char *const defaults[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
+                                           "docker-compose.yaml"};
+    char path[PATH_MAX], first[PATH_MAX];
+    size_t n = 0;
+    const char *base = o->workdir ? o->workdir : ".";
+    if (!o->workdir && o->nfiles > 0 && strcmp(o->files[0], "-") != 0) {
+        snprintf(first, sizeof first, "%s", o->files[0]);
+        base = dirname(first);
+    }
+    if (!realpath(base, dir))
+        return -1;
+    FILE *f = open_memstream(files, &n);
+    if (!f)
+        return -1;
+    for (size_t i = 0; i < o->nfiles; i++)
+        fprintf(f, "%s%s", i ? "," : "",
+                realpath(o->files[i], path) ? path : o->files[i]);
+    for (size_t i = 0; o->nfiles == 0 && i < 4; i++) {
+        char *cand;
+        if (asprintf(&cand, "%s/%s", dir, defaults[i]) < 0)
+            break;
+        bool found = access(cand, F_OK) == 0;
+        if (found)
+            fprintf(f, "%s", cand);
+        free(cand);
+        if (found)
+            break;
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Load the project, open the store, run one of compose_run.c's commands. */
+static int with_project(struct compose_cli *cc, int (*fn)(struct compose_project *, int, char **),
+                        int argc, char **argv)
+{
+    json_t *model;
+    char dir[PATH_MAX], *files = NULL;
+    int rc = compose_cli_load(cc, &model);
+    if (rc)
+        return rc;
+    if (project_paths(&cc->o, dir, &files) < 0) {
+        fprintf(stderr, "berth compose: the project directory: %m\n");
+        free(files);
+        json_decref(model);
+        return 1;
+    }
+    struct berth_store *s;
+    if (cli_store(cc->g, &s) != 0) {
+        free(files);
+        json_decref(model);
+        return 1;
+    }
+    cc->g->opts.insecure = cc->g->insecure;
+    struct compose_project p = {.model = model, .workdir = dir, .config_files = files,
+                                .store = s, .client_opts = &cc->g->opts, .out = stderr};
+    rc = fn(&p, argc, argv);
+    compose_project_close(&p);
+    berth_store_close(s);
+    free(files);
+    json_decref(model);
+    return rc;
+}
+
+#define PROJECT_COMMAND(name)                                                   \
+    static int sub_##name(struct compose_cli *cc, int argc, char **argv)       \
+    {                                                                           \
+        return with_project(cc, compose_cmd_##name, argc, argv);                \
+    }
+PROJECT_COMMAND(up)
+PROJECT_COMMAND(down)
+PROJECT_COMMAND(ps)
+PROJECT_COMMAND(logs)
+PROJECT_COMMAND(start)
+PROJECT_COMMAND(stop)
+PROJECT_COMMAND(restart)
+PROJECT_COMMAND(exec)
+PROJECT_COMMAND(run)
+PROJECT_COMMAND(build)
+PROJECT_COMMAND(pull)
+PROJECT_COMMAND(push)
+
 static const struct {
     const char *name;
     int (*run)(struct compose_cli *, int, char **);
     const char *help;
 } subcommands[] = {
     {"config", compose_config, "check the project's files and print the resolved model"},
+    {"up", sub_up, "create and start the services' containers"},
+    {"down", sub_down, "stop and remove the project's containers and networks"},
+    {"ps", sub_ps, "list the project's containers"},
+    {"logs", sub_logs, "show the services' output"},
+    {"start", sub_start, "start the services' stopped containers"},
+    {"stop", sub_stop, "stop the services' containers"},
+    {"restart", sub_restart, "restart the services' containers"},
+    {"exec", sub_exec, "run a command in a service's running container"},
+    {"run", sub_run, "run a one-off command in a new container of a service"},
+    {"build", sub_build, "build the services' images"},
+    {"pull", sub_pull, "pull the services' images"},
+    {"push", sub_push, "push the services' images"},
 };
 
 static void compose_usage(FILE *out)

@@ -76,4 +76,87 @@ int compose_duration(const char *s, int64_t *ns, struct berr *err);
 /* The model as YAML, as `compose config` prints it. */
 int compose_write_yaml(json_t *project, FILE *out, struct berr *err);
 
+/* ---- a loaded project on berth's runtime (up.c, down.c, ps.c, ...) ----------------
+ *
+ * The project's containers are found by their labels, as docker compose
+ * labels them: com.docker.compose.project, .service, .container-number,
+ * .oneoff, .config-hash (the service's model and its image ID, hashed:
+ * what decides whether `up` recreates it), .project.working_dir,
+ * .project.config_files, .depends_on, .image. Networks are
+ * <project>_<key> and volumes <project>_<key> unless named, labelled with
+ * the project too. Progress goes to `out` as docker compose prints it. */
+struct compose_project {
+    json_t *model;               /* compose_load's */
+    const char *workdir;         /* absolute; the working_dir label */
+    const char *config_files;    /* absolute, comma-separated; the config_files label */
+    struct berth_store *store;
+    struct berth_client *client; /* for pull and push; NULL: none needed yet */
+    struct berth_options *client_opts; /* to make one when needed */
+    FILE *out;                   /* progress; stderr */
+};
+void compose_project_close(struct compose_project *p);
+
+struct compose_up_opts {
+    char **services;             /* none: all */
+    size_t nservices;
+    bool detach, build, force_recreate, no_deps, no_start;
+    int timeout;                 /* stop's, for recreations; -1: the service's */
+};
+/* Networks, volumes, images, then containers in depends_on order, each
+ * after its dependencies' conditions hold. Without detach, the services'
+ * output follows, prefixed, until they all end or SIGINT/SIGTERM, and
+ * then they are stopped. */
+int compose_up(struct compose_project *p, const struct compose_up_opts *o, struct berr *err);
+
+struct compose_down_opts {
+    bool volumes, remove_orphans;
+    const char *rmi;             /* NULL, "local" or "all" */
+    int timeout;                 /* -1: each service's stop_grace_period */
+};
+int compose_down(struct compose_project *p, const struct compose_down_opts *o, struct berr *err);
+
+/* `ps`: `rows` gets the table (NAME IMAGE COMMAND SERVICE CREATED STATUS
+ * PORTS, a header first), `ids` the containers' IDs, both in service order. */
+int compose_ps(struct compose_project *p, char **services, size_t n, bool all, json_t **rows,
+               json_t **ids, struct berr *err);
+
+struct compose_logs_opts {
+    char **services;
+    size_t nservices;
+    bool follow, timestamps, no_prefix;
+    long tail;                   /* -1: all */
+};
+int compose_logs(struct compose_project *p, const struct compose_logs_opts *o, struct berr *err);
+
+enum compose_action { COMPOSE_START, COMPOSE_STOP, COMPOSE_RESTART };
+/* start/stop/restart the services' existing containers (stop: dependents
+ * first); timeout -1: each service's stop_grace_period. */
+int compose_lifecycle(struct compose_project *p, enum compose_action a, char **services,
+                      size_t n, int timeout, struct berr *err);
+
+/* The running container `index` (1: the first) of a service. */
+int compose_container_of(struct compose_project *p, const char *service, int index,
+                         char id[65], struct berr *err);
+
+struct compose_run_opts {
+    const char *service;
+    char **cmd;                  /* none: the service's command */
+    int ncmd;
+    char **env;                  /* KEY=VALUE over the service's */
+    size_t nenv;
+    const char *name, *entrypoint, *user, *workdir;
+    bool rm, detach, no_deps, tty, interactive, service_ports;
+};
+/* A one-off container of a service (labelled oneoff=True), its
+ * dependencies started first; `status` its exit status when attached. */
+int compose_run(struct compose_project *p, const struct compose_run_opts *o, int *status,
+                struct berr *err);
+
+/* build (services with build:), pull (those with image:), push (those
+ * with both). */
+int compose_build(struct compose_project *p, char **services, size_t n, bool no_cache,
+                  struct berr *err);
+int compose_pull(struct compose_project *p, char **services, size_t n, struct berr *err);
+int compose_push(struct compose_project *p, char **services, size_t n, struct berr *err);
+
 #endif

@@ -213,4 +213,18 @@ bool rt_network_exists(struct berth_store *s, const char *what);
  * names (an array; may be NULL). */
 int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err);
 
+/* ---- named volumes (<store>/volumes/<name>/_data) ----------------------------------- */
+
+/* Create (or find) a volume; `path` gets its _data directory, `created`
+ * (may be NULL) whether it was made now. Names as docker's:
+ * [a-zA-Z0-9][a-zA-Z0-9_.-]+. */
+int rt_volume_create(struct berth_store *s, const char *name, json_t *labels,
+                     char path[4096], bool *created, struct berr *err);
+/* Its _data directory, or BERR_NOTFOUND. */
+int rt_volume_get(struct berth_store *s, const char *name, char path[4096], struct berr *err);
+/* volume.json (Name, Driver, Mountpoint, CreatedAt, Labels), or NULL. */
+json_t *rt_volume_inspect(struct berth_store *s, const char *name);
+/* Refused while a container (running or not) mounts it. */
+int rt_volume_remove(struct berth_store *s, const char *name, struct berr *err);
+
 #endif
