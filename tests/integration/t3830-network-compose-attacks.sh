@@ -9,6 +9,10 @@
 #   - names with ../, slashes, control characters or 5000 characters for
 #     container_name, project, network and volume: one-line errors, nothing
 #     made;
+#   - three `up -d` of one project at once: the losers fail on the name,
+#     the winner's containers are not removed by them, and after `down` no
+#     process of the project is left (a container removed while it was
+#     being started kept running with no state);
 #   - the host's addresses, routes, links and mounts are the same at the end.
 # The store ($BERTH_ROOT) lives in $TMP; the EXIT trap removes every
 # container, network and mount made here.
@@ -167,6 +171,30 @@ check
 [ -z "$(ls "$BERTH_ROOT/volumes" 2>/dev/null)" ] || fail "hostile names made volumes: $(ls "$BERTH_ROOT/volumes")"
 bx network ls -q
 expect_eq "$OUT" "" "hostile names made no network"
+
+# ---- three `up` at once ------------------------------------------------------------
+RACE=$TMP/race
+mkdir -p "$RACE"
+cat >"$RACE/compose.yaml" <<'EOF'
+services:
+  a: {image: atk/bb:1, command: [sleep, "38301"]}
+  b: {image: atk/bb:1, command: [sleep, "38301"], depends_on: [a]}
+EOF
+for round in 1 2 3; do
+    (cd "$RACE" && for i in 1 2 3; do
+        timeout 120 "$BERTH" compose up -d </dev/null >"$TMP/race$i.log" 2>&1 &
+    done; wait)
+    for svc in a b; do
+        bx inspect "race-$svc-1"
+        check
+        [ "$(printf '%s' "$OUT" | jq -r '.[0].State.Running' 2>/dev/null)" = true ] ||
+            fail "round $round: race-$svc-1 is not running after three concurrent ups: $(cat "$TMP"/race*.log | tr '\n' ' ')"
+    done
+    bc "$RACE" down
+    ok "round $round: down"
+    sleep 0.5
+    expect_eq "$(pgrep -fc '^sleep 38301')" 0 "round $round: processes of the project left after down"
+done
 
 # ---- the host is as it was -------------------------------------------------------------
 host_state >"$TMP/host.after"
