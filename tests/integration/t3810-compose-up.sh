@@ -22,7 +22,8 @@
 # container, network and mount made here.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
+# the berth of the build berthd comes from (build-asan/ under SANITIZE=1)
+BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
 for tool in "$BERTH" jq curl timeout ss; do
     command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
@@ -83,7 +84,7 @@ project_containers() {
     done
 }
 # the services' processes (the one-off's sleep included)
-leftovers() { pgrep -f 'httpd -f -p 8080 -h /www|sleep 3131' | grep -c .; }
+leftovers() { pgrep -f 'httpd -f -p 8080 -h /www3810|sleep 3131' | grep -c .; }
 store_mounts() { grep -c " $BERTH_ROOT/containers" /proc/mounts; }
 
 # ---- the image: busybox, offline ---------------------------------------------------
@@ -108,11 +109,11 @@ cat >"$PROJ/compose.yaml" <<EOF
 services:
   db:
     image: cmp/bb:1
-    command: ["sh", "-c", "echo db starting; mkdir -p /data /www; echo \$\$RANDOM >> /data/boots; echo db-page > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "echo db starting; mkdir -p /data /www3810; echo \$\$RANDOM >> /data/boots; echo db-page > /www3810/index.html; exec httpd -f -p 8080 -h /www3810"]
     volumes:
       - data:/data
     healthcheck:
-      test: ["CMD", "test", "-f", "/www/index.html"]
+      test: ["CMD", "test", "-f", "/www3810/index.html"]
       interval: 1s
       timeout: 2s
       retries: 5
@@ -124,7 +125,7 @@ services:
     command: ["sh", "-c", "echo migrated; exit 0"]
   web:
     image: cmp/bb:1
-    command: ["sh", "-c", "echo web says \$\$GREETING; mkdir -p /www; echo web-page > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "echo web says \$\$GREETING; mkdir -p /www3810; echo web-page > /www3810/index.html; exec httpd -f -p 8080 -h /www3810"]
     environment:
       GREETING: \${GREETING:-hello}
     ports:

@@ -15,7 +15,8 @@
 #     nothing.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
+# the berth of the build berthd comes from (build-asan/ under SANITIZE=1)
+BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
 for tool in "$BERTH" jq timeout ss python3; do
     command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
