@@ -15,7 +15,7 @@
 #     labelled oneoff=True, the service's environment, deps running);
 #   - stop / start / restart; up attached (no -d): prefixed output, then
 #     SIGINT stops the services;
-#   - down: no container, network, published port, mount or monitor left,
+#   - down: no container, network, published port, mount or process left,
 #     the volume kept (its data seen again by the next up); down -v removes
 #     it;
 #   - build, push to a berthd, pull, run the pulled image, down --rmi all.
