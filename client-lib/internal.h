@@ -177,4 +177,8 @@ int store_set_name(struct berth_store *s, const char *name, const char *manifest
                    const char *media_type, uint64_t size, const char *repo_digest,
                    struct berr *err);
 
+/* certs_d.c: docker's certs.d files for the registry of an https URL
+ * (CAs unless ca_given, and a client certificate) set on h. */
+void certs_d_apply(CURL *h, const char *url, bool ca_given);
+
 #endif

@@ -590,6 +590,7 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
                         const char *authz, struct guard *g, struct berr *err)
 {
     CURL *h = easy_for_thread(c);
+    certs_d_apply(h, url, c->o.ca_file != NULL);
     struct curl_slist *hdrs = NULL;
     char line[4096];
     if (authz) {
@@ -667,6 +668,23 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
         return refuse(r, err, BERR_UNSUPPORTED,
                       "refusing to connect to the internal address %s (the registry is not at one)",
                       g->refused_ip);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+        rc == CURLE_SSL_CERTPROBLEM) {
+        /* a retry cannot fix a certificate: say where trust comes from */
+        char auth[300];
+        const char *a = url + strcspn(url, ":") + 3;
+        snprintf(auth, sizeof auth, "%.*s", (int)strcspn(a, "/?#"), a);
+        r->fatal = true;
+        if (rc == CURLE_SSL_CERTPROBLEM)
+            return berr_set(err, BERR_IO, "%s %s: the client certificate was refused (%s): "
+                            "check client.cert and client.key in /etc/docker/certs.d/%s/",
+                            r->method, url, curl_easy_strerror(rc), auth);
+        return berr_set(err, BERR_IO,
+                        "%s %s: the registry's certificate is not trusted (%s): give its CA "
+                        "with --ca FILE, or put it in /etc/docker/certs.d/%s/ca.crt or "
+                        "~/.docker/certs.d/%s/ca.crt (the directory is HOST alone for port 443)",
+                        r->method, url, curl_easy_strerror(rc), auth, auth);
+    }
     if (rc != CURLE_OK) {
         const char *why = curl_easy_strerror(rc);
         char stall[64];

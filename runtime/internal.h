@@ -148,7 +148,12 @@ struct rt_container {
     struct rt_rootfs root;
     int *listeners;          /* bound sockets, one per o->ports */
     int pin;                 /* rt_layers_pin until the overlay is mounted, or -1 */
+    int monitor_lock;        /* monitor_lock taken by whoever starts it, or -1 */
 };
+/* <dir>/monitor.lock, held (flock) by the container's monitor for as long
+ * as it lives, so that a new one (start) waits until the last is gone. A
+ * descriptor locked, or -1 when it is held (EWOULDBLOCK) or on error. */
+int monitor_lock(const char *dir);
 /* Become the container's monitor: start it, copy its output to the log
  * (and to our stdout/stderr when attached), forward signals and ports,
  * record its end. With ready_fd >= 0, report there whether it started

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -320,6 +321,7 @@ static void accept_connection(struct monitor *m, int listener, uint16_t port)
         const struct rt_run_opts *o = m->c->o;
         for (size_t i = 0; !o->network_host && i < o->nports && i < 64; i++)
             close(m->c->listeners[i]);
+        close(m->c->monitor_lock);   /* nor stand for a monitor */
         ports_relay(client, m->netns, net_address(m->c), port);
         _exit(0);
     }
@@ -657,9 +659,24 @@ static int run_once(struct monitor *m, bool attached)
     return exit_status(m->wstatus);
 }
 
+int monitor_lock(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/monitor.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status,
                 struct berr *err)
 {
+    /* a new container's (run), or handed over by start */
+    if (c->monitor_lock < 0)
+        c->monitor_lock = monitor_lock(c->dir);
     struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1,
                         .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
                         .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1},
@@ -700,6 +717,9 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
                 state_set(&m, "exited", 0, *status, msg + 1);
                 close(m.log);
                 finish(&m);
+                if (c->monitor_lock >= 0)
+                    close(c->monitor_lock);
+                c->monitor_lock = -1;
                 if (ready_fd >= 0)
                     write_all(ready_fd, msg, strlen(msg));
                 return berr_set(err, BERR_INVALID, "%s", msg + 1);
@@ -739,5 +759,8 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
     if (m.log >= 0)
         close(m.log);
     finish(&m);
+    if (c->monitor_lock >= 0)
+        close(c->monitor_lock);
+    c->monitor_lock = -1;
     return 0;
 }

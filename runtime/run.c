@@ -614,7 +614,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)
         return rc;
-    struct rt_container c = {.s = s, .o = o, .pin = -1};
+    struct rt_container c = {.s = s, .o = o, .pin = -1, .monitor_lock = -1};
     char layers_dir[4096], hostname[256];
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
     json_t *layers = json_array();

@@ -130,22 +130,48 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
     return rc;
 }
 
+static bool running(json_t *st)
+{
+    return json_is_true(json_object_get(json_object_get(st, "State"), "Running"));
+}
+
 static int start_one(struct berth_store *s, const char *what, struct berr *err)
 {
-    char id[RT_ID_LEN + 1];
+    char id[RT_ID_LEN + 1], dir[4096];
     json_t *st;
     int rc = state_find(s, what, id, &st, err);
     if (rc < 0)
         return rc;
-    if (json_is_true(json_object_get(json_object_get(st, "State"), "Running"))) {
+    /* the last monitor may still be finishing (it has recorded the end,
+     * its network and cgroup are not let go yet): wait until it is gone;
+     * one that another start made means it runs */
+    state_dir(s, id, dir, sizeof dir);
+    int lock = -1;
+    for (int tries = 0; !running(st) && (lock = monitor_lock(dir)) < 0; tries++) {
+        if (tries == 1000) {
+            json_decref(st);
+            return berr_set(err, BERR_CONFLICT, "container %s: its monitor has not ended", what);
+        }
+        usleep(20000);
         json_decref(st);
-        return 0;
+        if (!(st = state_get(s, id)))
+            return berr_set(err, BERR_NOTFOUND, "No such container: %s", what);
+    }
+    if (lock >= 0) {   /* no monitor: what it last recorded is what is */
+        json_decref(st);
+        st = state_get(s, id);
+    }
+    if (!st || running(st)) {
+        if (lock >= 0)
+            close(lock);
+        json_decref(st);
+        return st ? 0 : berr_set(err, BERR_NOTFOUND, "No such container: %s", what);
     }
     struct rt_run_opts o = {0};
     struct rt_volume vols[64];
     struct rt_port ports[64];
     char restart[64], layers_dir[4096], **aliases = NULL;
-    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st};
+    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock};
     int listeners[64];
     size_t nlisteners = 0;
     snprintf(c.id, sizeof c.id, "%s", id);
@@ -196,6 +222,7 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     }
     if (c.pin >= 0)
         close(c.pin);
+    close(lock);   /* the monitor forked has it now */
     for (size_t k = 0; k < nlisteners; k++)
         close(listeners[k]);
     for (size_t k = 0; k < o.nvolumes; k++) {

@@ -120,11 +120,11 @@ NEW=$(tail -n +$((LOG0 + 1)) "$TMP/berthd.log")
 check; grep -q 'failed login for u1 from 198.51.100.7' <<<"$NEW" \
     || fail "the failed-login line names the forwarded address: $(grep -m1 'failed login' <<<"$NEW")"
 check; grep -q 'failed login.* from 127.0.0.1' <<<"$NEW" && fail "a failed-login line names the proxy"
-check; grep -Eq ' GET /v2/ 429 [0-9]+ [0-9.]+s 198\.51\.100\.7$' <<<"$NEW" \
+check; grep -Eq ' GET /v2/ 429 [0-9]+ [0-9.]+s 198\.51\.100\.7( [^ ]+)?$' <<<"$NEW" \
     || fail "the access line names the forwarded address: $(grep -m1 ' GET /v2/ 429' <<<"$NEW")"
-check; grep -Eq ' GET /v2/ 200 [0-9]+ [0-9.]+s 2001:db8::8$' <<<"$NEW" \
+check; grep -Eq ' GET /v2/ 200 [0-9]+ [0-9.]+s 2001:db8::8( [^ ]+)?$' <<<"$NEW" \
     || fail "the access line names the IPv6 forwarded address"
-check; grep -Eq ' GET /v2/ 200 [0-9]+ [0-9.]+s 127\.0\.0\.2$' <<<"$NEW" \
+check; grep -Eq ' GET /v2/ 200 [0-9]+ [0-9.]+s 127\.0\.0\.2( [^ ]+)?$' <<<"$NEW" \
     || fail "the access line of an untrusted peer names the peer"
 auth_down
 

@@ -104,7 +104,7 @@ fetch() {
 web() {
     local name=$1 text=$2
     shift 2
-    bx run -d --name "$name" "$@" rt/bb:1 sh -c "mkdir -p /t3600www && echo $text >/t3600www/index.html && exec httpd -f -p 80 -h /t3600www"
+    bx run -d --name "$name" "$@" rt/bb:1 sh -c "mkdir -p $WWW && echo $text >$WWW/index.html && exec httpd -f -p 80 -h $WWW"
     ok "run -d $name" || return 1
 }
 hosts_of() { timeout 20 "$BERTH" exec "$1" cat /etc/hosts 2>/dev/null; }
@@ -112,6 +112,10 @@ has_host() { hosts_of "$1" | grep -qw -- "$2"; }
 lacks_host() { ! hosts_of "$1" | grep -qw -- "$2"; }
 
 HOST_BEFORE=$(host_net)
+# names of this run's own, to tell its processes from any other's
+TAG=$((RANDOM % 9000 + 1000))
+WWW=/t3600www$TAG
+LONG=36$TAG
 
 # ---- the image ---------------------------------------------------------------------
 R=$TMP/rootfs
@@ -220,7 +224,7 @@ bx run --rm --network none rt/bb:1 ip -o link
 expect_eq "$(awk '{ print $2 }' <<<"$OUT" | tr '\n' ' ')" "lo: " "--network none: only lo"
 
 # ---- 5. hosts files follow joins and leaves ---------------------------------------------------
-bx run -d --name watcher --network n1 rt/bb:1 sleep 3601
+bx run -d --name watcher --network n1 rt/bb:1 sleep $LONG
 ok "run -d watcher"
 check; has_host watcher web1 || fail "watcher's hosts lacks web1: $(hosts_of watcher)"
 check; has_host watcher www || fail "watcher's hosts lacks www"
@@ -237,10 +241,32 @@ expect_eq "$(ctr_json late .NetworkSettings.IPAddress)" "" "a stopped container 
 expect_eq "$(ctr_json late .HostConfig.NetworkMode)" n1 "a stopped container keeps its NetworkMode"
 bx rm -f late
 
+# ---- 5b. start and restart policies join the network again ---------------------------------------
+web again from-again --network n1 --network-alias again-alias
+bx stop -t 1 again
+ok "stop again"
+check; waitfor 5 lacks_host watcher again-alias || fail "a stopped container stays in the hosts files"
+bx start again
+ok "start again"
+expect_match "$(ip_of again)" '^10\.89\.0\.' "a started container has an address again"
+check; waitfor 5 has_host watcher again-alias || fail "start: the alias is not back in the hosts files"
+bx exec watcher timeout 5 wget -q -O- http://again-alias/
+expect_eq "$OUT" from-again "start: reachable by its alias again"
+bx rm -f again
+bx run -d --name flap --network n1 --network-alias flapper --restart always rt/bb:1 sh -c 'sleep 1; exit 3'
+ok "run -d --restart always on n1"
+check; waitfor 10 sh -c "[ \"\$(timeout 20 '$BERTH' inspect flap | jq '.[0].RestartCount')\" -ge 1 ]" ||
+    fail "the container was not restarted"
+check; waitfor 5 has_host watcher flapper || fail "a restarted container is not in the hosts files"
+check; waitfor 5 sh -c "timeout 20 '$BERTH' inspect flap | jq -r '.[0].NetworkSettings.IPAddress' | grep -q '^10\.89\.0\.'" ||
+    fail "a restarted container has no address"
+bx rm -f flap
+check; waitfor 5 lacks_host watcher flapper || fail "a removed container stays in the hosts files"
+
 # ---- 6. published ports to a container on a network -----------------------------------------
 PORT=$(free_port)
 bx run -d --name pub --network n1 -p "127.0.0.1:$PORT:80" rt/bb:1 \
-    sh -c 'mkdir -p /t3600www && echo from-pub >/t3600www/index.html && exec httpd -f -p "$(hostname -i):80" -h /t3600www'
+    sh -c "mkdir -p $WWW && echo from-pub >$WWW/index.html && exec httpd -f -p \"\$(hostname -i):80\" -h $WWW"
 ok "run -d -p on n1"
 check; waitfor 5 curl -sf "http://127.0.0.1:$PORT/" || fail "nothing answers on the published port"
 expect_eq "$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")" from-pub \
@@ -255,7 +281,7 @@ expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.IPPrefixLen)" 24 "Networ
 expect_eq "$(ctr_json web1 .NetworkSettings.Networks.n1.Gateway)" 10.89.0.1 "Networks.n1.Gateway"
 expect_eq "$(ctr_json web1 '.NetworkSettings.Networks.n1.Aliases | join(",")')" www,api "Networks.n1.Aliases"
 expect_match "$(ctr_json web1 .NetworkSettings.Networks.n1.MacAddress)" '^02:42(:[0-9a-f]{2}){4}$' "MacAddress"
-bx run -d --name byid --network "${N1:0:10}" rt/bb:1 sleep 3601
+bx run -d --name byid --network "${N1:0:10}" rt/bb:1 sleep $LONG
 ok "run --network ID-PREFIX"
 expect_eq "$(ctr_json byid .HostConfig.NetworkMode)" n1 "NetworkMode: the name, whatever was given"
 expect_match "$(ctr_json byid .NetworkSettings.Networks.n1.IPAddress)" '^10\.89\.0\.' "Networks: by name"
@@ -266,26 +292,26 @@ expect_eq "$(net_json n1 ".Containers[\"$WEB1\"].IPv4Address")" "$IP1/24" "netwo
 expect_eq "$(net_json n1 '.Containers | length')" 3 "network inspect: three containers on n1"
 
 # ---- 8. addresses are freed -----------------------------------------------------------------------
-bx run -d --name k1 --network n2 rt/bb:1 sleep 3601
+bx run -d --name k1 --network n2 rt/bb:1 sleep $LONG
 K1=$(ip_of k1)
 expect_eq "$K1" 10.99.5.2 "the first container on n2 gets .2"
 bx kill k1
 ok "kill k1"
 check; waitfor 5 sh -c "[ \"\$(timeout 20 '$BERTH' network inspect n2 | jq '.[0].Containers | length')\" = 0 ]" ||
     fail "a killed container stays on its network"
-bx run -d --name k2 --network n2 rt/bb:1 sleep 3601
+bx run -d --name k2 --network n2 rt/bb:1 sleep $LONG
 expect_eq "$(ip_of k2)" "$K1" "a killed container's address is given again"
 MON=$(ctr_json k2 .Berth.MonitorPid)
 kill -KILL "$MON" 2>/dev/null
 check; waitfor 5 sh -c "! kill -0 $MON" || fail "the monitor did not die"
 expect_eq "$(net_json n2 '.Containers | length')" 0 "a dead monitor's endpoint is dropped"
-bx run -d --name k3 --network n2 rt/bb:1 sleep 3601
+bx run -d --name k3 --network n2 rt/bb:1 sleep $LONG
 expect_eq "$(ip_of k3)" "$K1" "a dead monitor's address is given again"
 bx rm -f k1 k2 k3
 
 # ---- 8b. containers joining at once get addresses of their own ----------------------------------
 for i in 1 2 3 4 5; do
-    timeout 60 "$BERTH" run -d --name "par$i" --network n2 rt/bb:1 sleep 3601 >/dev/null 2>&1 &
+    timeout 60 "$BERTH" run -d --name "par$i" --network n2 rt/bb:1 sleep $LONG >/dev/null 2>&1 &
 done
 wait
 PAR=$(for i in 1 2 3 4 5; do ip_of "par$i"; done | sort)
@@ -297,6 +323,22 @@ check; waitfor 5 sh -c "timeout 20 '$BERTH' exec par1 cat /etc/hosts | grep -c '
 bx exec par3 hostname -i
 expect_eq "$OUT" "$(ip_of par3)" "hostname -i: the container's own address (stderr: $ERR)"
 bx rm -f par1 par2 par3 par4 par5
+
+# ---- 8c. full pools and subnets ------------------------------------------------------------------
+BERTH_NETWORK_POOL=10.66.0.0/24/24 bx network create full1
+ok "create from a pool of one subnet"
+BERTH_NETWORK_POOL=10.66.0.0/24/24 refused "create from a full pool" \
+    'could not find an available, non-overlapping IPv4 address pool' network create full2
+bx network create --subnet 10.55.0.0/30 tiny
+ok "create a /30 (room for one container)"
+bx run -d --name tiny1 --network tiny rt/bb:1 sleep $LONG
+ok "the one container of a /30" && expect_eq "$(ip_of tiny1)" 10.55.0.2 "its address"
+refused "a second container on a full /30" 'no available IPv4 addresses' \
+    run -d --name tiny2 --network tiny rt/bb:1 sleep $LONG
+expect_eq "$(net_json tiny '.Containers | length')" 1 "the full network keeps its one container"
+bx rm -f tiny1 tiny2
+bx network rm full1 tiny
+ok "rm full1 tiny"
 
 # ---- 9. rm refused while in use; then nothing is left ----------------------------------------------
 refused "rm of a network in use" '^berth network rm: error while removing network: network n1 id [0-9a-f]{64} has active endpoints$' \
@@ -318,7 +360,7 @@ ok "network prune -f" && expect_eq "$OUT" $'Deleted Networks:\nn3\nn4' "prune li
 expect_eq "$(net_names)" "" "no network left"
 expect_eq "$(ls -A "$BERTH_ROOT/networks" | grep -v '^lock$')" "" "no network directory left"
 check; ! grep -q "$TMP" /proc/self/mountinfo || fail "mounts left: $(grep "$TMP" /proc/self/mountinfo)"
-LEFT=$(pgrep -af "h /t3600www|sleep 3601" | grep -v pgrep)
+LEFT=$(pgrep -af "h $WWW|sleep $LONG" | grep -v pgrep)
 check; [ -z "$LEFT" ] || fail "processes left: $LEFT"
 
 # ---- 10. compose's use: labels, create, rm -------------------------------------------------------

@@ -210,6 +210,33 @@ check; [ "$RC" -ne 0 ] || fail "start of an unknown container succeeded"
 one_line "start of an unknown container" 'No such container: no-such-container'
 bx restart no-such-container
 check; [ "$RC" -ne 0 ] || fail "restart of an unknown container succeeded"
+# two starts at once: one process
+rund --name twice lt/bb:1 sh -c 'echo started; sleep 3701'
+bx stop -t 0 twice
+ok "stop twice"
+timeout 30 "$BERTH" start twice >/dev/null 2>&1 &
+timeout 30 "$BERTH" start twice >/dev/null 2>&1 &
+wait
+sleep 0.5
+expect_eq "$(logs_count twice started)" 2 "two starts at once start it once"
+expect_eq "$(state twice .State.Status)" running "two starts at once: running"
+# a state.json that points outside the store is refused by start
+bx stop -t 0 twice
+ok "stop twice again"
+SJ=$BERTH_ROOT/containers/$(state twice .Id)/state.json
+cp "$SJ" "$TMP/state.saved"
+jq '.Berth.Layers[0] = "../../../../etc"' "$TMP/state.saved" >"$SJ"
+bx start twice
+check; [ "$RC" -ne 0 ] || fail "start with a layer outside the store succeeded"
+one_line "start with a bad layer" 'layer .* is missing'
+jq '.HostConfig.Binds = ["relative:/x"]' "$TMP/state.saved" >"$SJ"
+bx start twice
+check; [ "$RC" -ne 0 ] || fail "start with a bad bind succeeded"
+one_line "start with a bad bind" 'invalid volume specification'
+cp "$TMP/state.saved" "$SJ"
+bx start twice
+ok "start with its state restored"
+
 # start keeps the restart policy; the user's stop mark is cleared
 bx start al
 ok "start of a stopped always container"
@@ -260,11 +287,17 @@ bx exec hp touch /tmp/ok
 check; waitfor 10 is hp .State.Health.Status healthy || fail "health: healthy again after a pass"
 expect_eq "$(state hp .State.Health.FailingStreak)" 0 "health: a pass resets FailingStreak"
 
-# Retries: not unhealthy after fewer failures
-rund --name hr --health-cmd false --health-interval 300ms --health-retries 4 lt/bb:1 sleep 3701
-check; waitfor 10 is hr .State.Health.FailingStreak 2 || fail "retries: no failures counted"
-expect_eq "$(state hr .State.Health.Status)" starting "retries: 2 of 4 failures is not unhealthy yet"
+# Retries: not unhealthy after fewer failures (streak and status read at once)
+rund --name hr --health-cmd false --health-interval 700ms --health-retries 4 lt/bb:1 sleep 3701
+streak_seen() {
+    SEEN=$(state hr '.State.Health | "\(.FailingStreak) \(.Status)"')
+    case $SEEN in 1\ *|2\ *|3\ *) return 0 ;; esac
+    return 1
+}
+check; waitfor 10 streak_seen || fail "retries: no failures counted ($SEEN)"
+expect_match "$SEEN" '^[123] starting$' "retries: fewer than 4 failures is not unhealthy yet"
 check; waitfor 10 is hr .State.Health.Status unhealthy || fail "retries: never unhealthy"
+check; [ "$(state hr .State.Health.FailingStreak)" -ge 4 ] || fail "retries: unhealthy before 4 failures"
 
 # start period: failures inside it do not count
 rund --name hs --health-cmd false --health-interval 200ms --health-retries 1 \
