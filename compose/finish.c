@@ -116,7 +116,12 @@ static int finish_service(struct fin *f, json_t *p, const char *name, json_t *s)
     return 0;
 }
 
-static void finish_resources(json_t *p, const char *kind, const char *project)
+/* The runtime takes network names up to 128 characters (volumes 200):
+ * a longer one, given or made of project and key, is refused here, before
+ * `up` has made anything, rather than cut short or half made. */
+#define RESOURCE_NAME_MAX 128
+
+static int finish_resources(struct cctx *c, json_t *p, const char *kind, const char *project)
 {
     json_t *defs = json_object_get(p, kind), *d;
     const char *key;
@@ -134,8 +139,18 @@ static void finish_resources(json_t *p, const char *kind, const char *project)
                 snprintf(n, sizeof n, "%s_%s", project, key);
             json_object_set_new(d, "name", json_string(n));
         }
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (!name || strlen(name) > RESOURCE_NAME_MAX) {
+            size_t keep = cc_key(c, kind);
+            cc_key(c, key);
+            int rc = cc_fail(c, "the name \"%.40s...\" is longer than %d characters",
+                             name ?: "", RESOURCE_NAME_MAX);
+            cc_pop(c, keep);
+            return rc;
+        }
         json_object_set_new(d, "external", json_boolean(external));
     }
+    return 0;
 }
 
 int model_finish(struct cctx *c, json_t *p, const char *name, json_t *trees, json_t *files)
@@ -148,8 +163,9 @@ int model_finish(struct cctx *c, json_t *p, const char *name, json_t *trees, jso
         json_object_set_new(p, "services", json_object());
     if (json_object_size(json_object_get(p, "services")) > COMPOSE_SERVICES_MAX)
         return cc_fail(c, "services: more than %d services", COMPOSE_SERVICES_MAX);
-    finish_resources(p, "networks", name);
-    finish_resources(p, "volumes", name);
+    int frc = finish_resources(c, p, "networks", name);
+    if (frc < 0 || (frc = finish_resources(c, p, "volumes", name)) < 0)
+        return frc;
     json_object_foreach(json_object_get(p, "services"), key, s) {
         int rc = finish_service(&f, p, key, s);
         if (rc < 0)

@@ -29,6 +29,21 @@ int glue_network_exists(struct compose_project *p, const char *name)
     return rt_network_exists(p->store, name);
 }
 
+/* The project label of an existing network: a copy for the caller to free,
+ * NULL when it has none or does not exist. */
+char *glue_network_project(struct compose_project *p, const char *name)
+{
+    json_t *doc = NULL;
+    struct berr e = {0};
+    if (rt_network_inspect(p->store, name, &doc, &e) < 0)
+        return NULL;
+    const char *proj = json_string_value(json_object_get(json_object_get(doc, "Labels"),
+                                                         LABEL_PROJECT));
+    char *out = proj ? strdup(proj) : NULL;
+    json_decref(doc);
+    return out;
+}
+
 int glue_network_remove(struct compose_project *p, const char *name, struct berr *err)
 {
     return rt_network_remove(p->store, name, err);

@@ -95,6 +95,7 @@ const char *proj_volume_name(struct compose_project *p, const char *key);
 int glue_network_ensure(struct compose_project *p, const char *name, json_t *labels,
                         bool *created, struct berr *err);
 int glue_network_exists(struct compose_project *p, const char *name);
+char *glue_network_project(struct compose_project *p, const char *name);
 int glue_network_remove(struct compose_project *p, const char *name, struct berr *err);
 /* The rest of svc_opts (labels, network, restart, health, stop) onto so->o. */
 int glue_run_opts(struct svc_opts *so, struct berr *err);

@@ -3,11 +3,16 @@
  * one (the model names it <project>_<key> unless `name:` says otherwise)
  * is made when a service that uses it comes up, labelled with the project
  * and its key, and removed by `down` (volumes only with -v). External
- * ones are never made or removed: they must exist.
+ * ones are never made or removed: they must exist. One that already exists
+ * without this project's label (another project's, or made by hand) is
+ * used with a warning, as docker compose does, and never removed by this
+ * project's `down`: a compose file that names another project's network
+ * or volume cannot take it away.
  */
 #include "project.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *proj_network_name(struct compose_project *p, const char *key)
@@ -35,6 +40,31 @@ static json_t *labels_of(struct compose_project *p, json_t *decl, const char *ki
     return l;
 }
 
+static bool network_ours(struct compose_project *p, const char *name)
+{
+    char *proj = glue_network_project(p, name);
+    bool ours = proj && strcmp(proj, proj_name(p)) == 0;
+    free(proj);
+    return ours;
+}
+
+static bool volume_ours(struct compose_project *p, const char *name)
+{
+    json_t *info = rt_volume_inspect(p->store, name);
+    const char *proj = json_string_value(json_object_get(json_object_get(info, "Labels"),
+                                                         LABEL_PROJECT));
+    bool ours = proj && strcmp(proj, proj_name(p)) == 0;
+    json_decref(info);
+    return ours;
+}
+
+static void not_ours(struct compose_project *p, const char *kind, const char *name)
+{
+    fprintf(p->out ?: stderr, "WARNING: a %s with name %s exists but was not created for "
+            "project \"%s\"; set `external: true` to use an existing %s\n", kind, name,
+            proj_name(p), kind);
+}
+
 /* `check`: only that an external one exists; else make a missing one. */
 static int network_up(struct compose_project *p, const char *key, bool check, struct berr *err)
 {
@@ -49,6 +79,8 @@ static int network_up(struct compose_project *p, const char *key, bool check, st
                             "could not be found", name);
         return 0;
     }
+    if (glue_network_exists(p, name) && !network_ours(p, name))
+        not_ours(p, "network", name);
     json_t *labels = labels_of(p, decl, LABEL_NETWORK, key);
     bool created = false;
     int rc = glue_network_ensure(p, name, labels, &created, err);
@@ -72,6 +104,8 @@ static int volume_up(struct compose_project *p, const char *key, bool check, str
             return berr_set(err, BERR_NOTFOUND, "external volume \"%s\" not found", name);
         return 0;
     }
+    if (rt_volume_get(p->store, name, path, &(struct berr){0}) == 0 && !volume_ours(p, name))
+        not_ours(p, "volume", name);
     json_t *labels = labels_of(p, decl, LABEL_VOLUME, key);
     bool created = false;
     int rc = rt_volume_create(p->store, name, labels, path, &created, err);
@@ -133,7 +167,7 @@ int proj_resources_down(struct compose_project *p, bool volumes, struct berr *er
         const char *name = json_string_value(json_object_get(decl, "name"));
         struct berr e = {0};
         if (!name || json_is_true(json_object_get(decl, "external")) ||
-            !glue_network_exists(p, name))
+            !glue_network_exists(p, name) || !network_ours(p, name))
             continue;
         proj_progress(p, "Network", name, "Removing");
         if (glue_network_remove(p, name, &e) < 0) {
@@ -152,7 +186,8 @@ int proj_resources_down(struct compose_project *p, bool volumes, struct berr *er
     json_t *names = json_array();
     json_object_foreach(json_object_get(p->model, "volumes"), key, decl)
         if (!json_is_true(json_object_get(decl, "external")) &&
-            json_object_get(decl, "name"))
+            json_is_string(json_object_get(decl, "name")) &&
+            volume_ours(p, json_string_value(json_object_get(decl, "name"))))
             json_array_append(names, json_object_get(decl, "name"));
     DIR *d = opendir(dir);
     struct dirent *e;

@@ -1,0 +1,175 @@
+#!/bin/bash
+# t3830-network-compose-attacks: a hostile compose file and hostile
+# containers against berth's networks and `berth compose`. Needs root.
+#
+#   - a compose file that names another project's network and volume
+#     (`name: shop_default`, `name: shop_data`): its `up` warns, its
+#     `down -v` removes neither, and the other project starts again with
+#     its data;
+#   - names with ../, slashes, control characters or 5000 characters for
+#     container_name, project, network and volume: one-line errors, nothing
+#     made;
+#   - the host's addresses, routes, links and mounts are the same at the end.
+# The store ($BERTH_ROOT) lives in $TMP; the EXIT trap removes every
+# container, network and mount made here.
+. "$(dirname "$0")/../lib.sh"
+
+BERTH=${BERTH:-build/berth}
+case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
+for tool in "$BERTH" jq timeout ip; do
+    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
+BUSYBOX=/bin/busybox
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
+
+export HOME=$TMP/home BERTH_ROOT=$TMP/store
+mkdir -p "$HOME" "$TMP/san"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
+fi
+at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done;
+         for _n in $(timeout 20 "$BERTH" network ls -q 2>/dev/null); do timeout 20 "$BERTH" network rm "$_n"; done;
+         grep -o " $BERTH_ROOT[^ ]*" /proc/mounts | sort -r | while read -r _m; do umount -l "$_m"; done'
+
+# other tests may mount under /tmp meanwhile: the host here is everything else
+host_state() { ip -o addr; ip route; ip -o link | sed 's/ state [A-Z]*//'; nft list ruleset 2>/dev/null; grep -v " /tmp/" /proc/mounts; }
+host_state >"$TMP/host.before"
+
+# bx ARGS...: run berth (stdin /dev/null); $RC, $OUT (stdout), $ERR (stderr).
+bx() {
+    timeout 120 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
+    RC=$?
+    OUT=$(cat "$TMP/bx.out")
+    ERR=$(cat "$TMP/bx.err")
+}
+# bc DIR ARGS...: berth compose in a project's directory.
+bc() {
+    local d=$PWD
+    cd "$1" || return
+    shift
+    bx compose "$@"
+    cd "$d" || return
+}
+ok() {
+    check
+    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -5 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
+}
+rc_fails() {
+    check
+    { [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "$1: expected a failure, got exit $RC (stdout: $OUT)"
+}
+one_line() {
+    check
+    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected a one-line error, got: $ERR"
+}
+
+# ---- the image: busybox, offline ---------------------------------------------------
+R=$TMP/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/tmp"
+cp "$BUSYBOX" "$R/bin/busybox"
+for c in sh ls echo cat true env sleep id test mkdir grep kill ip head yes; do
+    ln -s busybox "$R/bin/$c"
+done
+chmod 1777 "$R/tmp"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\n' >"$R/etc/group"
+tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
+bx import "$TMP/rootfs.tar" atk/bb:1
+ok "berth import of the busybox rootfs" || finish
+
+# ---- another project's network and volume, named by a hostile compose file -------------
+SHOP=$TMP/shop EVIL=$TMP/evil
+mkdir -p "$SHOP" "$EVIL"
+cat >"$SHOP/compose.yaml" <<'EOF'
+services:
+  db:
+    image: atk/bb:1
+    command: [sh, -c, "test -f /data/f || echo precious > /data/f; exec sleep 3830"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+EOF
+cat >"$EVIL/compose.yaml" <<'EOF'
+services:
+  x:
+    image: atk/bb:1
+    command: [sleep, "1"]
+    networks: [n]
+networks:
+  n: {name: shop_default}
+volumes:
+  v: {name: shop_data}
+EOF
+bc "$SHOP" up -d
+ok "shop: up -d"
+bc "$SHOP" stop
+ok "shop: stop"
+bc "$EVIL" up -d
+ok "evil: up -d on shop's network"
+expect_match "$ERR" "WARNING: a network with name shop_default exists but was not created for project \"evil\"" \
+    "evil's up warns of shop's network"
+bc "$EVIL" down -v
+ok "evil: down -v"
+bx network inspect shop_default
+ok "shop's network is still there after evil's down"
+bc "$SHOP" start
+ok "shop: start again after evil's down"
+bc "$SHOP" exec -T db cat /data/f
+expect_eq "$OUT" precious "shop's data after evil's down -v"
+# shop down keeps its volume; evil's down -v must not take it then either
+bc "$SHOP" down
+ok "shop: down"
+bc "$EVIL" down -v
+ok "evil: down -v with shop down"
+check
+[ -d "$BERTH_ROOT/volumes/shop_data/_data" ] || fail "evil's down -v removed shop's volume shop_data"
+bc "$SHOP" up -d
+ok "shop: up -d again"
+bc "$SHOP" exec -T db cat /data/f
+expect_eq "$OUT" precious "shop's data after evil's down -v with shop down"
+bc "$SHOP" down -v
+ok "shop: down -v"
+check
+[ ! -e "$BERTH_ROOT/volumes/shop_data" ] || fail "shop's own down -v left shop_data"
+
+# ---- hostile names --------------------------------------------------------------------
+NAMES=$TMP/names
+mkdir -p "$NAMES"
+LONG=$(head -c 5000 /dev/zero | tr '\0' x)
+i=0
+for doc in \
+    'services: {a: {image: atk/bb:1, container_name: "../../x"}}' \
+    'services: {a: {image: atk/bb:1, container_name: "a/b"}}' \
+    "services: {a: {image: atk/bb:1, container_name: \"$LONG\"}}" \
+    'services: {a: {image: atk/bb:1, container_name: "a\nb"}}' \
+    $'name: "../../evil"\nservices: {a: {image: atk/bb:1}}' \
+    $'name: "a\\x01b"\nservices: {a: {image: atk/bb:1}}' \
+    $'services: {a: {image: atk/bb:1, networks: ["../n"]}}\nnetworks: {"../n": {}}' \
+    $'services: {a: {image: atk/bb:1, networks: [n]}}\nnetworks: {n: {name: "../../n"}}' \
+    $'services: {a: {image: atk/bb:1, networks: [n]}}\nnetworks: {n: {name: "n\\tx"}}' \
+    $'services: {a: {image: atk/bb:1, volumes: ["v:/v"]}}\nvolumes: {v: {name: "../../v"}}' \
+    $'services: {a: {image: atk/bb:1, volumes: ["v:/v"]}}\nvolumes: {v: {name: "/etc"}}' \
+    "services: {a: {image: atk/bb:1, volumes: [\"v:/v\"]}}
+volumes: {v: {name: \"$LONG\"}}"; do
+    i=$((i + 1))
+    printf '%s\n' "$doc" >"$NAMES/compose.yaml"
+    bc "$NAMES" up -d
+    rc_fails "hostile name $i"
+    one_line "hostile name $i"
+    bx ps -aq
+    expect_eq "$OUT" "" "hostile name $i: no container made"
+done
+check
+[ -z "$(ls "$BERTH_ROOT/volumes" 2>/dev/null)" ] || fail "hostile names made volumes: $(ls "$BERTH_ROOT/volumes")"
+bx network ls -q
+expect_eq "$OUT" "" "hostile names made no network"
+
+# ---- the host is as it was -------------------------------------------------------------
+host_state >"$TMP/host.after"
+check
+diff "$TMP/host.before" "$TMP/host.after" >&2 || fail "the host's addresses, routes, links or mounts changed"
+finish
