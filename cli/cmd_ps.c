@@ -12,31 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t parse_time(const char *s)
-{
-    struct tm tm = {0};
-    return s && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
-}
-
-/* "5 seconds", "About a minute", "3 hours": docker's durations. */
-static void human_duration(int64_t d, char *out, size_t len)
-{
-    if (d < 1)
-        snprintf(out, len, "Less than a second");
-    else if (d < 60)
-        snprintf(out, len, "%lld second%s", (long long)d, d == 1 ? "" : "s");
-    else if (d < 120)
-        snprintf(out, len, "About a minute");
-    else if (d < 3600)
-        snprintf(out, len, "%lld minutes", (long long)(d / 60));
-    else if (d < 7200)
-        snprintf(out, len, "About an hour");
-    else if (d < 2 * 86400)
-        snprintf(out, len, "%lld hours", (long long)(d / 3600));
-    else
-        snprintf(out, len, "%lld days", (long long)(d / 86400));
-}
-
 struct ps {
     json_t *rows;
     bool quiet, no_trunc;
@@ -50,62 +25,13 @@ static int ps_row(void *arg, json_t *c)
         printf("%.*s\n", p->no_trunc ? 64 : 12, id);
         return 0;
     }
-    json_t *st = json_object_get(c, "State"), *a;
-    char cmd[4096], shown[64], created[80], status[160], ago[64], ports[1024] = "";
-    /* display only: a command line too long for cmd is cut, as ps shows it cut */
-    size_t n = 0;
-    buf_appendf(cmd, sizeof cmd, &n, "%s", json_string_value(json_object_get(c, "Path")));
-    size_t i;
-    json_array_foreach(json_object_get(c, "Args"), i, a)
-        buf_appendf(cmd, sizeof cmd, &n, " %s", json_string_value(a));
-    if (!p->no_trunc && strlen(cmd) > 20)
-        snprintf(shown, sizeof shown, "\"%.19s…\"", cmd);
-    else
-        snprintf(shown, sizeof shown, "\"%.60s\"", cmd);
-    int64_t now = (int64_t)time(NULL);
-    human_duration(now - parse_time(json_string_value(json_object_get(c, "Created"))), ago,
-                   sizeof ago);
-    snprintf(created, sizeof created, "%s ago", ago);
-    const char *s = json_string_value(json_object_get(st, "Status"));
-    const char *health = json_string_value(json_object_get(json_object_get(st, "Health"),
-                                                           "Status"));
-    if (strcmp(s, "running") == 0) {
-        human_duration(now - parse_time(json_string_value(json_object_get(st, "StartedAt"))),
-                       ago, sizeof ago);
-        snprintf(status, sizeof status, "Up %s%s%s%s", ago,
-                 !health ? "" : strcmp(health, "starting") == 0 ? " (health: " : " (",
-                 health ? health : "", health ? ")" : "");
-    } else if (strcmp(s, "restarting") == 0) {
-        human_duration(now - parse_time(json_string_value(json_object_get(st, "FinishedAt"))),
-                       ago, sizeof ago);
-        snprintf(status, sizeof status, "Restarting (%lld) %s ago",
-                 (long long)json_integer_value(json_object_get(st, "ExitCode")), ago);
-    } else if (strcmp(s, "exited") == 0) {
-        /* no end time when the monitor died before it could record one */
-        int64_t end = parse_time(json_string_value(json_object_get(st, "FinishedAt")));
-        human_duration(now - end, ago + 1, sizeof ago - 1);
-        ago[0] = ' ';
-        snprintf(status, sizeof status, "Exited (%lld)%s%s",
-                 (long long)json_integer_value(json_object_get(st, "ExitCode")),
-                 end > 0 ? ago : "", end > 0 ? " ago" : "");
-    } else
-        snprintf(status, sizeof status, "Created");
-    const char *key;
-    json_t *binds;
-    size_t pl = 0;
-    json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"), key,
-                        binds) {
-        json_t *b;
-        json_array_foreach(binds, i, b)
-            buf_appendf(ports, sizeof ports, &pl, "%s%s:%s->%s", pl ? ", " : "",
-                        json_string_value(json_object_get(b, "HostIp")),
-                        json_string_value(json_object_get(b, "HostPort")), key);
-    }
+    struct rt_summary t;
+    rt_summary(c, p->no_trunc, &t);
     char short_id[65];
     snprintf(short_id, sizeof short_id, "%.*s", p->no_trunc ? 64 : 12, id);
     json_array_append_new(p->rows, json_pack("[s,s,s,s,s,s,s]", short_id,
-        json_string_value(json_object_get(json_object_get(c, "Config"), "Image")), shown,
-        created, status, ports, json_string_value(json_object_get(c, "Name")) + 1));
+        json_string_value(json_object_get(json_object_get(c, "Config"), "Image")), t.command,
+        t.created, t.status, t.ports, json_string_value(json_object_get(c, "Name")) + 1));
     return 0;
 }
 

@@ -111,6 +111,15 @@ typedef int (*rt_container_fn)(void *arg, json_t *state);
 int rt_list(struct berth_store *s, bool all, rt_container_fn each, void *arg,
             struct berr *err);
 
+/* A container (its state document) as `ps` shows it, in docker's words:
+ * the command ("\"sh -c 'sleep 1…\"", cut unless `full`), "5 minutes
+ * ago", "Up 2 hours (healthy)" / "Exited (0) 3 seconds ago" / ..., and
+ * "0.0.0.0:8080->80/tcp, ...". */
+struct rt_summary {
+    char command[80], created[80], status[200], ports[1024];
+};
+void rt_summary(json_t *state, bool full, struct rt_summary *out);
+
 /* "TERM", "SIGTERM" (any case) or "15": the signal number, or -1. */
 int rt_signal_parse(const char *s);
 int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err);

@@ -15,9 +15,10 @@
 #     labelled oneoff=True, the service's environment, deps running);
 #   - stop / start / restart; up attached (no -d): prefixed output, then
 #     SIGINT stops the services;
-#   - down: no container, network, published port, mount or monitor left,
+#   - down: no container, network, published port, mount or process left,
 #     the volume kept (its data seen again by the next up); down -v removes
-#     it.
+#     it;
+#   - build, push to a berthd, pull, run the pulled image, down --rmi all.
 # The store ($BERTH_ROOT) lives in $TMP; the EXIT trap removes every
 # container, network and mount made here.
 . "$(dirname "$0")/../lib.sh"
@@ -341,6 +342,26 @@ ok "down --rmi local"
 bx images
 check; grep -q kit-hello <<<"$OUT" && fail "down --rmi local left the built image"
 expect_eq "$(project_containers kit | grep -c .)" 0 "no container of kit after down"
+
+# ---- push and pull through a berthd ------------------------------------------------
+berthd_start
+printf 'services:\n  hello:\n    build: .\n    image: %s/kit/hello:1\n  base:\n    image: %s/kit/hello:1\n' \
+    "$REG" "$REG" >"$KIT/registry.yaml"
+bx --insecure "$REG" compose -f "$KIT/registry.yaml" -p reg build
+ok "build of an image: with build:"
+bx --insecure "$REG" compose -f "$KIT/registry.yaml" -p reg push
+ok "push"
+expect_match "$(curl -fsS "http://$REG/v2/kit/hello/tags/list")" '"1"' "the pushed tag is in the registry"
+bx rmi "$REG/kit/hello:1"
+ok "rmi of the pushed image"
+bx --insecure "$REG" compose -f "$KIT/registry.yaml" -p reg pull
+ok "pull"
+bx --insecure "$REG" compose -f "$KIT/registry.yaml" -p reg run --rm -T --no-deps base
+ok "run of the pulled image" && expect_eq "$OUT" "hello from a build" "the pulled image runs"
+bx --insecure "$REG" compose -f "$KIT/registry.yaml" -p reg down --rmi all
+ok "down --rmi all"
+bx images
+check; grep -q "kit/hello" <<<"$OUT" && fail "down --rmi all left the image"
 
 # ---- down -v -----------------------------------------------------------------------
 bc down -v
