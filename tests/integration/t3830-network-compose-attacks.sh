@@ -6,6 +6,8 @@
 #     (`name: shop_default`, `name: shop_data`): its `up` warns, its
 #     `down -v` removes neither, and the other project starts again with
 #     its data;
+#   - a compose file whose container_name is another project's container:
+#     its up fails on the name and leaves that container running;
 #   - names with ../, slashes, control characters or 5000 characters for
 #     container_name, project, network and volume: one-line errors, nothing
 #     made;
@@ -135,6 +137,20 @@ bc "$SHOP" up -d
 ok "shop: up -d again"
 bc "$SHOP" exec -T db cat /data/f
 expect_eq "$OUT" precious "shop's data after evil's down -v with shop down"
+# a compose file whose container_name is shop's container: its up fails on
+# the name, and must not remove shop's container as its own failed one
+mkdir -p "$TMP/thief"
+printf 'services:\n  x: {image: atk/bb:1, container_name: shop-db-1, command: [sleep, "1"]}\n' \
+    >"$TMP/thief/compose.yaml"
+bc "$TMP/thief" up -d
+rc_fails "thief: up -d with shop's container name"
+expect_match "$ERR" "already in use" "thief: the name conflict is the error"
+bx inspect shop-db-1
+ok "shop's container is still there after thief's failed up"
+check
+[ "$(printf '%s' "$OUT" | jq -r '.[0].State.Running' 2>/dev/null)" = true ] ||
+    fail "shop's container is no longer running after thief's failed up"
+bc "$TMP/thief" down
 bc "$SHOP" down -v
 ok "shop: down -v"
 check
