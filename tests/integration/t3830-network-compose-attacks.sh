@@ -216,4 +216,8 @@ done
 host_state >"$TMP/host.after"
 check
 diff "$TMP/host.before" "$TMP/host.after" >&2 || fail "the host's addresses, routes, links or mounts changed"
+check
+if ls "$TMP/san"/* >/dev/null 2>&1; then
+    fail "sanitizer reports: $(head -20 "$TMP"/san/* | tr '\n' ' ')"
+fi
 finish
