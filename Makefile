@@ -95,7 +95,7 @@ $(BUILD)/version.stamp: FORCE
 FORCE:
 
 $(BUILD)/libberthcore.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # the web UI, built into berthd (server/api_ui.c serves it under /ui/)
 UI_FILES    = $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg))
@@ -113,22 +113,22 @@ $(BUILD)/berthd: $(SERVER_OBJ) $(BUILD)/ui_files.o $(BUILD)/libberthcore.a $(BUI
 
 # libberth: the client library (one public header, client-lib/berth.h)
 $(BUILD)/libberth.a: $(CLIENT_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libberth.so: $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libberth.so.1 -o $@ $^ $(pkglibs) $(LDLIBS)
 
 # the container runtime, a library of berth's
 $(BUILD)/libberthrt.a: $(RUNTIME_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # the image builder (build, commit), a library of berth's over the runtime
 $(BUILD)/libberthbuild.a: $(BUILDER_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # compose, a library of berth's over the builder and the runtime
 $(BUILD)/libberthcompose.a: $(COMPOSE_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberthcompose.a $(BUILD)/libberthbuild.a $(BUILD)/libberthrt.a $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(pkglibs) $(LDLIBS)

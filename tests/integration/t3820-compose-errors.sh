@@ -14,49 +14,8 @@
 #     container, starts nothing that depends on it; down then leaves
 #     nothing.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-compose.sh"
 
-# the berth of the build berthd comes from (build-asan/ under SANITIZE=1)
-BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq timeout ss python3; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san"
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done;
-         for _n in $(timeout 20 "$BERTH" network ls -q 2>/dev/null); do timeout 20 "$BERTH" network rm "$_n"; done;
-         grep -o " $BERTH_ROOT[^ ]*" /proc/mounts | sort -r | while read -r _m; do umount -l "$_m"; done'
-
-bx() {
-    timeout 120 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-}
-bc() {
-    local d=$PWD
-    cd "$PROJ" || return
-    bx compose "$@"
-    cd "$d" || return
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -5 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-rc_fails() {
-    check
-    { [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "$1: expected a failure, got exit $RC (stdout: $OUT)"
-}
 one_line() {
     check
     [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
@@ -72,14 +31,6 @@ nothing_made() {
     expect_eq "$(n_volumes)" 0 "$1: volumes"
 }
 cid() { timeout 20 "$BERTH" inspect "$1" 2>/dev/null | jq -r '.[0].Id // empty'; }
-
-R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc" "$R/tmp"
-cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh echo cat true false sleep httpd test; do ln -s busybox "$R/bin/$c"; done
-tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
-bx import "$TMP/rootfs.tar" cmp/bb:1
-ok "berth import of the busybox rootfs" || finish
 
 PROJ=$TMP/app
 mkdir -p "$PROJ"

@@ -18,7 +18,8 @@
 # container, network, published port or process.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
+# the berth of the build berthd comes from (build-asan/ under SANITIZE=1)
+BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
 for tool in "$BERTH" "$BERTHD" curl jq ss timeout; do
     command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
