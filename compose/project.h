@@ -58,7 +58,7 @@ void proj_log_tail(struct compose_project *p, const char *id, int lines);
 struct svc_opts {
     struct rt_run_opts o;
     json_t *hold;                /* owns every string the options point at */
-    char **env, **cmd, **labels, **aliases, **health;
+    char **env, **cmd, **labels, **aliases, **health, **expose;
     size_t nlabels, naliases;
     struct rt_volume *volumes;
     struct rt_port *ports;
