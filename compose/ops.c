@@ -69,7 +69,9 @@ int compose_lifecycle(struct compose_project *p, enum compose_action a, char **s
                 continue;
             proj_progress(p, "Container", ctr_name(c), "Starting");
             if ((rc = glue_start(p, id, err)) < 0) {
-                berr_set(err, -rc, "service %s failed to start: %s", svc, err->msg);
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                berr_set(err, -rc, "service %s failed to start: %s", svc, msg);
                 proj_log_tail(p, id, 20);
                 break;
             }

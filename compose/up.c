@@ -224,6 +224,7 @@ int up_create(struct compose_project *p, const char *service, const struct svc_i
         return rc;
     int st = 0;
     proj_progress(p, "Container", id->name, "Starting");
+    cid[0] = '\0';
     rc = rt_run(p->store, &so->o, cid, status ? status : &st, err);
     if (rc < 0) {
         struct berr e = {0};
@@ -232,9 +233,14 @@ int up_create(struct compose_project *p, const char *service, const struct svc_i
         snprintf(msg, sizeof msg, "%s", err->msg);
         berr_set(err, -rc, "service %s failed to start: %s", service, msg);
         proj_progress(p, "Container", id->name, "Error");
-        if (rt_inspect(p->store, id->name, &state, &e) == 0) {
-            proj_log_tail(p, json_string_value(json_object_get(state, "Id")), 20);
-            rt_remove(p->store, json_string_value(json_object_get(state, "Id")), true, &e);
+        /* only the container this call made: the name may be held by
+         * another's (a concurrent `up` made it first) */
+        if (cid[0] && rt_inspect(p->store, id->name, &state, &e) == 0) {
+            const char *made = json_string_value(json_object_get(state, "Id"));
+            if (made && strcmp(made, cid) == 0) {
+                proj_log_tail(p, made, 20);
+                rt_remove(p->store, made, true, &e);
+            }
             json_decref(state);
         }
         return rc;
@@ -291,7 +297,9 @@ static int up_service(struct compose_project *p, const struct compose_up_opts *o
         else if (!o->no_start) {
             proj_progress(p, "Container", ctr_name(c), "Starting");
             if ((rc = glue_start(p, id, err)) < 0) {
-                berr_set(err, -rc, "service %s failed to start: %s", service, err->msg);
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                berr_set(err, -rc, "service %s failed to start: %s", service, msg);
                 proj_log_tail(p, id, 20);
             } else
                 proj_progress(p, "Container", ctr_name(c), "Started");

@@ -126,6 +126,20 @@ int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *e
     return rc;
 }
 
+/* Whether a monitor holds the container's monitor.lock: it does from the
+ * moment it starts, before state.json says Running. */
+static bool monitor_alive(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/monitor.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
 int rt_remove(struct berth_store *s, const char *what, bool force, struct berr *err)
 {
     char id[RT_ID_LEN + 1], dir[4096];
@@ -133,6 +147,18 @@ int rt_remove(struct berth_store *s, const char *what, bool force, struct berr *
     int rc = state_find(s, what, id, &st, err);
     if (rc < 0)
         return rc;
+    /* A container still being started (its monitor alive, not yet Running):
+     * removing its directory now would leave its process running with no
+     * state to stop it by. Wait until it runs or its monitor is gone. */
+    state_dir(s, id, dir, sizeof dir);
+    for (int waited = 0; !running(st) && monitor_alive(dir) && waited < 10000; waited += 20) {
+        usleep(20000);
+        json_t *now = state_get(s, id);
+        if (!now)
+            break;
+        json_decref(st);
+        st = now;
+    }
     if (running(st) && !force) {
         json_decref(st);
         return berr_set(err, BERR_CONFLICT, "You cannot remove a running container %s. Stop "

@@ -6,9 +6,15 @@
 #     (`name: shop_default`, `name: shop_data`): its `up` warns, its
 #     `down -v` removes neither, and the other project starts again with
 #     its data;
+#   - a compose file whose container_name is another project's container:
+#     its up fails on the name and leaves that container running;
 #   - names with ../, slashes, control characters or 5000 characters for
 #     container_name, project, network and volume: one-line errors, nothing
 #     made;
+#   - three `up -d` of one project at once: the losers fail on the name,
+#     the winner's containers are not removed by them, and after `down` no
+#     process of the project is left (a container removed while it was
+#     being started kept running with no state);
 #   - the host's addresses, routes, links and mounts are the same at the end.
 # The store ($BERTH_ROOT) lives in $TMP; the EXIT trap removes every
 # container, network and mount made here.
@@ -131,6 +137,20 @@ bc "$SHOP" up -d
 ok "shop: up -d again"
 bc "$SHOP" exec -T db cat /data/f
 expect_eq "$OUT" precious "shop's data after evil's down -v with shop down"
+# a compose file whose container_name is shop's container: its up fails on
+# the name, and must not remove shop's container as its own failed one
+mkdir -p "$TMP/thief"
+printf 'services:\n  x: {image: atk/bb:1, container_name: shop-db-1, command: [sleep, "1"]}\n' \
+    >"$TMP/thief/compose.yaml"
+bc "$TMP/thief" up -d
+rc_fails "thief: up -d with shop's container name"
+expect_match "$ERR" "already in use" "thief: the name conflict is the error"
+bx inspect shop-db-1
+ok "shop's container is still there after thief's failed up"
+check
+[ "$(printf '%s' "$OUT" | jq -r '.[0].State.Running' 2>/dev/null)" = true ] ||
+    fail "shop's container is no longer running after thief's failed up"
+bc "$TMP/thief" down
 bc "$SHOP" down -v
 ok "shop: down -v"
 check
@@ -168,8 +188,40 @@ check
 bx network ls -q
 expect_eq "$OUT" "" "hostile names made no network"
 
+# ---- three `up` at once ------------------------------------------------------------
+RACE=$TMP/race
+mkdir -p "$RACE"
+# a number of this run's own, so that no other run's process is counted
+NAP=$((3830000 + $$ % 100000))
+# whatever this test left running, found by that number, even with its store gone
+at_exit 'for _p in $(pgrep -fx "sleep $NAP"); do kill -9 "$_p"; done'
+cat >"$RACE/compose.yaml" <<EOF
+services:
+  a: {image: atk/bb:1, command: [sleep, "$NAP"]}
+  b: {image: atk/bb:1, command: [sleep, "$NAP"], depends_on: [a]}
+EOF
+for round in 1 2 3; do
+    (cd "$RACE" && for i in 1 2 3; do
+        timeout 120 "$BERTH" compose up -d </dev/null >"$TMP/race$i.log" 2>&1 &
+    done; wait)
+    for svc in a b; do
+        bx inspect "race-$svc-1"
+        check
+        [ "$(printf '%s' "$OUT" | jq -r '.[0].State.Running' 2>/dev/null)" = true ] ||
+            fail "round $round: race-$svc-1 is not running after three concurrent ups: $(cat "$TMP"/race*.log | tr '\n' ' ')"
+    done
+    bc "$RACE" down
+    ok "round $round: down"
+    sleep 0.5
+    expect_eq "$(pgrep -fxc "sleep $NAP")" 0 "round $round: processes of the project left after down"
+done
+
 # ---- the host is as it was -------------------------------------------------------------
 host_state >"$TMP/host.after"
 check
 diff "$TMP/host.before" "$TMP/host.after" >&2 || fail "the host's addresses, routes, links or mounts changed"
+check
+if ls "$TMP/san"/* >/dev/null 2>&1; then
+    fail "sanitizer reports: $(head -20 "$TMP"/san/* | tr '\n' ' ')"
+fi
 finish
