@@ -105,7 +105,7 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
        O_LOGOPT, O_ALIAS, O_RESTART, O_STOPSIG, O_STOPTIME, O_HCMD, O_HINT, O_HTIME, O_HRETRY,
-       O_HSTART, O_NOHC };
+       O_HSTART, O_NOHC, O_EXPOSE };
 
 /* A whole number for --stop-timeout, --health-retries. */
 static int int_arg(const char *name, const char *s, int min, int *v, struct berr *err)
@@ -145,9 +145,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"health-timeout", required_argument, NULL, O_HTIME},
         {"health-retries", required_argument, NULL, O_HRETRY},
         {"health-start-period", required_argument, NULL, O_HSTART},
-        {"no-healthcheck", no_argument, NULL, O_NOHC}, {0},
+        {"no-healthcheck", no_argument, NULL, O_NOHC},
+        {"expose", required_argument, NULL, O_EXPOSE}, {0},
     };
-    char *labels[256], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
+    char *labels[256], *expose[256], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
     int max;
     struct rt_run_opts o = {0};
     char *aliases[64];
@@ -211,6 +212,12 @@ int cmd_run(struct cli *g, int argc, char **argv)
                                                : 0;
             labels[o.nlabels++] = optarg;
             o.labels = labels;
+            break;
+        case O_EXPOSE:
+            bad = o.nexpose == 256 ? berr_set(&err, BERR_INVALID, "too many ports to expose")
+                                   : rt_expose_check(optarg, &err);
+            expose[o.nexpose++] = optarg;
+            o.expose = expose;
             break;
         case O_STOPSIG:
             o.stop_signal = optarg;

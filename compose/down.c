@@ -46,7 +46,7 @@ int compose_down(struct compose_project *p, const struct compose_down_opts *o, s
                                           : proj_stop_timeout(proj_service(p, svc ?: ""));
             if (ctr_running(c)) {
                 proj_progress(p, "Container", ctr_name(c), "Stopping");
-                proj_stop(p, id, timeout, &e);
+                rt_stop(p->store, id, timeout, &e);
                 proj_progress(p, "Container", ctr_name(c), "Stopped");
             }
             proj_progress(p, "Container", ctr_name(c), "Removing");

@@ -44,7 +44,7 @@ int compose_lifecycle(struct compose_project *p, enum compose_action a, char **s
             if (!ctr_running(c))
                 continue;
             proj_progress(p, "Container", ctr_name(c), "Stopping");
-            if (proj_stop(p, json_string_value(json_object_get(c, "Id")),
+            if (rt_stop(p->store, json_string_value(json_object_get(c, "Id")),
                         timeout >= 0 ? timeout : proj_stop_timeout(proj_service(p, svc)),
                         &e) < 0 && rc == 0) {
                 *err = e;

@@ -6,7 +6,6 @@
  */
 #include "project.h"
 
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,44 +188,6 @@ void proj_log_tail(struct compose_project *p, const char *id, int lines)
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
-}
-
-/* Is the process with this pid and start time (in clock ticks) alive? */
-static bool process_alive(pid_t pid, long long start)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'), state = 0;
-    long long st = -1;
-    /* after the command's ')': state, then 18 fields before starttime */
-    if (p && sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                           "%*s %*s %*s %lld", &state, &st) == 2)
-        return state != 'Z' && state != 'X' && (start <= 0 || st == start);
-    return false;
-}
-
-int proj_stop(struct compose_project *p, const char *id, int timeout, struct berr *err)
-{
-    json_t *state;
-    if (rt_inspect(p->store, id, &state, err) < 0)
-        return -err->code;
-    json_t *b = json_object_get(state, "Berth");
-    pid_t pid = (pid_t)json_integer_value(json_object_get(b, "MonitorPid"));
-    long long start = (long long)json_integer_value(json_object_get(b, "MonitorStart"));
-    json_decref(state);
-    int rc = rt_stop(p->store, id, timeout, err);
-    /* the monitor records the end and lets go of the container's ports,
-     * mounts and address after its process is gone: what comes next (rm,
-     * start) waits for that */
-    for (int i = 0; rc == 0 && pid > 0 && i < 200 && process_alive(pid, start); i++)
-        poll(NULL, 0, 50);
-    return rc;
 }
 
 void compose_project_close(struct compose_project *p)

@@ -45,8 +45,6 @@ bool ctr_running(json_t *state);
 int proj_config_hash(json_t *service, const char *image_id, char out[65]);
 /* A registry client, made the first time it is needed. */
 int proj_client(struct compose_project *p, struct berr *err);
-/* rt_stop, and then until the container's monitor has finished with it. */
-int proj_stop(struct compose_project *p, const char *id, int timeout, struct berr *err);
 /* A service's stop timeout in seconds: its stop_grace_period, else 10. */
 int proj_stop_timeout(json_t *service);
 /* " Container NAME  WHAT" lines, as docker compose prints progress. */
@@ -60,7 +58,7 @@ void proj_log_tail(struct compose_project *p, const char *id, int lines);
 struct svc_opts {
     struct rt_run_opts o;
     json_t *hold;                /* owns every string the options point at */
-    char **env, **cmd, **labels, **aliases, **health;
+    char **env, **cmd, **labels, **aliases, **health, **expose;
     size_t nlabels, naliases;
     struct rt_volume *volumes;
     struct rt_port *ports;

@@ -219,6 +219,27 @@ static void depends_label(struct compose_project *p, struct svc_opts *so, json_t
     add_label(so, LABEL_DEPENDS, buf);
 }
 
+/* expose:, and the ports given without a host port: ExposedPorts only. */
+static int exposed(struct svc_opts *so, json_t *svc)
+{
+    json_t *expose = json_object_get(svc, "expose"), *ports = json_object_get(svc, "ports"), *v;
+    so->expose = calloc(json_array_size(expose) + json_array_size(ports) + 1, sizeof *so->expose);
+    if (!so->expose)
+        return -BERR_IO;
+    size_t i;
+    json_array_foreach(expose, i, v)
+        so->expose[so->o.nexpose++] = (char *)json_string_value(v);
+    json_array_foreach(ports, i, v) {
+        const char *pub = json_string_value(json_object_get(v, "published"));
+        const char *proto = json_string_value(json_object_get(v, "protocol"));
+        if (!pub || !*pub)
+            so->expose[so->o.nexpose++] = (char *)keep(so, "%lld/%s",
+                (long long)json_integer_value(json_object_get(v, "target")), proto ? proto : "tcp");
+    }
+    so->o.expose = so->expose;
+    return 0;
+}
+
 int svc_opts_build(struct compose_project *p, json_t *svc, const struct svc_identity *id,
                    struct svc_opts *so, struct berr *err)
 {
@@ -254,6 +275,8 @@ int svc_opts_build(struct compose_project *p, json_t *svc, const struct svc_iden
         rc = volumes(p, so, svc, id, err);
     if (rc == 0)
         rc = networks(p, so, svc, id, err);
+    if (rc == 0 && exposed(so, svc) < 0)
+        rc = berr_set(err, BERR_IO, "out of memory");
     if (rc < 0)
         return rc;
     json_t *v;
@@ -287,6 +310,7 @@ void svc_opts_free(struct svc_opts *so)
     free(so->labels);
     free(so->aliases);
     free(so->health);
+    free(so->expose);
     free(so->volumes);
     free(so->ports);
     json_decref(so->hold);

@@ -203,7 +203,7 @@ static int remove_container(struct compose_project *p, json_t *c, int timeout,
     const char *id = json_string_value(json_object_get(c, "Id"));
     if (ctr_running(c)) {
         struct berr e = {0};
-        proj_stop(p, id, timeout, &e);
+        rt_stop(p->store, id, timeout, &e);
     }
     return rt_remove(p->store, id, true, err);
 }
@@ -359,7 +359,7 @@ static void stop_attached(struct compose_project *p, json_t *attach)
         if (ctr_running(state)) {
             const char *svc = ctr_label(state, LABEL_SERVICE);
             proj_progress(p, "Container", ctr_name(state), "Stopping");
-            proj_stop(p, id, proj_stop_timeout(proj_service(p, svc ?: "")), &e);
+            rt_stop(p->store, id, proj_stop_timeout(proj_service(p, svc ?: "")), &e);
             proj_progress(p, "Container", ctr_name(state), "Stopped");
         }
         json_decref(state);

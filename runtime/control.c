@@ -73,6 +73,25 @@ int rt_signal_parse(const char *s)
     return -1;
 }
 
+/* Wait (20 s at most) for the container's monitor to be gone: after the
+ * end is recorded it still lets go of the ports, mounts, address and
+ * cgroup, which the next start or rm needs. It holds monitor.lock while it
+ * lives; no file, no monitor. */
+static void wait_monitor_gone(struct berth_store *s, const char *id)
+{
+    char dir[4096], path[4200];
+    state_dir(s, id, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/monitor.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    for (int i = 0; fd >= 0 && i < 1000; i++) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+            break;
+        usleep(20000);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
 {
     json_t *config = json_object_get(st, "Config");
@@ -92,6 +111,7 @@ static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeou
         json_decref(wait_stopped(s, id, 10000));
     }
     json_decref(now);
+    wait_monitor_gone(s, id);
     return 0;
 }
 

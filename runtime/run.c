@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -284,6 +285,57 @@ static json_t *healthcheck_merge(const struct rt_run_opts *o, json_t *image)
     return hc;
 }
 
+/* "80", "8000-8010", "53/udp": the first and last port and the protocol. */
+static bool expose_split(const char *s, long *lo, long *hi, const char **proto)
+{
+    char *end;
+    *proto = "tcp";
+    *lo = *hi = strtol(s, &end, 10);
+    if (*end == '-' && end[1] != '-')
+        *hi = strtol(end + 1, &end, 10);
+    if (*end == '/' && (strcmp(end + 1, "tcp") == 0 || strcmp(end + 1, "udp") == 0))
+        *proto = end + 1;
+    else if (*end)
+        return false;
+    return end != s && *lo >= 1 && *hi <= 65535 && *lo <= *hi;
+}
+
+int rt_expose_check(const char *s, struct berr *err)
+{
+    long lo, hi;
+    const char *proto;
+    return expose_split(s, &lo, &hi, &proto)
+               ? 0 : berr_set(err, BERR_INVALID, "invalid port to expose: \"%.40s\" "
+                              "(expected PORT[-PORT][/tcp|udp])", s);
+}
+
+/* The image's ExposedPorts, those of --expose and the published ones, as
+ * docker lists them: {"80/tcp": {}, ...}. */
+static json_t *exposed_ports(const struct rt_run_opts *o, json_t *image)
+{
+    json_t *ports = json_deep_copy(json_object_get(image, "ExposedPorts"));
+    if (!json_is_object(ports)) {
+        json_decref(ports);
+        ports = json_object();
+    }
+    char key[32];
+    for (size_t i = 0; i < o->nexpose; i++) {
+        long lo = 1, hi = 0;
+        const char *proto;
+        if (!expose_split(o->expose[i], &lo, &hi, &proto))
+            continue;   /* refused before: rt_expose_check */
+        for (long p = lo; p <= hi; p++) {
+            snprintf(key, sizeof key, "%ld/%s", p, proto);
+            json_object_set_new(ports, key, json_object());
+        }
+    }
+    for (size_t i = 0; i < o->nports; i++) {
+        snprintf(key, sizeof key, "%u/tcp", o->ports[i].ctr_port);
+        json_object_set_new(ports, key, json_object());
+    }
+    return ports;
+}
+
 static json_t *make_config(const struct rt_run_opts *o, json_t *image, const char *hostname)
 {
     json_t *ep = json_object_get(image, "Entrypoint"), *cmd = json_object_get(image, "Cmd");
@@ -314,6 +366,10 @@ static json_t *make_config(const struct rt_run_opts *o, json_t *image, const cha
         json_object_set(config, "StopTimeout", timeout);
     if (json_is_null(json_object_get(config, "Healthcheck")))
         json_object_del(config, "Healthcheck");
+    json_t *exposed = exposed_ports(o, image);
+    if (json_object_size(exposed))
+        json_object_set(config, "ExposedPorts", exposed);
+    json_decref(exposed);
     return config;
 }
 

@@ -73,6 +73,8 @@ struct rt_run_opts {
     int64_t health_interval, health_timeout, health_start_period;
     int health_retries;
     bool no_healthcheck;     /* none, whatever the image says */
+    char **expose;           /* "PORT[-PORT][/tcp|udp]", over the image's ExposedPorts */
+    size_t nexpose;
 };
 
 /* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
@@ -81,6 +83,8 @@ int rt_port_parse(const char *s, struct rt_port *p, struct berr *err);
 int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err);
 int rt_size_parse(const char *s, int64_t *bytes, struct berr *err);
 int rt_cpus_parse(const char *s, int64_t *quota, struct berr *err);
+/* --expose PORT[-PORT][/tcp|udp]: is it one? */
+int rt_expose_check(const char *s, struct berr *err);
 /* docker's json-file "--log-opt max-size=10m" (k, m, g: powers of 1000)
  * and "--log-opt max-file=3", into o; anything else is refused. */
 int rt_log_opt_parse(const char *s, struct rt_run_opts *o, struct berr *err);

@@ -4,7 +4,8 @@
 # container itself show them. Needs root.
 #
 #   - user, hostname, working_dir, environment with env_file, labels,
-#     stop_signal, stop_grace_period, tty, deploy's memory and cpus limits;
+#     stop_signal, stop_grace_period, tty, expose (and `run --expose`),
+#     deploy's memory and cpus limits;
 #   - volumes: a bind mount relative to the project, a named volume (kept
 #     by down, removed by down -v), an anonymous one;
 #   - restart: on-failure:2 restarts a failing service twice, by its
@@ -35,7 +36,7 @@ services:
       team: shop
     stop_signal: SIGUSR1
     stop_grace_period: 3s
-    expose: ["9000"]
+    expose: ["9000", "7000-7001/udp"]
     volumes:
       - ./data:/data:ro
     deploy:
@@ -79,6 +80,7 @@ expect_eq "$(jqc keys-svc-1 .Config.StopSignal)" "SIGUSR1" "stop_signal"
 expect_eq "$(jqc keys-svc-1 .Config.StopTimeout)" "3" "stop_grace_period"
 expect_eq "$(jqc keys-svc-1 .HostConfig.Memory)" "67108864" "deploy limits: memory"
 expect_eq "$(jqc keys-svc-1 .HostConfig.NanoCpus)" "500000000" "deploy limits: cpus"
+expect_eq "$(jqc keys-svc-1 '.Config.ExposedPorts | keys | join(",")')" "7000/udp,7001/udp,9000/tcp" "expose"
 waitfor 20 sh -c "timeout 20 '$BERTH' logs keys-svc-1 2>/dev/null | grep -q 'on the host'"
 logs=$(timeout 20 "$BERTH" logs keys-svc-1 2>&1)
 expect_eq "$logs" "1000
@@ -96,6 +98,17 @@ expect_eq "$(cat "$named_dir/x" 2>/dev/null)" "x" "the named volume keys_named h
 anon=$(jqc keys-store-1 '[.Mounts[] | select(.Destination == "/anon")][0].Source')
 expect_match "$anon" "^$BERTH_ROOT/volumes/" "the anonymous volume is under the store"
 expect_eq "$(cat "$anon/y" 2>/dev/null)" "y" "the anonymous volume holds what store wrote"
+
+bx run --rm --expose 81 --expose 90-91/udp -p 127.0.0.1:$(free_port):82 cmp/bb:1 true
+ok "run --expose"
+bx run -d --name exposed --expose 81 --expose 90-91/udp cmp/bb:1 sleep 3815
+expect_eq "$(jqc exposed '.Config.ExposedPorts | keys | join(",")')" "81/tcp,90/udp,91/udp" "run --expose"
+bx rm -f exposed
+for bad in 0 70000 9-8 x 80/sctp; do
+    bx run --rm --expose "$bad" cmp/bb:1 true
+    expect_eq "$RC" "125" "run --expose $bad refused"
+    expect_match "$ERR" "invalid port to expose" "run --expose $bad: the message"
+done
 
 # ---- tty -----------------------------------------------------------------------------
 expect_eq "$(jqc keys-term-1 .Config.Tty)" "true" "tty: Config.Tty"
