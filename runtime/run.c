@@ -591,6 +591,11 @@ int run_detached(struct rt_container *c, int *status, struct berr *err)
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    /* taken before the fork, so that the container is never without a
+     * live monitor's lock: `rm -f` in between would take its directory
+     * from under a monitor about to start it */
+    if (c->monitor_lock < 0)
+        c->monitor_lock = monitor_lock(c->dir);
     pid_t pid = fork();
     if (pid < 0)
         return berr_set(err, BERR_IO, "fork: %s", strerror(errno));
@@ -609,6 +614,9 @@ int run_detached(struct rt_container *c, int *status, struct berr *err)
         _exit(st);
     }
     close(p[1]);
+    if (c->monitor_lock >= 0)   /* the monitor's now */
+        close(c->monitor_lock);
+    c->monitor_lock = -1;
     char msg[1100];
     ssize_t n = 0, r;
     while (n < (ssize_t)sizeof msg - 1 && (r = read(p[0], msg + n, sizeof msg - 1 - (size_t)n)) > 0)
