@@ -144,7 +144,7 @@ unit: deps-check $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
 integration: all
-	BERTHD=$(BUILD)/berthd tests/run-suite integration
+	BERTHD=$(BUILD)/berthd BERTH=$(BUILD)/berth tests/run-suite integration
 
 interop: all
 	BERTHD=$(BUILD)/berthd tests/run-suite interop

@@ -573,14 +573,23 @@ static int create(struct rt_container *c, const char *name, struct berr *err)
     }
     if (rc == 0)
         rc = etc_files(c->dir, c->root.hostname, c->o->network_host, err);
+    /* its monitor's lock, taken before the container can be seen: a
+     * `start` racing this run finds it held and leaves the container to
+     * the monitor forked from here (which inherits it) */
+    if (rc == 0)
+        c->monitor_lock = monitor_lock(c->dir);
     if (rc == 0) {
         char slash[300];
         snprintf(slash, sizeof slash, "/%s", name);
         json_object_set_new(c->state, "Name", json_string(slash));
         rc = state_write(c->s, c->id, c->state, err);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        if (c->monitor_lock >= 0)
+            close(c->monitor_lock);
+        c->monitor_lock = -1;
         rmtree(c->dir);
+    }
     close(lock);
     return rc;
 }

@@ -222,7 +222,8 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     }
     if (c.pin >= 0)
         close(c.pin);
-    close(lock);   /* the monitor forked has it now */
+    if (c.monitor_lock >= 0)   /* not handed to a monitor (run_detached lets go of it) */
+        close(c.monitor_lock);
     for (size_t k = 0; k < nlisteners; k++)
         close(listeners[k]);
     for (size_t k = 0; k < o.nvolumes; k++) {
