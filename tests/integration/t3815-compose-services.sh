@@ -122,7 +122,10 @@ expect_eq "$(timeout 20 "$BERTH" logs keys-flaky-1 2>&1 | grep -c '^run$')" "3" 
 expect_eq "$(jqc keys-flaky-1 .State.ExitCode)" "3" "on-failure:2: the last exit code"
 pid=$(jqc keys-steady-1 .State.Pid)
 check; [ "${pid:-0}" -gt 0 ] && kill -KILL "$pid" || fail "steady has no pid"
-steady_back() { running keys-steady-1 && [ "$(jqc keys-steady-1 .State.Pid)" != "$pid" ]; }
+steady_back() {
+    running keys-steady-1 && [ "$(jqc keys-steady-1 .State.Pid)" != "$pid" ] &&
+        [ "$(jqc keys-steady-1 .RestartCount)" -ge 1 ]
+}
 check; waitfor 30 steady_back || fail "restart: always: steady did not come back after its process was killed"
 expect_eq "$(jqc keys-steady-1 .RestartCount)" "1" "restart: always: RestartCount"
 
