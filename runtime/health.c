@@ -109,9 +109,9 @@ void health_start(struct health *h, struct rt_container *c)
     h->next = h->started + h->interval;
     json_t *st = json_object_get(c->state, "State");
     json_t *old = json_object_get(json_object_get(st, "Health"), "Log");
-    json_object_set_new(st, "Health", json_pack("{s:s,s:i,s:O}", "Status", "starting",
-                                                "FailingStreak", 0,
-                                                "Log", json_is_array(old) ? old : json_array()));
+    json_t *log = json_is_array(old) ? json_incref(old) : json_array();
+    json_object_set_new(st, "Health", json_pack("{s:s,s:i,s:o}", "Status", "starting",
+                                                "FailingStreak", 0, "Log", log));
     write_state(c);
 }
 
