@@ -73,23 +73,29 @@ int rt_signal_parse(const char *s)
     return -1;
 }
 
-/* Wait (20 s at most) for the container's monitor to be gone: after the
- * end is recorded it still lets go of the ports, mounts, address and
- * cgroup, which the next start or rm needs. It holds monitor.lock while it
- * lives; no file, no monitor. */
-static void wait_monitor_gone(struct berth_store *s, const char *id)
+/* Whether a monitor holds the container's monitor.lock: it does from the
+ * moment it starts, before state.json says Running. */
+static bool monitor_alive(const char *dir)
 {
-    char dir[4096], path[4200];
-    state_dir(s, id, dir, sizeof dir);
+    char path[4200];
     snprintf(path, sizeof path, "%s/monitor.lock", dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    for (int i = 0; fd >= 0 && i < 1000; i++) {
-        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-            break;
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Wait (20 s at most) for the container's monitor to be gone: after the
+ * end is recorded it still lets go of the ports, mounts, address and
+ * cgroup, which the next start or rm needs. */
+static void wait_monitor_gone(struct berth_store *s, const char *id)
+{
+    char dir[4096];
+    state_dir(s, id, dir, sizeof dir);
+    for (int i = 0; i < 1000 && monitor_alive(dir); i++)
         usleep(20000);
-    }
-    if (fd >= 0)
-        close(fd);
 }
 
 static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
@@ -126,19 +132,6 @@ int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *e
     return rc;
 }
 
-/* Whether a monitor holds the container's monitor.lock: it does from the
- * moment it starts, before state.json says Running. */
-static bool monitor_alive(const char *dir)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/monitor.lock", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return false;
-    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return held;
-}
 
 int rt_remove(struct berth_store *s, const char *what, bool force, struct berr *err)
 {
