@@ -126,6 +126,8 @@ int state_write(struct berth_store *s, const char *id, json_t *state, struct ber
     size_t n = strlen(path);
     if (buf_appendf(path, sizeof path, &n, "/state.json") < 0)
         return berr_set(err, BERR_TOOBIG, "state directory path too long: %s", path);
+    /* `network connect` may have changed them since this copy was read */
+    net_state_carry(path, state);
     return json_write_atomic(state, path, tmp, 0644, err);
 }
 
