@@ -263,6 +263,7 @@ int cmd_network(struct cli *g, int argc, char **argv)
         for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
             if (strcmp(argv[1], subs[i].name) == 0)
                 return subs[i].run(g, argc - 1, argv + 1);
-    fprintf(stderr, "usage: berth network COMMAND, one of: create ls inspect rm prune connect disconnect\n");
+    fprintf(stderr, "usage: berth network COMMAND, one of: create ls inspect rm prune "
+            "connect disconnect\n");
     return 2;
 }
