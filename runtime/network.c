@@ -992,7 +992,8 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     net_state_carry(path, c->state);
     json_t *nets = networks_of(c->state);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && json_object_size(nets) == 0 && i < o->nnetworks; i++) {
+    bool first_start = json_object_size(nets) == 0;
+    for (size_t i = 0; rc == 0 && first_start && i < o->nnetworks; i++) {
         json_t *n = net_find(c->s, o->networks[i].name, err), *aliases = json_array();
         for (size_t k = 0; n && k < o->networks[i].naliases; k++)
             json_array_append_new(aliases, json_string(o->networks[i].aliases[k]));

