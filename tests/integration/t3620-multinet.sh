@@ -260,6 +260,19 @@ refused "disconnect of an unknown container" 'No such container: nosuchctr' netw
 refused "connect with a bad alias" 'invalid network alias' network connect --alias $'x\n6.6.6.6 evil' netb onlya
 refused "connect of a --network host container" 'host network' network connect neta hostnet
 refused "connect of a --network none container" 'none' network connect neta nonet
+refused "connect with an alias with a slash" 'invalid network alias' network connect --alias ../x netb onlya
+refused "connect to a network named with ../" 'No such network' network connect ../neta onlya
+# racing connects of one container to one network: one wins, the others are refused
+for i in 1 2 3 4; do
+    timeout 60 "$BERTH" network connect netb onlya >/dev/null 2>"$TMP/race$i.err" &
+done
+wait
+expect_eq "$(cat "$TMP"/race*.err | grep -c 'endpoint with name onlya already exists in network netb')" 3 \
+    "three of four racing connects are refused"
+expect_eq "$(links_of onlya)" "lo eth0 eth1 " "racing connects: one interface more"
+expect_eq "$(net_json netb "[.Containers[] | select(.Name == \"onlya\")] | length")" 1 "racing connects: one endpoint"
+bx network disconnect netb onlya
+ok "disconnect after the race"
 bx network connect neta
 check; [ "$RC" -eq 2 ] || fail "connect with one argument: exit $RC, not 2"
 refused "--network host with another" 'conflicting options: cannot attach both user-defined and non-user-defined network-modes' \
