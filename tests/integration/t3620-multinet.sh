@@ -270,7 +270,7 @@ wait
 expect_eq "$(cat "$TMP"/race*.err | grep -c 'endpoint with name onlya already exists in network netb')" 3 \
     "three of four racing connects are refused"
 expect_eq "$(links_of onlya)" "lo eth0 eth1 " "racing connects: one interface more"
-expect_eq "$(net_json netb "[.Containers[] | select(.Name == \"onlya\")] | length")" 1 "racing connects: one endpoint"
+expect_eq "$(net_json netb " | [.Containers[] | select(.Name == \"onlya\")] | length")" 1 "racing connects: one endpoint"
 bx network disconnect netb onlya
 ok "disconnect after the race"
 bx network connect neta
