@@ -245,6 +245,21 @@ ok "connect netb again, running"
 get onlyb http://both/
 expect_eq "$OUT" from-both "reachable on netb again"
 
+# a restart policy joins what was connected since the container was made
+bx run -d --name flap --network neta --network-alias flapper --restart always rt/bb:1 sh -c 'sleep 2; exit 3'
+ok "run -d --restart always on neta"
+bx network connect --alias flapb netb flap
+ok "connect the flapping container to netb"
+check; waitfor 15 sh -c "[ \"\$(timeout 20 '$BERTH' inspect flap | jq '.[0].RestartCount')\" -ge 1 ]" ||
+    fail "the container was not restarted"
+check; waitfor 10 sh -c "timeout 20 '$BERTH' inspect flap | jq -r '.[0].NetworkSettings.Networks.netb.IPAddress' | grep -q '^10\.91\.2\.'" ||
+    fail "after its restart the container has no netb address: $(ctr_json flap .NetworkSettings.Networks)"
+expect_eq "$(ctr_json flap '.NetworkSettings.Networks | keys_unsorted | join(",")')" neta,netb "restarted: both networks recorded"
+check; waitfor 5 has_host onlyb flapb || fail "restarted: not in netb's hosts files: $(hosts_of onlyb)"
+bx rm -f flap
+ok "rm -f flap"
+check; waitfor 5 lacks_host onlyb flapb || fail "a removed container stays in netb's hosts files"
+
 # ---- 4. network rm refused while a container is on it ----------------------------------------------
 refused "rm of a network a multi-network container is on" 'has active endpoints' network rm netc
 bx rm -f onlyc
