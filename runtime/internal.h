@@ -235,9 +235,10 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err);
 /* Leave them all (when the container ends): its addresses are free again,
  * the networks stay recorded. */
 void net_leave(struct rt_container *c);
-/* For state_write: the network fields of the state.json at `path` (which
- * network.c owns and writes itself) over those of `state`. */
-void net_state_carry(const char *path, json_t *state);
+/* For state_write: `state` to the state.json at `path` (through `tmp`),
+ * with the network fields the file has (network.c owns and writes them
+ * itself), under the file's lock. */
+int net_state_write(const char *path, const char *tmp, json_t *state, struct berr *err);
 /* The container's address on its network, in network order; loopback
  * when it has none. */
 uint32_t net_address(const struct rt_container *c);

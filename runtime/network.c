@@ -698,7 +698,7 @@ int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err)
  * another process than the container's monitor, which writes state.json
  * whole: so this file writes them to state.json itself, under the
  * containers' lock, and every other write of state.json carries them over
- * from the file (net_state_carry).
+ * from the file (net_state_write).
  */
 
 static bool alias_check(char **aliases, size_t n, struct berr *err)
@@ -789,7 +789,7 @@ static void state_file(struct berth_store *s, const char *id, char *path, size_t
     strncat(path, "/state.json", len - strlen(path) - 1);
 }
 
-void net_state_carry(const char *path, json_t *state)
+static void state_carry(const char *path, json_t *state)
 {
     json_t *disk = json_load_file(path, 0, NULL);
     json_t *ns = json_object_get(disk, "NetworkSettings");
@@ -810,6 +810,27 @@ void net_state_carry(const char *path, json_t *state)
     json_decref(disk);
 }
 
+/* Held while state.json is read and written whole: what a `network
+ * connect` writes between the two is not lost. */
+static int state_file_lock(const char *path)
+{
+    char lock[4400];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int net_state_write(const char *path, const char *tmp, json_t *state, struct berr *err)
+{
+    __attribute__((cleanup(cleanup_closep))) int lock = state_file_lock(path);
+    state_carry(path, state);
+    return json_write_atomic(state, path, tmp, 0644, err);
+}
+
 /* Write the network fields of `st` to the container's state.json (as it
  * is on disk otherwise), under the containers' lock; not if the container
  * is gone. */
@@ -818,6 +839,7 @@ static int settings_store(struct berth_store *s, const char *id, json_t *st, str
     char path[4300], tmp[4400];
     int lock = state_lock(s), rc = 0;
     state_file(s, id, path, sizeof path);
+    __attribute__((cleanup(cleanup_closep))) int flk = state_file_lock(path);
     json_t *disk = json_load_file(path, 0, NULL);
     json_t *ns = json_object_get(st, "NetworkSettings");
     if (json_is_object(disk) && json_is_object(ns)) {
@@ -989,7 +1011,7 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     /* what is recorded (`network connect` may have added to it since the
      * container was made); at its first start, what it was run with */
     state_file(c->s, c->id, path, sizeof path);
-    net_state_carry(path, c->state);
+    state_carry(path, c->state);
     json_t *nets = networks_of(c->state);
     int rc = 0;
     bool first_start = json_object_size(nets) == 0;
@@ -1059,7 +1081,7 @@ void net_leave(struct rt_container *c)
     /* the networks stay recorded, with no address, for the next start */
     char path[4300];
     state_file(c->s, c->id, path, sizeof path);
-    net_state_carry(path, c->state);
+    state_carry(path, c->state);
     json_t *e;
     const char *name;
     json_object_foreach(networks_of(c->state), name, e) {
