@@ -79,5 +79,6 @@ int compose_cmd_run(struct compose_project *p, int argc, char **argv);
 int compose_cmd_build(struct compose_project *p, int argc, char **argv);
 int compose_cmd_pull(struct compose_project *p, int argc, char **argv);
 int compose_cmd_push(struct compose_project *p, int argc, char **argv);
+int compose_cmd_port(struct compose_project *p, int argc, char **argv);
 
 #endif
