@@ -227,7 +227,7 @@ check; ! listening "$CP" || fail "compose down: port $CP still bound"
 # ---- the end: nothing left --------------------------------------------------------------
 for c in $(timeout 20 "$BERTH" ps -aq); do timeout 30 "$BERTH" rm -f "$c" >/dev/null 2>&1; done
 expect_eq "$(count_containers)" 0 "containers left"
-check; waitfor 5 sh -c "! pgrep -f 'httpd -f -h /www3610'" || fail "processes left: $(pgrep -af 'httpd -f -h /www3610')"
+check; waitfor 5 sh -c "! pgrep -f 'httpd -f -h /[w]ww3610'" || fail "processes left: $(pgrep -af 'httpd -f -h /www3610')"
 check
 if compgen -G "$TMP/san/*" >/dev/null; then
     fail "sanitizer reports:"
