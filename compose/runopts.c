@@ -111,7 +111,8 @@ static int ports(struct svc_opts *so, json_t *svc, const char *service, struct b
         long hp = random ? 0 : strtol(pub, &end, 10);
         if (*end || (!random && (hp < 1 || hp > 65535)) || target < 1 || target > 65535)
             return berr_set(err, BERR_UNSUPPORTED, "service %s: ports[%zu]: cannot publish "
-                            "\"%s\" (one host port per container port)", service, i, pub);
+                            "\"%s\" (one host port per container port)", service, i,
+                            pub ? pub : "");
         struct rt_port *rp = &so->ports[so->o.nports++];
         snprintf(rp->host_ip, sizeof rp->host_ip, "%s", ip && *ip ? ip : "0.0.0.0");
         rp->host_port = (uint16_t)hp;
