@@ -701,7 +701,8 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     if (rc == 0 && o->nports > 64)
         rc = berr_set(err, BERR_INVALID, "too many published ports");
     if (rc == 0) {
-        memcpy(ports, o->ports, o->nports * sizeof *ports);
+        for (size_t i = 0; i < o->nports; i++)
+            ports[i] = o->ports[i];
         with_defaults.ports = ports;
     }
     if (rc == 0 && o->publish_all && !o->network_host) {
