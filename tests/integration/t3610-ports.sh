@@ -8,7 +8,8 @@
 #     HostConfig.PortBindings with HostPort "") and ps show it;
 #   - -P: every tcp port of the image's EXPOSE and of --expose (udp ones
 #     only exposed), PublishAllPorts;
-#   - two containers get different ports; the port is free again after rm;
+#   - two containers (also three started at once) get different ports; the
+#     port is free again after rm;
 #     stop + start, restart and a restart policy keep the port;
 #   - berth port: every binding, one port, a port not published (exit 1,
 #     docker's message), a stopped container (none), bad arguments;
@@ -85,6 +86,23 @@ check; [ "$(printf '%s\n' "$OUT" | grep -c .)" -eq 2 ] || fail "port r3 5000: tw
 expect_eq "$(printf '%s\n' "$OUT" | head -1)" "127.0.0.1:$FP" "port r3 5000: the fixed one first"
 P3=$(hport "$(printf '%s\n' "$OUT" | tail -1)")
 check; served "$P3" | grep -q page3610 || fail "r3: the random binding does not serve"
+
+# three at once: three different ports, each serving
+for i in 1 2 3; do
+    timeout 60 "$BERTH" run -d --name "c$i" -p 127.0.0.1::5000 pt/bb:1 $HTTPD 5000 \
+        >/dev/null 2>"$TMP/c$i.err" &
+done
+wait
+CPS=""
+for i in 1 2 3; do
+    bx port "c$i" 5000
+    ok "concurrent run c$i" && CPS="$CPS $(hport "$OUT")"
+done
+expect_eq "$(printf '%s\n' $CPS | sort -u | grep -c .)" 3 "concurrent runs: three different ports ($CPS)"
+for p in $CPS; do
+    check; served "$p" | grep -q page3610 || fail "concurrent runs: nothing served on $p"
+done
+bx rm -f c1 c2 c3
 
 # ---- 2. -P: the image's EXPOSE and --expose -------------------------------------------
 bx run -d --name pa -P --expose 6001 --expose 6100-6101/udp pt/exp:1 $HTTPD 6000
