@@ -261,6 +261,12 @@ int cmd_run(struct cli *g, int argc, char **argv)
             run_usage();
         goto out;
     }
+    if (o.network_host && (o.nports > 0 || o.publish_all)) {
+        /* the container's ports are the host's already */
+        fprintf(stderr, "WARNING: Published ports are discarded when using host network mode\n");
+        o.nports = 0;
+        o.publish_all = false;
+    }
     o.image = argv[optind];
     o.cmd = argv + optind + 1;
     o.ncmd = argc - optind - 1;

@@ -11,6 +11,7 @@
 #   - two containers (also three started at once) get different ports; the
 #     port is free again after rm;
 #     stop + start, restart and a restart policy keep the port;
+#   - --network host: ports discarded with docker's warning;
 #   - berth port: every binding, one port, a port not published (exit 1,
 #     docker's message), a stopped container (none), bad arguments;
 #   - compose: "5000", "127.0.0.1::5001" and a long entry without
@@ -188,6 +189,12 @@ check; waitfor 15 sh -c "[ \"\$(timeout 20 '$BERTH' inspect rp | jq -r '.[0].Res
 bx port rp 5000
 expect_eq "$(hport "$OUT")" "$PR" "restart policy: the same port"
 check; waitfor 15 served "$PR" || fail "restart policy: not served again"
+
+# --network host: published ports are discarded, as docker does
+bx run --rm --network host -p 5000 -P pt/bb:1 true
+ok "run --network host -p 5000 -P"
+expect_eq "$ERR" "WARNING: Published ports are discarded when using host network mode" \
+    "--network host -p: docker's warning"
 
 # ---- 5. bad -p values ----------------------------------------------------------------------
 BEFORE=$(count_containers)
