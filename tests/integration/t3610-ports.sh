@@ -150,6 +150,7 @@ ok "stop r1"
 check; ! listening "$P1" || fail "stop: port $P1 still bound"
 bx port r1
 expect_eq "$OUT" "" "port of a stopped container: nothing"
+check; timeout 20 "$BERTH" ps -a | grep ' r1$' | grep -q -- '->' && fail "ps -a: ports of a stopped container"
 bx start r1
 ok "start r1"
 bx port r1 5000
