@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct ps {
@@ -167,12 +168,58 @@ int cmd_restart(struct cli *g, int argc, char **argv)
     return stop_like(g, RESTART, "restart", argc, argv);
 }
 
-/* Detached only: -a and -i are refused rather than ignored. */
+/* start -a: the output from this start on, until the container ends;
+ * its exit code is ours, as docker start -a's. */
+static int start_attached(struct cli *g, const char *what)
+{
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    json_t *st = NULL;
+    int code = 0, rc = rt_inspect(s, what, &st, &err);
+    struct stat sb;
+    const char *log = json_string_value(json_object_get(st, "LogPath"));
+    struct rt_logs_opts lo = {.follow = true, .tail = -1,
+                              /* 0 (an empty log or none yet): all of it */
+                              .from = log && stat(log, &sb) == 0 ? (long long)sb.st_size : 0};
+    json_decref(st);
+    if (rc == 0)
+        rc = rt_start(s, what, &err);
+    if (rc == 0)
+        rc = rt_logs(s, what, &lo, &err);
+    fflush(stdout);
+    if (rc == 0)
+        rc = rt_wait(s, what, &code, &err);
+    berth_store_close(s);
+    return rc < 0 ? cli_fail("start", &err) : code;
+}
+
+/* -a follows one container; -i (stdin) is refused rather than ignored. */
 int cmd_start(struct cli *g, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"attach", no_argument, NULL, 'a'}, {"interactive", no_argument, NULL, 'i'}, {0},
+    };
     int c;
-    while ((c = getopt_long(argc, argv, "", (const struct option[]){{0}}, NULL)) != -1)
+    bool attach = false;
+    while ((c = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+        if (c == 'a') {
+            attach = true;
+            continue;
+        }
+        if (c == 'i')
+            fprintf(stderr, "berth start: -i is not supported: a started container's stdin "
+                    "is closed (berth run -i keeps it open)\n");
         return 2;
+    }
+    if (attach && argc - optind > 1) {
+        fprintf(stderr, "berth start: you cannot start and attach multiple containers at "
+                "once\n");
+        return 2;
+    }
+    if (attach && optind < argc)
+        return start_attached(g, argv[optind]);
     return each_container(g, START, "start", argc, argv, 0);
 }
 
