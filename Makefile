@@ -143,8 +143,10 @@ run: all
 unit: deps-check $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
+# the registry's tests and the runtime's run side by side (tests/run-suite)
+LANES ?= 0-2 3
 integration: all
-	BERTHD=$(BUILD)/berthd BERTH=$(BUILD)/berth tests/run-suite integration
+	LANES="$(LANES)" BERTHD=$(BUILD)/berthd BERTH=$(BUILD)/berth tests/run-suite integration
 
 interop: all
 	BERTHD=$(BUILD)/berthd tests/run-suite interop
@@ -159,8 +161,12 @@ asan: export ASAN_OPTIONS = verify_asan_link_order=0
 asan:
 	$(MAKE) --no-print-directory SANITIZE=1 unit integration interop
 
+# The fixtures are made in the background while the first tests run; a
+# test that needs one waits for it (tests/fixture-debian takes a lock).
 test: test-deps
-	$(MAKE) --no-print-directory all fixtures unit integration interop ui-test
+	$(MAKE) --no-print-directory all
+	{ $(MAKE) --no-print-directory fixtures >$(BUILD)/fixtures.log 2>&1 || cat $(BUILD)/fixtures.log; } & \
+	$(MAKE) --no-print-directory unit integration interop ui-test; rc=$$?; wait; exit $$rc
 	$(MAKE) --no-print-directory asan
 
 bench: test-deps all

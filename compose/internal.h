@@ -40,6 +40,16 @@ size_t cc_idx(struct cctx *c, size_t i);
 void cc_pop(struct cctx *c, size_t len);
 /* "FILE: PATH: reason" (or "FILE: reason" at the top); returns -BERR_INVALID. */
 int cc_fail(struct cctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The end of a shaping function: on success `res` goes to *out, on failure
+ * it is dropped; returns rc. */
+static inline int cc_give(int rc, json_t *res, json_t **out)
+{
+    if (rc < 0)
+        json_decref(res);
+    else
+        *out = res;
+    return rc < 0 ? rc : 0;
+}
 /* A value as a message shows it: strings quoted and cut short. */
 void cc_show(json_t *v, char *out, size_t len);
 

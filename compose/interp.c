@@ -264,10 +264,5 @@ int interp_tree(struct cctx *c, json_t *in, json_t **out)
         *out = json_incref(in);
         return 0;
     }
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }

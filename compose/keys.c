@@ -131,12 +131,7 @@ int sh_depends_on(struct cctx *c, json_t *v, json_t **out)
         }
     } else
         rc = cc_fail(c, "must be a list of services or a mapping");
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }
 
 int sh_healthcheck(struct cctx *c, json_t *v, json_t **out)
@@ -252,12 +247,7 @@ int sh_networks(struct cctx *c, json_t *v, json_t **out)
         }
     } else
         rc = cc_fail(c, "must be a list of networks or a mapping");
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }
 
 int sh_limits(struct cctx *c, json_t *v, json_t **out)
@@ -294,12 +284,7 @@ int sh_limits(struct cctx *c, json_t *v, json_t **out)
             json_object_set_new(res, "cpus", json_real(d));
         cc_pop(c, keep);
     }
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }
 
 int sh_deploy(struct cctx *c, json_t *v, json_t **out)
@@ -326,10 +311,5 @@ int sh_deploy(struct cctx *c, json_t *v, json_t **out)
         }
         cc_pop(c, keep);
     }
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }

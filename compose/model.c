@@ -52,12 +52,7 @@ static int resource_def(struct cctx *c, const char *kind, json_t *v, json_t **ou
         if (rc < 0)
             break;
     }
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }
 
 static int section(struct cctx *c, const char *kind, json_t *v, json_t *res)
@@ -133,10 +128,5 @@ int model_shape(struct cctx *c, json_t *doc, json_t **out)
         if (rc < 0)
             break;
     }
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }

@@ -222,12 +222,7 @@ int sh_kv(struct cctx *c, json_t *v, bool do_lookup, bool null_empty, json_t **o
         }
     } else if (!json_is_null(v))
         rc = cc_fail(c, "must be a mapping or a list of NAME=VALUE, not %s", type_name(v));
-    if (rc < 0) {
-        json_decref(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
+    return cc_give(rc, res, out);
 }
 
 int sh_strings(struct cctx *c, json_t *v, json_t **out)

@@ -30,69 +30,8 @@
 # sanitizer build (ASAN_OPTIONS set), reports go to $TMP/san and fail the test.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" "$BERTHD" umoci jq curl script pgrep timeout ss; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san"
-# Sanitizer reports of every berth process (detached monitors included) go
-# to files, checked at the end.
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-# (cleanup code is eval'd inside lib.sh's loop: names of its own here)
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done'
-
-# ---- helpers -------------------------------------------------------------------
-# bx ARGS...: run berth (stdin /dev/null); $RC, $OUT (stdout), $ERR (stderr).
-bx() {
-    timeout 60 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
-        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
-    fi
-}
-# bxin INPUT ARGS...: bx with INPUT on stdin.
-bxin() {
-    local input=$1
-    shift
-    printf '%s' "$input" | timeout 60 "$BERTH" "$@" >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=${PIPESTATUS[1]}
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-}
-# ok WHAT: the last bx succeeded.
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -3 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-# rc_is WHAT N: the last bx exited N.
-rc_is() {
-    check
-    [ "$RC" -eq "$2" ] || fail "$1: expected exit $2, got $RC (stderr: $(tail -3 "$TMP/bx.err" | tr '\n' ' '))"
-}
-# rc_fails WHAT: the last bx failed, but not by timeout.
-rc_fails() {
-    check
-    { [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "$1: expected a failure, got exit $RC (stdout: $OUT)"
-}
-# one_line WHAT REGEX: stderr of the last bx is exactly one line, matching.
-one_line() {
-    check
-    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
-    expect_match "$ERR" "$2" "$1: message"
-}
+. "$(dirname "$0")/lib-runtime.sh"
+need "$BERTHD" umoci curl script pgrep ss
 # run_out WHAT EXPECTED ARGS...: `berth run --rm ARGS` prints EXPECTED, exits 0.
 run_out() {
     local what=$1 want=$2
@@ -107,22 +46,10 @@ rund() {
     ID=$OUT
     [ "$RC" -eq 0 ] && IDS+=("$ID")
 }
-# waitfor SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-waitfor() {
-    local n=$(($1 * 10))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1))
-        [ "$n" -gt 0 ] || return 1
-        sleep 0.1
-    done
-}
 # ps_line NAME [-a]: the `berth ps` line of container NAME (NAMES is last).
 ps_line() {
     timeout 20 "$BERTH" ps ${2:-} 2>/dev/null | awk -v n="$1" 'NR > 1 && $NF == n'
 }
-count_containers() { timeout 20 "$BERTH" ps -aq | grep -c .; }
-container_dirs() { ls -A "$BERTH_ROOT/containers" 2>/dev/null | grep -v '^lock$' | sort | tr '\n' ' '; }
 # cgroups PREFIX: the cgroup directories of containers whose id starts so.
 cgroups() {
     local d
@@ -137,7 +64,6 @@ unchanged() {
     expect_eq "$(count_containers)" "$2" "$1: containers in ps -a:"
     expect_eq "$(container_dirs)" "$3" "$1: directories in containers/:"
 }
-state() { timeout 20 "$BERTH" inspect "$1" 2>/dev/null | jq -r ".[0]$2"; }
 ifaces() { awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' | sort | tr '\n' ' '; }
 
 # ---- images ----------------------------------------------------------------------

@@ -26,73 +26,14 @@
 # reports go to $TMP/san and fail the test.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq script pgrep timeout cc python3 mkfifo; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san" "$TMP/vol"
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done'
+. "$(dirname "$0")/lib-runtime.sh"
+need script pgrep cc python3 mkfifo
+mkdir -p "$TMP/vol"
 at_exit 'exec 7>&-'
-
-# ---- helpers (as t3000) ---------------------------------------------------------
-bx() {
-    timeout 60 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
-        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
-    fi
-}
-bxin() {
-    local input=$1
-    shift
-    printf '%s' "$input" | timeout 60 "$BERTH" "$@" >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=${PIPESTATUS[1]}
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -3 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-rc_is() {
-    check
-    [ "$RC" -eq "$2" ] || fail "$1: expected exit $2, got $RC (stderr: $(tail -3 "$TMP/bx.err" | tr '\n' ' '))"
-}
-one_line() {
-    check
-    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
-    expect_match "$ERR" "$2" "$1: message"
-}
 no_match() {   # WHAT TEXT REGEX
     check
     ! grep -qE -- "$3" <<<"$2" || fail "$1: /$3/ found in: $(grep -E -- "$3" <<<"$2" | head -3 | tr '\n' ' ')"
 }
-waitfor() {
-    local n=$(($1 * 10))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1))
-        [ "$n" -gt 0 ] || return 1
-        sleep 0.1
-    done
-}
-count_containers() { timeout 20 "$BERTH" ps -aq | grep -c .; }
-container_dirs() { ls -A "$BERTH_ROOT/containers" 2>/dev/null | grep -v '^lock$' | sort | tr '\n' ' '; }
-state() { timeout 20 "$BERTH" inspect "$1" 2>/dev/null | jq -r ".[0]$2"; }
 
 # ---- the image: busybox and the probe ---------------------------------------------
 # probe sti: where fds 0-2 lead, and TIOCSTI on them and on /dev/tty.

@@ -17,51 +17,8 @@
 # by the EXIT trap.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq tar timeout flock; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san"
-# Sanitizer reports of every berth process (detached monitors included) go
-# to files, checked at the end.
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done'
-
-bx() {
-    timeout 60 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
-        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
-    fi
-}
-bxin() {
-    local input=$1
-    shift
-    printf '%s' "$input" | timeout 60 "$BERTH" "$@" >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=${PIPESTATUS[1]}
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
-        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
-    fi
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -3 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
+. "$(dirname "$0")/lib-runtime.sh"
+need tar flock
 # the unpacked layers, as hex names
 layers() { ls "$BERTH_ROOT/layers" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort | tr '\n' ' '; }
 diff_ids() { timeout 20 "$BERTH" inspect "$1" | jq -r '.[0].RootFS.diff_ids[]' | sed 's/^sha256://' | sort | tr '\n' ' '; }

@@ -23,68 +23,15 @@
 # every container and unmounts every namespace file left under $TMP.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq curl ip timeout pgrep; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
+. "$(dirname "$0")/lib-runtime.sh"
+need curl ip pgrep
 unset BERTH_NETWORK_POOL
-mkdir -p "$HOME" "$TMP/san"
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-# (eval'd by lib.sh's cleanup: names of their own)
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done;
-         timeout 20 "$BERTH" network prune -f;
-         for _m in $(awk -v t="$TMP" '"'"'index($5, t) == 1 { print $5 }'"'"' /proc/self/mountinfo | sort -r); do
-             umount -l "$_m"; done'
-
-# ---- helpers -------------------------------------------------------------------
-bx() {
-    timeout 60 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/bx.err"; then
-        check; fail "sanitizer report from berth $*: $(head -5 "$TMP/bx.err" | tr '\n' ' ')"
-    fi
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -3 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-rc_fails() {
-    check
-    { [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "$1: expected a failure, got exit $RC (stdout: $OUT)"
-}
-one_line() {
-    check
-    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
-    expect_match "$ERR" "$2" "$1: message"
-}
 # refused WHAT REGEX ARGS...: berth ARGS fails with one line matching REGEX.
 refused() {
     local what=$1 re=$2
     shift 2
     bx "$@"
     rc_fails "$what" && one_line "$what" "$re"
-}
-waitfor() {
-    local n=$(($1 * 10))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1))
-        [ "$n" -gt 0 ] || return 1
-        sleep 0.1
-    done
 }
 # the host's links, addresses and routes
 host_net() { ip -o link show | sed 's/ qlen [0-9]*//'; ip -o addr show; ip route show table all; }

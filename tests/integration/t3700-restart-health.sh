@@ -27,61 +27,14 @@
 # reports go to $TMP/san and fail the test.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq curl pgrep timeout; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san"
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-at_exit 'timeout 20 "$BERTH" network rm lt3700net'
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 30 "$BERTH" rm -f "$_c"; done'
-
-# ---- helpers -------------------------------------------------------------------
-bx() {
-    timeout 60 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -3 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-one_line() {
-    check
-    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
-    expect_match "$ERR" "$2" "$1: message"
-}
+. "$(dirname "$0")/lib-runtime.sh"
+need curl pgrep
 rund() {
     bx run -d "$@"
     ok "run -d $*"
 }
-# state NAME JQ: a field of `berth inspect NAME`.
-state() { timeout 20 "$BERTH" inspect "$1" 2>/dev/null | jq -r ".[0]$2"; }
-# waitfor SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-waitfor() {
-    local n=$(($1 * 10))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1))
-        [ "$n" -gt 0 ] || return 1
-        sleep 0.1
-    done
-}
 is() { [ "$(state "$1" "$2")" == "$3" ]; }
 ps_line() { timeout 20 "$BERTH" ps -a 2>/dev/null | awk -v n="$1" 'NR > 1 && $NF == n'; }
-count_containers() { timeout 20 "$BERTH" ps -aq | grep -c .; }
 logs_count() { timeout 20 "$BERTH" logs "$1" 2>&1 | grep -c "^$2\$"; }
 
 # ---- the image ---------------------------------------------------------------------

@@ -16,11 +16,6 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-compose.sh"
 
-one_line() {
-    check
-    [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] || fail "$1: expected one line on stderr, got: $ERR"
-    expect_match "$ERR" "$2" "$1: message"
-}
 n_containers() { timeout 20 "$BERTH" ps -aq | grep -c .; }
 n_networks() { timeout 20 "$BERTH" network ls -q 2>/dev/null | grep -c .; }
 n_volumes() { ls -A "$BERTH_ROOT/volumes" 2>/dev/null | grep -c .; }

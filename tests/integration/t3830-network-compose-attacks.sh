@@ -20,38 +20,10 @@
 # container, network and mount made here.
 . "$(dirname "$0")/../lib.sh"
 
-BERTH=${BERTH:-build/berth}
-case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-for tool in "$BERTH" jq timeout ip; do
-    command -v "$tool" >/dev/null || { echo "$T_NAME: $tool is missing (make all test-deps)" >&2; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
-BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-    { echo "$T_NAME: busybox-static is missing" >&2; exit 1; }
-
-export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME" "$TMP/san"
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
-    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
-fi
-at_exit 'for _c in $(timeout 20 "$BERTH" ps -aq); do timeout 20 "$BERTH" rm -f "$_c"; done;
-         for _n in $(timeout 20 "$BERTH" network ls -q 2>/dev/null); do timeout 20 "$BERTH" network rm "$_n"; done;
-         grep -o " $BERTH_ROOT[^ ]*" /proc/mounts | sort -r | while read -r _m; do umount -l "$_m"; done'
-
-# other tests may mount under /tmp meanwhile: the host here is everything else
+. "$(dirname "$0")/lib-runtime.sh"
+need ip
 host_state() { ip -o addr; ip route; ip -o link | sed 's/ state [A-Z]*//'; nft list ruleset 2>/dev/null; grep -v " /tmp/" /proc/mounts; }
 host_state >"$TMP/host.before"
-
-# bx ARGS...: run berth (stdin /dev/null); $RC, $OUT (stdout), $ERR (stderr).
-bx() {
-    timeout 120 "$BERTH" "$@" </dev/null >"$TMP/bx.out" 2>"$TMP/bx.err"
-    RC=$?
-    OUT=$(cat "$TMP/bx.out")
-    ERR=$(cat "$TMP/bx.err")
-}
 # bc DIR ARGS...: berth compose in a project's directory.
 bc() {
     local d=$PWD
@@ -59,14 +31,6 @@ bc() {
     shift
     bx compose "$@"
     cd "$d" || return
-}
-ok() {
-    check
-    [ "$RC" -eq 0 ] || { fail "$1: berth exited $RC: $(tail -5 "$TMP/bx.err" | tr '\n' ' ')"; return 1; }
-}
-rc_fails() {
-    check
-    { [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "$1: expected a failure, got exit $RC (stdout: $OUT)"
 }
 one_line() {
     check
