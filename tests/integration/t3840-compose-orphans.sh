@@ -10,8 +10,8 @@
 #     with docker compose's message and keep them; --remove-orphans removes
 #     them (up: the rest keeps running; down: nothing of the project left);
 #   - berth start -a: only this start's output, stdout and stderr apart,
-#     and the container's exit code (0 and 3); -i, two containers, an
-#     unknown one refused;
+#     and the container's exit code (0 and 3); a SIGTERM to it passed to
+#     the container; -i, two containers, an unknown one refused;
 #   - a health probe that hangs past its timeout (one that forks, one run
 #     as a non-root user): killed with every process it started, docker's
 #     "Health check exceeded timeout (1s)", unhealthy after the retries;
@@ -123,6 +123,22 @@ timeout 60 "$BERTH" start --attach s0 >"$TMP/s0.out" 2>&1
 expect_eq "$?" 0 "start --attach: exit 0"
 expect_eq "$(cat "$TMP/s0.out")" "zero" "start --attach: output"
 check; running s0 && fail "start -a returned while s0 runs"
+# a signal to start -a goes to the container's process
+bx run -d --name si cmp/bb:1 sh -c 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done'
+ok "run si"
+bx kill si
+ok "kill si"
+check; waitfor 10 sh -c "! timeout 20 '$BERTH' inspect si | jq -e '.[0].State.Running'" || fail "si still runs"
+"$BERTH" start -a si >"$TMP/si.out" 2>&1 </dev/null &
+SI=$!
+check; waitfor 10 grep -q ready "$TMP/si.out" || fail "start -a si: no output"
+kill -TERM "$SI"
+check; waitfor 10 sh -c "! kill -0 $SI" || { fail "start -a si: still there after SIGTERM"; kill -9 "$SI"; }
+wait "$SI"
+expect_eq "$?" 7 "start -a: SIGTERM passed to the container"
+expect_eq "$(cat "$TMP/si.out")" "$(printf 'ready\ngot-term')" "start -a si: output"
+bx rm -f si
+ok "rm si"
 bx start -a nosuch
 rc_fails "start -a of an unknown container"
 one_line "start -a nosuch" 'nosuch'
