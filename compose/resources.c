@@ -173,7 +173,7 @@ int proj_resources_down(struct compose_project *p, bool volumes, struct berr *er
         if (glue_network_remove(p, name, &e) < 0) {
             /* docker compose's: kept for what still uses it (an orphan
              * left by down without --remove-orphans), not an error */
-            if (e.code == BERR_CONFLICT) {
+            if (e.code == BERR_CONFLICT && strstr(e.msg, "active endpoints")) {
                 proj_progress(p, "Network", name, "Resource is still in use");
                 continue;
             }

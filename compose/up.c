@@ -105,6 +105,12 @@ int up_pull(struct compose_project *p, const char *image, struct berr *err)
     return rc;
 }
 
+static int no_build_refused(const char *service, const char *image, struct berr *err)
+{
+    return berr_set(err, BERR_NOTFOUND, "service %s: image %s not found; run without "
+                    "--no-build to build it", service, image);
+}
+
 /* The service's image in the store, built or pulled if need be. */
 int up_image(struct compose_project *p, const char *service, enum up_build build,
              char id[DIGEST_MAX], struct berr *err)
@@ -119,8 +125,7 @@ int up_image(struct compose_project *p, const char *service, enum up_build build
         return rc;
     }
     if (rc < 0 && build == UP_BUILD_NEVER && json_object_get(svc, "build"))
-        return berr_set(err, BERR_NOTFOUND, "service %s: image %s not found; run without "
-                        "--no-build to build it", service, image);
+        return no_build_refused(service, image, err);
     if (json_object_get(svc, "build") && build != UP_BUILD_NEVER &&
         (build == UP_BUILD_ALWAYS || rc < 0))
         rc = up_build(p, service, false, err);
@@ -397,10 +402,8 @@ int compose_up(struct compose_project *p, const struct compose_up_opts *o, struc
             continue;
         proj_image_name(p, name, image, sizeof image);
         if (image_id(p, image, id, &e) < 0) {
-            rc = e.code == BERR_NOTFOUND
-                     ? berr_set(err, BERR_NOTFOUND, "service %s: image %s not found; run "
-                                "without --no-build to build it", name, image)
-                     : (*err = e, -e.code);
+            rc = e.code == BERR_NOTFOUND ? no_build_refused(name, image, err)
+                                         : (*err = e, -e.code);
             break;
         }
     }
