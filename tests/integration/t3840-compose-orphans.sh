@@ -98,8 +98,10 @@ expect_match "$ERR" 'Found orphan containers \(\[orph-gone-1\]\) for this projec
 expect_eq "$(names)" "orph-gone-1 " "down without --remove-orphans keeps the orphan"
 check; running orph-gone-1 || fail "down without --remove-orphans stopped the orphan"
 expect_match "$ERR" 'Network orph_default +Resource is still in use' "down keeps the network the orphan is on"
+bx stop -t 1 orph-gone-1
+ok "stop the orphan"
 bc down --remove-orphans
-ok "down --remove-orphans"
+ok "down --remove-orphans (the orphan stopped)"
 expect_eq "$(names)" "" "down --remove-orphans leaves nothing"
 expect_eq "$(timeout 20 "$BERTH" network ls -q | wc -l)" "0" "down --remove-orphans removes the network"
 check; waitfor 10 sh -c "! pgrep -x -f 'sleep 384[01]'" || fail "down --remove-orphans left a process"
