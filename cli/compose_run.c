@@ -58,11 +58,17 @@ int compose_cmd_up(struct compose_project *p, int argc, char **argv)
         case 'f': o.force_recreate = true; break;
         case 'n': o.no_deps = true; break;
         case 's': o.no_start = true; break;
-        case 'N': case 'r': break;
+        case 'N': o.no_build = true; break;
+        case 'r': o.remove_orphans = true; break;
         case 't': if (parse_timeout(optarg, &o.timeout) < 0) return 2; break;
         default:
-            return usage("up [-d] [--build] [--force-recreate] [--no-deps] [-t N] [SERVICE...]");
+            return usage("up [-d] [--build|--no-build] [--force-recreate] [--no-deps] "
+                         "[--no-start] [--remove-orphans] [-t N] [SERVICE...]");
         }
+    }
+    if (o.build && o.no_build) {
+        fprintf(stderr, "berth compose up: --build and --no-build are incompatible\n");
+        return 2;
     }
     o.services = argv + optind;
     o.nservices = (size_t)(argc - optind);

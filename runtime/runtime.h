@@ -151,6 +151,8 @@ int rt_wait(struct berth_store *s, const char *what, int *code, struct berr *err
 struct rt_logs_opts {
     bool follow, timestamps;
     long tail;               /* -1: all */
+    long long from;          /* > 0: only what the log file has past this size (its
+                              * size before a start: `start -a`); rotated files not */
 };
 int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
             struct berr *err);
