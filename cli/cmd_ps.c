@@ -10,7 +10,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ps {
     json_t *rows;
@@ -167,12 +170,85 @@ int cmd_restart(struct cli *g, int argc, char **argv)
     return stop_like(g, RESTART, "restart", argc, argv);
 }
 
-/* Detached only: -a and -i are refused rather than ignored. */
+/* a pidfd: a process that has ended is never confused with a new one */
+static volatile int attached_fd = -1;
+
+static void proxy_signal(int sig)
+{
+    if (attached_fd >= 0)
+        pidfd_send_signal(attached_fd, sig, NULL, 0);
+}
+
+/* start -a: the output from this start on, until the container ends;
+ * its exit code is ours, as docker start -a's. Signals we get go to the
+ * container's process (docker's --sig-proxy). */
+static int start_attached(struct cli *g, const char *what)
+{
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    json_t *st = NULL;
+    int code = 0, rc = rt_inspect(s, what, &st, &err);
+    struct stat sb;
+    const char *log = json_string_value(json_object_get(st, "LogPath"));
+    struct rt_logs_opts lo = {.follow = true, .tail = -1,
+                              /* 0 (an empty log or none yet): all of it */
+                              .from = log && stat(log, &sb) == 0 ? (long long)sb.st_size : 0};
+    json_decref(st);
+    if (rc == 0)
+        rc = rt_start(s, what, &err);
+    struct sigaction sa = {.sa_handler = proxy_signal, .sa_flags = SA_RESTART}, old[3];
+    static const int proxied[3] = {SIGINT, SIGTERM, SIGHUP};
+    sigemptyset(&sa.sa_mask);
+    if (rc == 0 && rt_inspect(s, what, &st, &err) == 0) {
+        pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(st, "State"),
+                                                              "Pid"));
+        attached_fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+        json_decref(st);
+    }
+    bool proxying = rc == 0;
+    for (int i = 0; proxying && i < 3; i++)
+        sigaction(proxied[i], &sa, &old[i]);
+    if (rc == 0)
+        rc = rt_logs(s, what, &lo, &err);
+    fflush(stdout);
+    if (rc == 0)
+        rc = rt_wait(s, what, &code, &err);
+    for (int i = 0; proxying && i < 3; i++)
+        sigaction(proxied[i], &old[i], NULL);
+    if (attached_fd >= 0)
+        close(attached_fd);
+    attached_fd = -1;
+    berth_store_close(s);
+    return rc < 0 ? cli_fail("start", &err) : code;
+}
+
+/* -a follows one container; -i (stdin) is refused rather than ignored. */
 int cmd_start(struct cli *g, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"attach", no_argument, NULL, 'a'}, {"interactive", no_argument, NULL, 'i'}, {0},
+    };
     int c;
-    while ((c = getopt_long(argc, argv, "", (const struct option[]){{0}}, NULL)) != -1)
+    bool attach = false;
+    while ((c = getopt_long(argc, argv, "ai", opts, NULL)) != -1) {
+        if (c == 'a') {
+            attach = true;
+            continue;
+        }
+        if (c == 'i')
+            fprintf(stderr, "berth start: -i is not supported: a started container's stdin "
+                    "is closed (berth run -i keeps it open)\n");
         return 2;
+    }
+    if (attach && argc - optind > 1) {
+        fprintf(stderr, "berth start: you cannot start and attach multiple containers at "
+                "once\n");
+        return 2;
+    }
+    if (attach && optind < argc)
+        return start_attached(g, argv[optind]);
     return each_container(g, START, "start", argc, argv, 0);
 }
 

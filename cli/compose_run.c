@@ -58,11 +58,17 @@ int compose_cmd_up(struct compose_project *p, int argc, char **argv)
         case 'f': o.force_recreate = true; break;
         case 'n': o.no_deps = true; break;
         case 's': o.no_start = true; break;
-        case 'N': case 'r': break;
+        case 'N': o.no_build = true; break;
+        case 'r': o.remove_orphans = true; break;
         case 't': if (parse_timeout(optarg, &o.timeout) < 0) return 2; break;
         default:
-            return usage("up [-d] [--build] [--force-recreate] [--no-deps] [-t N] [SERVICE...]");
+            return usage("up [-d] [--build|--no-build] [--force-recreate] [--no-deps] "
+                         "[--no-start] [--remove-orphans] [-t N] [SERVICE...]");
         }
+    }
+    if (o.build && o.no_build) {
+        fprintf(stderr, "berth compose up: --build and --no-build are incompatible\n");
+        return 2;
     }
     o.services = argv + optind;
     o.nservices = (size_t)(argc - optind);
@@ -277,6 +283,44 @@ bad:
     json_decref(env);
     usage("exec [-T] [-e KEY=VALUE] [-u USER] [-w DIR] [--index N] SERVICE COMMAND [ARG...]");
     return 2;
+}
+
+int compose_cmd_port(struct compose_project *p, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"index", required_argument, NULL, 'x'}, {"protocol", required_argument, NULL, 'P'},
+        {0},
+    };
+    const char *proto = "tcp";
+    int c, index = 1;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'x':
+            index = (int)strtol(optarg, &end, 10);
+            if (*end || index < 1)
+                goto bad;
+            break;
+        case 'P': proto = optarg; break;
+        default: goto bad;
+        }
+    }
+    if (argc - optind != 2 || strchr(argv[optind + 1], '/'))
+        goto bad;
+    char id[65], port[64];
+    json_t *state = NULL;
+    struct berr err = {0};
+    snprintf(port, sizeof port, "%.20s/%.20s", argv[optind + 1], proto);
+    int rc = compose_container_of(p, argv[optind], index, id, &err);
+    if (rc == 0)
+        rc = rt_inspect(p->store, id, &state, &err);
+    if (rc == 0)
+        rc = cli_port_print(state, argv[optind], port, &err);
+    json_decref(state);
+    return rc < 0 ? fail("port", &err) : 0;
+bad:
+    return usage("port [--index N] [--protocol tcp|udp] SERVICE PRIVATE_PORT");
 }
 
 int compose_cmd_run(struct compose_project *p, int argc, char **argv)

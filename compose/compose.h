@@ -100,6 +100,10 @@ struct compose_up_opts {
     char **services;             /* none: all */
     size_t nservices;
     bool detach, build, force_recreate, no_deps, no_start;
+    bool no_build;               /* never build: a service with build: whose image is
+                                  * missing is refused before anything starts */
+    bool remove_orphans;         /* containers of services gone from the model are
+                                  * removed; without it they are warned about and kept */
     int timeout;                 /* stop's, for recreations; -1: the service's */
 };
 /* Networks, volumes, images, then containers in depends_on order, each

@@ -2,8 +2,9 @@
  * down.c - `compose down`: the project's containers stopped, dependents
  * first, and removed; then its networks, with -v its volumes (declared
  * and anonymous), with --rmi its images. Containers of services no longer
- * in the model (orphans) go only with --remove-orphans; one-off
- * containers of `run` go too.
+ * in the model (orphans) go only with --remove-orphans, else docker
+ * compose's warning names them (proj_orphans, which `up` uses too);
+ * one-off containers of `run` go too.
  */
 #include "project.h"
 
@@ -19,6 +20,59 @@ static int rank_of(json_t *order, const char *service)
     return -1;
 }
 
+/* Stop (timeout -1: the container's own) and remove one container. */
+static int remove_one(struct compose_project *p, json_t *c, int timeout, struct berr *err)
+{
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    struct berr e = {0};
+    if (ctr_running(c)) {
+        proj_progress(p, "Container", ctr_name(c), "Stopping");
+        rt_stop(p->store, id, timeout, &e);
+        proj_progress(p, "Container", ctr_name(c), "Stopped");
+    }
+    proj_progress(p, "Container", ctr_name(c), "Removing");
+    if (rt_remove(p->store, id, true, &e) < 0) {
+        proj_progress(p, "Container", ctr_name(c), "Error");
+        *err = e;
+        return -e.code;
+    }
+    proj_progress(p, "Container", ctr_name(c), "Removed");
+    return 0;
+}
+
+int proj_orphans(struct compose_project *p, bool oneoff, bool remove, int timeout,
+                 struct berr *err)
+{
+    json_t *all, *c;
+    int rc = proj_containers(p, oneoff, &all, err);
+    if (rc < 0)
+        return rc;
+    json_t *services = json_object_get(p->model, "services");
+    char names[2048] = "";
+    size_t len = 0, i;
+    json_array_foreach(all, i, c) {
+        const char *svc = ctr_label(c, LABEL_SERVICE);
+        if (svc && json_object_get(services, svc))
+            continue;
+        if (remove) {
+            struct berr e = {0};
+            if (remove_one(p, c, timeout, &e) < 0 && rc == 0) {
+                *err = e;
+                rc = -e.code;
+            }
+        } else if (len < sizeof names) {
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? " " : "",
+                                    ctr_name(c));
+        }
+    }
+    if (len)
+        fprintf(p->out ?: stderr, "WARNING: Found orphan containers ([%s]) for this project. If "
+                "you removed or renamed this service in your compose file, you can run this "
+                "command with the --remove-orphans flag to clean it up.\n", names);
+    json_decref(all);
+    return rc;
+}
+
 int compose_down(struct compose_project *p, const struct compose_down_opts *o, struct berr *err)
 {
     json_t *order, *all;
@@ -27,37 +81,27 @@ int compose_down(struct compose_project *p, const struct compose_down_opts *o, s
         json_decref(order);
     if (rc < 0)
         return rc;
-    /* dependents first: the reverse of the start order; orphans last */
-    for (int rank = (int)json_array_size(order) - 1; rank >= -1; rank--) {
+    /* dependents first: the reverse of the start order; orphans after */
+    for (int rank = (int)json_array_size(order) - 1; rank >= 0; rank--) {
         size_t i;
         json_t *c;
         json_array_foreach(all, i, c) {
             const char *svc = ctr_label(c, LABEL_SERVICE);
             if (rank_of(order, svc) != rank)
                 continue;
-            if (rank < 0 && !o->remove_orphans) {
-                fprintf(p->out ?: stderr, "WARNING: found orphan container %s for this "
-                        "project; run with --remove-orphans to remove it\n", ctr_name(c));
-                continue;
-            }
-            const char *id = json_string_value(json_object_get(c, "Id"));
             struct berr e = {0};
             int timeout = o->timeout >= 0 ? o->timeout
                                           : proj_stop_timeout(proj_service(p, svc ?: ""));
-            if (ctr_running(c)) {
-                proj_progress(p, "Container", ctr_name(c), "Stopping");
-                rt_stop(p->store, id, timeout, &e);
-                proj_progress(p, "Container", ctr_name(c), "Stopped");
+            if (remove_one(p, c, timeout, &e) < 0 && rc == 0) {
+                *err = e;
+                rc = -e.code;
             }
-            proj_progress(p, "Container", ctr_name(c), "Removing");
-            if (rt_remove(p->store, id, true, &e) < 0) {
-                proj_progress(p, "Container", ctr_name(c), "Error");
-                if (rc == 0)
-                    *err = e;
-                rc = rc ?: -e.code;
-            } else
-                proj_progress(p, "Container", ctr_name(c), "Removed");
         }
+    }
+    struct berr oe = {0};
+    if (proj_orphans(p, true, o->remove_orphans, o->timeout, &oe) < 0 && rc == 0) {
+        *err = oe;
+        rc = -oe.code;
     }
     json_decref(all);
     struct berr e = {0};

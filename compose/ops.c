@@ -169,7 +169,7 @@ int compose_run(struct compose_project *p, const struct compose_run_opts *o, int
         rc = proj_resources_up(p, self, err);
     json_decref(self);
     if (rc == 0)
-        rc = up_image(p, o->service, false, image, err);
+        rc = up_image(p, o->service, UP_BUILD_MISSING, image, err);
     if (rc < 0)
         return rc;
     if (o->name)

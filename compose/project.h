@@ -119,9 +119,10 @@ int logs_print(struct compose_project *p, struct log_source *src, size_t n,
 int up_build(struct compose_project *p, const char *service, bool no_cache, struct berr *err);
 int up_pull(struct compose_project *p, const char *image, struct berr *err);
 /* The service's image ID, the image built or pulled when missing (or
- * built anyway with `build`). */
-int up_image(struct compose_project *p, const char *service, bool build, char id[DIGEST_MAX],
-             struct berr *err);
+ * built anyway with UP_BUILD_ALWAYS; never built with UP_BUILD_NEVER). */
+enum up_build { UP_BUILD_MISSING, UP_BUILD_ALWAYS, UP_BUILD_NEVER };
+int up_image(struct compose_project *p, const char *service, enum up_build build,
+             char id[DIGEST_MAX], struct berr *err);
 /* One container from its options (so is filled, free it after); on
  * failure the service's name and the container's log tail are shown and
  * the container is removed. */
@@ -132,5 +133,13 @@ int up_create(struct compose_project *p, const char *service, const struct svc_i
 /* Networks, volumes, then `order`'s services; `attach` gets {id, prefix}. */
 int up_services(struct compose_project *p, const struct compose_up_opts *o, json_t *order,
                 json_t *attach, struct berr *err);
+
+/* ---- down.c: what up and down share --------------------------------------------- */
+
+/* The project's containers whose service is no longer in the model:
+ * with `remove` stopped and removed, else named in docker compose's
+ * warning and kept. */
+int proj_orphans(struct compose_project *p, bool oneoff, bool remove, int timeout,
+                 struct berr *err);
 
 #endif

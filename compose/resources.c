@@ -171,6 +171,12 @@ int proj_resources_down(struct compose_project *p, bool volumes, struct berr *er
             continue;
         proj_progress(p, "Network", name, "Removing");
         if (glue_network_remove(p, name, &e) < 0) {
+            /* docker compose's: kept for what still uses it (an orphan
+             * left by down without --remove-orphans), not an error */
+            if (e.code == BERR_CONFLICT && strstr(e.msg, "active endpoints")) {
+                proj_progress(p, "Network", name, "Resource is still in use");
+                continue;
+            }
             if (rc == 0)
                 *err = e;
             rc = rc ?: -e.code;

@@ -8,7 +8,10 @@
  * model and image ID hashed) is unchanged and it runs, started when it is
  * stopped, and replaced when the hash differs or --force-recreate.
  * Attached (no -d), the services' output follows until they end or a
- * signal, and they are then stopped.
+ * signal, and they are then stopped. Before any of it: with --no-build
+ * every service with build: must have its image already (or nothing
+ * starts), and containers of services gone from the file (orphans) are
+ * warned about, or removed with --remove-orphans.
  */
 #include "project.h"
 #include "../builder/builder.h"
@@ -102,9 +105,15 @@ int up_pull(struct compose_project *p, const char *image, struct berr *err)
     return rc;
 }
 
+static int no_build_refused(const char *service, const char *image, struct berr *err)
+{
+    return berr_set(err, BERR_NOTFOUND, "service %s: image %s not found; run without "
+                    "--no-build to build it", service, image);
+}
+
 /* The service's image in the store, built or pulled if need be. */
-int up_image(struct compose_project *p, const char *service, bool build, char id[DIGEST_MAX],
-             struct berr *err)
+int up_image(struct compose_project *p, const char *service, enum up_build build,
+             char id[DIGEST_MAX], struct berr *err)
 {
     json_t *svc = proj_service(p, service);
     char image[1024];
@@ -115,7 +124,10 @@ int up_image(struct compose_project *p, const char *service, bool build, char id
         *err = e;
         return rc;
     }
-    if (json_object_get(svc, "build") && (build || rc < 0))
+    if (rc < 0 && build == UP_BUILD_NEVER && json_object_get(svc, "build"))
+        return no_build_refused(service, image, err);
+    if (json_object_get(svc, "build") && build != UP_BUILD_NEVER &&
+        (build == UP_BUILD_ALWAYS || rc < 0))
         rc = up_build(p, service, false, err);
     else if (rc < 0)
         rc = up_pull(p, image, err);
@@ -264,7 +276,8 @@ static int up_service(struct compose_project *p, const struct compose_up_opts *o
         if (rc < 0)
             return rc;
     }
-    int rc = up_image(p, service, o->build, image, err);
+    int rc = up_image(p, service, o->no_build ? UP_BUILD_NEVER
+                                 : o->build ? UP_BUILD_ALWAYS : UP_BUILD_MISSING, image, err);
     if (rc < 0)
         return rc;
     if (proj_config_hash(svc, image, hash) < 0)
@@ -370,10 +383,35 @@ int compose_up(struct compose_project *p, const struct compose_up_opts *o, struc
 {
     json_t *order, *attach = json_array();
     int rc = proj_check_services(p, o->services, o->nservices, err);
+    if (rc == 0 && o->build && o->no_build)
+        rc = berr_set(err, BERR_INVALID, "--build and --no-build are incompatible");
     if (rc == 0)
         rc = compose_order(p->model, o->services, o->nservices, o->no_deps, &order, err);
     if (rc < 0) {
         json_decref(attach);
+        return rc;
+    }
+    /* --no-build: every image is there, or nothing starts */
+    size_t k;
+    json_t *svc;
+    json_array_foreach(o->no_build ? order : NULL, k, svc) {
+        const char *name = json_string_value(svc);
+        char image[1024], id[DIGEST_MAX];
+        struct berr e = {0};
+        if (!json_object_get(proj_service(p, name), "build"))
+            continue;
+        proj_image_name(p, name, image, sizeof image);
+        if (image_id(p, image, id, &e) < 0) {
+            rc = e.code == BERR_NOTFOUND ? no_build_refused(name, image, err)
+                                         : (*err = e, -e.code);
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = proj_orphans(p, false, o->remove_orphans, o->timeout, err);
+    if (rc < 0) {
+        json_decref(attach);
+        json_decref(order);
         return rc;
     }
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;

@@ -290,6 +290,14 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
                 skip--;
         }
     }
+    if (o->from > 0) {   /* the current file past `from`; one rotated since: all of it */
+        struct stat sb;
+        for (size_t k = 0; k + 1 < nf; k++)
+            if (files[k])
+                fseek(files[k], 0, SEEK_END);
+        if (files[nf - 1] && fstat(fileno(files[nf - 1]), &sb) == 0 && sb.st_size >= o->from)
+            fseek(files[nf - 1], (long)o->from, SEEK_SET);
+    }
     for (size_t k = 0; k + 1 < nf; k++)
         print_lines(files[k], &line, &cap, o->timestamps);
     FILE *f = files[nf - 1];

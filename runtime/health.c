@@ -4,7 +4,8 @@
  * --health-* on top) says what to run and when: every Interval a probe
  * runs inside the container the way `berth exec` runs a process (a child
  * of the monitor calls rt_exec, its stdout and stderr into a pipe read
- * here), and is ended when it passes Timeout. Exit 0 is a pass; anything
+ * here), and is ended when it passes Timeout, with every process it
+ * started (kill_tree). Exit 0 is a pass; anything
  * else, or the timeout, a failure. State.Health is docker's: Status
  * "starting" until the first pass, "healthy" after a pass, "unhealthy"
  * after Retries failures in a row (failures inside StartPeriod do not
@@ -14,10 +15,12 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -211,6 +214,68 @@ void health_read(struct health *h)
     h->len += k;
 }
 
+/* The probe and everything it started, wherever it runs now. Each step of
+ * rt_exec makes a session of its own (setsid), and a probe run as another
+ * user loses die_with_caller's signal when it changes user, so killing
+ * the probe's first process is not enough: every descendant of `root`,
+ * and every process of a session one of them leads (what a shell put in
+ * the background and whose parent has gone), is killed. Repeated while
+ * something is found, for what forks in between. */
+static void kill_tree(pid_t root)
+{
+    for (int pass = 0; pass < 10; pass++) {
+        DIR *d = opendir("/proc");
+        if (!d)
+            return;
+        size_t n = 0, cap = 0;
+        struct proc { pid_t pid, ppid, sid; bool mine; } *ps = NULL;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            char path[300], buf[512];
+            if (!isdigit((unsigned char)e->d_name[0]))
+                continue;
+            snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ssize_t len = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (len <= 0)
+                continue;
+            buf[len] = '\0';
+            /* pid (comm) state ppid pgrp session: comm may hold ')' */
+            char *rp = strrchr(buf, ')'), st;
+            int pid = atoi(buf), ppid, pgrp, sid;
+            if (!rp || sscanf(rp + 1, " %c %d %d %d", &st, &ppid, &pgrp, &sid) != 4)
+                continue;
+            if (n == cap) {
+                struct proc *more = realloc(ps, (cap = cap ? cap * 2 : 256) * sizeof *ps);
+                if (!more)
+                    break;
+                ps = more;
+            }
+            ps[n++] = (struct proc){pid, ppid, sid, pid == root};
+        }
+        closedir(d);
+        bool grew = true;
+        while (grew) {
+            grew = false;
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; !ps[i].mine && j < n; j++)
+                    if (ps[j].mine && (ps[i].ppid == ps[j].pid ||
+                                       (ps[i].sid == ps[j].pid && ps[j].sid == ps[j].pid)))
+                        ps[i].mine = grew = true;
+        }
+        int killed = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ps[i].mine && ps[i].pid != root && kill(ps[i].pid, SIGKILL) == 0)
+                killed++;
+        free(ps);
+        if (!killed)
+            return;
+    }
+}
+
 void health_due(struct health *h, struct rt_container *c)
 {
     if (!h->on)
@@ -219,7 +284,7 @@ void health_due(struct health *h, struct rt_container *c)
     if (h->pid <= 0 && now >= h->next)
         probe_run(h, c);
     else if (h->pid > 0 && !h->timed_out && now >= h->deadline) {
-        /* the probe dies with it (die_with_caller) */
+        kill_tree(h->pid);
         kill(h->pid, SIGKILL);
         h->timed_out = true;
         h->kill_at = now + SECOND;
@@ -261,6 +326,7 @@ void health_stop(struct health *h, struct rt_container *c)
 {
     (void)c;
     if (h->pid > 0) {
+        kill_tree(h->pid);
         kill(h->pid, SIGKILL);
         waitpid(h->pid, NULL, 0);
     }

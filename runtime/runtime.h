@@ -28,6 +28,11 @@
 struct rt_port {
     char host_ip[64];        /* "0.0.0.0" when not given */
     uint16_t host_port, ctr_port;
+    /* no host port given: a free one is chosen when the port is bound
+     * (host_port, if set, is tried first: the one a restart had before);
+     * HostConfig.PortBindings keeps HostPort "" as docker's does */
+    bool random;
+    bool publish_all;        /* one of -P's: not in PortBindings at all */
 };
 
 struct rt_volume {
@@ -57,6 +62,7 @@ struct rt_run_opts {
     size_t nvolumes;
     struct rt_port *ports;
     size_t nports;
+    bool publish_all;        /* -P: every exposed tcp port on a random host port too */
     bool read_only, network_host, tty, interactive, detach, auto_remove;
     bool network_none;       /* --network none: loopback only, recorded as such */
     struct rt_net *networks; /* joined in order, as eth0, eth1, ...; the first is
@@ -86,7 +92,7 @@ struct rt_run_opts {
     size_t nexpose;
 };
 
-/* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
+/* Parse what the command line says: "-p [[IP:][HOST]:]CTR[/tcp]",
  * "-v HOST:CTR[:ro|rw]", "--memory 64m", "--cpus 1.5". */
 int rt_port_parse(const char *s, struct rt_port *p, struct berr *err);
 int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err);
@@ -154,6 +160,8 @@ int rt_wait(struct berth_store *s, const char *what, int *code, struct berr *err
 struct rt_logs_opts {
     bool follow, timestamps;
     long tail;               /* -1: all */
+    long long from;          /* > 0: only what the log file has past this size (its
+                              * size before a start: `start -a`); rotated files not */
 };
 int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
             struct berr *err);

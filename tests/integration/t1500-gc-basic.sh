@@ -232,7 +232,9 @@ expect_eq "$?" 0 "berthd exits 0 on SIGTERM"
 
 # ---- 7. the collection berthd schedules ------------------------------------------
 ROOT=$TMP/root2
-echo '{"gc": {"interval": "1s", "grace": "2s", "delete_untagged": true}}' >"$W/sched.json"
+# (a grace long enough that a push on a loaded machine finishes inside it:
+# blobs not yet referenced when it runs out are fair game)
+echo '{"gc": {"interval": "1s", "grace": "6s", "delete_untagged": true}}' >"$W/sched.json"
 berthd_start --config "$W/sched.json"
 KEEP=$(push_image s/app keep)
 DROP=$(push_image s/app drop)
@@ -242,7 +244,7 @@ SLOOSE=$(sha256_of "$W/sloose")
 push_files s/loose "$W/sloose"
 http DELETE /v2/s/app/manifests/drop
 expect_status 202 "DELETE tag s/app:drop"
-for i in $(seq 1 100); do
+for i in $(seq 1 200); do
     [ "$(on_disk "$SLOOSE")" = no ] && [ "$(on_disk "$DROP")" = no ] && [ "$(on_disk "$DROP_LAYER")" = no ] && break
     sleep 0.2
 done
