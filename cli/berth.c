@@ -39,6 +39,7 @@ static const struct {
     {"kill", cmd_kill, "send a signal to containers"},
     {"rm", cmd_rm, "remove containers"},
     {"wait", cmd_wait, "wait for containers to stop; print their exit codes"},
+    {"port", cmd_port, "show where a container's ports are published"},
     {"start", cmd_start, "start stopped containers again"},
     {"restart", cmd_restart, "stop and start containers"},
     {"build", cmd_build, "build an image from a Dockerfile"},

@@ -49,6 +49,11 @@ int cmd_stop(struct cli *g, int argc, char **argv);
 int cmd_kill(struct cli *g, int argc, char **argv);
 int cmd_rm(struct cli *g, int argc, char **argv);
 int cmd_wait(struct cli *g, int argc, char **argv);
+int cmd_port(struct cli *g, int argc, char **argv);
+/* cmd_port.c: a container's published ports (state: its inspect
+ * document), or where PRIVATE_PORT is published, as docker prints them */
+int cli_port_print(json_t *state, const char *name, const char *private_port,
+                   struct berr *err);
 int cmd_start(struct cli *g, int argc, char **argv);
 int cmd_restart(struct cli *g, int argc, char **argv);
 int cmd_build(struct cli *g, int argc, char **argv);
@@ -74,5 +79,6 @@ int compose_cmd_run(struct compose_project *p, int argc, char **argv);
 int compose_cmd_build(struct compose_project *p, int argc, char **argv);
 int compose_cmd_pull(struct compose_project *p, int argc, char **argv);
 int compose_cmd_push(struct compose_project *p, int argc, char **argv);
+int compose_cmd_port(struct compose_project *p, int argc, char **argv);
 
 #endif

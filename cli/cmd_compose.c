@@ -197,6 +197,7 @@ PROJECT_COMMAND(run)
 PROJECT_COMMAND(build)
 PROJECT_COMMAND(pull)
 PROJECT_COMMAND(push)
+PROJECT_COMMAND(port)
 
 static const struct {
     const char *name;
@@ -216,6 +217,7 @@ static const struct {
     {"build", sub_build, "build the services' images"},
     {"pull", sub_pull, "pull the services' images"},
     {"push", sub_push, "push the services' images"},
+    {"port", sub_port, "show where a service's port is published"},
 };
 
 static void compose_usage(FILE *out)

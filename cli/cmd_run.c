@@ -66,7 +66,7 @@ static int run_usage(void)
     fprintf(stderr,
             "usage: berth run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [--env-file FILE]\n"
             "                 [-w DIR] [-u USER[:GROUP]] [--entrypoint CMD] [-v HOST:CTR[:ro]]\n"
-            "                 [-p [IP:]HOSTPORT:CTRPORT] [--read-only] [--network NAME|host|none]\n"
+            "                 [-p [[IP:][HOSTPORT]:]CTRPORT] [-P] [--read-only] [--network NAME|host|none]\n"
             "                 [--network-alias ALIAS]...\n"
             "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
             "                 [--log-opt max-size=SIZE] [--log-opt max-file=N]\n"
@@ -129,6 +129,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"workdir", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
         {"entrypoint", required_argument, NULL, O_ENTRY},
         {"volume", required_argument, NULL, 'v'}, {"publish", required_argument, NULL, 'p'},
+        {"publish-all", no_argument, NULL, 'P'},
         {"read-only", no_argument, NULL, O_RO}, {"network", required_argument, NULL, O_NET},
         {"net", required_argument, NULL, O_NET}, {"hostname", required_argument, NULL, 'h'},
         {"memory", required_argument, NULL, 'm'}, {"cpus", required_argument, NULL, O_CPUS},
@@ -158,12 +159,13 @@ int cmd_run(struct cli *g, int argc, char **argv)
     struct berr err = {0};
     int c, bad = 0;
     opterr = 1;
-    while (!bad && (c = getopt_long(argc, argv, "+ditqe:w:u:v:p:h:m:l:", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "+ditqPe:w:u:v:p:h:m:l:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
         case 'q': g->opts.quiet = 1; break;
+        case 'P': o.publish_all = true; break;
         case O_RM: o.auto_remove = true; break;
         case O_NAME: o.name = optarg; break;
         case 'e': env_add(&o.env, &o.nenv, optarg); break;
@@ -258,6 +260,12 @@ int cmd_run(struct cli *g, int argc, char **argv)
         else
             run_usage();
         goto out;
+    }
+    if (o.network_host && (o.nports > 0 || o.publish_all)) {
+        /* the container's ports are the host's already */
+        fprintf(stderr, "WARNING: Published ports are discarded when using host network mode\n");
+        o.nports = 0;
+        o.publish_all = false;
     }
     o.image = argv[optind];
     o.cmd = argv + optind + 1;

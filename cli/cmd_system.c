@@ -418,7 +418,7 @@ int cmd_container(struct cli *g, int argc, char **argv)
         {"ls", cmd_ps}, {"list", cmd_ps}, {"ps", cmd_ps}, {"rm", cmd_rm}, {"run", cmd_run},
         {"exec", cmd_exec}, {"logs", cmd_logs}, {"stop", cmd_stop}, {"kill", cmd_kill},
         {"wait", cmd_wait}, {"inspect", cmd_inspect}, {"commit", cmd_commit},
-        {"start", cmd_start}, {"restart", cmd_restart},
+        {"start", cmd_start}, {"restart", cmd_restart}, {"port", cmd_port},
     };
     return dispatch(g, argc, argv, subs, sizeof subs / sizeof *subs);
 }

@@ -285,6 +285,44 @@ bad:
     return 2;
 }
 
+int compose_cmd_port(struct compose_project *p, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"index", required_argument, NULL, 'x'}, {"protocol", required_argument, NULL, 'P'},
+        {0},
+    };
+    const char *proto = "tcp";
+    int c, index = 1;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'x':
+            index = (int)strtol(optarg, &end, 10);
+            if (*end || index < 1)
+                goto bad;
+            break;
+        case 'P': proto = optarg; break;
+        default: goto bad;
+        }
+    }
+    if (argc - optind != 2 || strchr(argv[optind + 1], '/'))
+        goto bad;
+    char id[65], port[64];
+    json_t *state = NULL;
+    struct berr err = {0};
+    snprintf(port, sizeof port, "%.20s/%.20s", argv[optind + 1], proto);
+    int rc = compose_container_of(p, argv[optind], index, id, &err);
+    if (rc == 0)
+        rc = rt_inspect(p->store, id, &state, &err);
+    if (rc == 0)
+        rc = cli_port_print(state, argv[optind], port, &err);
+    json_decref(state);
+    return rc < 0 ? fail("port", &err) : 0;
+bad:
+    return usage("port [--index N] [--protocol tcp|udp] SERVICE PRIVATE_PORT");
+}
+
 int compose_cmd_run(struct compose_project *p, int argc, char **argv)
 {
     static const struct option opts[] = {

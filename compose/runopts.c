@@ -101,20 +101,23 @@ static int ports(struct svc_opts *so, json_t *svc, const char *service, struct b
         const char *ip = json_string_value(json_object_get(p, "host_ip"));
         const char *proto = json_string_value(json_object_get(p, "protocol"));
         json_int_t target = json_integer_value(json_object_get(p, "target"));
-        char *end;
-        if (!pub || !*pub)
-            continue;   /* only exposed: nothing is published on the host */
+        char *end = "";
+        bool random = !pub || !*pub;   /* "5000", "127.0.0.1::5000": a free host port */
+        if (random && proto && strcmp(proto, "tcp") != 0)
+            continue;   /* only exposed: udp is not published on the host */
         if (proto && strcmp(proto, "tcp") != 0)
             return berr_set(err, BERR_UNSUPPORTED, "service %s: ports[%zu]: only tcp ports "
                             "can be published", service, i);
-        long hp = strtol(pub, &end, 10);
-        if (*end || hp < 1 || hp > 65535 || target < 1 || target > 65535)
+        long hp = random ? 0 : strtol(pub, &end, 10);
+        if (*end || (!random && (hp < 1 || hp > 65535)) || target < 1 || target > 65535)
             return berr_set(err, BERR_UNSUPPORTED, "service %s: ports[%zu]: cannot publish "
-                            "\"%s\" (one host port per container port)", service, i, pub);
+                            "\"%s\" (one host port per container port)", service, i,
+                            pub ? pub : "");
         struct rt_port *rp = &so->ports[so->o.nports++];
         snprintf(rp->host_ip, sizeof rp->host_ip, "%s", ip && *ip ? ip : "0.0.0.0");
         rp->host_port = (uint16_t)hp;
         rp->ctr_port = (uint16_t)target;
+        rp->random = random;
     }
     so->o.ports = so->ports;
     return 0;
@@ -219,7 +222,7 @@ static void depends_label(struct compose_project *p, struct svc_opts *so, json_t
     add_label(so, LABEL_DEPENDS, buf);
 }
 
-/* expose:, and the ports given without a host port: ExposedPorts only. */
+/* expose:, and the udp ports given without a host port: ExposedPorts only. */
 static int exposed(struct svc_opts *so, json_t *svc)
 {
     json_t *expose = json_object_get(svc, "expose"), *ports = json_object_get(svc, "ports"), *v;
@@ -232,7 +235,7 @@ static int exposed(struct svc_opts *so, json_t *svc)
     json_array_foreach(ports, i, v) {
         const char *pub = json_string_value(json_object_get(v, "published"));
         const char *proto = json_string_value(json_object_get(v, "protocol"));
-        if (!pub || !*pub)
+        if ((!pub || !*pub) && proto && strcmp(proto, "tcp") != 0)
             so->expose[so->o.nexpose++] = (char *)keep(so, "%lld/%s",
                 (long long)json_integer_value(json_object_get(v, "target")), proto ? proto : "tcp");
     }

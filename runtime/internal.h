@@ -198,8 +198,16 @@ void health_stop(struct health *h, struct rt_container *c);
 
 /* ---- ports.c ------------------------------------------------------------------------ */
 
-/* A listening socket for p on the host, or a negative error. */
-int ports_listen(const struct rt_port *p, struct berr *err);
+/* A listening socket for p on the host, or a negative error. A random
+ * port gets the one the kernel chose in p->host_port. */
+int ports_listen(struct rt_port *p, struct berr *err);
+/* -P: each tcp port of `exposed` (ExposedPorts: {"80/tcp": {}}) that is
+ * not published yet is added to ports (n of at most max), random. */
+int ports_publish_all(struct rt_port *ports, size_t *n, size_t max, json_t *exposed,
+                      struct berr *err);
+/* {"80/tcp": [{"HostIp", "HostPort"}]}: NetworkSettings.Ports (the ports
+ * bound), or with `bindings` HostConfig.PortBindings (what was asked). */
+json_t *ports_json(const struct rt_port *ports, size_t n, bool bindings);
 /* Relay a connection accepted on the host to the container's port at
  * addr (network order) in its namespace. */
 void ports_relay(int client, int netns, uint32_t addr, uint16_t port);

@@ -386,17 +386,7 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     json_t *path0 = json_array_size(args) ? json_incref(json_array_get(args, 0))
                                           : json_string("");
     json_array_remove(args, 0);
-    json_t *ports = json_object(), *binds = json_array(), *mounts = json_array();
-    for (size_t k = 0; k < o->nports; k++) {
-        char key[32], hp[8];
-        snprintf(key, sizeof key, "%u/tcp", o->ports[k].ctr_port);
-        snprintf(hp, sizeof hp, "%u", o->ports[k].host_port);
-        if (!json_object_get(ports, key))
-            json_object_set_new(ports, key, json_array());
-        json_array_append_new(json_object_get(ports, key),
-                              json_pack("{s:s,s:s}", "HostIp", o->ports[k].host_ip,
-                                        "HostPort", hp));
-    }
+    json_t *binds = json_array(), *mounts = json_array();
     for (size_t k = 0; k < o->nvolumes; k++) {
         const struct rt_volume *vol = &o->volumes[k];
         char bind[8300];
@@ -413,7 +403,7 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     json_t *state = json_pack(
         "{s:s,s:s,s:o,s:o,s:s,s:s,s:s,"
         "s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s},"
-        "s:o,s:{s:o,s:s,s:O,s:b,s:b,s:I,s:I,s:I},s:o,s:{s:o},s:{s:O}}",
+        "s:o,s:{s:o,s:s,s:o,s:b,s:b,s:b,s:I,s:I,s:I},s:o,s:{s:o},s:{s:O}}",
         "Id", c->id, "Created", now, "Path", path0, "Args", args, "Name", "/",
         "Image", image ? image : "", "LogPath", path,
         "State", "Status", "created", "Running", 0, "Paused", 0, "Restarting", 0,
@@ -422,10 +412,12 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
         "Config", config,
         "HostConfig", "Binds", binds, "NetworkMode",
         o->network_host ? "host" : o->network ? o->network : "default",
-        "PortBindings", ports, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
+        "PortBindings", ports_json(o->ports, o->nports, true), "PublishAllPorts",
+        o->publish_all, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
         "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,
         "PidsLimit", (json_int_t)o->pids_limit,
-        "Mounts", mounts, "NetworkSettings", "Ports", ports, "Berth", "Layers", layers);
+        "Mounts", mounts, "NetworkSettings", "Ports", ports_json(o->ports, o->nports, false),
+        "Berth", "Layers", layers);
     /* the limits in force, in docker's words */
     char size[32], files[16];
     const char *unit = "gmk";
@@ -704,10 +696,22 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         rc = c.pin;
     if (rc == 0)
         rc = unpack_layers(s, manifest, config, layers_dir, layers, err);
-    if (o->nports > 64)
+    /* a copy, where the random ports get their numbers (and -P its ports) */
+    struct rt_port ports[64];
+    if (rc == 0 && o->nports > 64)
         rc = berr_set(err, BERR_INVALID, "too many published ports");
+    if (rc == 0) {
+        for (size_t i = 0; i < o->nports; i++)
+            ports[i] = o->ports[i];
+        with_defaults.ports = ports;
+    }
+    if (rc == 0 && o->publish_all && !o->network_host) {
+        json_t *exposed = exposed_ports(o, json_object_get(config, "config"));
+        rc = ports_publish_all(ports, &with_defaults.nports, 64, exposed, err);
+        json_decref(exposed);
+    }
     for (size_t i = 0; rc == 0 && !o->network_host && i < o->nports; i++) {
-        rc = ports_listen(&o->ports[i], err);
+        rc = ports_listen(&ports[i], err);
         if (rc >= 0)
             listeners[nlisteners++] = rc, rc = 0;
     }

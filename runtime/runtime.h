@@ -28,6 +28,11 @@
 struct rt_port {
     char host_ip[64];        /* "0.0.0.0" when not given */
     uint16_t host_port, ctr_port;
+    /* no host port given: a free one is chosen when the port is bound
+     * (host_port, if set, is tried first: the one a restart had before);
+     * HostConfig.PortBindings keeps HostPort "" as docker's does */
+    bool random;
+    bool publish_all;        /* one of -P's: not in PortBindings at all */
 };
 
 struct rt_volume {
@@ -49,6 +54,7 @@ struct rt_run_opts {
     size_t nvolumes;
     struct rt_port *ports;
     size_t nports;
+    bool publish_all;        /* -P: every exposed tcp port on a random host port too */
     bool read_only, network_host, tty, interactive, detach, auto_remove;
     const char *network;     /* a user-defined network (rt_network_create), or NULL */
     char **aliases;          /* more names for the container on it */
@@ -77,7 +83,7 @@ struct rt_run_opts {
     size_t nexpose;
 };
 
-/* Parse what the command line says: "-p [IP:]HOST:CTR[/tcp]",
+/* Parse what the command line says: "-p [[IP:][HOST]:]CTR[/tcp]",
  * "-v HOST:CTR[:ro|rw]", "--memory 64m", "--cpus 1.5". */
 int rt_port_parse(const char *s, struct rt_port *p, struct berr *err);
 int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err);

@@ -4,7 +4,8 @@
  * rebuilt from its state.json (Config for the process; HostConfig for
  * binds, published ports, limits, read-only root, log options, restart
  * policy; the network it was on), so that a container runs again the way
- * it was made: same overlay upper directory, same volumes, same ports.
+ * it was made: same overlay upper directory, same volumes, same ports (a
+ * random one is the one it had while that is free).
  * The user's stop mark is cleared first, so that its restart policy
  * applies again, as docker's start does.
  */
@@ -13,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,6 +105,27 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
         }
     }
     o->ports = ports;
+    if (rc == 0 && json_is_true(json_object_get(host, "PublishAllPorts")))
+        rc = ports_publish_all(ports, &o->nports, 64, json_object_get(config, "ExposedPorts"),
+                               err);
+    /* a random port tries the one it had before first */
+    json_t *had = json_object_get(json_object_get(st, "NetworkSettings"), "Ports");
+    for (size_t k = 0; rc == 0 && k < o->nports; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "%u/tcp", ports[k].ctr_port);
+        json_t *b;
+        json_array_foreach(ports[k].random ? json_object_get(had, key) : NULL, i, b) {
+            const char *ip = json_string_value(json_object_get(b, "HostIp"));
+            long hp = atol(json_string_value(json_object_get(b, "HostPort")) ?: "");
+            bool taken = !ip || strcmp(ip, ports[k].host_ip) != 0 || hp < 1 || hp > 65535;
+            for (size_t j = 0; j < k && !taken; j++)
+                taken = ports[j].host_port == hp && strcmp(ports[j].host_ip, ip) == 0;
+            if (!taken) {
+                ports[k].host_port = (uint16_t)hp;
+                break;
+            }
+        }
+    }
     json_t *log = json_object_get(json_object_get(host, "LogConfig"), "Config");
     const char *size = json_string_value(json_object_get(log, "max-size"));
     const char *files = json_string_value(json_object_get(log, "max-file"));
@@ -207,6 +230,9 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
         if (mkdir_p(o.volumes[k].host, 0755) < 0 && errno != EEXIST)
             rc = berr_set(err, BERR_INVALID, "invalid mount config: cannot create bind source "
                           "path %s: %s", o.volumes[k].host, strerror(errno));
+    if (rc == 0 && !o.network_host)   /* the random ones may have changed */
+        json_object_set_new(json_object_get(st, "NetworkSettings"), "Ports",
+                            ports_json(o.ports, o.nports, false));
     const char *hostname = json_string_value(json_object_get(json_object_get(st, "Config"),
                                                              "Hostname"));
     if (rc == 0) {

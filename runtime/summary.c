@@ -85,8 +85,10 @@ void rt_summary(json_t *c, bool full, struct rt_summary *out)
     json_t *binds;
     n = 0;
     out->ports[0] = '\0';
-    json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"), key,
-                        binds) {
+    /* only while they are bound, as docker's */
+    bool bound = strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0;
+    json_object_foreach(bound ? json_object_get(json_object_get(c, "NetworkSettings"), "Ports")
+                              : NULL, key, binds) {
         json_t *b;
         json_array_foreach(binds, i, b)
             buf_appendf(out->ports, sizeof out->ports, &n, "%s%s:%s->%s", n ? ", " : "",

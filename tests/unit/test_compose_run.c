@@ -82,10 +82,16 @@ static void every_key_mapped(void **state)
     assert_int_equal(o->nenv, 2);
     assert_true(has(o->env, o->nenv, "A=1"));
     assert_true(has(o->env, o->nenv, "N=5"));
-    assert_int_equal(o->nports, 1);
+    assert_int_equal(o->nports, 2);
     assert_int_equal(o->ports[0].host_port, 8080);
     assert_int_equal(o->ports[0].ctr_port, 80);
     assert_string_equal(o->ports[0].host_ip, "127.0.0.1");
+    assert_false(o->ports[0].random);
+    /* no published port: a random one */
+    assert_int_equal(o->ports[1].host_port, 0);
+    assert_int_equal(o->ports[1].ctr_port, 81);
+    assert_string_equal(o->ports[1].host_ip, "0.0.0.0");
+    assert_true(o->ports[1].random);
     assert_string_equal(o->network, "proj_back");
     assert_int_equal(o->naliases, 2);
     assert_string_equal(o->aliases[0], "web");

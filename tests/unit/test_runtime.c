@@ -42,15 +42,60 @@ static void test_port_parse(void **state)
     assert_string_equal(p.host_ip, "127.0.0.1");
     assert_int_equal(p.host_port, 5000);
     assert_int_equal(p.ctr_port, 5001);
-    const char *bad[] = {"80", "", ":", "0:80", "80:0", "65536:80", "80:65536", "a:80",
-                         "80:b", "1.2.3:80:80", "x:80:80", "80:80/udp", "80:80/", "-1:80",
-                         "8080:80 "};
+    assert_false(p.random);
+    /* no host port: a random one */
+    const char *random[] = {"80", "80/tcp", ":80", "127.0.0.1::80", "::80"};
+    for (size_t i = 0; i < sizeof random / sizeof *random; i++) {
+        assert_int_equal(rt_port_parse(random[i], &p, &err), 0);
+        assert_true(p.random);
+        assert_int_equal(p.host_port, 0);
+        assert_int_equal(p.ctr_port, 80);
+        assert_string_equal(p.host_ip, strncmp(random[i], "127", 3) == 0 ? "127.0.0.1"
+                                                                         : "0.0.0.0");
+    }
+    const char *bad[] = {"", ":", "0", "70000", "abc", "80:", "0:80", "80:0", "65536:80",
+                         "80:65536", "a:80", "80:b", "1.2.3:80:80", "x:80:80", "80:80/udp",
+                         "80:80/", "-1:80", "8080:80 ", "1.2.3.4.5::80", "1:2:3:80", "::1::80",
+                         "8000-8001:80", "+80", " 80", "99999999999999999999999:80"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&err, 0, sizeof err);
         if (rt_port_parse(bad[i], &p, &err) == 0)
             fail_msg("rt_port_parse took \"%s\"", bad[i]);
         assert_true(err.msg[0] != '\0');
     }
+}
+
+static void test_ports_json(void **state)
+{
+    (void)state;
+    struct rt_port ports[4];
+    struct berr err = {0};
+    size_t n = 2;
+    assert_int_equal(rt_port_parse("127.0.0.1:8080:80", &ports[0], &err), 0);
+    assert_int_equal(rt_port_parse("90", &ports[1], &err), 0);
+    ports[1].host_port = 40000;   /* as ports_listen chose it */
+    json_t *exposed = json_pack("{s:{},s:{},s:{}}", "80/tcp", "53/udp", "6000/tcp");
+    assert_int_equal(ports_publish_all(ports, &n, 4, exposed, &err), 0);
+    assert_int_equal(n, 3);   /* 6000 only: 80 is published, 53 is udp */
+    assert_int_equal(ports[2].ctr_port, 6000);
+    assert_true(ports[2].random && ports[2].publish_all);
+    ports[2].host_port = 40001;
+    json_t *b = ports_json(ports, n, true), *s = ports_json(ports, n, false);
+    char *bt = json_dumps(b, JSON_SORT_KEYS | JSON_COMPACT), *st = json_dumps(s, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(bt, "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}],"
+                            "\"90/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"\"}]}");
+    assert_string_equal(st, "{\"6000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40001\"}],"
+                            "\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}],"
+                            "\"90/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"}]}");
+    free(bt);
+    free(st);
+    json_decref(b);
+    json_decref(s);
+    /* no room: refused */
+    json_object_set_new(exposed, "7000/tcp", json_object());
+    json_object_set_new(exposed, "7001/tcp", json_object());
+    assert_true(ports_publish_all(ports, &n, 4, exposed, &err) < 0);
+    json_decref(exposed);
 }
 
 static void test_volume_parse(void **state)
@@ -412,6 +457,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_port_parse),
+        cmocka_unit_test(test_ports_json),
         cmocka_unit_test(test_volume_parse),
         cmocka_unit_test(test_size_and_cpus),
         cmocka_unit_test(test_process_from_config),
