@@ -92,10 +92,11 @@ static void every_key_mapped(void **state)
     assert_int_equal(o->ports[1].ctr_port, 81);
     assert_string_equal(o->ports[1].host_ip, "0.0.0.0");
     assert_true(o->ports[1].random);
-    assert_string_equal(o->network, "proj_back");
-    assert_int_equal(o->naliases, 2);
-    assert_string_equal(o->aliases[0], "web");
-    assert_string_equal(o->aliases[1], "www");
+    assert_int_equal(o->nnetworks, 1);
+    assert_string_equal(o->networks[0].name, "proj_back");
+    assert_int_equal(o->networks[0].naliases, 2);
+    assert_string_equal(o->networks[0].aliases[0], "web");
+    assert_string_equal(o->networks[0].aliases[1], "www");
     assert_true(has(o->labels, o->nlabels, "tier=front"));
     assert_true(has(o->labels, o->nlabels, "com.docker.compose.project=proj"));
     assert_true(has(o->labels, o->nlabels, "com.docker.compose.service=web"));
@@ -134,8 +135,9 @@ static void entrypoint_alone_and_disabled_health(void **state)
     assert_string_equal(so.o.entrypoint, "");   /* none, not the image's */
     assert_int_equal(so.o.ncmd, 0);
     assert_true(so.o.no_healthcheck);
-    assert_string_equal(so.o.network, "proj_default");
-    assert_int_equal(so.o.naliases, 1);
+    assert_int_equal(so.o.nnetworks, 1);
+    assert_string_equal(so.o.networks[0].name, "proj_default");
+    assert_int_equal(so.o.networks[0].naliases, 1);
     assert_false(so.o.stop_timeout_set);
     svc_opts_free(&so);
     json_decref(m);

@@ -137,15 +137,17 @@ static void test_run_checks(void **state)
     struct fixture *f = *state;
     struct berr err = {0};
     char *alias[] = {"db", "x\n6.6.6.6 evil", "../x"};
-    struct rt_run_opts o = {.network = "nosuch"};
+    struct rt_net nosuch = {.name = "nosuch"};
+    struct rt_run_opts o = {.networks = &nosuch, .nnetworks = 1};
     assert_true(net_check(f->s, &o, &err) < 0);
     assert_string_equal(err.msg, "network nosuch not found");
-    o = (struct rt_run_opts){.aliases = alias, .naliases = 1};
+    o.network_host = true;
     memset(&err, 0, sizeof err);
     assert_true(net_check(f->s, &o, &err) < 0);
-    assert_non_null(strstr(err.msg, "only supported for user-defined networks"));
+    assert_non_null(strstr(err.msg, "conflicting options"));
     for (size_t i = 1; i < 3; i++) {
-        o = (struct rt_run_opts){.network = "nosuch", .aliases = alias + i, .naliases = 1};
+        struct rt_net bad = {.name = "nosuch", .aliases = alias + i, .naliases = 1};
+        o = (struct rt_run_opts){.networks = &bad, .nnetworks = 1};
         memset(&err, 0, sizeof err);
         assert_true(net_check(f->s, &o, &err) < 0);
         assert_non_null(strstr(err.msg, "invalid network alias"));
