@@ -1,6 +1,7 @@
 /*
- * cmd_network.c - berth network create|ls|inspect|rm|prune, as docker's:
- * user-defined networks that `berth run --network NAME` joins
+ * cmd_network.c - berth network create|ls|inspect|rm|prune|connect|disconnect,
+ * as docker's: user-defined networks that `berth run --network NAME` joins
+ * (any number of them) and that a container joins or leaves later
  * (runtime/network.c). The predefined host and none are modes of run,
  * not networks, and are not listed.
  */
@@ -198,6 +199,56 @@ static int net_prune(struct cli *g, int argc, char **argv)
     return rc;
 }
 
+static int net_connect(struct cli *g, int argc, char **argv)
+{
+    static const struct option longs[] = {{"alias", required_argument, NULL, 'a'}, {0}};
+    const char *use = "connect [--alias ALIAS]... NETWORK CONTAINER";
+    char *aliases[64];
+    size_t naliases = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c != 'a')
+            return usage(use);
+        if (naliases == 64) {
+            fprintf(stderr, "berth network connect: too many aliases\n");
+            return 1;
+        }
+        aliases[naliases++] = optarg;
+    }
+    if (optind + 2 != argc)
+        return usage(use);
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = 0;
+    if (rt_network_connect(s, argv[optind], argv[optind + 1], aliases, naliases, &err) < 0)
+        rc = cli_fail("network connect", &err);
+    berth_store_close(s);
+    return rc;
+}
+
+static int net_disconnect(struct cli *g, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {0}};
+    const char *use = "disconnect [-f] NETWORK CONTAINER";
+    int c;
+    while ((c = getopt_long(argc, argv, "f", longs, NULL)) != -1)
+        if (c != 'f')   /* the container's end is always removed, -f or not */
+            return usage(use);
+    if (optind + 2 != argc)
+        return usage(use);
+    struct berth_store *s;
+    if (cli_store(g, &s) != 0)
+        return 1;
+    struct berr err = {0};
+    int rc = 0;
+    if (rt_network_disconnect(s, argv[optind], argv[optind + 1], &err) < 0)
+        rc = cli_fail("network disconnect", &err);
+    berth_store_close(s);
+    return rc;
+}
+
 int cmd_network(struct cli *g, int argc, char **argv)
 {
     static const struct {
@@ -206,11 +257,13 @@ int cmd_network(struct cli *g, int argc, char **argv)
     } subs[] = {
         {"create", net_create}, {"ls", net_ls}, {"list", net_ls}, {"inspect", net_inspect},
         {"rm", net_rm}, {"remove", net_rm}, {"prune", net_prune},
+        {"connect", net_connect}, {"disconnect", net_disconnect},
     };
     if (argc >= 2)
         for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
             if (strcmp(argv[1], subs[i].name) == 0)
                 return subs[i].run(g, argc - 1, argv + 1);
-    fprintf(stderr, "usage: berth network COMMAND, one of: create ls inspect rm prune\n");
+    fprintf(stderr, "usage: berth network COMMAND, one of: create ls inspect rm prune "
+            "connect disconnect\n");
     return 2;
 }

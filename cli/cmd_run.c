@@ -153,6 +153,8 @@ int cmd_run(struct cli *g, int argc, char **argv)
     int max;
     struct rt_run_opts o = {0};
     char *aliases[64];
+    size_t naliases = 0, nmodes = 0;
+    struct rt_net nets[16];
     struct rt_volume vols[64];
     struct rt_port ports[64];
     const char *platform = NULL;
@@ -177,18 +179,22 @@ int cmd_run(struct cli *g, int argc, char **argv)
         case O_RO: o.read_only = true; break;
         case O_PLAT: platform = optarg; break;
         case O_NET:
-            o.network_host = strcmp(optarg, "host") == 0;
-            o.network = NULL;
-            if (!o.network_host && strcmp(optarg, "none") != 0 &&
-                strcmp(optarg, "default") != 0 && strcmp(optarg, "bridge") != 0)
-                o.network = optarg;   /* user-defined: rt_run checks that it exists */
+            if (o.nnetworks == 16)
+                bad = berr_set(&err, BERR_INVALID, "too many networks");
+            else if (strcmp(optarg, "host") == 0 || strcmp(optarg, "none") == 0 ||
+                     strcmp(optarg, "default") == 0 || strcmp(optarg, "bridge") == 0) {
+                nmodes++;
+                o.network_host = o.network_host || strcmp(optarg, "host") == 0;
+                o.network_none = o.network_none || strcmp(optarg, "none") == 0;
+            } else   /* user-defined: rt_run checks that it exists */
+                nets[o.nnetworks++] = (struct rt_net){.name = optarg};
+            o.networks = nets;
             break;
         case O_ALIAS:
-            if (o.naliases == 64)
+            if (naliases == 64)
                 bad = berr_set(&err, BERR_INVALID, "too many network aliases");
             else
-                aliases[o.naliases++] = optarg;
-            o.aliases = aliases;
+                aliases[naliases++] = optarg;
             break;
         case 'v':
             bad = o.nvolumes == 64 ? berr_set(&err, BERR_INVALID, "too many volumes")
@@ -252,6 +258,17 @@ int cmd_run(struct cli *g, int argc, char **argv)
     int status = 125;
     if (!bad && o.no_healthcheck && o.nhealth_test > 0)
         bad = berr_set(&err, BERR_INVALID, "--no-healthcheck conflicts with --health-* options");
+    /* docker's rules: host and none alone; aliases on every user-defined network */
+    if (!bad && nmodes > 0 && (nmodes > 1 || o.nnetworks > 0))
+        bad = berr_set(&err, BERR_INVALID, "conflicting options: cannot attach both "
+                       "user-defined and non-user-defined network-modes");
+    if (!bad && naliases > 0 && o.nnetworks == 0)
+        bad = berr_set(&err, BERR_INVALID, "network-scoped aliases are only supported for "
+                       "user-defined networks");
+    for (size_t i = 0; i < o.nnetworks; i++) {
+        nets[i].aliases = aliases;
+        nets[i].naliases = naliases;
+    }
     if (!bad && o.auto_remove && o.restart && strcmp(policy, "no") != 0)
         bad = berr_set(&err, BERR_INVALID, "Conflicting options: --restart and --rm");
     if (bad || optind >= argc) {

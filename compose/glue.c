@@ -91,9 +91,8 @@ static int health(struct svc_opts *so, struct berr *err)
 int glue_run_opts(struct svc_opts *so, struct berr *err)
 {
     struct rt_run_opts *o = &so->o;
-    o->network = so->network;
-    o->aliases = so->aliases;
-    o->naliases = so->naliases;
+    o->networks = so->networks;
+    o->nnetworks = so->nnetworks;
     o->labels = so->labels;
     o->nlabels = so->nlabels;
     o->restart = so->restart;

@@ -58,11 +58,12 @@ void proj_log_tail(struct compose_project *p, const char *id, int lines);
 struct svc_opts {
     struct rt_run_opts o;
     json_t *hold;                /* owns every string the options point at */
-    char **env, **cmd, **labels, **aliases, **health, **expose;
-    size_t nlabels, naliases;
+    char **env, **cmd, **labels, **health, **expose;
+    size_t nlabels;
     struct rt_volume *volumes;
     struct rt_port *ports;
-    const char *network;
+    struct rt_net *networks;     /* each with its aliases (allocated) */
+    size_t nnetworks;
     const char *restart, *stop_signal;
     int stop_timeout;
     json_t *healthcheck;         /* the model's, or NULL */

@@ -182,26 +182,27 @@ static int volumes(struct compose_project *p, struct svc_opts *so, json_t *svc,
     return 0;
 }
 
+/* Every network of the service, in the model's order, each with the
+ * service's name and its `aliases:` as aliases, as docker compose does. */
 static int networks(struct compose_project *p, struct svc_opts *so, json_t *svc,
                     const struct svc_identity *id, struct berr *err)
 {
     json_t *nets = json_object_get(svc, "networks"), *cfg, *a;
     const char *key;
     size_t i;
-    if (json_object_size(nets) > 1)
-        fprintf(p->out ?: stderr, "WARNING: service %s: only its first network is joined\n",
-                id->service);
+    so->networks = calloc(json_object_size(nets) + 1, sizeof *so->networks);
+    if (!so->networks)
+        return berr_set(err, BERR_IO, "out of memory");
     json_object_foreach(nets, key, cfg) {
-        so->network = proj_network_name(p, key);
+        struct rt_net *w = &so->networks[so->nnetworks++];
+        w->name = proj_network_name(p, key);
         json_t *aliases = json_object_get(cfg, "aliases");
-        so->aliases = calloc(json_array_size(aliases) + 2, sizeof *so->aliases);
-        if (!so->aliases)
+        w->aliases = calloc(json_array_size(aliases) + 2, sizeof *w->aliases);
+        if (!w->aliases)
             return berr_set(err, BERR_IO, "out of memory");
-        /* the service's name is always an alias, as docker compose does */
-        so->aliases[so->naliases++] = (char *)id->service;
+        w->aliases[w->naliases++] = (char *)id->service;
         json_array_foreach(aliases, i, a)
-            so->aliases[so->naliases++] = (char *)json_string_value(a);
-        break;
+            w->aliases[w->naliases++] = (char *)json_string_value(a);
     }
     return 0;
 }
@@ -311,7 +312,9 @@ void svc_opts_free(struct svc_opts *so)
     free(so->env);
     free(so->cmd);
     free(so->labels);
-    free(so->aliases);
+    for (size_t i = 0; i < so->nnetworks; i++)
+        free(so->networks[i].aliases);
+    free(so->networks);
     free(so->health);
     free(so->expose);
     free(so->volumes);

@@ -234,13 +234,19 @@ int nl_link_del(struct nl *nl, const char *name);
 
 /* ---- network.c: user-defined networks ------------------------------------------------ */
 
-/* Join the container (its first process: pid) to the network of
- * c->o->network, if any: a veth pair, an address, the hosts files of every
- * container on it; NetworkSettings in c->state. Called again for each
+/* Join the container (its first process: pid) to its networks: those
+ * recorded in its state (NetworkSettings.Networks), else those of c->o; a
+ * veth pair, an address, the hosts files of every container on them;
+ * NetworkSettings in c->state and state.json. Called again for each
  * start. */
 int net_join(struct rt_container *c, pid_t pid, struct berr *err);
-/* Leave it (when the container ends): its address is free again. */
+/* Leave them all (when the container ends): its addresses are free again,
+ * the networks stay recorded. */
 void net_leave(struct rt_container *c);
+/* For state_write: `state` to the state.json at `path` (through `tmp`),
+ * with the network fields the file has (network.c owns and writes them
+ * itself), under the file's lock. */
+int net_state_write(const char *path, const char *tmp, json_t *state, struct berr *err);
 /* The container's address on its network, in network order; loopback
  * when it has none. */
 uint32_t net_address(const struct rt_container *c);

@@ -213,7 +213,9 @@ int nl_route_default(struct nl *nl, int index, struct in_addr gw, struct berr *e
     mnl_attr_put(nlh, RTA_GATEWAY, sizeof gw, &gw);
     mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)index);
     int rc = nl_talk(nl, nlh, NULL, NULL);
-    return rc < 0 ? fail(err, rc, "add the default route", "via the gateway") : 0;
+    /* one there already is another network's, joined first: it stays */
+    return rc < 0 && rc != -EEXIST ? fail(err, rc, "add the default route", "via the gateway")
+                                   : 0;
 }
 
 int nl_link_del(struct nl *nl, const char *name)

@@ -411,7 +411,8 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
         "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z",
         "Config", config,
         "HostConfig", "Binds", binds, "NetworkMode",
-        o->network_host ? "host" : o->network ? o->network : "default",
+        o->network_host ? "host" : o->network_none ? "none"
+        : o->nnetworks ? o->networks[0].name : "default",
         "PortBindings", ports_json(o->ports, o->nports, true), "PublishAllPorts",
         o->publish_all, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
         "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,

@@ -40,6 +40,14 @@ struct rt_volume {
     bool ro;
 };
 
+/* One user-defined network a container joins (rt_network_create), with
+ * more names for the container on it. */
+struct rt_net {
+    const char *name;
+    char **aliases;
+    size_t naliases;
+};
+
 struct rt_run_opts {
     const char *image;       /* as given: "busybox", an id, a digest */
     const char *name;        /* NULL: a made-up one */
@@ -56,9 +64,10 @@ struct rt_run_opts {
     size_t nports;
     bool publish_all;        /* -P: every exposed tcp port on a random host port too */
     bool read_only, network_host, tty, interactive, detach, auto_remove;
-    const char *network;     /* a user-defined network (rt_network_create), or NULL */
-    char **aliases;          /* more names for the container on it */
-    size_t naliases;
+    bool network_none;       /* --network none: loopback only, recorded as such */
+    struct rt_net *networks; /* joined in order, as eth0, eth1, ...; the first is
+                              * HostConfig.NetworkMode and has the default route */
+    size_t nnetworks;
     int64_t memory;          /* bytes, 0: no limit */
     int64_t cpu_quota;       /* microseconds per 100000, 0: no limit */
     int64_t pids_limit;      /* 0: no limit */
@@ -222,6 +231,17 @@ int rt_exe_reexec_sealed(char **argv, struct berr *err);
  * or NULL. `id` (may be NULL) gets the new network's id. */
 int rt_network_create(struct berth_store *s, const char *name, const char *subnet,
                       json_t *labels, char id[RT_ID_LEN + 1], struct berr *err);
+/* docker's `network connect`: a running container joins at once (a new
+ * interface, ethN, and an address; every hosts file on the network is
+ * rewritten); a stopped one only has the network recorded, and joins it
+ * when started. Refused for a container run with --network host or none,
+ * or already on it. */
+int rt_network_connect(struct berth_store *s, const char *network, const char *container,
+                       char **aliases, size_t naliases, struct berr *err);
+/* docker's `network disconnect`: the container leaves it now (if running)
+ * and for its later starts. */
+int rt_network_disconnect(struct berth_store *s, const char *network, const char *container,
+                          struct berr *err);
 /* Refused while a running container is on it. */
 int rt_network_remove(struct berth_store *s, const char *what, struct berr *err);
 /* docker's `network inspect` document of one network. */

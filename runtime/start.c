@@ -3,7 +3,7 @@
  * has stopped is started again by a new monitor, detached. Everything is
  * rebuilt from its state.json (Config for the process; HostConfig for
  * binds, published ports, limits, read-only root, log options, restart
- * policy; the network it was on), so that a container runs again the way
+ * policy; the networks it is on), so that a container runs again the way
  * it was made: same overlay upper directory, same volumes, same ports (a
  * random one is the one it had while that is free).
  * The user's stop mark is cleared first, so that its restart policy
@@ -50,7 +50,7 @@ int rt_restart_parse(const char *s, char name[16], int *max, struct berr *err)
  * strings point into `st`; volumes are allocated (free them). */
 static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *vols,
                            struct rt_port *ports, char *restart, size_t rlen,
-                           char ***aliases, struct berr *err)
+                           struct berr *err)
 {
     json_t *config = json_object_get(st, "Config"), *host = json_object_get(st, "HostConfig");
     json_t *v;
@@ -67,19 +67,9 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
     o->pids_limit = json_integer_value(json_object_get(host, "PidsLimit"));
     const char *mode = json_string_value(json_object_get(host, "NetworkMode"));
     o->network_host = mode && strcmp(mode, "host") == 0;
-    if (mode && strcmp(mode, "host") != 0 && strcmp(mode, "default") != 0 &&
-        strcmp(mode, "none") != 0 && strcmp(mode, "bridge") != 0) {
-        /* a copy too: joining writes NetworkMode anew, freeing this string */
-        o->network = strdup(mode);
-        json_t *a = json_object_get(json_object_get(json_object_get(
-            json_object_get(st, "NetworkSettings"), "Networks"), mode), "Aliases");
-        *aliases = calloc(json_array_size(a) + 1, sizeof **aliases);
-        /* copies: joining the network replaces NetworkSettings */
-        json_array_foreach(*aliases ? a : NULL, i, v)
-            if (json_is_string(v) && ((*aliases)[o->naliases] = strdup(json_string_value(v))))
-                o->naliases++;
-        o->aliases = *aliases;
-    }
+    o->network_none = mode && strcmp(mode, "none") == 0;
+    /* the user-defined networks are joined again from
+     * NetworkSettings.Networks by the monitor (net_join) */
     json_array_foreach(json_object_get(host, "Binds"), i, v) {
         if (o->nvolumes == 64 || !json_is_string(v))
             return berr_set(err, BERR_INVALID, "the container's HostConfig.Binds is not valid");
@@ -193,14 +183,14 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     struct rt_run_opts o = {0};
     struct rt_volume vols[64];
     struct rt_port ports[64];
-    char restart[64], layers_dir[4096], **aliases = NULL;
+    char restart[64], layers_dir[4096];
     struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock};
     int listeners[64];
     size_t nlisteners = 0;
     snprintf(c.id, sizeof c.id, "%s", id);
     state_dir(s, id, c.dir, sizeof c.dir);
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
-    rc = opts_from_state(st, &o, vols, ports, restart, sizeof restart, &aliases, err);
+    rc = opts_from_state(st, &o, vols, ports, restart, sizeof restart, err);
     json_t *layers = json_object_get(json_object_get(st, "Berth"), "Layers");
     char **lower = calloc(json_array_size(layers) + 1, sizeof *lower);
     if (rc == 0 && !lower)
@@ -256,10 +246,6 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
         free(vols[k].host);
         free(vols[k].ctr);
     }
-    for (size_t k = 0; k < o.naliases; k++)
-        free(aliases[k]);
-    free(aliases);
-    free((char *)o.network);
     free(lower);
     json_decref(st);
     return rc;

@@ -126,7 +126,9 @@ int state_write(struct berth_store *s, const char *id, json_t *state, struct ber
     size_t n = strlen(path);
     if (buf_appendf(path, sizeof path, &n, "/state.json") < 0)
         return berr_set(err, BERR_TOOBIG, "state directory path too long: %s", path);
-    return json_write_atomic(state, path, tmp, 0644, err);
+    /* with the networks as `network connect` may have changed them since
+     * this copy was read */
+    return net_state_write(path, tmp, state, err);
 }
 
 static bool is_id(const char *s)
