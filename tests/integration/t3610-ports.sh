@@ -38,7 +38,9 @@ listening() { ss -Htln "sport = :$1" | grep -q .; }
 hport() { printf '%s\n' "${1##*:}"; }
 served() { curl -sf -m 5 "http://127.0.0.1:$1/index.html"; }
 
-mkdir -p "$R/www3610" && echo page3610 >"$R/www3610/index.html"
+# a document root of this run's own: its processes are told from another run's
+WWW=www3610-$$
+mkdir -p "$R/$WWW" && echo page3610 >"$R/$WWW/index.html"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" pt/bb:1
 ok "import" || finish
@@ -48,7 +50,7 @@ ok "run base" || finish
 bx commit --change 'EXPOSE 6000 7000/udp' base pt/exp:1
 ok "commit --change EXPOSE" || finish
 bx rm base
-HTTPD="httpd -f -h /www3610 -p"
+HTTPD="httpd -f -h /$WWW -p"
 
 # ---- 1. -p 5000: a random host port, known when run -d returns ---------------------
 bx run -d --name r1 -p 5000 pt/bb:1 $HTTPD 5000
@@ -215,7 +217,7 @@ cat >"$PROJ/compose.yaml" <<EOF
 services:
   web:
     image: pt/bb:1
-    command: ["httpd", "-f", "-h", "/www3610", "-p", "5000"]
+    command: ["httpd", "-f", "-h", "/$WWW", "-p", "5000"]
     ports:
       - "5000"
       - "127.0.0.1::5001"
@@ -253,7 +255,7 @@ check; ! listening "$CP" || fail "compose down: port $CP still bound"
 # ---- the end: nothing left --------------------------------------------------------------
 for c in $(timeout 20 "$BERTH" ps -aq); do timeout 30 "$BERTH" rm -f "$c" >/dev/null 2>&1; done
 expect_eq "$(count_containers)" 0 "containers left"
-check; waitfor 5 sh -c "! pgrep -f 'httpd -f -h /[w]ww3610'" || fail "processes left: $(pgrep -af 'httpd -f -h /www3610')"
+check; waitfor 5 sh -c "! pgrep -f 'httpd -f -h /[w]$WWW'" || fail "processes left: $(pgrep -af "httpd -f -h /$WWW")"
 check
 if compgen -G "$TMP/san/*" >/dev/null; then
     fail "sanitizer reports:"
