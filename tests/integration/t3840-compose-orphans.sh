@@ -178,6 +178,32 @@ done
 bx rm -f hf hu
 ok "rm -f hf hu"
 check; waitfor 5 sh -c "! pgrep -f 'sleep 384[2-5]'" || fail "a probe is left after rm: $(pgrep -a -f 'sleep 384[2-5]')"
+# the same from a compose file, as user app: gone before the next probe
+PROJ=$TMP/hc
+mkdir -p "$PROJ"
+cat >"$PROJ/compose.yaml" <<EOF
+services:
+  slow:
+    image: cmp/bb:1
+    user: app
+    command: ["sleep", "3850"]
+    healthcheck:
+      test: ["CMD-SHELL", "sleep 3849 & sleep 3849"]
+      interval: 3s
+      timeout: 1s
+      retries: 1
+EOF
+bc up -d
+ok "up -d a service whose probe hangs"
+check; waitfor 15 sh -c "[ \"\$(timeout 20 '$BERTH' inspect hc-slow-1 | jq -r '.[0].State.Health.Status')\" = unhealthy ]" ||
+    fail "compose: a probe past its timeout does not make hc-slow-1 unhealthy"
+check; waitfor 1 sh -c "! pgrep -f 'sleep 384[9]'" || fail "compose: the probe outlives its timeout: $(pgrep -a -f 'sleep 384[9]')"
+expect_eq "$(jqc hc-slow-1 .Config.User)" "app" "compose: the service's user"
+expect_eq "$(jqc hc-slow-1 '.State.Health.Log[-1].Output')" "Health check exceeded timeout (1s)" "compose: the timeout's message"
+bc down
+ok "down hc"
+check; waitfor 5 sh -c "! pgrep -f 'sleep 38(49|50)'" || fail "compose: a process left after down"
+
 bx run -d --name hb --health-cmd 'sleep 1' --health-timeout 1x cmp/bb:1 sleep 3846
 rc_fails "run --health-timeout 1x"
 one_line "--health-timeout 1x" 'invalid'
