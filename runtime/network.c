@@ -7,11 +7,13 @@
  * namespace of its own bind-mounted there (as `ip netns add` does), which
  * keeps that namespace alive with no process in it. Inside it is one
  * bridge holding the subnet's first address (the gateway). A container on
- * the network keeps its own namespace: its monitor joins it with a veth
- * pair (one end on the bridge, the other in the container as eth0) and an
- * address of the subnet, and every container on the network gets the
- * others' names, aliases and hostnames in its hosts file (rewritten in
- * place: the container sees it through a bind mount of the file).
+ * networks keeps its own namespace: its monitor (or `network connect`)
+ * joins it to each with a veth pair (one end on the bridge, the other in
+ * the container as eth0, eth1, ...) and an address of the subnet, and
+ * every container gets in its hosts file the names, aliases and hostnames
+ * of the members of each network it is on, at their addresses there
+ * (rewritten in place: the container sees it through a bind mount of the
+ * file).
  *
  * Every change to a network holds <store>/networks/lock. An endpoint
  * records the monitor that made it (pid and start time): one whose monitor
@@ -1040,6 +1042,8 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
         json_t *n = net_find(c->s, name, err);
         char ifname[16];
         snprintf(ifname, sizeof ifname, "eth%zu", k++);
+        if (!json_is_array(json_object_get(e, "Aliases")))   /* a state.json of the wrong shape */
+            json_object_set_new(e, "Aliases", json_array());
         rc = n ? join_one(c->s, c->id, c->state, n, json_object_get(e, "Aliases"), ctrns,
                           ifname, err)
                : berr_set(err, BERR_NOTFOUND, "network %s not found", name);
