@@ -3,7 +3,7 @@
  * cmd_inspect.c): docker's Go templates over one JSON object per row,
  * with docker's "table" prefix (a header row made by running the template
  * over the column names, cells cut at tabs and aligned as Go's tabwriter
- * with docker's settings: at least 20 wide, 3 spaces of padding).
+ * with docker's settings: at least 10 wide, 3 spaces of padding).
  */
 #include "builtin.h"
 #include "../common/template.h"
@@ -35,7 +35,7 @@ static size_t utf8_width(const char *s, size_t n)
     return w;
 }
 
-/* Go's tabwriter (minwidth 20, padding 3): a tab ends a cell; cells of a
+/* Go's tabwriter (minwidth 10, padding 3): a tab ends a cell; cells of a
  * column are as wide as its widest; the last cell of a line is not aligned. */
 static void print_aligned(const char *text)
 {
@@ -55,7 +55,7 @@ static void print_aligned(const char *text)
                         widths[col] = w + 3;
                     if (pass == 1)
                         printf("%.*s%*s", (int)(i - start), line + start,
-                               (int)((widths[col] < 20 ? 20 : widths[col]) - w), "");
+                               (int)((widths[col] < 10 ? 10 : widths[col]) - w), "");
                 } else if (pass == 1)
                     printf("%.*s", (int)(i - start), line + start);
                 col++;
