@@ -1117,34 +1117,46 @@ static json_t *go_sprintf(json_t **args, size_t n)
             continue;
         }
         json_t *a = args[ai++];
-        char tmp[512];
-        tmp[0] = 0;
-        if ((verb == 'd' || verb == 'x' || verb == 'X' || verb == 'o' || verb == 'c') &&
-            json_is_integer(a)) {
+        char *tmp = NULL;
+        int digits = 0, most = 0;
+        for (size_t k = 1; k < sl; k++) {
+            digits = isdigit((unsigned char)spec[k]) ? digits + 1 : 0;
+            most = digits > most ? digits : most;
+        }
+        if (most > 4) {
+            /* Go's answer to a width or precision it will not honour */
+            puts_(&b, "%!(BADWIDTH)");
+            continue;
+        }
+        if ((verb == 'd' || verb == 'x' || verb == 'X' || verb == 'o') && json_is_integer(a)) {
             spec[sl++] = 'l', spec[sl++] = 'l', spec[sl++] = verb, spec[sl] = 0;
-            snprintf(tmp, sizeof tmp, spec, (long long)json_integer_value(a));
+            if (asprintf(&tmp, spec, (long long)json_integer_value(a)) < 0)
+                tmp = NULL;
         } else if ((verb == 'f' || verb == 'g' || verb == 'e') && json_is_number(a)) {
             spec[sl++] = verb, spec[sl] = 0;
-            snprintf(tmp, sizeof tmp, spec, json_number_value(a));
+            if (asprintf(&tmp, spec, json_number_value(a)) < 0)
+                tmp = NULL;
         } else if (verb == 's' || verb == 'v' || verb == 'q') {
             json_t *s = string_of(a);
             if (verb == 'q') {
-                char *q = json_dumps(s, JSON_ENCODE_ANY);
-                put(&b, q ? q : "", q ? strlen(q) : 0);
-                free(q);
+                tmp = json_dumps(s, JSON_ENCODE_ANY);
             } else if (sl == 1) {
                 put(&b, json_string_value(s), json_string_length(s));
             } else {
                 spec[sl++] = 's', spec[sl] = 0;
-                snprintf(tmp, sizeof tmp, spec, json_string_value(s));
+                if (asprintf(&tmp, spec, json_string_value(s)) < 0)
+                    tmp = NULL;
             }
             json_decref(s);
         } else {
             json_t *s = string_of(a);
-            snprintf(tmp, sizeof tmp, "%%!%c(%s=%s)", verb, type_name(a), json_string_value(s));
+            if (asprintf(&tmp, "%%!%c(%s=%s)", verb, type_name(a), json_string_value(s)) < 0)
+                tmp = NULL;
             json_decref(s);
         }
-        puts_(&b, tmp);
+        if (tmp)
+            puts_(&b, tmp);
+        free(tmp);
     }
     for (; ai < n && !b.full; ai++) {
         puts_(&b, ai == 1 || b.len == 0 ? "%!(EXTRA " : ", ");
