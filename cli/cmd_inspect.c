@@ -59,14 +59,14 @@ static int inspect_formatted(struct tmpl *t, json_t *out)
 int cmd_inspect(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {"type", required_argument, NULL, 't'}, {0},
+        {"format", required_argument, NULL, 'f'}, {0},
     };
     const char *format = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
         if (c == 'f')
             format = optarg;
-        else if (c != 't')
+        else
             return 2;
     }
     if (optind >= argc) {

@@ -230,6 +230,40 @@ static void test_limits(void **state)
     json_decref(one);
 }
 
+/* Random splices of template pieces: an answer or an error, never a crash
+ * (run under ASan with SANITIZE=1). */
+static void test_random(void **state)
+{
+    (void)state;
+    static const char *pieces[] = {
+        "{{", "}}", "{{-", " -}}", ".State", ".Config.Env", "if", "else", "end", "range",
+        "with", " ", "|", "(", ")", "\"", "`", "$", "$x", ":=", "=", ",", "printf", "json",
+        "index", "len", "1", "-2", "3.5", "\"%s%d\"", "/*", "*/", "\xff", "\\", "eq",
+        "and", "nil", "true", "x", "\n", "upper", "split", "join", ".", "template",
+    };
+    json_t *data = json_loads(doc, 0, NULL);
+    unsigned seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        char text[512] = "";
+        int n = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 12;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245 + 12345;
+            strcat(text, pieces[(seed >> 16) % (sizeof pieces / sizeof *pieces)]);
+        }
+        struct tmpl *t;
+        struct berr err = {0};
+        char *out;
+        if (tmpl_parse(text, &t, &err) < 0) {
+            assert_int_equal(strncmp(err.msg, "template: :", 11), 0);
+            continue;
+        }
+        if (tmpl_exec(t, data, &out, &err) == 0)
+            free(out);
+        tmpl_free(t);
+    }
+    json_decref(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_exec_errors),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
