@@ -1250,6 +1250,7 @@ static int call(struct exec *e, const char *fn, json_t **a, size_t n, json_t **o
                 }
                 nx = ref(json_array_get(cur, (size_t)k));
             } else if (!cur || json_is_null(cur)) {
+                json_decref(cur);
                 return xerr(e, "error calling index: index of untyped nil");
             } else {
                 json_decref(cur);
