@@ -843,6 +843,7 @@ struct exec {
     struct berr *err;
     int line;
     const char *at;
+    char at_buf[256];   /* the operand being evaluated, as Go names it: <.A.B> */
 };
 
 static int xerr(struct exec *e, const char *fmt, ...)
@@ -984,7 +985,6 @@ static int walk_fields(struct exec *e, json_t *v, char **fields, size_t n, json_
 {
     json_t *cur = ref(v);
     for (size_t i = 0; i < n; i++) {
-        e->at = fields[i];
         if (!cur || json_is_null(cur)) {
             json_decref(cur);
             return xerr(e, "nil pointer evaluating interface {}.%s", fields[i]);
@@ -1012,9 +1012,22 @@ static struct var *lookup(struct exec *e, const char *name)
     return NULL;
 }
 
+static void name_operand(struct exec *e, struct node *a)
+{
+    size_t n = 0;
+    e->at_buf[0] = 0;
+    if (a->kind == N_VAR)
+        n += (size_t)snprintf(e->at_buf, sizeof e->at_buf, "$%s", a->s);
+    for (size_t i = 0; i < a->nfields && n < sizeof e->at_buf; i++)
+        n += (size_t)snprintf(e->at_buf + n, sizeof e->at_buf - n, ".%s", a->fields[i]);
+    e->at = e->at_buf;
+}
+
 static int eval_arg(struct exec *e, struct node *a, json_t *dot, json_t **out)
 {
     e->line = a->line;
+    if (a->kind == N_FIELD || a->kind == N_VAR)
+        name_operand(e, a);
     switch (a->kind) {
     case N_DOT:
         *out = ref(dot);
@@ -1023,7 +1036,6 @@ static int eval_arg(struct exec *e, struct node *a, json_t *dot, json_t **out)
         return walk_fields(e, dot, a->fields, a->nfields, out);
     case N_VAR: {
         struct var *v = lookup(e, a->s);
-        e->at = a->s;
         if (!v)
             return xerr(e, "undefined variable: $%s", a->s);
         return walk_fields(e, v->v, a->fields, a->nfields, out);
@@ -1423,7 +1435,7 @@ static int eval_cmd(struct exec *e, struct node *cmd, json_t *dot, json_t *prev,
     if (first->kind != N_IDENT) {
         if (cmd->nkids > 1 || has_prev) {
             e->line = first->line;
-            e->at = first->nfields ? first->fields[first->nfields - 1] : ".";
+            name_operand(e, first);
             return xerr(e, "can't give argument to non-function %s",
                         first->kind == N_FIELD ? "field" : "value");
         }

@@ -84,7 +84,7 @@ for t in '{{template "x"}}' '{{define "x"}}y{{end}}'; do
 done
 bx inspect -f '{{.NoSuch.Deeper}}' fmtc
 rc_is "inspect -f execution error" 1
-one_line "inspect -f execution error" 'template parsing error: template: :1: executing "" at <Deeper>: nil pointer evaluating interface \{\}.Deeper$'
+one_line "inspect -f execution error" 'template parsing error: template: :1: executing "" at <.NoSuch.Deeper>: nil pointer evaluating interface \{\}.Deeper$'
 bx inspect -f "$(printf '{{if 1}}%.0s' $(seq 500))" fmtc
 rc_is "inspect -f 500 nested ifs" 64
 one_line "inspect -f deep nesting" 'nesting too deep$'
