@@ -334,7 +334,17 @@ struct parser {
     size_t i, n;
     int depth;
     struct berr *err;
+    const char *vars[256];   /* the variables in scope ("" is $) */
+    size_t nvars;
 };
+
+static bool var_known(struct parser *p, const char *name)
+{
+    for (size_t i = p->nvars; i-- > 0;)
+        if (strcmp(p->vars[i], name) == 0)
+            return true;
+    return false;
+}
 
 static void node_free(struct node *x)
 {
@@ -475,6 +485,10 @@ static struct node *parse_operand(struct parser *p)
         }
         return node_new(N_DOT, t->line);
     case T_VAR:
+        if (!var_known(p, t->s)) {
+            perr(p, "undefined variable \"$%s\"", t->s);
+            return NULL;
+        }
         next(p);
         x = node_new(N_VAR, t->line);
         if (!x || !(x->s = strdup(t->s)) || parse_chain(p, x) < 0)
@@ -570,6 +584,19 @@ static struct node *parse_pipe(struct parser *p, const char *context, enum tok e
         skip_space(p);
         enum tok k = peek(p)->kind;
         if (k == T_DECL || k == T_ASSIGN || (k == T_COMMA && pipe->ndecl == 0)) {
+            if (k == T_ASSIGN && !var_known(p, name)) {
+                perr(p, "undefined variable \"$%s\"", name);
+                node_free(pipe);
+                return NULL;
+            }
+            if (k != T_ASSIGN) {
+                if (p->nvars == sizeof p->vars / sizeof *p->vars) {
+                    perr(p, "too many variables");
+                    node_free(pipe);
+                    return NULL;
+                }
+                p->vars[p->nvars++] = name;
+            }
             pipe->decl[pipe->ndecl++] = strdup(name);
             pipe->assign = k == T_ASSIGN;
             next(p);
@@ -650,6 +677,7 @@ static struct node *parse_control(struct parser *p, enum kind kind, const char *
         return NULL;
     }
     const char *stop;
+    size_t scope = p->nvars;
     if (!(x->pipe = parse_pipe(p, name, T_RIGHT)))
         goto fail;
     next(p);
@@ -670,6 +698,7 @@ static struct node *parse_control(struct parser *p, enum kind kind, const char *
             if (!inner || add_kid(x->else_list, inner) < 0)
                 goto fail;
             p->depth--;
+            p->nvars = scope;
             return x;
         }
         skip_space(p);
@@ -686,6 +715,7 @@ static struct node *parse_control(struct parser *p, enum kind kind, const char *
         }
     }
     p->depth--;
+    p->nvars = scope;
     return x;
 fail:
     node_free(x);
@@ -695,11 +725,14 @@ fail:
 static struct node *parse_list(struct parser *p, const char **stop)
 {
     struct node *list = node_new(N_LIST, peek(p)->line);
+    size_t scope = p->nvars;
     *stop = "";
     while (list) {
         struct token *t = next(p);
-        if (t->kind == T_EOF)
+        if (t->kind == T_EOF) {
+            p->nvars = scope;
             return list;
+        }
         if (t->kind == T_TEXT) {
             struct node *x = node_new(N_TEXT, t->line);
             if (!x || !(x->s = malloc(t->len + 1)) || add_kid(list, x) < 0)
@@ -724,6 +757,7 @@ static struct node *parse_list(struct parser *p, const char **stop)
                     }
                     next(p);
                 }
+                p->nvars = scope;
                 return list;
             }
             if (strcmp(w, "template") == 0 || strcmp(w, "define") == 0 ||
@@ -763,7 +797,7 @@ int tmpl_parse(const char *text, struct tmpl **out, struct berr *err)
     int rc = lex(&l);
     struct node *root = NULL;
     if (rc == 0) {
-        struct parser p = {.t = l.toks, .n = l.n, .err = err};
+        struct parser p = {.t = l.toks, .n = l.n, .err = err, .vars = {""}, .nvars = 1};
         const char *stop;
         root = parse_list(&p, &stop);
         if (root && *stop) {

@@ -73,6 +73,8 @@ static const struct ok_case ok[] = {
     {"a {{/* comment */}}b", "a b"},
     {"a {{- /* c */ -}} b", "ab"},
     {"{{$x := .Id}}{{$x}}{{$x = \"z\"}}{{$x}}", "abcz"},
+    {"{{$x := 1}}{{if 1}}{{$x = 2}}{{$y := 3}}{{$y}}{{end}}{{$x}}", "32"},
+    {"{{with $v := .State}}{{$v.Status}}{{else}}{{$v}}{{end}}", "running"},
     {"{{range .Config.Env}}{{$.Id}}{{end}}", "abcabc"},
     {"{{(index .Config.Env 0)}}", "A=1"},
     {"{{(.State).Status}}", "running"},
@@ -126,6 +128,11 @@ static const struct ok_case bad_parse[] = {
     {"{{\xff}}", "template: :1: unrecognized character in action: byte 0xff"},
     {"{{nil}}", "template: :1: nil is not a command"},
     {"{{1x}}", "template: :1: bad number syntax: \"1x\""},
+    {"{{$nope}}", "template: :1: undefined variable \"$nope\""},
+    {"{{$y = 1}}", "template: :1: undefined variable \"$y\""},
+    {"{{with $x := 1}}{{$x}}{{end}}{{$x}}", "template: :1: undefined variable \"$x\""},
+    {"{{range $i, $e := .}}{{end}}{{$e}}", "template: :1: undefined variable \"$e\""},
+    {"{{if 1}}{{$v := 2}}{{end}}{{$v}}", "template: :1: undefined variable \"$v\""},
 };
 
 static void test_parse_errors(void **state)
@@ -151,7 +158,6 @@ static const struct ok_case bad_exec[] = {
     {"{{range .Name}}{{end}}", "range can't iterate over /web"},
     {"{{.Name 1}}", "can't give argument to non-function"},
     {"{{lt .Name 1}}", "incompatible types for comparison"},
-    {"{{$nope}}", "undefined variable: $nope"},
     {"{{upper 1}}", "expected string"},
     {"{{join .Name \",\"}}", "expected []string"},
 };
