@@ -1182,6 +1182,11 @@ static json_t *go_sprintf(json_t **args, size_t n)
             spec[sl++] = verb, spec[sl] = 0;
             if (asprintf(&tmp, spec, json_number_value(a)) < 0)
                 tmp = NULL;
+        } else if ((!a || json_is_null(a)) && verb != 'v') {
+            if (asprintf(&tmp, "%%!%c(<nil>)", verb) < 0)
+                tmp = NULL;
+        } else if (!a || json_is_null(a)) {
+            puts_(&b, "<nil>");
         } else if (verb == 's' || verb == 'v' || verb == 'q') {
             json_t *s = string_of(a);
             if (verb == 'q') {

@@ -49,6 +49,7 @@ static const struct ok_case ok[] = {
     {"{{printf \"%s-%d\" .Name 3}}", "/web-3"},
     {"{{printf \"%5s|%-4d|%x|%q\" \"ab\" 7 255 \"q\"}}", "   ab|7   |ff|\"q\""},
     {"{{printf \"%d\" \"x\"}}", "%!d(string=x)"},
+    {"{{printf \"%v|%s|%v\" .Nope .Config.Cmd .Config.Env}}", "<nil>|%!s(<nil>)|[A=1 B=2]"},
     {"{{printf \"%.99999999f|%c\" 1.5 65}}", "%!(BADWIDTH)|%!c(int=65)"},
     {"{{printf \"%-6s|%6.2f\" \"ab\" 3.14159}}", "ab    |  3.14"},
     {"{{if .State.Running}}up{{else}}down{{end}}", "up"},
