@@ -10,12 +10,23 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct listing {
     bool quiet, no_trunc;
-    json_t *items;               /* [created, order seen, id, row] */
+    const char *format;          /* --format TEMPLATE, or NULL */
+    json_t *items;               /* [created, order seen, id, row, --format's fields] */
 };
+
+/* "2021-03-04 10:00:00 +0000 UTC", as docker's CreatedAt */
+static void created_at(int64_t t, char *out, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm))
+        snprintf(out, len, "%s", "");
+}
 
 static int collect_image(void *arg, const struct berth_image *img)
 {
@@ -38,9 +49,16 @@ static int collect_image(void *arg, const struct berth_image *img)
     }
     cli_ago(img->created, created, sizeof created);
     format_size(img->size, size, sizeof size);
-    json_array_append_new(l->items, json_pack("[I,I,s,[s,s,s,s,s]]", (json_int_t)img->created,
+    char at[64], digest[DIGEST_MAX + 8] = "<none>";
+    created_at(img->created, at, sizeof at);
+    if (img->name && img->repo_digest)
+        snprintf(digest, sizeof digest, "%s", img->repo_digest);
+    json_array_append_new(l->items, json_pack("[I,I,s,[s,s,s,s,s],{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]",
+                                              (json_int_t)img->created,
                                               (json_int_t)json_array_size(l->items), id, repo,
-                                              tag, id, created, size));
+                                              tag, id, created, size, "ID", id, "Repository", repo,
+                                              "Tag", tag, "Digest", digest, "CreatedSince", created,
+                                              "CreatedAt", at, "Size", size));
     return 0;
 }
 
@@ -57,19 +75,35 @@ static int by_created(const void *a, const void *b)
     return ox < oy ? -1 : ox > oy;
 }
 
-static void print_images(struct listing *l)
+static int print_images(struct listing *l)
 {
     size_t n = json_array_size(l->items);
+    int rc = 0;
     json_t **v = calloc(n + 1, sizeof *v);
     json_t *rows = json_pack("[[s,s,s,s,s]]", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
     if (!v || !rows) {
         free(v);
         json_decref(rows);
-        return;
+        return 1;
     }
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(l->items, i);
     qsort(v, n, sizeof *v, by_created);
+    if (l->format && !l->quiet) {
+        json_t *items = json_array();
+        json_t *headers = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "IMAGE ID",
+                                    "Repository", "REPOSITORY", "Tag", "TAG", "Digest", "DIGEST",
+                                    "CreatedSince", "CREATED", "CreatedAt", "CREATED AT",
+                                    "Size", "SIZE");
+        for (size_t i = 0; i < n; i++)
+            json_array_append(items, json_array_get(v[i], 4));
+        rc = cli_format_print("images", l->format, items, headers);
+        json_decref(items);
+        json_decref(headers);
+        json_decref(rows);
+        free(v);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         if (l->quiet)
             printf("%s\n", json_string_value(json_array_get(v[i], 2)));
@@ -80,13 +114,14 @@ static void print_images(struct listing *l)
         cli_table_print(rows);
     json_decref(rows);
     free(v);
+    return rc;
 }
 
 int cmd_images(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
-        {"no-trunc", no_argument, NULL, 'T'}, {0},
+        {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'}, {0},
     };
     struct listing l = {0};
     bool all = false;
@@ -98,11 +133,13 @@ int cmd_images(struct cli *g, int argc, char **argv)
             l.quiet = true;
         else if (c == 'T')
             l.no_trunc = true;
+        else if (c == 'F')
+            l.format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
         else
             return 2;
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: berth images [-a] [-q] [--no-trunc]\n");
+        fprintf(stderr, "usage: berth images [-a] [-q] [--no-trunc] [--format TEMPLATE]\n");
         return 2;
     }
     struct berth_store *s;
@@ -111,11 +148,10 @@ int cmd_images(struct cli *g, int argc, char **argv)
     l.items = json_array();
     struct berr err = {0};
     int rc = berth_images_all(s, all, collect_image, &l, &err);
-    if (rc == 0)
-        print_images(&l);
+    int status = rc == 0 ? print_images(&l) : 0;
     json_decref(l.items);
     berth_store_close(s);
-    return rc == 0 ? 0 : cli_fail("images", &err);
+    return rc == 0 ? status : cli_fail("images", &err);
 }
 
 int cmd_tag(struct cli *g, int argc, char **argv)
