@@ -278,7 +278,7 @@ int rt_security_opts(json_t *opts, struct rt_process *p, struct berr *err)
 {
     static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
     static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
-    if (opts && !json_is_array(opts))
+    if (opts && !json_is_null(opts) && !json_is_array(opts))
         return berr_set(err, BERR_INVALID, "the container's HostConfig.SecurityOpt is not a list");
     size_t i;
     json_t *v;
