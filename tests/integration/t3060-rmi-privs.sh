@@ -158,6 +158,10 @@ bx images -q
 expect_eq "$(grep -c "${IMG:0:12}" <<<"$OUT")" 0 "rmi -f removed the image:"
 bx start -a stopped
 ok "the stopped container starts from its own root" && expect_eq "$OUT" from-stopped "start -a after rmi -f:"
+bx image prune -a -f
+ok "image prune -a after rmi -f"
+bx start -a stopped
+ok "it still starts after a prune" && expect_eq "$OUT" from-stopped "start -a after prune:"
 
 # a running one keeps running when its image goes
 bx import "$TMP/rootfs.tar" rt/img:2
