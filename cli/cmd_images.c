@@ -171,7 +171,8 @@ static int rmi_find_user(void *arg, json_t *state)
 /* Docker's conflicts: a name whose image a container uses is only untagged
  * with -f when it is the image's last name; an id is never removed while a
  * running container uses it, nor without -f while a stopped one does. A
- * container keeps its own unpacked root either way. */
+ * container keeps its own unpacked root either way; `rmi -f NAME` of a
+ * running one's image leaves it without a name (1), as docker does. */
 static int rmi_check(struct berth_store *s, const char *what, bool force, struct berr *err)
 {
     json_t *manifest;
@@ -198,7 +199,7 @@ static int rmi_check(struct berth_store *s, const char *what, bool force, struct
                             "conflict: unable to remove repository reference \"%s\" (must force) - "
                             "container %s is using its referenced image %.12s",
                             what, f.any, hex);
-        return 0;
+        return f.names <= 1 && f.running[0] ? 1 : 0;
     }
     if (f.running[0])
         return berr_set(err, BERR_CONFLICT,
@@ -233,7 +234,9 @@ int cmd_rmi(struct cli *g, int argc, char **argv)
     int status = 0;
     for (int i = optind; i < argc; i++) {
         struct berr err = {0};
-        if (rmi_check(s, argv[i], force, &err) < 0 || berth_rmi(s, argv[i], force, &err) < 0)
+        int how = rmi_check(s, argv[i], force, &err);
+        if (how < 0 || (how == 1 ? berth_untag_keep(s, argv[i], &err)
+                                 : berth_rmi(s, argv[i], force, &err)) < 0)
             status = cli_fail("rmi", &err);
         else
             printf("Untagged: %s\n", argv[i]);

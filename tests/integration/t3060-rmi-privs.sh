@@ -7,6 +7,7 @@
 #     message; another name of it goes; rmi ID is refused while a stopped
 #     container uses it (must be forced) and always while a running one does
 #     (cannot be forced); `image prune -a` keeps it; rmi -f NAME removes it
+#     (or, while a running container uses it, leaves it <none>)
 #     and the container still starts, or keeps running, from its own root;
 #   - /proc/self/status as root and as -u 1000: NoNewPrivs 0, CapInh empty,
 #     docker's CapPrm/CapEff for root, none for 1000, a seccomp filter; a
@@ -169,10 +170,28 @@ rund --network none --name keeps rt/img:2 sleep 1000
 bx rmi rt/img:2
 rc_is "rmi NAME used by a running container" 1
 expect_match "$ERR" 'unable to remove repository reference "rt/img:2" \(must force\)' "rmi NAME, running: message"
+IMG2=$(timeout 20 "$BERTH" inspect rt/img:2 | jq -r '.[0].Id')
+IMG2=${IMG2#sha256:}
 bx rmi -f rt/img:2
-ok "rmi -f NAME used by a running container"
+ok "rmi -f NAME used by a running container" && expect_eq "$OUT" "Untagged: rt/img:2" "rmi -f NAME, running:"
+bx images
+expect_match "$OUT" "<none> +<none> +${IMG2:0:12}" "the image stays, without a name, while a container runs it"
+bx rmi -f rt/img:2
+rc_is "rmi -f of the name again" 1
+bx rmi "${IMG2:0:12}"
+rc_is "rmi ID of it, running" 1
+one_line "rmi ID, running" "cannot be forced\) - image is being used by running container"
 bx exec keeps echo alive
 ok "the running container still runs" && expect_eq "$OUT" alive "exec after rmi -f:"
+bx image prune -f
+ok "image prune (dangling)"
+bx images -q
+expect_match "$OUT" "${IMG2:0:12}" "image prune keeps the dangling image a container runs"
+bx rm -f keeps
+bx image prune -f
+ok "image prune once the container is gone"
+bx images -q
+expect_eq "$(grep -c "${IMG2:0:12}" <<<"$OUT")" 0 "then image prune removes it:"
 bx rmi nosuch/image:1
 rc_is "rmi of a missing image" 1
 one_line "rmi missing" 'No such image: nosuch/image:1'
