@@ -6,21 +6,16 @@
  * subnet, labels and endpoints) and netns, the nsfs file of a network
  * namespace of its own bind-mounted there (as `ip netns add` does), which
  * keeps that namespace alive with no process in it. Inside it is one
- * bridge holding the subnet's first address (the gateway). A container on
- * networks keeps its own namespace: its monitor (or `network connect`)
- * joins it to each with a veth pair (one end on the bridge, the other in
- * the container as eth0, eth1, ...) and an address of the subnet, and
- * every container gets in its hosts file the names, aliases and hostnames
- * of the members of each network it is on, at their addresses there
- * (rewritten in place: the container sees it through a bind mount of the
- * file).
+ * bridge holding the subnet's first address (the gateway). Subnets come
+ * from a pool (BERTH_NETWORK_POOL) and never overlap. Containers join and
+ * leave networks in endpoint.c.
  *
  * Every change to a network holds <store>/networks/lock. An endpoint
  * records the monitor that made it (pid and start time): one whose monitor
  * is gone (killed with the container) is dropped whenever it is found, and
  * its address is free again.
  */
-#include "internal.h"
+#include "network.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,7 +36,7 @@
 
 /* ---- names, subnets ---------------------------------------------------------------- */
 
-static void net_dir(struct berth_store *s, const char *id, char *out, size_t len)
+void net_dir(struct berth_store *s, const char *id, char *out, size_t len)
 {
     if (id)
         snprintf(out, len, "%s/networks/%s", berth_store_root(s), id);
@@ -49,7 +44,7 @@ static void net_dir(struct berth_store *s, const char *id, char *out, size_t len
         snprintf(out, len, "%s/networks", berth_store_root(s));
 }
 
-static int net_lock(struct berth_store *s, struct berr *err)
+int net_lock(struct berth_store *s, struct berr *err)
 {
     char path[4200];
     net_dir(s, NULL, path, sizeof path);
@@ -65,7 +60,7 @@ static int net_lock(struct berth_store *s, struct berr *err)
 }
 
 /* a name docker would take, and one that is safe in a hosts file */
-static bool word_valid(const char *w, size_t max)
+bool net_name_valid(const char *w, size_t max)
 {
     size_t n = strlen(w);
     if (n == 0 || n > max || !isalnum((unsigned char)w[0]))
@@ -78,7 +73,7 @@ static bool word_valid(const char *w, size_t max)
 
 /* What was given, for a one-line message: cut short, control characters
  * as '?'. */
-static const char *printable(const char *s, char *out, size_t len)
+const char *net_printable(const char *s, char *out, size_t len)
 {
     snprintf(out, len, "%s", s);
     for (char *p = out; *p; p++)
@@ -87,12 +82,7 @@ static const char *printable(const char *s, char *out, size_t len)
     return out;
 }
 
-struct subnet {
-    uint32_t net;            /* host order */
-    int prefix;
-};
-
-static uint32_t mask_of(int prefix)
+uint32_t net_mask(int prefix)
 {
     return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
 }
@@ -112,11 +102,11 @@ static int cidr_parse(const char *s, struct subnet *out, int min, int max)
     if (*end || p < min || p > max || inet_pton(AF_INET, buf, &a) != 1)
         return -1;
     out->prefix = (int)p;
-    out->net = ntohl(a.s_addr) & mask_of(out->prefix);
+    out->net = ntohl(a.s_addr) & net_mask(out->prefix);
     return 0;
 }
 
-static void ip_str(uint32_t ip, char *out, size_t len)
+void net_ip_str(uint32_t ip, char *out, size_t len)
 {
     struct in_addr a = {htonl(ip)};
     inet_ntop(AF_INET, &a, out, (socklen_t)len);
@@ -124,7 +114,7 @@ static void ip_str(uint32_t ip, char *out, size_t len)
 
 static bool overlaps(struct subnet a, struct subnet b)
 {
-    uint32_t m = mask_of(a.prefix < b.prefix ? a.prefix : b.prefix);
+    uint32_t m = net_mask(a.prefix < b.prefix ? a.prefix : b.prefix);
     return (a.net & m) == (b.net & m);
 }
 
@@ -139,7 +129,7 @@ static bool unicast(struct subnet sn)
     return true;
 }
 
-static void random_hex(char *out, size_t nbytes)
+void net_random_hex(char *out, size_t nbytes)
 {
     unsigned char r[64];
     if (getrandom(r, nbytes, 0) != (ssize_t)nbytes)
@@ -151,14 +141,14 @@ static void random_hex(char *out, size_t nbytes)
 
 /* ---- the stored networks -------------------------------------------------------------- */
 
-static const char *str(json_t *o, const char *key)
+const char *net_str(json_t *o, const char *key)
 {
     const char *v = json_string_value(json_object_get(o, key));
     return v ? v : "";
 }
 
 /* Every network.json, by name. */
-static json_t *net_all(struct berth_store *s)
+json_t *net_all(struct berth_store *s)
 {
     char path[4200];
     net_dir(s, NULL, path, sizeof path);
@@ -170,14 +160,14 @@ static json_t *net_all(struct berth_store *s)
         char file[4400];
         snprintf(file, sizeof file, "%s/%s/network.json", path, e->d_name);
         json_t *n = json_load_file(file, 0, NULL);
-        if (!json_is_object(n) || strcmp(str(n, "Id"), e->d_name) != 0 ||
+        if (!json_is_object(n) || strcmp(net_str(n, "Id"), e->d_name) != 0 ||
             !json_is_object(json_object_get(n, "Endpoints"))) {
             json_decref(n);
             continue;
         }
         size_t i = 0;
         for (; i < json_array_size(all); i++)
-            if (strcmp(str(n, "Name"), str(json_array_get(all, i), "Name")) < 0)
+            if (strcmp(net_str(n, "Name"), net_str(json_array_get(all, i), "Name")) < 0)
                 break;
         json_array_insert_new(all, i, n);
     }
@@ -187,15 +177,15 @@ static json_t *net_all(struct berth_store *s)
 }
 
 /* By id, name, then unique id prefix, as docker looks them up. */
-static json_t *net_find(struct berth_store *s, const char *what, struct berr *err)
+json_t *net_find(struct berth_store *s, const char *what, struct berr *err)
 {
     json_t *all = net_all(s), *found = NULL, *n;
     size_t i, len = strlen(what), matches = 0;
     for (int pass = 0; pass < 3 && !found; pass++)
         json_array_foreach(all, i, n) {
-            bool hit = pass == 0 ? strcmp(str(n, "Id"), what) == 0
-                     : pass == 1 ? strcmp(str(n, "Name"), what) == 0
-                                 : len > 0 && strncmp(str(n, "Id"), what, len) == 0;
+            bool hit = pass == 0 ? strcmp(net_str(n, "Id"), what) == 0
+                     : pass == 1 ? strcmp(net_str(n, "Name"), what) == 0
+                                 : len > 0 && strncmp(net_str(n, "Id"), what, len) == 0;
             if (hit) {
                 matches++;
                 found = found ? found : n;
@@ -207,23 +197,23 @@ static json_t *net_find(struct berth_store *s, const char *what, struct berr *er
         found = NULL;
     } else if (!found) {
         char shown[300];
-        berr_set(err, BERR_NOTFOUND, "No such network: %s", printable(what, shown, sizeof shown));
+        berr_set(err, BERR_NOTFOUND, "No such network: %s", net_printable(what, shown, sizeof shown));
     }
     json_incref(found);
     json_decref(all);
     return found;
 }
 
-static int net_save(struct berth_store *s, json_t *n, struct berr *err)
+int net_save(struct berth_store *s, json_t *n, struct berr *err)
 {
     char dir[4200], path[4300], tmp[4300];
-    net_dir(s, str(n, "Id"), dir, sizeof dir);
+    net_dir(s, net_str(n, "Id"), dir, sizeof dir);
     snprintf(path, sizeof path, "%s/network.json", dir);
     snprintf(tmp, sizeof tmp, "%s/.network.json.%d", dir, (int)getpid());
     return json_write_atomic(n, path, tmp, 0644, err);
 }
 
-static bool endpoint_alive(json_t *ep)
+bool net_endpoint_alive(json_t *ep)
 {
     pid_t pid = (pid_t)json_integer_value(json_object_get(ep, "MonitorPid"));
     json_int_t start = json_integer_value(json_object_get(ep, "MonitorStart"));
@@ -235,10 +225,10 @@ static bool endpoint_alive(json_t *ep)
  * monitor gets to it, and need not be waited for. */
 static bool endpoint_in_use(struct berth_store *s, const char *id, json_t *ep)
 {
-    if (!endpoint_alive(ep))
+    if (!net_endpoint_alive(ep))
         return false;
     json_t *st = state_get(s, id);
-    const char *status = st ? str(json_object_get(st, "State"), "Status") : "removed";
+    const char *status = st ? net_str(json_object_get(st, "State"), "Status") : "removed";
     bool used = strcmp(status, "exited") != 0 && strcmp(status, "dead") != 0 &&
                 strcmp(status, "removed") != 0;
     json_decref(st);
@@ -256,127 +246,26 @@ static size_t endpoints_in_use(struct berth_store *s, json_t *n)
 }
 
 /* Drop the endpoints whose monitor is gone; true if any was. */
-static bool drop_stale(json_t *n)
+bool net_drop_stale(json_t *n)
 {
     json_t *eps = json_object_get(n, "Endpoints"), *ep;
     const char *id;
     void *tmp;
     bool changed = false;
     json_object_foreach_safe(eps, tmp, id, ep)
-        if (!endpoint_alive(ep)) {
+        if (!net_endpoint_alive(ep)) {
             json_object_del(eps, id);
             changed = true;
         }
     return changed;
 }
 
-/* One line of a hosts file: an endpoint's address, then its name,
- * hostname and aliases, each once. */
-static void hosts_line(FILE *f, json_t *ep)
-{
-    json_t *words = json_array(), *a;
-    json_array_append_new(words, json_string(str(ep, "Name")));
-    json_array_append_new(words, json_string(str(ep, "Hostname")));
-    size_t i;
-    json_array_foreach(json_object_get(ep, "Aliases"), i, a)
-        if (json_is_string(a))
-            json_array_append(words, a);
-    fprintf(f, "%s\t", str(ep, "IPv4Address"));
-    const char *sep = "";
-    json_array_foreach(words, i, a) {
-        const char *w = json_string_value(a);
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(w, json_string_value(json_array_get(words, k))) == 0;
-        if (!seen && word_valid(w, 255)) {
-            fprintf(f, "%s%s", sep, w);
-            sep = " ";
-        }
-    }
-    fputc('\n', f);
-    json_decref(words);
-}
-
-/* The hosts file of container `id`: the members of every network of
- * `all` it is on, each at its address on that network (itself too); only
- * its own hostname when it is on none. Rewritten in place, never renamed:
- * the container has this very file mounted. */
-static void hosts_write_one(struct berth_store *s, const char *id, json_t *all)
-{
-    char *text = NULL, path[4300], hostname[256] = "";
-    size_t len = 0, i;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return;
-    fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    bool any = false;
-    json_t *n, *ep;
-    const char *eid;
-    json_array_foreach(all, i, n) {
-        json_t *eps = json_object_get(n, "Endpoints");
-        json_t *self = json_object_get(eps, id);
-        if (!self || !endpoint_alive(self))
-            continue;
-        any = true;
-        json_object_foreach(eps, eid, ep)
-            if (endpoint_alive(ep))
-                hosts_line(f, ep);
-    }
-    state_dir(s, id, path, sizeof path);
-    if (!any) {
-        strncat(path, "/hostname", sizeof path - strlen(path) - 1);
-        FILE *h = fopen(path, "re");
-        if (h && fgets(hostname, sizeof hostname, h))
-            hostname[strcspn(hostname, "\n")] = '\0';
-        if (h)
-            fclose(h);
-        if (word_valid(hostname, 255))
-            fprintf(f, "127.0.0.1\t%s\n", hostname);
-        state_dir(s, id, path, sizeof path);
-    }
-    fclose(f);
-    strncat(path, "/hosts", sizeof path - strlen(path) - 1);
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        if (write_all(fd, text, len) == 0)
-            if (ftruncate(fd, (off_t)len) < 0) {
-                /* the old tail stays; the next rewrite tries again */
-            }
-        close(fd);
-    }
-    free(text);
-}
-
-/* After container `id` joined or left networks: its hosts file and those
- * of every container that shares a network with it, or shared `left`
- * (which it has just left; may be NULL), from the networks as stored. */
-static void hosts_refresh(struct berth_store *s, const char *id, json_t *left)
-{
-    json_t *all = net_all(s), *n, *ep, *done = json_object();
-    size_t i;
-    const char *eid;
-    hosts_write_one(s, id, all);
-    json_object_set_new(done, id, json_true());
-    json_array_foreach(all, i, n) {
-        json_t *eps = json_object_get(n, "Endpoints");
-        if (!json_object_get(eps, id) &&
-            !(left && strcmp(str(n, "Id"), str(left, "Id")) == 0))
-            continue;
-        json_object_foreach(eps, eid, ep)
-            if (!json_object_get(done, eid) && endpoint_alive(ep)) {
-                hosts_write_one(s, eid, all);
-                json_object_set_new(done, eid, json_true());
-            }
-    }
-    json_decref(done);
-    json_decref(all);
-}
 
 /* ---- the namespace and its bridge ---------------------------------------------------- */
 
-static void bridge_name(json_t *n, char out[16])
+void net_bridge_name(json_t *n, char out[16])
 {
-    snprintf(out, 16, "br-%.12s", str(n, "Id"));
+    snprintf(out, 16, "br-%.12s", net_str(n, "Id"));
 }
 
 /* In a child: a new network namespace, pinned on `path`, with the bridge
@@ -461,14 +350,14 @@ static int pool_parse(struct subnet *base, int *size, struct berr *err)
     if (!last || *end || !isdigit((unsigned char)last[1]) || cidr_parse(buf, base, 1, 30) < 0 ||
         n < base->prefix || n > 30 || !unicast(*base))
         return berr_set(err, BERR_INVALID, "invalid BERTH_NETWORK_POOL '%s': expected "
-                        "CIDR/SIZE, as %s", printable(pool, buf, sizeof buf), POOL_DEFAULT);
+                        "CIDR/SIZE, as %s", net_printable(pool, buf, sizeof buf), POOL_DEFAULT);
     *size = (int)n;
     return 0;
 }
 
-static int subnet_of(json_t *n, struct subnet *out)
+int net_subnet_of(json_t *n, struct subnet *out)
 {
-    return cidr_parse(str(n, "Subnet"), out, 1, 30);
+    return cidr_parse(net_str(n, "Subnet"), out, 1, 30);
 }
 
 static int subnet_choose(json_t *all, const char *given, struct subnet *out, struct berr *err)
@@ -481,13 +370,13 @@ static int subnet_choose(json_t *all, const char *given, struct subnet *out, str
         if (cidr_parse(given, out, 1, 30) < 0)
             return berr_set(err, BERR_INVALID, "invalid subnet %s: expected an IPv4 CIDR "
                             "with room for a gateway and a container (at most /30)",
-                            printable(given, shown, sizeof shown));
+                            net_printable(given, shown, sizeof shown));
         if (!unicast(*out))
             return berr_set(err, BERR_INVALID, "invalid subnet %s: loopback, multicast and "
                             "reserved addresses cannot be given to containers",
-                            printable(given, shown, sizeof shown));
+                            net_printable(given, shown, sizeof shown));
         json_array_foreach(all, i, n)
-            if (subnet_of(n, &other) == 0 && overlaps(*out, other))
+            if (net_subnet_of(n, &other) == 0 && overlaps(*out, other))
                 return berr_set(err, BERR_CONFLICT, "Pool overlaps with other one on this "
                                 "address space");
         return 0;
@@ -501,7 +390,7 @@ static int subnet_choose(json_t *all, const char *given, struct subnet *out, str
         struct subnet cand = {base.net + (uint32_t)(k << (32 - size)), size};
         bool taken = false;
         json_array_foreach(all, i, n)
-            taken = taken || (subnet_of(n, &other) == 0 && overlaps(cand, other));
+            taken = taken || (net_subnet_of(n, &other) == 0 && overlaps(cand, other));
         if (!taken) {
             *out = cand;
             return 0;
@@ -521,10 +410,10 @@ int rt_network_create(struct berth_store *s, const char *name, const char *subne
                       json_t *labels, char id_out[RT_ID_LEN + 1], struct berr *err)
 {
     char shown[64];
-    if (!word_valid(name, 128))
+    if (!net_name_valid(name, 128))
         return berr_set(err, BERR_INVALID, "invalid network name \"%s\": only "
                         "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                        printable(name, shown, sizeof shown));
+                        net_printable(name, shown, sizeof shown));
     if (reserved_name(name))
         return berr_set(err, BERR_CONFLICT, "network with name %s already exists", name);
     const char *k;
@@ -532,14 +421,14 @@ int rt_network_create(struct berth_store *s, const char *name, const char *subne
     json_object_foreach(labels, k, v)
         if (!json_is_string(v))
             return berr_set(err, BERR_INVALID, "label %s: the value must be a string",
-                            printable(k, shown, sizeof shown));
+                            net_printable(k, shown, sizeof shown));
     __attribute__((cleanup(cleanup_closep))) int lock = net_lock(s, err);
     if (lock < 0)
         return lock;
     json_t *all = net_all(s), *n;
     size_t i;
     json_array_foreach(all, i, n)
-        if (strcmp(str(n, "Name"), name) == 0) {
+        if (strcmp(net_str(n, "Name"), name) == 0) {
             json_decref(all);
             return berr_set(err, BERR_CONFLICT, "network with name %s already exists", name);
         }
@@ -549,19 +438,19 @@ int rt_network_create(struct berth_store *s, const char *name, const char *subne
     if (rc < 0)
         return rc;
     char id[RT_ID_LEN + 1], dir[4200], ns[4300], cidr[64], gw[32], now[64], br[16];
-    random_hex(id, RT_ID_LEN / 2);
+    net_random_hex(id, RT_ID_LEN / 2);
     net_dir(s, id, dir, sizeof dir);
     snprintf(ns, sizeof ns, "%s/netns", dir);
-    ip_str(sn.net, cidr, sizeof cidr);
+    net_ip_str(sn.net, cidr, sizeof cidr);
     snprintf(cidr + strlen(cidr), sizeof cidr - strlen(cidr), "/%d", sn.prefix);
-    ip_str(sn.net + 1, gw, sizeof gw);
+    net_ip_str(sn.net + 1, gw, sizeof gw);
     rfc3339_now(now, sizeof now);
     n = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:{}}", "Name", name, "Id", id, "Created", now,
                   "Driver", "bridge", "Subnet", cidr, "Gateway", gw,
                   "Labels", labels ? json_deep_copy(labels) : json_object(), "Endpoints");
     if (!n)
         return berr_set(err, BERR_IO, "out of memory");
-    bridge_name(n, br);
+    net_bridge_name(n, br);
     if (mkdir(dir, 0700) < 0)
         rc = berr_set(err, BERR_IO, "cannot create %s: %s", dir, strerror(errno));
     if (rc == 0)
@@ -584,13 +473,13 @@ int rt_network_remove(struct berth_store *s, const char *what, struct berr *err)
     json_t *n = net_find(s, what, err);
     if (!n)
         return -BERR_NOTFOUND;
-    drop_stale(n);
+    net_drop_stale(n);
     int rc = 0;
     if (endpoints_in_use(s, n) > 0)
         rc = berr_set(err, BERR_CONFLICT, "error while removing network: network %s id %s "
-                      "has active endpoints", str(n, "Name"), str(n, "Id"));
+                      "has active endpoints", net_str(n, "Name"), net_str(n, "Id"));
     else
-        net_destroy(s, str(n, "Id"));
+        net_destroy(s, net_str(n, "Id"));
     json_decref(n);
     return rc;
 }
@@ -599,22 +488,22 @@ static json_t *inspect_doc(json_t *n)
 {
     json_t *ctrs = json_object(), *ep;
     const char *id;
-    const char *slash = strchr(str(n, "Subnet"), '/');
+    const char *slash = strchr(net_str(n, "Subnet"), '/');
     json_object_foreach(json_object_get(n, "Endpoints"), id, ep) {
         char addr[64];
-        snprintf(addr, sizeof addr, "%s%s", str(ep, "IPv4Address"), slash ? slash : "");
-        json_object_set_new(ctrs, id, json_pack("{s:s,s:s,s:s,s:s,s:s}", "Name", str(ep, "Name"),
-                                                "EndpointID", str(ep, "EndpointID"),
-                                                "MacAddress", str(ep, "MacAddress"),
+        snprintf(addr, sizeof addr, "%s%s", net_str(ep, "IPv4Address"), slash ? slash : "");
+        json_object_set_new(ctrs, id, json_pack("{s:s,s:s,s:s,s:s,s:s}", "Name", net_str(ep, "Name"),
+                                                "EndpointID", net_str(ep, "EndpointID"),
+                                                "MacAddress", net_str(ep, "MacAddress"),
                                                 "IPv4Address", addr, "IPv6Address", ""));
     }
     json_t *labels = json_object_get(n, "Labels");
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:{},s:[{s:s,s:s}]},s:b,s:b,s:b,s:b,"
                      "s:{s:s},s:o,s:{},s:O}",
-                     "Name", str(n, "Name"), "Id", str(n, "Id"), "Created", str(n, "Created"),
+                     "Name", net_str(n, "Name"), "Id", net_str(n, "Id"), "Created", net_str(n, "Created"),
                      "Scope", "local", "Driver", "bridge", "EnableIPv6", 0,
                      "IPAM", "Driver", "default", "Options", "Config", "Subnet",
-                     str(n, "Subnet"), "Gateway", str(n, "Gateway"),
+                     net_str(n, "Subnet"), "Gateway", net_str(n, "Gateway"),
                      "Internal", 0, "Attachable", 0, "Ingress", 0, "ConfigOnly", 0,
                      "ConfigFrom", "Network", "", "Containers", ctrs, "Options",
                      "Labels", labels ? labels : json_null());
@@ -626,7 +515,7 @@ int rt_network_inspect(struct berth_store *s, const char *what, json_t **doc,
     json_t *n = net_find(s, what, err);
     if (!n)
         return -BERR_NOTFOUND;
-    drop_stale(n);   /* shown without them; the file loses them at its next change */
+    net_drop_stale(n);   /* shown without them; the file loses them at its next change */
     *doc = inspect_doc(n);
     json_decref(n);
     return *doc ? 0 : berr_set(err, BERR_IO, "out of memory");
@@ -639,7 +528,7 @@ int rt_network_list(struct berth_store *s, json_t **docs, struct berr *err)
     size_t i;
     *docs = json_array();
     json_array_foreach(all, i, n) {
-        drop_stale(n);
+        net_drop_stale(n);
         json_array_append_new(*docs, inspect_doc(n));
     }
     json_decref(all);
@@ -662,10 +551,10 @@ int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err)
     json_t *all = net_all(s), *n, *names = json_array();
     size_t i;
     json_array_foreach(all, i, n) {
-        drop_stale(n);
+        net_drop_stale(n);
         if (endpoints_in_use(s, n) == 0) {
-            net_destroy(s, str(n, "Id"));
-            json_array_append_new(names, json_string(str(n, "Name")));
+            net_destroy(s, net_str(n, "Id"));
+            json_array_append_new(names, json_string(net_str(n, "Name")));
         }
     }
     json_decref(all);
@@ -686,572 +575,4 @@ int rt_network_prune(struct berth_store *s, json_t **removed, struct berr *err)
     else
         json_decref(names);
     return 0;
-}
-
-/* ---- containers on networks ------------------------------------------------------------ */
-
-/*
- * A container's networks are recorded in its state.json as docker's
- * inspect shows them: NetworkSettings.Networks, one entry per network by
- * name, in the order it joins them (the first is HostConfig.NetworkMode,
- * has the default route and its address is NetworkSettings.IPAddress);
- * a stopped container keeps its entries with no address, and `start`
- * joins them again. `network connect` and `disconnect` change them from
- * another process than the container's monitor, which writes state.json
- * whole: so this file writes them to state.json itself, under the
- * containers' lock, and every other write of state.json carries them over
- * from the file (net_state_write).
- */
-
-static bool alias_check(char **aliases, size_t n, struct berr *err)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!word_valid(aliases[i], 255)) {
-            char shown[64];   /* (an alias of 255 is cut short here) */
-            berr_set(err, BERR_INVALID, "invalid network alias \"%s\": only "
-                     "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                     printable(aliases[i], shown, sizeof shown));
-            return false;
-        }
-    return true;
-}
-
-int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *err)
-{
-    char shown[300];
-    if ((o->network_host || o->network_none) && o->nnetworks > 0)
-        return berr_set(err, BERR_INVALID, "conflicting options: cannot attach both "
-                        "user-defined and non-user-defined network-modes");
-    for (size_t i = 0; i < o->nnetworks; i++) {
-        const struct rt_net *w = &o->networks[i];
-        if (!alias_check(w->aliases, w->naliases, err))
-            return -BERR_INVALID;
-        if (!w->name || !rt_network_exists(s, w->name))
-            return berr_set(err, BERR_NOTFOUND, "network %s not found",
-                            printable(w->name ? w->name : "", shown, sizeof shown));
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(o->networks[k].name, w->name) == 0)
-                return berr_set(err, BERR_INVALID, "network %s is given twice",
-                                printable(w->name, shown, sizeof shown));
-    }
-    return 0;
-}
-
-static void veth_name(const char *id, char out[16])
-{
-    snprintf(out, 16, "veth%.11s", id);
-}
-
-static json_t *networks_of(json_t *st)
-{
-    json_t *ns = json_object_get(st, "NetworkSettings");
-    if (!json_is_object(ns))
-        json_object_set_new(st, "NetworkSettings", ns = json_object());
-    json_t *nets = json_object_get(ns, "Networks");
-    if (!json_is_object(nets))
-        json_object_set_new(ns, "Networks", nets = json_object());
-    return nets;
-}
-
-/* A Networks entry: the network `n`, the container's aliases on it and
- * its endpoint there (NULL: not joined now). */
-static json_t *entry_of(json_t *n, json_t *aliases, json_t *ep)
-{
-    const char *slash = strchr(str(n, "Subnet"), '/');
-    return json_pack("{s:O,s:s,s:s,s:s,s:s,s:i,s:s}", "Aliases", aliases,
-                     "NetworkID", str(n, "Id"), "EndpointID", ep ? str(ep, "EndpointID") : "",
-                     "Gateway", ep ? str(n, "Gateway") : "",
-                     "IPAddress", ep ? str(ep, "IPv4Address") : "",
-                     "IPPrefixLen", ep && slash ? atoi(slash + 1) : 0,
-                     "MacAddress", ep ? str(ep, "MacAddress") : "");
-}
-
-/* NetworkSettings' own fields and HostConfig.NetworkMode from the first
- * network; "host" and "none" stay. */
-static void settings_top(json_t *st)
-{
-    json_t *ns = json_object_get(st, "NetworkSettings"), *host = json_object_get(st, "HostConfig");
-    void *it = json_object_iter(json_object_get(ns, "Networks"));
-    json_t *first = it ? json_object_iter_value(it) : NULL;
-    json_object_set_new(ns, "IPAddress", json_string(first ? str(first, "IPAddress") : ""));
-    json_object_set_new(ns, "IPPrefixLen", json_integer(first ? json_integer_value(
-                            json_object_get(first, "IPPrefixLen")) : 0));
-    json_object_set_new(ns, "Gateway", json_string(first ? str(first, "Gateway") : ""));
-    json_object_set_new(ns, "MacAddress", json_string(first ? str(first, "MacAddress") : ""));
-    const char *mode = str(host, "NetworkMode");
-    if (first)
-        json_object_set_new(host, "NetworkMode", json_string(json_object_iter_key(it)));
-    else if (strcmp(mode, "host") != 0 && strcmp(mode, "none") != 0)
-        json_object_set_new(host, "NetworkMode", json_string("default"));
-}
-
-static void state_file(struct berth_store *s, const char *id, char *path, size_t len)
-{
-    state_dir(s, id, path, len);
-    strncat(path, "/state.json", len - strlen(path) - 1);
-}
-
-static void state_carry(const char *path, json_t *state)
-{
-    json_t *disk = json_load_file(path, 0, NULL);
-    json_t *ns = json_object_get(disk, "NetworkSettings");
-    json_t *mine = json_object_get(state, "NetworkSettings");
-    if (json_is_object(ns) && json_is_object(mine)) {
-        static const char *const keys[] = {"Networks", "IPAddress", "IPPrefixLen", "Gateway",
-                                           "MacAddress"};
-        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-            json_t *v = json_object_get(ns, keys[i]);
-            if (v)
-                json_object_set(mine, keys[i], v);
-        }
-        json_t *mode = json_object_get(json_object_get(disk, "HostConfig"), "NetworkMode");
-        json_t *host = json_object_get(state, "HostConfig");
-        if (json_is_string(mode) && json_is_object(host))
-            json_object_set(host, "NetworkMode", mode);
-    }
-    json_decref(disk);
-}
-
-/* Held while state.json is read and written whole: what a `network
- * connect` writes between the two is not lost. */
-static int state_file_lock(const char *path)
-{
-    char lock[4400];
-    snprintf(lock, sizeof lock, "%s.lock", path);
-    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
-int net_state_write(const char *path, const char *tmp, json_t *state, struct berr *err)
-{
-    __attribute__((cleanup(cleanup_closep))) int lock = state_file_lock(path);
-    state_carry(path, state);
-    return json_write_atomic(state, path, tmp, 0644, err);
-}
-
-/* Write the network fields of `st` to the container's state.json (as it
- * is on disk otherwise), under the containers' lock; not if the container
- * is gone. */
-static int settings_store(struct berth_store *s, const char *id, json_t *st, struct berr *err)
-{
-    char path[4300], tmp[4400];
-    int lock = state_lock(s), rc = 0;
-    state_file(s, id, path, sizeof path);
-    __attribute__((cleanup(cleanup_closep))) int flk = state_file_lock(path);
-    json_t *disk = json_load_file(path, 0, NULL);
-    json_t *ns = json_object_get(st, "NetworkSettings");
-    if (json_is_object(disk) && json_is_object(ns)) {
-        json_t *dns = json_object_get(disk, "NetworkSettings");
-        if (!json_is_object(dns))
-            json_object_set_new(disk, "NetworkSettings", dns = json_object());
-        const char *key;
-        json_t *v;
-        json_object_foreach(ns, key, v)
-            if (strcmp(key, "Ports") != 0)
-                json_object_set(dns, key, v);
-        json_t *host = json_object_get(disk, "HostConfig");
-        if (json_is_object(host))
-            json_object_set(host, "NetworkMode",
-                            json_object_get(json_object_get(st, "HostConfig"), "NetworkMode"));
-        state_dir(s, id, tmp, sizeof tmp);
-        snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), "/.state.json.%d", (int)getpid());
-        rc = json_write_atomic(disk, path, tmp, 0644, err);
-    }
-    json_decref(disk);
-    if (lock >= 0)
-        close(lock);
-    return rc;
-}
-
-/* The veth pair (the container's end named `ifname`), the address and,
- * unless it has one already, the default route; in the network's
- * namespace and the container's, never ours. */
-static int wire(const char *id, json_t *n, int netns, int ctrns, const char *ifname,
-                uint32_t ip, const unsigned char mac[6], struct berr *err)
-{
-    char veth[16], br[16];
-    veth_name(id, veth);
-    bridge_name(n, br);
-    struct subnet sn;
-    subnet_of(n, &sn);
-    struct nl *nl = nl_open(netns, err), *cnl = NULL;
-    if (!nl)
-        return -BERR_IO;
-    nl_link_del(nl, veth);   /* from an earlier start of this container */
-    int rc = nl_veth_add(nl, veth, ifname, ctrns, mac, err);
-    int vi = rc == 0 ? nl_ifindex(nl, veth, err) : rc;
-    int bi = vi > 0 ? nl_ifindex(nl, br, err) : vi;
-    rc = bi > 0 ? nl_link_up(nl, vi, bi, err) : bi;
-    if (rc < 0 || !(cnl = nl_open(ctrns, err))) {
-        nl_link_del(nl, veth);
-        nl_close(nl);
-        return rc < 0 ? rc : -BERR_IO;
-    }
-    int ei = nl_ifindex(cnl, ifname, err);
-    struct in_addr a = {htonl(ip)}, gw = {htonl(sn.net + 1)};
-    rc = ei > 0 ? nl_addr_add(cnl, ei, a, sn.prefix, err) : ei;
-    if (rc == 0)
-        rc = nl_link_up(cnl, ei, 0, err);
-    if (rc == 0)
-        rc = nl_route_default(cnl, ei, gw, err);
-    nl_close(cnl);
-    if (rc < 0)
-        nl_link_del(nl, veth);
-    nl_close(nl);
-    return rc;
-}
-
-/* The lowest free address of the subnet, past the gateway; 0 if none. */
-static uint32_t address_choose(json_t *n)
-{
-    struct subnet sn;
-    if (subnet_of(n, &sn) < 0)
-        return 0;
-    uint32_t last = sn.net | ~mask_of(sn.prefix);
-    for (uint32_t ip = sn.net + 2; ip < last; ip++) {
-        char a[32];
-        ip_str(ip, a, sizeof a);
-        bool used = false;
-        json_t *ep;
-        const char *id;
-        json_object_foreach(json_object_get(n, "Endpoints"), id, ep)
-            used = used || strcmp(str(ep, "IPv4Address"), a) == 0;
-        if (!used)
-            return ip;
-    }
-    return 0;
-}
-
-/* The network's namespace, opened. */
-static int netns_open(struct berth_store *s, json_t *n)
-{
-    char dir[4200], path[4300];
-    net_dir(s, str(n, "Id"), dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/netns", dir);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/* The container `id` (its state `st`; network namespace `ctrns`; monitor
- * mon_pid) joins the network `n` as interface `ifname`, under the
- * networks' lock. Its Networks entry in `st` gets the endpoint. */
-static int join_one(struct berth_store *s, const char *id, json_t *st, json_t *n,
-                    json_t *aliases, int ctrns, const char *ifname, struct berr *err)
-{
-    json_t *eps = json_object_get(n, "Endpoints");
-    drop_stale(n);
-    json_object_del(eps, id);
-    uint32_t ip = address_choose(n);
-    unsigned char mac[6] = {0x02, 0x42, (unsigned char)(ip >> 24), (unsigned char)(ip >> 16),
-                            (unsigned char)(ip >> 8), (unsigned char)ip};
-    __attribute__((cleanup(cleanup_closep))) int netns = netns_open(s, n);
-    if (ip == 0)
-        return berr_set(err, BERR_CONFLICT, "no available IPv4 addresses on this network's "
-                        "address pools: %s (%s)", str(n, "Name"), str(n, "Id"));
-    if (netns < 0)
-        return berr_set(err, BERR_IO, "cannot open the network namespace of %s: %s",
-                        str(n, "Name"), strerror(errno));
-    int rc = wire(id, n, netns, ctrns, ifname, ip, mac, err);
-    if (rc < 0)
-        return rc;
-    char addr[32], macs[32], epid[RT_ID_LEN + 1];
-    ip_str(ip, addr, sizeof addr);
-    snprintf(macs, sizeof macs, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-             mac[3], mac[4], mac[5]);
-    random_hex(epid, RT_ID_LEN / 2);
-    json_t *b = json_object_get(st, "Berth");
-    const char *name = str(st, "Name");
-    const char *hostname = str(json_object_get(st, "Config"), "Hostname");
-    json_t *ep = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:O,s:O}", "Name",
-                           name[0] == '/' ? name + 1 : name, "Hostname", hostname,
-                           "Aliases", aliases, "IPv4Address", addr, "MacAddress", macs,
-                           "EndpointID", epid, "Interface", ifname,
-                           "MonitorPid", json_object_get(b, "MonitorPid"),
-                           "MonitorStart", json_object_get(b, "MonitorStart"));
-    if (!ep)
-        return berr_set(err, BERR_IO, "out of memory");
-    json_object_set_new(eps, id, ep);
-    rc = net_save(s, n, err);
-    if (rc == 0)
-        json_object_set_new(networks_of(st), str(n, "Name"), entry_of(n, aliases, ep));
-    else {
-        struct nl *nl = nl_open(netns, err);
-        char veth[16];
-        veth_name(id, veth);
-        if (nl)
-            nl_link_del(nl, veth);
-        nl_close(nl);
-    }
-    return rc;
-}
-
-/* The container's end of its pair on `n` goes (and the peer with it). */
-static void unwire(struct berth_store *s, json_t *n, const char *id)
-{
-    struct berr err = {0};
-    __attribute__((cleanup(cleanup_closep))) int netns = netns_open(s, n);
-    struct nl *nl = netns >= 0 ? nl_open(netns, &err) : NULL;
-    char veth[16];
-    veth_name(id, veth);
-    if (nl)
-        nl_link_del(nl, veth);
-    nl_close(nl);
-}
-
-int net_join(struct rt_container *c, pid_t pid, struct berr *err)
-{
-    const struct rt_run_opts *o = c->o;
-    if (o->network_host || o->network_none)
-        return 0;
-    __attribute__((cleanup(cleanup_closep))) int lock = net_lock(c->s, err);
-    if (lock < 0)
-        return lock;
-    char path[4300];
-    /* what is recorded (`network connect` may have added to it since the
-     * container was made); at its first start, what it was run with */
-    state_file(c->s, c->id, path, sizeof path);
-    state_carry(path, c->state);
-    json_t *nets = networks_of(c->state);
-    int rc = 0;
-    bool first_start = json_object_size(nets) == 0;
-    for (size_t i = 0; rc == 0 && first_start && i < o->nnetworks; i++) {
-        json_t *n = net_find(c->s, o->networks[i].name, err), *aliases = json_array();
-        for (size_t k = 0; n && k < o->networks[i].naliases; k++)
-            json_array_append_new(aliases, json_string(o->networks[i].aliases[k]));
-        if (n)
-            json_object_set_new(nets, str(n, "Name"), entry_of(n, aliases, NULL));
-        else
-            rc = berr_set(err, BERR_NOTFOUND, "network %s not found", o->networks[i].name);
-        json_decref(aliases);
-        json_decref(n);
-    }
-    if (rc < 0 || json_object_size(nets) == 0)
-        return rc;
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-    __attribute__((cleanup(cleanup_closep))) int ctrns = open(path, O_RDONLY | O_CLOEXEC);
-    if (ctrns < 0)
-        return berr_set(err, BERR_IO, "cannot open the network namespace of the container: %s",
-                        strerror(errno));
-    json_t *list = json_deep_copy(nets), *e;
-    const char *name;
-    size_t k = 0;
-    json_object_foreach(list, name, e) {
-        json_t *n = net_find(c->s, name, err);
-        char ifname[16];
-        snprintf(ifname, sizeof ifname, "eth%zu", k++);
-        if (!json_is_array(json_object_get(e, "Aliases")))   /* a state.json of the wrong shape */
-            json_object_set_new(e, "Aliases", json_array());
-        rc = n ? join_one(c->s, c->id, c->state, n, json_object_get(e, "Aliases"), ctrns,
-                          ifname, err)
-               : berr_set(err, BERR_NOTFOUND, "network %s not found", name);
-        json_decref(n);
-        if (rc < 0)
-            break;
-    }
-    json_decref(list);
-    settings_top(c->state);
-    int src = settings_store(c->s, c->id, c->state, rc < 0 ? &(struct berr){0} : err);
-    rc = rc < 0 ? rc : src;
-    hosts_refresh(c->s, c->id, NULL);
-    return rc;
-}
-
-void net_leave(struct rt_container *c)
-{
-    if (c->o->network_host || c->o->network_none)
-        return;
-    struct berr err = {0};
-    __attribute__((cleanup(cleanup_closep))) int lock = net_lock(c->s, &err);
-    if (lock < 0)
-        return;
-    json_t *all = net_all(c->s), *n, *left = json_array();
-    size_t i;
-    json_array_foreach(all, i, n) {
-        json_t *eps = json_object_get(n, "Endpoints");
-        if (!json_object_get(eps, c->id))
-            continue;
-        /* the pair goes now, not when the container's namespace does */
-        unwire(c->s, n, c->id);
-        json_object_del(eps, c->id);
-        drop_stale(n);
-        if (net_save(c->s, n, &err) == 0)
-            json_array_append(left, n);
-    }
-    json_array_foreach(left, i, n)
-        hosts_refresh(c->s, c->id, n);
-    /* the networks stay recorded, with no address, for the next start */
-    char path[4300];
-    state_file(c->s, c->id, path, sizeof path);
-    state_carry(path, c->state);
-    json_t *e;
-    const char *name;
-    json_object_foreach(networks_of(c->state), name, e) {
-        json_t *nn = net_find(c->s, name, &err);
-        if (nn)
-            json_object_set_new(networks_of(c->state), name,
-                                entry_of(nn, json_object_get(e, "Aliases"), NULL));
-        json_decref(nn);
-    }
-    settings_top(c->state);
-    settings_store(c->s, c->id, c->state, &err);
-    json_decref(left);
-    json_decref(all);
-}
-
-uint32_t net_address(const struct rt_container *c)
-{
-    const char *ip = json_string_value(json_object_get(json_object_get(c->state,
-                                                                       "NetworkSettings"),
-                                                       "IPAddress"));
-    struct in_addr a;
-    if (ip && *ip && inet_pton(AF_INET, ip, &a) == 1)
-        return a.s_addr;
-    return htonl(INADDR_LOOPBACK);
-}
-
-/* ---- network connect / disconnect --------------------------------------------------- */
-
-/* Is the container's process there to be joined? Its pid, else 0. */
-static pid_t running_pid(json_t *st)
-{
-    json_t *state = json_object_get(st, "State");
-    if (!json_is_true(json_object_get(state, "Running")) ||
-        json_is_true(json_object_get(state, "Restarting")))
-        return 0;
-    return (pid_t)json_integer_value(json_object_get(state, "Pid"));
-}
-
-/* The container, its network and its lock, for connect and disconnect. */
-static int target(struct berth_store *s, const char *network, const char *container,
-                  char id[RT_ID_LEN + 1], json_t **st, json_t **n, struct berr *err)
-{
-    *n = net_find(s, network, err);
-    if (!*n)
-        return -BERR_NOTFOUND;
-    int rc = state_find(s, container, id, st, err);
-    if (rc < 0) {
-        json_decref(*n);
-        *n = NULL;
-        return rc;
-    }
-    const char *mode = str(json_object_get(*st, "HostConfig"), "NetworkMode");
-    if (strcmp(mode, "host") == 0 || strcmp(mode, "none") == 0) {
-        rc = berr_set(err, BERR_CONFLICT, strcmp(mode, "host") == 0
-                      ? "container cannot be disconnected from host network or connected "
-                        "to host network"
-                      : "container %s runs with --network none: it cannot be connected to "
-                        "or disconnected from a network", container);
-        json_decref(*n);
-        json_decref(*st);
-        *n = *st = NULL;
-    }
-    return rc;
-}
-
-int rt_network_connect(struct berth_store *s, const char *network, const char *container,
-                       char **aliases, size_t naliases, struct berr *err)
-{
-    if (!alias_check(aliases, naliases, err))
-        return -BERR_INVALID;
-    __attribute__((cleanup(cleanup_closep))) int lock = net_lock(s, err);
-    if (lock < 0)
-        return lock;
-    char id[RT_ID_LEN + 1], shown[300];
-    json_t *st, *n;
-    int rc = target(s, network, container, id, &st, &n, err);
-    if (rc < 0)
-        return rc;
-    json_t *nets = networks_of(st), *al = json_array();
-    for (size_t i = 0; i < naliases; i++)
-        json_array_append_new(al, json_string(aliases[i]));
-    const char *name = str(st, "Name");
-    if (json_object_get(nets, str(n, "Name")))
-        rc = berr_set(err, BERR_CONFLICT, "endpoint with name %s already exists in network %s",
-                      printable(name[0] == '/' ? name + 1 : name, shown, sizeof shown),
-                      str(n, "Name"));
-    pid_t pid = running_pid(st);
-    if (rc == 0 && pid > 0) {
-        char path[64], ifname[16] = "";
-        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-        __attribute__((cleanup(cleanup_closep))) int ctrns = open(path, O_RDONLY | O_CLOEXEC);
-        struct nl *cnl = ctrns >= 0 ? nl_open(ctrns, err) : NULL;
-        if (!cnl)
-            rc = ctrns < 0 ? berr_set(err, BERR_IO, "cannot open the network namespace of "
-                                      "the container: %s", strerror(errno)) : -BERR_IO;
-        /* the lowest free ethN */
-        for (int k = 0; cnl && k < 1000 && !ifname[0]; k++) {
-            struct berr quiet = {0};
-            char try[16];
-            snprintf(try, sizeof try, "eth%d", k);
-            if (nl_ifindex(cnl, try, &quiet) < 0)
-                memcpy(ifname, try, sizeof ifname);
-        }
-        nl_close(cnl);
-        if (rc == 0)
-            rc = join_one(s, id, st, n, al, ctrns, ifname, err);
-    } else if (rc == 0)
-        json_object_set_new(nets, str(n, "Name"), entry_of(n, al, NULL));
-    if (rc == 0) {
-        settings_top(st);
-        rc = settings_store(s, id, st, err);
-        hosts_refresh(s, id, NULL);
-    }
-    json_decref(al);
-    json_decref(st);
-    json_decref(n);
-    return rc;
-}
-
-int rt_network_disconnect(struct berth_store *s, const char *network, const char *container,
-                          struct berr *err)
-{
-    __attribute__((cleanup(cleanup_closep))) int lock = net_lock(s, err);
-    if (lock < 0)
-        return lock;
-    char id[RT_ID_LEN + 1], shown[300];
-    json_t *st, *n;
-    int rc = target(s, network, container, id, &st, &n, err);
-    if (rc < 0)
-        return rc;
-    json_t *nets = networks_of(st), *eps = json_object_get(n, "Endpoints");
-    if (!json_object_get(nets, str(n, "Name")) && !json_object_get(eps, id))
-        rc = berr_set(err, BERR_CONFLICT, "container %s is not connected to network %s",
-                      printable(container, shown, sizeof shown), str(n, "Name"));
-    if (rc == 0 && json_object_get(eps, id)) {
-        unwire(s, n, id);
-        json_object_del(eps, id);
-        drop_stale(n);
-        rc = net_save(s, n, err);
-    }
-    if (rc == 0) {
-        json_object_del(nets, str(n, "Name"));
-        settings_top(st);
-        /* the default route went with the first network's interface: the
-         * next one's gateway takes over */
-        pid_t pid = running_pid(st);
-        void *it = json_object_iter(nets);
-        json_t *next = it ? net_find(s, json_object_iter_key(it), &(struct berr){0}) : NULL;
-        json_t *ep = json_object_get(json_object_get(next, "Endpoints"), id);
-        if (pid > 0 && ep) {
-            char path[64];
-            snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-            __attribute__((cleanup(cleanup_closep))) int ctrns = open(path, O_RDONLY | O_CLOEXEC);
-            struct berr quiet = {0};
-            struct nl *cnl = ctrns >= 0 ? nl_open(ctrns, &quiet) : NULL;
-            int ei = cnl ? nl_ifindex(cnl, str(ep, "Interface"), &quiet) : -1;
-            struct in_addr gw;
-            if (ei > 0 && inet_pton(AF_INET, str(next, "Gateway"), &gw) == 1)
-                nl_route_default(cnl, ei, gw, &quiet);
-            nl_close(cnl);
-        }
-        json_decref(next);
-        rc = settings_store(s, id, st, err);
-        hosts_refresh(s, id, n);
-    }
-    json_decref(st);
-    json_decref(n);
-    return rc;
 }
