@@ -6,6 +6,7 @@
  * (dangling ones always, build steps' with -a), newest first, as docker.
  */
 #include "builtin.h"
+#include "../runtime/runtime.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -169,6 +170,86 @@ int cmd_tag(struct cli *g, int argc, char **argv)
     return rc == 0 ? 0 : cli_fail("tag", &err);
 }
 
+/* What an image is to rmi: its names, whether `what` is one of them, and
+ * the containers that use it (the first one, and the first running one). */
+struct rmi_facts {
+    const char *id, *full;
+    size_t names;
+    bool by_name;
+    char any[80], running[80];
+};
+
+static int rmi_count_name(void *arg, const struct berth_image *img)
+{
+    struct rmi_facts *f = arg;
+    if (!img->config_digest || strcmp(img->config_digest, f->id) != 0)
+        return 0;
+    f->names++;
+    f->by_name |= *f->full && strcmp(img->name, f->full) == 0;
+    return 0;
+}
+
+static int rmi_find_user(void *arg, json_t *state)
+{
+    struct rmi_facts *f = arg;
+    const char *image = json_string_value(json_object_get(state, "Image"));
+    const char *cid = json_string_value(json_object_get(state, "Id"));
+    if (!image || !cid || strcmp(image, f->id) != 0)
+        return 0;
+    if (!f->any[0])
+        snprintf(f->any, sizeof f->any, "%.12s", cid);
+    if (!f->running[0] &&
+        json_is_true(json_object_get(json_object_get(state, "State"), "Running")))
+        snprintf(f->running, sizeof f->running, "%.12s", cid);
+    return 0;
+}
+
+/* Docker's conflicts: a name whose image a container uses is only untagged
+ * with -f when it is the image's last name; an id is never removed while a
+ * running container uses it, nor without -f while a stopped one does. A
+ * container keeps its own unpacked root either way; `rmi -f NAME` of a
+ * running one's image leaves it without a name (1), as docker does. */
+static int rmi_check(struct berth_store *s, const char *what, bool force, struct berr *err)
+{
+    json_t *manifest;
+    struct berr ignore = {0};
+    if (berth_image_get(s, what, &manifest, NULL, NULL, &ignore) < 0)
+        return 0;   /* berth_rmi says what is missing */
+    char id[DIGEST_MAX], full[600] = "";
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"))
+                 ?: "");
+    json_decref(manifest);
+    struct berth_ref ref;
+    if (berth_ref_parse(what, &ref, &ignore) == 0)
+        berth_ref_format(&ref, full, sizeof full);
+    struct rmi_facts f = {.id = id, .full = full};
+    if (berth_images(s, rmi_count_name, &f, err) < 0 || rt_list(s, true, rmi_find_user, &f, err) < 0)
+        return -1;
+    if (!f.any[0])
+        return 0;
+    const char *hex = digest_hex(id);
+    if (f.by_name) {
+        if (!force && f.names <= 1)
+            return berr_set(err, BERR_CONFLICT,
+                            "conflict: unable to remove repository reference \"%s\" (must force) - "
+                            "container %s is using its referenced image %.12s",
+                            what, f.any, hex);
+        return f.names <= 1 && f.running[0] ? 1 : 0;
+    }
+    if (f.running[0])
+        return berr_set(err, BERR_CONFLICT,
+                        "conflict: unable to delete %.12s (cannot be forced) - image is being "
+                        "used by running container %s",
+                        hex, f.running);
+    if (!force && f.names <= 1)
+        return berr_set(err, BERR_CONFLICT,
+                        "conflict: unable to delete %.12s (must be forced) - image is being "
+                        "used by stopped container %s",
+                        hex, f.any);
+    return 0;
+}
+
 int cmd_rmi(struct cli *g, int argc, char **argv)
 {
     bool force = false;
@@ -189,7 +270,9 @@ int cmd_rmi(struct cli *g, int argc, char **argv)
     int status = 0;
     for (int i = optind; i < argc; i++) {
         struct berr err = {0};
-        if (berth_rmi(s, argv[i], force, &err) < 0)
+        int how = rmi_check(s, argv[i], force, &err);
+        if (how < 0 || (how == 1 ? berth_untag_keep(s, argv[i], &err)
+                                 : berth_rmi(s, argv[i], force, &err)) < 0)
             status = cli_fail("rmi", &err);
         else
             printf("Untagged: %s\n", argv[i]);
