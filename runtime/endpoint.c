@@ -11,8 +11,9 @@
  *
  * A container's networks are recorded in its state.json as docker's
  * inspect shows them: NetworkSettings.Networks, one entry per network by
- * name, in the order it joins them (the first is HostConfig.NetworkMode,
- * has the default route and its address is NetworkSettings.IPAddress);
+ * name, in the order it joins them (the first has the default route and
+ * its address is NetworkSettings.IPAddress; HostConfig.NetworkMode stays
+ * what the container was made with);
  * a stopped container keeps its entries with no address, and `start`
  * joins them again. `network connect` and `disconnect` change them from
  * another process than the container's monitor, which writes state.json
