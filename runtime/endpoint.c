@@ -293,8 +293,10 @@ int net_state_write(const char *path, const char *tmp, json_t *state, struct ber
 
 /* Write the network fields of `st` to the container's state.json (as it
  * is on disk otherwise), under the containers' lock; not if the container
- * is gone. */
-static int settings_store(struct berth_store *s, const char *id, json_t *st, struct berr *err)
+ * is gone. HostConfig.NetworkMode too when `mode`: only at the first start,
+ * the name of the network it was given by. */
+static int settings_store_mode(struct berth_store *s, const char *id, json_t *st, bool mode,
+                               struct berr *err)
 {
     char path[4300], tmp[4400];
     int lock = state_lock(s), rc = 0;
@@ -311,6 +313,10 @@ static int settings_store(struct berth_store *s, const char *id, json_t *st, str
         json_object_foreach(ns, key, v)
             if (strcmp(key, "Ports") != 0)
                 json_object_set(dns, key, v);
+        json_t *host = json_object_get(disk, "HostConfig");
+        if (mode && json_is_object(host))
+            json_object_set(host, "NetworkMode",
+                            json_object_get(json_object_get(st, "HostConfig"), "NetworkMode"));
         json_t *b = json_object_get(st, "Berth");
         for (size_t i = 0; json_is_object(b) && i < sizeof net_marks / sizeof *net_marks; i++) {
             json_t *v = json_object_get(b, net_marks[i]);
@@ -325,6 +331,11 @@ static int settings_store(struct berth_store *s, const char *id, json_t *st, str
     if (lock >= 0)
         close(lock);
     return rc;
+}
+
+static int settings_store(struct berth_store *s, const char *id, json_t *st, struct berr *err)
+{
+    return settings_store_mode(s, id, st, false, err);
 }
 
 /* The veth pair (the container's end named `ifname`), the address and,
@@ -483,6 +494,7 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     state_carry(path, c->state);
     json_t *nets = networks_of(c->state), *b = berth_of(c->state);
     int rc = 0;
+    bool mode = false;
     if (!json_is_true(json_object_get(b, "NetworksSet"))) {
         /* the --network ones first, then what a `network connect` of the
          * created container added */
@@ -491,6 +503,12 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
             json_t *n = net_find(c->s, o->networks[i].name, err), *aliases = json_array();
             for (size_t k = 0; n && k < o->networks[i].naliases; k++)
                 json_array_append_new(aliases, json_string(o->networks[i].aliases[k]));
+            if (n && i == 0 && json_is_object(json_object_get(c->state, "HostConfig"))) {
+                /* the name, whatever it was given by */
+                json_object_set_new(json_object_get(c->state, "HostConfig"), "NetworkMode",
+                                    json_string(net_str(n, "Name")));
+                mode = true;
+            }
             if (n)
                 json_object_set_new(first, net_str(n, "Name"), entry_of(n, aliases, NULL));
             else
@@ -510,7 +528,7 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     /* from here a `network connect` joins this process's namespace itself */
     json_object_set_new(b, "NetworksPid", json_integer(pid));
     if (json_object_size(nets) == 0)
-        return settings_store(c->s, c->id, c->state, err);
+        return settings_store_mode(c->s, c->id, c->state, mode, err);
     snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
     __attribute__((cleanup(cleanup_closep))) int ctrns = open(path, O_RDONLY | O_CLOEXEC);
     if (ctrns < 0)
@@ -534,7 +552,8 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     }
     json_decref(list);
     settings_top(c->state);
-    int src = settings_store(c->s, c->id, c->state, rc < 0 ? &(struct berr){0} : err);
+    int src = settings_store_mode(c->s, c->id, c->state, mode,
+                                  rc < 0 ? &(struct berr){0} : err);
     rc = rc < 0 ? rc : src;
     hosts_refresh(c->s, c->id, NULL);
     return rc;
