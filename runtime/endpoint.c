@@ -11,8 +11,9 @@
  *
  * A container's networks are recorded in its state.json as docker's
  * inspect shows them: NetworkSettings.Networks, one entry per network by
- * name, in the order it joins them (the first is HostConfig.NetworkMode,
- * has the default route and its address is NetworkSettings.IPAddress);
+ * name, in the order it joins them (the first has the default route and
+ * its address is NetworkSettings.IPAddress; HostConfig.NetworkMode stays
+ * what the container was made with);
  * a stopped container keeps its entries with no address, and `start`
  * joins them again. `network connect` and `disconnect` change them from
  * another process than the container's monitor, which writes state.json
@@ -105,7 +106,13 @@ static void hosts_write_one(struct berth_store *s, const char *id, json_t *all)
     }
     fclose(f);
     strncat(path, "/hosts", sizeof path - strlen(path) - 1);
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* the container's root owns this file and may hold a lease on it: a
+     * blocking open would wait for the lease to break, with the networks'
+     * lock held; with O_NONBLOCK it fails at once and the file is left */
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == EWOULDBLOCK)
+        fprintf(stderr, "berth: the hosts file of container %.12s is leased by the container: "
+                "it is not updated\n", id);
     if (fd >= 0) {
         if (write_all(fd, text, len) == 0)
             if (ftruncate(fd, (off_t)len) < 0) {
@@ -204,11 +211,11 @@ static json_t *entry_of(json_t *n, json_t *aliases, json_t *ep)
                      "MacAddress", ep ? net_str(ep, "MacAddress") : "");
 }
 
-/* NetworkSettings' own fields and HostConfig.NetworkMode from the first
- * network; "host" and "none" stay. */
+/* NetworkSettings' own fields from the first network. HostConfig.NetworkMode
+ * is what the container was made with, and stays so (as docker's does). */
 static void settings_top(json_t *st)
 {
-    json_t *ns = json_object_get(st, "NetworkSettings"), *host = json_object_get(st, "HostConfig");
+    json_t *ns = json_object_get(st, "NetworkSettings");
     void *it = json_object_iter(json_object_get(ns, "Networks"));
     json_t *first = it ? json_object_iter_value(it) : NULL;
     json_object_set_new(ns, "IPAddress", json_string(first ? net_str(first, "IPAddress") : ""));
@@ -216,17 +223,27 @@ static void settings_top(json_t *st)
                             json_object_get(first, "IPPrefixLen")) : 0));
     json_object_set_new(ns, "Gateway", json_string(first ? net_str(first, "Gateway") : ""));
     json_object_set_new(ns, "MacAddress", json_string(first ? net_str(first, "MacAddress") : ""));
-    const char *mode = net_str(host, "NetworkMode");
-    if (first)
-        json_object_set_new(host, "NetworkMode", json_string(json_object_iter_key(it)));
-    else if (strcmp(mode, "host") != 0 && strcmp(mode, "none") != 0)
-        json_object_set_new(host, "NetworkMode", json_string("default"));
 }
 
 static void state_file(struct berth_store *s, const char *id, char *path, size_t len)
 {
     state_dir(s, id, path, len);
     strncat(path, "/state.json", len - strlen(path) - 1);
+}
+
+/* Berth's own fields of state.json that this file writes: NetworksSet,
+ * true once the networks the container was made with are in Networks
+ * (they are not put back after that: `network disconnect` may have taken
+ * them out); NetworksPid, the container process whose namespace the
+ * networks are joined to (0: none now). */
+static const char *const net_marks[] = {"NetworksSet", "NetworksPid"};
+
+static json_t *berth_of(json_t *st)
+{
+    json_t *b = json_object_get(st, "Berth");
+    if (!json_is_object(b))
+        json_object_set_new(st, "Berth", b = json_object());
+    return b;
 }
 
 static void state_carry(const char *path, json_t *state)
@@ -242,11 +259,14 @@ static void state_carry(const char *path, json_t *state)
             if (v)
                 json_object_set(mine, keys[i], v);
         }
-        json_t *mode = json_object_get(json_object_get(disk, "HostConfig"), "NetworkMode");
-        json_t *host = json_object_get(state, "HostConfig");
-        if (json_is_string(mode) && json_is_object(host))
-            json_object_set(host, "NetworkMode", mode);
     }
+    json_t *db = json_object_get(disk, "Berth"), *b = json_object_get(state, "Berth");
+    if (json_is_object(db) && json_is_object(b))
+        for (size_t i = 0; i < sizeof net_marks / sizeof *net_marks; i++) {
+            json_t *v = json_object_get(db, net_marks[i]);
+            if (v)
+                json_object_set(b, net_marks[i], v);
+        }
     json_decref(disk);
 }
 
@@ -273,8 +293,10 @@ int net_state_write(const char *path, const char *tmp, json_t *state, struct ber
 
 /* Write the network fields of `st` to the container's state.json (as it
  * is on disk otherwise), under the containers' lock; not if the container
- * is gone. */
-static int settings_store(struct berth_store *s, const char *id, json_t *st, struct berr *err)
+ * is gone. HostConfig.NetworkMode too when `mode`: only at the first start,
+ * the name of the network it was given by. */
+static int settings_store_mode(struct berth_store *s, const char *id, json_t *st, bool mode,
+                               struct berr *err)
 {
     char path[4300], tmp[4400];
     int lock = state_lock(s), rc = 0;
@@ -292,9 +314,15 @@ static int settings_store(struct berth_store *s, const char *id, json_t *st, str
             if (strcmp(key, "Ports") != 0)
                 json_object_set(dns, key, v);
         json_t *host = json_object_get(disk, "HostConfig");
-        if (json_is_object(host))
+        if (mode && json_is_object(host))
             json_object_set(host, "NetworkMode",
                             json_object_get(json_object_get(st, "HostConfig"), "NetworkMode"));
+        json_t *b = json_object_get(st, "Berth");
+        for (size_t i = 0; json_is_object(b) && i < sizeof net_marks / sizeof *net_marks; i++) {
+            json_t *v = json_object_get(b, net_marks[i]);
+            if (v)
+                json_object_set(berth_of(disk), net_marks[i], v);
+        }
         state_dir(s, id, tmp, sizeof tmp);
         snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), "/.state.json.%d", (int)getpid());
         rc = json_write_atomic(disk, path, tmp, 0644, err);
@@ -303,6 +331,11 @@ static int settings_store(struct berth_store *s, const char *id, json_t *st, str
     if (lock >= 0)
         close(lock);
     return rc;
+}
+
+static int settings_store(struct berth_store *s, const char *id, json_t *st, struct berr *err)
+{
+    return settings_store_mode(s, id, st, false, err);
 }
 
 /* The veth pair (the container's end named `ifname`), the address and,
@@ -409,14 +442,21 @@ static int join_one(struct berth_store *s, const char *id, json_t *st, json_t *n
                            "EndpointID", epid, "Interface", ifname,
                            "MonitorPid", json_object_get(b, "MonitorPid"),
                            "MonitorStart", json_object_get(b, "MonitorStart"));
-    if (!ep)
-        return berr_set(err, BERR_IO, "out of memory");
-    json_object_set_new(eps, id, ep);
-    rc = net_save(s, n, err);
+    json_t *entry = ep ? entry_of(n, aliases, ep) : NULL;
+    rc = entry ? 0 : berr_set(err, BERR_IO, "out of memory");
+    if (rc == 0) {
+        json_object_set_new(eps, id, ep);
+        ep = NULL;
+        rc = net_save(s, n, err);
+        if (rc < 0)
+            json_object_del(eps, id);
+    }
     if (rc == 0)
-        json_object_set_new(networks_of(st), net_str(n, "Name"), entry_of(n, aliases, ep));
+        json_object_set_new(networks_of(st), net_str(n, "Name"), entry);
     else {
-        struct nl *nl = nl_open(netns, err);
+        json_decref(entry);
+        json_decref(ep);
+        struct nl *nl = nl_open(netns, &(struct berr){0});
         char veth[16];
         veth_name(id, veth);
         if (nl)
@@ -452,22 +492,43 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
      * container was made); at its first start, what it was run with */
     state_file(c->s, c->id, path, sizeof path);
     state_carry(path, c->state);
-    json_t *nets = networks_of(c->state);
+    json_t *nets = networks_of(c->state), *b = berth_of(c->state);
     int rc = 0;
-    bool first_start = json_object_size(nets) == 0;
-    for (size_t i = 0; rc == 0 && first_start && i < o->nnetworks; i++) {
-        json_t *n = net_find(c->s, o->networks[i].name, err), *aliases = json_array();
-        for (size_t k = 0; n && k < o->networks[i].naliases; k++)
-            json_array_append_new(aliases, json_string(o->networks[i].aliases[k]));
-        if (n)
-            json_object_set_new(nets, net_str(n, "Name"), entry_of(n, aliases, NULL));
-        else
-            rc = berr_set(err, BERR_NOTFOUND, "network %s not found", o->networks[i].name);
-        json_decref(aliases);
-        json_decref(n);
+    bool mode = false;
+    if (!json_is_true(json_object_get(b, "NetworksSet"))) {
+        /* the --network ones first, then what a `network connect` of the
+         * created container added */
+        json_t *first = json_object();
+        for (size_t i = 0; rc == 0 && i < o->nnetworks; i++) {
+            json_t *n = net_find(c->s, o->networks[i].name, err), *aliases = json_array();
+            for (size_t k = 0; n && k < o->networks[i].naliases; k++)
+                json_array_append_new(aliases, json_string(o->networks[i].aliases[k]));
+            if (n && i == 0 && json_is_object(json_object_get(c->state, "HostConfig"))) {
+                /* the name, whatever it was given by */
+                json_object_set_new(json_object_get(c->state, "HostConfig"), "NetworkMode",
+                                    json_string(net_str(n, "Name")));
+                mode = true;
+            }
+            if (n)
+                json_object_set_new(first, net_str(n, "Name"), entry_of(n, aliases, NULL));
+            else
+                rc = berr_set(err, BERR_NOTFOUND, "network %s not found", o->networks[i].name);
+            json_decref(aliases);
+            json_decref(n);
+        }
+        if (rc < 0) {
+            json_decref(first);
+            return rc;
+        }
+        json_object_update_missing(first, nets);
+        json_object_set_new(json_object_get(c->state, "NetworkSettings"), "Networks", first);
+        nets = first;
+        json_object_set_new(b, "NetworksSet", json_true());
     }
-    if (rc < 0 || json_object_size(nets) == 0)
-        return rc;
+    /* from here a `network connect` joins this process's namespace itself */
+    json_object_set_new(b, "NetworksPid", json_integer(pid));
+    if (json_object_size(nets) == 0)
+        return settings_store_mode(c->s, c->id, c->state, mode, err);
     snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
     __attribute__((cleanup(cleanup_closep))) int ctrns = open(path, O_RDONLY | O_CLOEXEC);
     if (ctrns < 0)
@@ -491,7 +552,8 @@ int net_join(struct rt_container *c, pid_t pid, struct berr *err)
     }
     json_decref(list);
     settings_top(c->state);
-    int src = settings_store(c->s, c->id, c->state, rc < 0 ? &(struct berr){0} : err);
+    int src = settings_store_mode(c->s, c->id, c->state, mode,
+                                  rc < 0 ? &(struct berr){0} : err);
     rc = rc < 0 ? rc : src;
     hosts_refresh(c->s, c->id, NULL);
     return rc;
@@ -524,15 +586,18 @@ void net_leave(struct rt_container *c)
     char path[4300];
     state_file(c->s, c->id, path, sizeof path);
     state_carry(path, c->state);
-    json_t *e;
+    json_t *e, *empty = json_array();
     const char *name;
     json_object_foreach(networks_of(c->state), name, e) {
         json_t *nn = net_find(c->s, name, &err);
-        if (nn)
+        json_t *aliases = json_object_get(e, "Aliases");
+        if (nn)   /* (a state.json of the wrong shape: no aliases) */
             json_object_set_new(networks_of(c->state), name,
-                                entry_of(nn, json_object_get(e, "Aliases"), NULL));
+                                entry_of(nn, json_is_array(aliases) ? aliases : empty, NULL));
         json_decref(nn);
     }
+    json_decref(empty);
+    json_object_set_new(berth_of(c->state), "NetworksPid", json_integer(0));
     settings_top(c->state);
     settings_store(c->s, c->id, c->state, &err);
     json_decref(left);
@@ -541,20 +606,54 @@ void net_leave(struct rt_container *c)
 
 uint32_t net_address(const struct rt_container *c)
 {
-    const char *ip = json_string_value(json_object_get(json_object_get(c->state,
-                                                                       "NetworkSettings"),
-                                                       "IPAddress"));
+    /* as state.json has it now: `network disconnect` changes it there,
+     * not in the monitor's copy */
+    char path[4300];
+    state_file(c->s, c->id, path, sizeof path);
+    json_t *st = json_load_file(path, 0, NULL);
+    const char *ip = net_str(json_object_get(st, "NetworkSettings"), "IPAddress");
     struct in_addr a;
-    if (ip && *ip && inet_pton(AF_INET, ip, &a) == 1)
-        return a.s_addr;
-    return htonl(INADDR_LOOPBACK);
+    uint32_t addr = htonl(INADDR_LOOPBACK);
+    if (*ip && inet_pton(AF_INET, ip, &a) == 1)
+        addr = a.s_addr;
+    json_decref(st);
+    return addr;
 }
 
 /* ---- network connect / disconnect --------------------------------------------------- */
 
-/* Is the container's process there to be joined? Its pid, else 0. */
+/* Is the container's process there to be joined? Its pid, else 0. Its
+ * monitor records the pid (NetworksPid) when it joins the networks, under
+ * the networks' lock, before the state says it runs: from then on the
+ * process is joined here; before, the monitor joins what is recorded. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *end = strrchr(buf, ')');
+    int ppid = 0;
+    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
 static pid_t running_pid(json_t *st)
 {
+    json_t *b = json_object_get(st, "Berth");
+    pid_t joined = (pid_t)json_integer_value(json_object_get(b, "NetworksPid"));
+    json_t *mon = json_pack("{s:O?,s:O?}", "MonitorPid", json_object_get(b, "MonitorPid"),
+                            "MonitorStart", json_object_get(b, "MonitorStart"));
+    bool alive = mon && net_endpoint_alive(mon);
+    json_decref(mon);
+    /* (the monitor's own child: not a pid of an earlier run, reused) */
+    if (joined > 0 && alive &&
+        parent_of(joined) == (pid_t)json_integer_value(json_object_get(b, "MonitorPid")))
+        return joined;
     json_t *state = json_object_get(st, "State");
     if (!json_is_true(json_object_get(state, "Running")) ||
         json_is_true(json_object_get(state, "Restarting")))
@@ -635,6 +734,12 @@ int rt_network_connect(struct berth_store *s, const char *network, const char *c
     if (rc == 0) {
         settings_top(st);
         rc = settings_store(s, id, st, err);
+        if (rc < 0 && json_object_get(json_object_get(n, "Endpoints"), id)) {
+            /* not recorded: not joined either */
+            unwire(s, n, id);
+            json_object_del(json_object_get(n, "Endpoints"), id);
+            net_save(s, n, &(struct berr){0});
+        }
         hosts_refresh(s, id, NULL);
     }
     json_decref(al);
@@ -659,10 +764,11 @@ int rt_network_disconnect(struct berth_store *s, const char *network, const char
         rc = berr_set(err, BERR_CONFLICT, "container %s is not connected to network %s",
                       net_printable(container, shown, sizeof shown), net_str(n, "Name"));
     if (rc == 0 && json_object_get(eps, id)) {
-        unwire(s, n, id);
         json_object_del(eps, id);
         net_drop_stale(n);
         rc = net_save(s, n, err);
+        if (rc == 0)
+            unwire(s, n, id);
     }
     if (rc == 0) {
         json_object_del(nets, net_str(n, "Name"));

@@ -14,6 +14,10 @@
 #     there by name and --alias), disconnect (gone from hosts files,
 #     unreachable, interface gone); connect / disconnect of a stopped
 #     container change what its next start joins;
+#   - published ports after the first (and the last) network is disconnected;
+#     HostConfig.NetworkMode unchanged by connect and disconnect; a restart
+#     policy does not put back networks that were disconnected; a lease one
+#     container holds on its hosts file does not stall a connect of another;
 #   - stop + start joins both networks again;
 #   - network rm refused while a container is on it;
 #   - a compose service on two networks reaches services on each;
@@ -26,7 +30,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 . "$(dirname "$0")/lib-runtime.sh"
-need ip pgrep
+need ip pgrep curl python3
 unset BERTH_NETWORK_POOL
 # refused WHAT REGEX ARGS...: berth ARGS fails with one line matching REGEX.
 refused() {
@@ -191,16 +195,66 @@ refused "disconnect when not on it" '^berth network disconnect: container both i
     network disconnect netc both
 
 # disconnecting the first network: the next one's gateway becomes the default route
-web mover from-mover --network netc --network netb
+MPORT=$(free_port)
+web mover from-mover --network netc --network netb -p 127.0.0.1:$MPORT:80
+expect_eq "$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/")" from-mover "a published port, before any disconnect"
 bx network disconnect -f netc mover
 ok "disconnect -f of the first network"
 bx exec mover ip route
 expect_match "$OUT" "default via 10.91.2.1 dev eth1" "the default route moves to the next network"
-expect_eq "$(ctr_json mover .HostConfig.NetworkMode)" netb "NetworkMode: the next network"
+expect_eq "$(ctr_json mover .HostConfig.NetworkMode)" netc "NetworkMode: what it was made with, after a disconnect"
 expect_eq "$(ctr_json mover .NetworkSettings.IPAddress)" "$(ip_on mover netb)" "IPAddress: the next network's"
 get onlyb http://mover/
 expect_eq "$OUT" from-mover "still reachable on the next network"
+expect_eq "$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/")" from-mover "the published port after disconnecting the first network"
+bx network disconnect netb mover
+ok "disconnect the last network"
+expect_eq "$(ctr_json mover .NetworkSettings.IPAddress)" "" "IPAddress: none on no network"
+expect_eq "$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/")" from-mover "the published port on no network (loopback)"
+bx network connect neta mover
+ok "connect the network-less one to neta"
+expect_eq "$(ctr_json mover .HostConfig.NetworkMode)" netc "NetworkMode: unchanged by a connect"
+expect_eq "$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/")" from-mover "the published port after a connect"
 bx rm -f mover
+
+# a restart policy does not put back the networks the user disconnected
+web again from-again --restart always --network neta --network netb
+bx network disconnect neta again
+ok "disconnect neta from a --restart always container"
+bx network disconnect netb again
+ok "disconnect netb from it"
+APID=$(ctr_json again .State.Pid)
+kill -9 "$APID"
+restarted() { [ "$(ctr_json again .RestartCount)" -ge 1 ] && [ "$(ctr_json again .State.Running)" = true ] &&
+    [ "$(ctr_json again .State.Pid)" != "$APID" ]; }
+check; waitfor 15 restarted || fail "the --restart always container did not come back"
+expect_eq "$(ctr_json again '.NetworkSettings.Networks | keys | join(",")')" "" "restart: no network put back"
+expect_eq "$(links_of again)" "lo " "restart: only lo"
+expect_eq "$(net_json neta ".Containers[\"$(ctr_json again .Id)\"] // \"none\"")" none "restart: not on neta"
+bx rm -f again
+
+# a container that holds a lease on its hosts file does not stall the others
+LEASED=$(ctr_json onlyb .Id)
+python3 -c '
+import fcntl, os, signal, sys, time
+signal.signal(signal.SIGIO, signal.SIG_IGN)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+' "$BERTH_ROOT/containers/$LEASED/hosts" "$TMP/leased" &
+LEASE_PID=$!
+at_exit "kill $LEASE_PID 2>/dev/null"
+check; waitfor 5 test -e "$TMP/leased" || fail "cannot take a lease on a hosts file"
+web leaser from-leaser --network neta
+T0=$(date +%s)
+bx network connect netb leaser
+ok "connect next to a container holding a lease on its hosts file"
+check; [ $(($(date +%s) - T0)) -lt 10 ] || fail "network connect waited for the lease: $(($(date +%s) - T0)) s"
+expect_match "$ERR" "hosts file of container ${LEASED:0:12} is leased" "the leased file is reported"
+kill "$LEASE_PID" 2>/dev/null; wait "$LEASE_PID" 2>/dev/null
+bx rm -f leaser
+check; waitfor 5 lacks_host onlyb leaser || fail "onlyb's hosts file is not updated once the lease is gone"
 
 # ---- 3. stop + start joins both again --------------------------------------------------------------
 bx stop -t 1 both
