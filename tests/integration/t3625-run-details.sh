@@ -7,7 +7,9 @@
 #   - inspect of an exited container: NetworkSettings.Ports {} (the host
 #     port is free); start publishes it again from PortBindings, the random
 #     one on the port it had;
-#   - a container whose monitor died: Ports {} as well.
+#   - a container whose monitor died: Ports {} as well;
+#   - start -a across a log rotation: every line of this start, those
+#     written to the file rotated away included, none of the last run's.
 # Traffic only to 127.0.0.1 and the namespaces made here. The store
 # ($BERTH_ROOT) and $HOME live in $TMP; the EXIT trap removes every
 # container and network made here.
@@ -25,7 +27,23 @@ for c in sh cat echo sleep true; do ln -s busybox "$R/bin/$c"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" rd/bb:1
-ok "import the busybox image" || finish
+ok "import the busybox image" || # ---- 4. start -a across a log rotation ------------------------------------------
+# the first run writes ten lines (~750 bytes of json-file), the start five
+# more: the log rotates (max-size 1k) after the third
+bx run -d --name rot --log-opt max-size=1k --log-opt max-file=3 rd/bb:1 sh -c \
+    'if [ -e /tmp/ran ]; then for i in 0 1 2 3 4; do echo b$i; done;
+     else touch /tmp/ran; for i in 0 1 2 3 4 5 6 7 8 9; do echo a$i; done; fi'
+ok "run -d rot"
+bx wait rot
+bx start -a rot
+ok "start -a rot"
+expect_eq "$(printf '%s' "$OUT" | tr '\n' ' ')" "b0 b1 b2 b3 b4 " "start -a: all of this start's output"
+LOG=$(state rot .LogPath)
+check; [ -e "$LOG.1" ] || fail "the log did not rotate: $(ls "$(dirname "$LOG")")"
+bx logs rot
+expect_eq "$(printf '%s' "$OUT" | grep -c .)" 15 "logs: both runs"
+
+finish
 
 # ---- 1. --network-alias: the first network only ------------------------------------
 bx network create --subnet 10.96.1.0/24 rda
@@ -77,5 +95,21 @@ kill -9 "$MON" 2>/dev/null
 waitfor 5 test "$(state pr .State.Running)" = false
 expect_eq "$(state pr .State.Running)" false "monitor killed: not running"
 expect_eq "$(state pr '.NetworkSettings.Ports | tojson')" "{}" "monitor killed: Ports {}"
+
+# ---- 4. start -a across a log rotation ------------------------------------------
+# the first run writes ten lines (~750 bytes of json-file), the start five
+# more: the log rotates (max-size 1k) after the third
+bx run -d --name rot --log-opt max-size=1k --log-opt max-file=3 rd/bb:1 sh -c \
+    'if [ -e /tmp/ran ]; then for i in 0 1 2 3 4; do echo b$i; done;
+     else touch /tmp/ran; for i in 0 1 2 3 4 5 6 7 8 9; do echo a$i; done; fi'
+ok "run -d rot"
+bx wait rot
+bx start -a rot
+ok "start -a rot"
+expect_eq "$(printf '%s' "$OUT" | tr '\n' ' ')" "b0 b1 b2 b3 b4 " "start -a: all of this start's output"
+LOG=$(state rot .LogPath)
+check; [ -e "$LOG.1" ] || fail "the log did not rotate: $(ls "$(dirname "$LOG")")"
+bx logs rot
+expect_eq "$(printf '%s' "$OUT" | grep -c .)" 15 "logs: both runs"
 
 finish
