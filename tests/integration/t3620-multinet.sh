@@ -341,8 +341,8 @@ get mn-back-1 http://mid/
 expect_eq "$OUT" from-mid "back reaches mid by service name"
 get mn-front-1 http://back/
 rc_fails "front cannot reach back"
-expect_eq "$(ctr_json mn-mid-1 '.NetworkSettings.Networks | keys_unsorted | join(",")')" mn_outside,mn_inside \
-    "mid's Networks"
+expect_eq "$(ctr_json mn-mid-1 '.NetworkSettings.Networks | keys_unsorted | join(",")')" mn_inside,mn_outside \
+    "mid's Networks, by name (docker compose's order)"
 expect_eq "$(ctr_json mn-mid-1 '.NetworkSettings.Networks.mn_outside.Aliases | join(",")')" mid,api \
     "the service name and its aliases on outside"
 expect_eq "$(ctr_json mn-mid-1 '.NetworkSettings.Networks.mn_inside.Aliases | join(",")')" mid \

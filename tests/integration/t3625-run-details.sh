@@ -8,6 +8,8 @@
 #     port is free); start publishes it again from PortBindings, the random
 #     one on the port it had;
 #   - a container whose monitor died: Ports {} as well;
+#   - compose: a service's networks by priority, then by name; the first is
+#     NetworkMode and has the default route (eth0);
 #   - start -a across a log rotation: every line of this start, those
 #     written to the file rotated away included, none of the last run's.
 # Traffic only to 127.0.0.1 and the namespaces made here. The store
@@ -23,27 +25,11 @@ listening() { ss -Htln "sport = :$1" | grep -q .; }
 R=$TMP/rootfs
 mkdir -p "$R/bin" "$R/etc" "$R/tmp"
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh cat echo sleep true; do ln -s busybox "$R/bin/$c"; done
+for c in sh cat echo sleep true ip; do ln -s busybox "$R/bin/$c"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" rd/bb:1
-ok "import the busybox image" || # ---- 4. start -a across a log rotation ------------------------------------------
-# the first run writes ten lines (~750 bytes of json-file), the start five
-# more: the log rotates (max-size 1k) after the third
-bx run -d --name rot --log-opt max-size=1k --log-opt max-file=3 rd/bb:1 sh -c \
-    'if [ -e /tmp/ran ]; then for i in 0 1 2 3 4; do echo b$i; done;
-     else touch /tmp/ran; for i in 0 1 2 3 4 5 6 7 8 9; do echo a$i; done; fi'
-ok "run -d rot"
-bx wait rot
-bx start -a rot
-ok "start -a rot"
-expect_eq "$(printf '%s' "$OUT" | tr '\n' ' ')" "b0 b1 b2 b3 b4 " "start -a: all of this start's output"
-LOG=$(state rot .LogPath)
-check; [ -e "$LOG.1" ] || fail "the log did not rotate: $(ls "$(dirname "$LOG")")"
-bx logs rot
-expect_eq "$(printf '%s' "$OUT" | grep -c .)" 15 "logs: both runs"
-
-finish
+ok "import the busybox image" || finish
 
 # ---- 1. --network-alias: the first network only ------------------------------------
 bx network create --subnet 10.96.1.0/24 rda
@@ -111,5 +97,51 @@ LOG=$(state rot .LogPath)
 check; [ -e "$LOG.1" ] || fail "the log did not rotate: $(ls "$(dirname "$LOG")")"
 bx logs rot
 expect_eq "$(printf '%s' "$OUT" | grep -c .)" 15 "logs: both runs"
+
+# ---- 5. compose: networks by priority ---------------------------------------------
+PROJ=$TMP/pri
+mkdir -p "$PROJ"
+cat >"$PROJ/compose.yaml" <<'YML'
+services:
+  byname:
+    image: rd/bb:1
+    command: ["sleep", "300"]
+    networks: [zed, alpha]
+  bypri:
+    image: rd/bb:1
+    command: ["sleep", "300"]
+    networks:
+      alpha:
+      zed: {priority: 100}
+networks:
+  alpha:
+  zed:
+YML
+(cd "$PROJ" && bx compose up -d; echo "$RC" >"$TMP/rc"; printf '%s' "$ERR" >"$TMP/err")
+RC=$(cat "$TMP/rc")
+check; [ "$RC" -eq 0 ] || fail "compose up: exit $RC: $(cat "$TMP/err")"
+expect_eq "$(state pri-byname-1 .HostConfig.NetworkMode)" pri_alpha "same priority: by name"
+expect_eq "$(state pri-byname-1 '.NetworkSettings.Networks | keys_unsorted | join(",")')" pri_alpha,pri_zed \
+    "same priority: Networks by name"
+expect_eq "$(state pri-bypri-1 .HostConfig.NetworkMode)" pri_zed "priority 100 first"
+ZGW=$(state pri-bypri-1 .NetworkSettings.Networks.pri_zed.Gateway)
+bx exec pri-bypri-1 ip -o -4 addr show eth0
+expect_match "$OUT" "inet $(state pri-bypri-1 .NetworkSettings.Networks.pri_zed.IPAddress)/" \
+    "eth0 on the first network"
+bx exec pri-bypri-1 ip route
+expect_match "$OUT" "default via $ZGW " "the default route through the first network"
+cat >"$PROJ/compose.yaml" <<'YML'
+services:
+  bad:
+    image: rd/bb:1
+    networks: {alpha: {priority: high}}
+networks:
+  alpha:
+YML
+(cd "$PROJ" && bx compose up -d; echo "$RC" >"$TMP/rc"; printf '%s' "$ERR" >"$TMP/err")
+RC=$(cat "$TMP/rc")
+check; [ "$RC" -ne 0 ] || fail "a priority not a number: accepted"
+expect_match "$(cat "$TMP/err")" 'services\.bad\.networks\.alpha\.priority: must be an integer' "a bad priority: the key"
+expect_eq "$(timeout 20 "$BERTH" ps -a | grep -c pri-bad)" 0 "a bad priority: nothing made"
 
 finish
