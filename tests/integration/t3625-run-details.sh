@@ -92,7 +92,7 @@ ok "run -d rot"
 bx wait rot
 bx start -a rot
 ok "start -a rot"
-expect_eq "$(printf '%s' "$OUT" | tr '\n' ' ')" "b0 b1 b2 b3 b4 " "start -a: all of this start's output"
+expect_eq "$(printf '%s' "$OUT" | tr '\n' ' ')" "b0 b1 b2 b3 b4" "start -a: all of this start's output"
 LOG=$(state rot .LogPath)
 check; [ -e "$LOG.1" ] || fail "the log did not rotate: $(ls "$(dirname "$LOG")")"
 bx logs rot
