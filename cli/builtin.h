@@ -23,6 +23,10 @@ int cli_fail(const char *cmd, const struct berr *err);
 /* Tables as docker prints them: columns as wide as their widest cell,
  * three spaces apart. Add rows (JSON arrays of strings), then print. */
 void cli_table_print(json_t *rows);
+/* format.c: --format FORMAT (docker's Go template, "table" prefix) over
+ * items (one JSON object a row); headers: each field's column name.
+ * Returns the exit status. */
+int cli_format_print(const char *cmd, const char *format, json_t *items, json_t *headers);
 /* "2 hours ago". */
 void cli_ago(int64_t t, char *out, size_t len);
 

@@ -6,6 +6,7 @@
  * the store has it, as docker shows a local build's steps, else <missing>).
  */
 #include "builtin.h"
+#include "../common/template.h"
 #include "../runtime/runtime.h"
 
 #include <getopt.h>
@@ -36,18 +37,58 @@ static int collect_names(void *arg, const struct berth_image *img)
     return 0;
 }
 
+/* -f TEMPLATE: one line per object, as docker's (a bad template: exit 64) */
+static int inspect_formatted(struct tmpl *t, json_t *out)
+{
+    size_t i;
+    json_t *obj;
+    int status = 0;
+    json_array_foreach(out, i, obj) {
+        char *text;
+        struct berr err = {0};
+        if (tmpl_exec(t, obj, &text, &err) < 0) {
+            fprintf(stderr, "berth inspect: template parsing error: %s\n", err.msg);
+            return 1;
+        }
+        printf("%s\n", text);
+        free(text);
+    }
+    return status;
+}
+
 int cmd_inspect(struct cli *g, int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: berth inspect IMAGE...\n");
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {0},
+    };
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+        if (c == 'f')
+            format = optarg;
+        else
+            return 2;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "usage: berth inspect [-f TEMPLATE] NAME...\n");
         return 2;
     }
+    struct tmpl *t = NULL;
+    if (format && *format) {
+        struct berr err = {0};
+        if (tmpl_parse(format, &t, &err) < 0) {
+            fprintf(stderr, "berth inspect: template parsing error: %s\n", err.msg);
+            return 64;
+        }
+    }
     struct berth_store *s;
-    if (cli_store(g, &s) != 0)
+    if (cli_store(g, &s) != 0) {
+        tmpl_free(t);
         return 1;
+    }
     json_t *out = json_array();
     int status = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = optind; i < argc; i++) {
         json_t *manifest, *config, *container;
         char digest[DIGEST_MAX];
         struct berr err = {0};
@@ -91,6 +132,14 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
             "Layers", json_object_get(manifest, "layers")));
         json_decref(manifest);
         json_decref(config);
+    }
+    if (t) {
+        if (inspect_formatted(t, out) != 0)
+            status = 1;
+        tmpl_free(t);
+        json_decref(out);
+        berth_store_close(s);
+        return status;
     }
     char *text = json_dumps(out, JSON_INDENT(4));
     if (text && json_array_size(out))
@@ -179,9 +228,10 @@ int cmd_history(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"no-trunc", no_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
-        {"human", required_argument, NULL, 'H'}, {0},
+        {"human", required_argument, NULL, 'H'}, {"format", required_argument, NULL, 'F'}, {0},
     };
     bool no_trunc = false, quiet = false, human = true;
+    const char *format = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "qH:", opts, NULL)) != -1) {
         if (c == 'T')
@@ -190,11 +240,14 @@ int cmd_history(struct cli *g, int argc, char **argv)
             quiet = true;
         else if (c == 'H')
             human = strcmp(optarg, "false") != 0 && strcmp(optarg, "0") != 0;
+        else if (c == 'F')
+            format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
         else
             return 2;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: berth history [-q] [--no-trunc] [-H=true|false] IMAGE\n");
+        fprintf(stderr, "usage: berth history [-q] [--no-trunc] [-H=true|false] "
+                "[--format TEMPLATE] IMAGE\n");
         return 2;
     }
     struct berth_store *s;
@@ -220,6 +273,7 @@ int cmd_history(struct cli *g, int argc, char **argv)
                 json_object_get(json_array_get(layers, layer++), "size"));
     }
     json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    json_t *items = json_array();
     for (size_t k = n; k-- > 0;) {
         json_t *h = json_array_get(history, k);
         const char *hid = json_string_value(json_array_get(ids, k));
@@ -250,14 +304,33 @@ int cmd_history(struct cli *g, int argc, char **argv)
         json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
                                               no_trunc && cb ? cb : by, size,
                                               comment ? comment : ""));
+        char at[64] = "";
+        if (t > 0) {
+            time_t tt = (time_t)t;
+            struct tm g;
+            if (gmtime_r(&tt, &g))
+                strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &g);
+        }
+        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
+                                               "CreatedSince", created, "CreatedAt", at,
+                                               "CreatedBy", no_trunc && cb ? cb : by,
+                                               "Size", size, "Comment", comment ? comment : ""));
     }
-    if (!quiet)
+    int status = 0;
+    if (format && !quiet) {
+        json_t *headers = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "IMAGE", "CreatedSince",
+                                    "CREATED", "CreatedAt", "CREATED AT", "CreatedBy",
+                                    "CREATED BY", "Size", "SIZE", "Comment", "COMMENT");
+        status = cli_format_print("history", format, items, headers);
+        json_decref(headers);
+    } else if (!quiet)
         cli_table_print(rows);
+    json_decref(items);
     json_decref(rows);
     json_decref(ids);
     free(sizes);
     json_decref(manifest);
     json_decref(config);
     berth_store_close(s);
-    return 0;
+    return status;
 }

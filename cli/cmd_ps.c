@@ -16,9 +16,43 @@
 #include <unistd.h>
 
 struct ps {
-    json_t *rows;
+    json_t *rows, *items;   /* items: one object a container, for --format */
     bool quiet, no_trunc;
 };
+
+/* docker's ps fields for --format, and their column names */
+static json_t *ps_item(json_t *c, const char *id, const struct rt_summary *t)
+{
+    json_t *cfg = json_object_get(c, "Config"), *v;
+    const char *key;
+    char labels[4096] = "", nets[1024] = "";
+    size_t n = 0, m = 0;
+    json_object_foreach(json_object_get(cfg, "Labels"), key, v)
+        n += (size_t)snprintf(labels + n, n < sizeof labels ? sizeof labels - n : 0, "%s%s=%s",
+                              n ? "," : "", key, json_string_value(v) ? json_string_value(v) : "");
+    json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Networks"), key, v)
+        m += (size_t)snprintf(nets + m, m < sizeof nets ? sizeof nets - m : 0, "%s%s",
+                              m ? "," : "", key);
+    const char *name = json_string_value(json_object_get(c, "Name"));
+    const char *image = json_string_value(json_object_get(cfg, "Image"));
+    const char *created = json_string_value(json_object_get(c, "Created"));
+    const char *state = json_string_value(json_object_get(json_object_get(c, "State"), "Status"));
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
+                     "Image", image ? image : "", "Command", t->command,
+                     "CreatedAt", created ? created : "", "RunningFor", t->created,
+                     "Ports", t->ports, "State", state ? state : "", "Status", t->status,
+                     "Names", name && *name == '/' ? name + 1 : name ? name : "",
+                     "Labels", labels, "Networks", nets);
+}
+
+static json_t *ps_headers(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "CONTAINER ID",
+                     "Image", "IMAGE", "Command", "COMMAND", "CreatedAt", "CREATED AT",
+                     "RunningFor", "CREATED", "Ports", "PORTS", "State", "STATE",
+                     "Status", "STATUS", "Names", "NAMES", "Labels", "LABELS",
+                     "Networks", "NETWORKS");
+}
 
 static int ps_row(void *arg, json_t *c)
 {
@@ -32,6 +66,10 @@ static int ps_row(void *arg, json_t *c)
     rt_summary(c, p->no_trunc, &t);
     char short_id[65];
     snprintf(short_id, sizeof short_id, "%.*s", p->no_trunc ? 64 : 12, id);
+    if (p->items) {
+        json_array_append_new(p->items, ps_item(c, short_id, &t));
+        return 0;
+    }
     json_array_append_new(p->rows, json_pack("[s,s,s,s,s,s,s]", short_id,
         json_string_value(json_object_get(json_object_get(c, "Config"), "Image")), t.command,
         t.created, t.status, t.ports, json_string_value(json_object_get(c, "Name")) + 1));
@@ -42,14 +80,17 @@ int cmd_ps(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
-        {"no-trunc", no_argument, NULL, 'T'}, {0},
+        {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'}, {0},
     };
     struct ps p = {0};
     bool all = false;
+    const char *format = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
         if (c == 'a')
             all = true;
+        else if (c == 'F')
+            format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
         else if (c == 'q')
             p.quiet = true;
         else if (c == 'T')
@@ -58,7 +99,7 @@ int cmd_ps(struct cli *g, int argc, char **argv)
             return 2;
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: berth ps [-a] [-q] [--no-trunc]\n");
+        fprintf(stderr, "usage: berth ps [-a] [-q] [--no-trunc] [--format TEMPLATE]\n");
         return 2;
     }
     struct berth_store *s;
@@ -67,7 +108,18 @@ int cmd_ps(struct cli *g, int argc, char **argv)
     p.rows = json_pack("[[s,s,s,s,s,s,s]]", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
                        "STATUS", "PORTS", "NAMES");
     struct berr err = {0};
+    if (format && !p.quiet)
+        p.items = json_array();
     rt_list(s, all, ps_row, &p, &err);
+    if (p.items) {
+        json_t *headers = ps_headers();
+        int rc = cli_format_print("ps", format, p.items, headers);
+        json_decref(headers);
+        json_decref(p.items);
+        json_decref(p.rows);
+        berth_store_close(s);
+        return rc;
+    }
     if (!p.quiet)
         cli_table_print(p.rows);
     json_decref(p.rows);

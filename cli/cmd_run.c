@@ -67,7 +67,7 @@ static int run_usage(void)
             "usage: berth run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [--env-file FILE]\n"
             "                 [-w DIR] [-u USER[:GROUP]] [--entrypoint CMD] [-v HOST:CTR[:ro]]\n"
             "                 [-p [[IP:][HOSTPORT]:]CTRPORT] [-P] [--read-only] [--network NAME|host|none]\n"
-            "                 [--network-alias ALIAS]...\n"
+            "                 [--network-alias ALIAS]... [--security-opt OPT]...\n"
             "                 [--hostname NAME] [-m BYTES] [--cpus N] [--pids-limit N]\n"
             "                 [--log-opt max-size=SIZE] [--log-opt max-file=N]\n"
             "                 [--restart no|always|on-failure[:N]|unless-stopped] [-l KEY=VALUE]\n"
@@ -105,7 +105,7 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
        O_LOGOPT, O_ALIAS, O_RESTART, O_STOPSIG, O_STOPTIME, O_HCMD, O_HINT, O_HTIME, O_HRETRY,
-       O_HSTART, O_NOHC, O_EXPOSE };
+       O_HSTART, O_NOHC, O_EXPOSE, O_SECOPT };
 
 /* A whole number for --stop-timeout, --health-retries. */
 static int int_arg(const char *name, const char *s, int min, int *v, struct berr *err)
@@ -147,9 +147,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"health-retries", required_argument, NULL, O_HRETRY},
         {"health-start-period", required_argument, NULL, O_HSTART},
         {"no-healthcheck", no_argument, NULL, O_NOHC},
-        {"expose", required_argument, NULL, O_EXPOSE}, {0},
+        {"expose", required_argument, NULL, O_EXPOSE},
+        {"security-opt", required_argument, NULL, O_SECOPT}, {0},
     };
-    char *labels[256], *expose[256], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
+    char *labels[256], *expose[256], *secopts[16], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
     int max;
     struct rt_run_opts o = {0};
     char *aliases[64];
@@ -220,6 +221,13 @@ int cmd_run(struct cli *g, int argc, char **argv)
                                                : 0;
             labels[o.nlabels++] = optarg;
             o.labels = labels;
+            break;
+        case O_SECOPT:
+            if (o.nsecurity_opt == 16)
+                bad = berr_set(&err, BERR_INVALID, "too many security options");
+            else
+                secopts[o.nsecurity_opt++] = optarg;
+            o.security_opt = secopts;
             break;
         case O_EXPOSE:
             bad = o.nexpose == 256 ? berr_set(&err, BERR_INVALID, "too many ports to expose")

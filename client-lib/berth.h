@@ -144,6 +144,9 @@ int berth_tag(struct berth_store *s, const char *source, const char *target,
 /* Untag; with force, remove every name of that image. Blobs no image uses
  * any more are deleted. */
 int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *err);
+/* Untag NAME but keep its image, without a name if that was its last one
+ * (docker's `rmi -f NAME` of an image a running container uses). */
+int berth_untag_keep(struct berth_store *s, const char *name, struct berr *err);
 /* `builder prune`: remove the build steps' images (intermediate) but those
  * `keep` (NULL: none) answers true for, given their IDs; then the blobs no
  * image uses any more. `freed` gets the bytes of the blobs deleted. */

@@ -801,6 +801,26 @@ int berth_rmi(struct berth_store *s, const char *what, bool force, struct berr *
     return rc;
 }
 
+int berth_untag_keep(struct berth_store *s, const char *name, struct berr *err)
+{
+    char digest[DIGEST_MAX], path[2400];
+    json_t *manifest;
+    if (berth_image_get(s, name, &manifest, NULL, digest, err) < 0)
+        return -BERR_NOTFOUND;
+    const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
+    struct stat st = {0};
+    store_blob_path(s, digest, path, sizeof path);
+    stat(path, &st);
+    /* the unnamed entry first, so that no moment leaves the image unlisted
+     * for a concurrent rmi to sweep its blobs */
+    int rc = store_add_image(s, digest, mt ? mt : "application/vnd.oci.image.manifest.v1+json",
+                             (uint64_t)st.st_size, false, NULL, err);
+    json_decref(manifest);
+    if (rc == 0)
+        rc = berth_rmi(s, name, false, err);
+    return rc;
+}
+
 /* `builder prune`: the build steps' images go, but for those `keep` asks
  * for, then every blob no remaining image uses (unless a pull or load is
  * writing blobs: then the next prune or rmi sweeps them). */

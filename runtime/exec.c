@@ -376,6 +376,13 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         json_decref(st);
         return rc;
     }
+    /* an exec is held to the container's no_new_privs and seccomp */
+    if ((rc = rt_security_opts(json_object_get(json_object_get(st, "HostConfig"), "SecurityOpt"),
+                               &p, err)) < 0) {
+        rt_process_free(&p);
+        json_decref(st);
+        return rc;
+    }
     int ns[NNS], root;
     snprintf(path, sizeof path, "/proc/%d/root", (int)pid);
     root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

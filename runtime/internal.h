@@ -33,6 +33,8 @@ struct rt_process {
     const char *cwd;         /* absolute, inside the container */
     const char *user;        /* "name", "uid", "name:group", "uid:gid", or "" */
     bool tty;
+    bool no_new_privs;       /* --security-opt no-new-privileges */
+    bool unconfined;         /* --security-opt seccomp=unconfined: no filter */
 };
 /* The length of KEY in "KEY=VALUE" (all of it without '='). */
 size_t env_key_len(const char *kv);
@@ -43,6 +45,11 @@ size_t env_key_len(const char *kv);
 int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_process *p,
                     struct berr *err);
 void rt_process_free(struct rt_process *p);
+/* Docker's --security-opt values (a JSON array of strings, NULL: none):
+ * check them and, with p, apply no-new-privileges and seccomp=unconfined
+ * to it. apparmor= and label= are taken and ignored (no LSM here); a
+ * seccomp profile file is refused. */
+int rt_security_opts(json_t *opts, struct rt_process *p, struct berr *err);
 /* Is the image's config (the whole document) of the shape the OCI image
  * spec gives it, for every field berth reads? A message naming the first
  * field that is not. */
@@ -52,8 +59,8 @@ int rt_image_config_check(json_t *image, struct berr *err);
 
 /* In the container's root: become the user, set the working directory
  * (created if missing and checked to be inside the root), close every fd
- * above 2, drop capabilities to docker's default set, set no_new_privs,
- * load the seccomp filter, exec. Only returns on failure, with a message
+ * above 2, load the seccomp filter (unless unconfined), drop capabilities
+ * to docker's default set, set no_new_privs (if asked), exec. Only returns on failure, with a message
  * as docker prints it and the exit status (126, 127) in *status. */
 void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t len);
 

@@ -3,12 +3,16 @@
  * one), run inside its root after pivot_root or chroot: user and groups
  * from the container's own /etc/passwd and /etc/group (never the host's
  * NSS), the working directory, file descriptors, capabilities,
- * no_new_privs, seccomp, and exec with the container's PATH.
+ * seccomp, no_new_privs, and exec with the container's PATH.
  *
  * The order matters: the user is resolved and the directory created while
- * still root; capabilities are cut (bounding set, then setuid, then the
- * sets) before no_new_privs and seccomp; the PATH search runs last, as
- * the user, so that a failure reports what docker reports.
+ * still root; the seccomp filter is loaded while CAP_SYS_ADMIN is still
+ * there (without no_new_privs the kernel wants it); capabilities are cut
+ * (bounding set, then setuid, then the sets), the inheritable set left
+ * empty as docker leaves it; no_new_privs only with --security-opt
+ * no-new-privileges, so that a setuid program works as under docker; the
+ * PATH search runs last, as the user, so that a failure reports what
+ * docker reports.
  */
 #include "internal.h"
 
@@ -68,7 +72,6 @@ static int caps_set(char *msg, size_t len)
             int c = default_caps[i];
             d[c / 32].effective |= 1u << (c % 32);
             d[c / 32].permitted |= 1u << (c % 32);
-            d[c / 32].inheritable |= 1u << (c % 32);
         }
     if (syscall(SYS_capset, &h, d) < 0) {
         snprintf(msg, len, "setting capabilities: %s", strerror(errno));
@@ -243,6 +246,8 @@ void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t 
     /* every descriptor but stdio closes at exec (an inherited directory fd
      * is how a process finds its way out of its root) */
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (!p->unconfined && seccomp_load_default(msg, len) < 0)
+        return;
     if (caps_drop(msg, len) < 0)
         return;
     if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
@@ -251,11 +256,9 @@ void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t 
     }
     if (caps_set(msg, len) < 0)
         return;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         snprintf(msg, len, "no_new_privs: %s", strerror(errno));
         return;
     }
-    if (seccomp_load_default(msg, len) < 0)
-        return;
     exec_search(p, status, msg, len);
 }

@@ -438,6 +438,10 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     json_object_set_new(json_object_get(state, "HostConfig"), "RestartPolicy",
                         json_pack("{s:s,s:i}", "Name", policy, "MaximumRetryCount", max));
     json_object_set_new(state, "RestartCount", json_integer(0));
+    json_t *secopt = o->nsecurity_opt ? json_array() : json_null();
+    for (size_t i = 0; i < o->nsecurity_opt; i++)
+        json_array_append_new(secopt, json_string(o->security_opt[i]));
+    json_object_set_new(json_object_get(state, "HostConfig"), "SecurityOpt", secopt);
     json_object_set_new(json_object_get(state, "HostConfig"), "LogConfig",
                         json_pack("{s:s,s:{s:s,s:s}}", "Type", "json-file", "Config",
                                   "max-size", size, "max-file", files));
@@ -676,6 +680,12 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         if (durations[i].v > 0 && durations[i].v < 1000000)   /* docker's floor */
             rc = berr_set(err, BERR_INVALID, "%s in Healthcheck cannot be less than 1ms",
                           durations[i].what);
+    json_t *secopt = json_array();
+    for (size_t i = 0; i < o->nsecurity_opt; i++)
+        json_array_append_new(secopt, json_string(o->security_opt[i] ?: ""));
+    if (rc == 0)
+        rc = rt_security_opts(secopt, NULL, err);
+    json_decref(secopt);
     if (rc == 0)
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)

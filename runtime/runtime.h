@@ -77,6 +77,9 @@ struct rt_run_opts {
     const char *restart;     /* "no", "always", "on-failure[:N]", "unless-stopped"; NULL: no */
     char **labels;           /* KEY=VALUE, over the image's Labels */
     size_t nlabels;
+    char **security_opt;     /* docker's: no-new-privileges[:BOOL], seccomp=unconfined,
+                              * apparmor=..., label=... (HostConfig.SecurityOpt) */
+    size_t nsecurity_opt;
     const char *stop_signal; /* NULL: the image's StopSignal, else SIGTERM */
     int stop_timeout;        /* seconds stop waits before SIGKILL, when stop_timeout_set */
     bool stop_timeout_set;

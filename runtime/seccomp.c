@@ -41,6 +41,9 @@ int seccomp_load_default(char *msg, size_t len)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ctx ? 0 : -ENOMEM;
+    /* loaded with CAP_SYS_ADMIN; no_new_privs is the caller's choice */
+    if (rc == 0)
+        rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     for (size_t i = 0; rc == 0 && i < sizeof refused / sizeof *refused; i++) {
         int nr = seccomp_syscall_resolve_name(refused[i]);
         if (nr != __NR_SCMP_ERROR)   /* not every call exists on every arch */

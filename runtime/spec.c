@@ -272,6 +272,56 @@ int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_proc
     return 0;
 }
 
+/* As docker's daemon parses them: "no-new-privileges", KEY=VALUE (or the
+ * old KEY:VALUE), with no-new-privileges a Go boolean. */
+int rt_security_opts(json_t *opts, struct rt_process *p, struct berr *err)
+{
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    if (opts && !json_is_null(opts) && !json_is_array(opts))
+        return berr_set(err, BERR_INVALID, "the container's HostConfig.SecurityOpt is not a list");
+    size_t i;
+    json_t *v;
+    json_array_foreach(opts, i, v) {
+        const char *opt = json_string_value(v);
+        if (!opt)
+            return berr_set(err, BERR_INVALID, "the container's HostConfig.SecurityOpt is not a list of strings");
+        if (strcmp(opt, "no-new-privileges") == 0) {
+            if (p)
+                p->no_new_privs = true;
+            continue;
+        }
+        if (strcmp(opt, "disable") == 0)
+            continue;
+        size_t k = strcspn(opt, strchr(opt, '=') ? "=" : ":");
+        const char *val = opt + k + 1;
+        if (!opt[k])
+            return berr_set(err, BERR_INVALID, "invalid --security-opt 1: \"%s\"", opt);
+        if (strncmp(opt, "no-new-privileges", k) == 0 && k == 17) {
+            bool on = false, known = false;
+            for (size_t j = 0; j < sizeof yes / sizeof *yes; j++) {
+                known |= strcmp(val, yes[j]) == 0 || strcmp(val, no[j]) == 0;
+                on |= strcmp(val, yes[j]) == 0;
+            }
+            if (!known)
+                return berr_set(err, BERR_INVALID, "invalid --security-opt 2: \"%s\"", opt);
+            if (p)
+                p->no_new_privs = on;
+        } else if (k == 7 && strncmp(opt, "seccomp", k) == 0) {
+            if (strcmp(val, "unconfined") != 0)
+                return berr_set(err, BERR_INVALID,
+                                "--security-opt %s: only seccomp=unconfined is supported, not a "
+                                "profile file", opt);
+            if (p)
+                p->unconfined = true;
+        } else if (!(k == 8 && strncmp(opt, "apparmor", k) == 0) &&
+                   !(k == 5 && strncmp(opt, "label", k) == 0)) {
+            return berr_set(err, BERR_INVALID, "invalid --security-opt 2: \"%s\"", opt);
+        }
+    }
+    return 0;
+}
+
 void rt_process_free(struct rt_process *p)
 {
     free(p->argv);

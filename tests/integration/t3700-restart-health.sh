@@ -252,15 +252,16 @@ expect_match "$SEEN" '^[123] starting$' "retries: fewer than 4 failures is not u
 check; waitfor 10 is hr .State.Health.Status unhealthy || fail "retries: never unhealthy"
 check; [ "$(state hr .State.Health.FailingStreak)" -ge 4 ] || fail "retries: unhealthy before 4 failures"
 
-# start period: failures inside it do not count
+# start period: failures inside it do not count (one long enough that a
+# loaded machine's slow `run` still leaves it running for the checks)
 rund --name hs --health-cmd false --health-interval 200ms --health-retries 1 \
-    --health-start-period 3s lt/bb:1 sleep 3701
+    --health-start-period 8s lt/bb:1 sleep 3701
 sleep 1.5
 expect_match "$(ps_line hs)" 'Up .* \(health: starting\)' "ps shows (health: starting)"
 expect_eq "$(state hs .State.Health.Status):$(state hs .State.Health.FailingStreak)" starting:0 \
     "start period: failures not counted"
 check; [ "$(state hs '.State.Health.Log | length')" -ge 2 ] || fail "start period: probes still run"
-check; waitfor 10 is hs .State.Health.Status unhealthy || fail "start period: unhealthy after it"
+check; waitfor 20 is hs .State.Health.Status unhealthy || fail "start period: unhealthy after it"
 
 # timeout: a hanging probe is ended
 rund --name ht --health-cmd 'sleep 3131' --health-timeout 500ms --health-interval 200ms \
