@@ -231,6 +231,59 @@ static void proxy_signal(int sig)
         pidfd_send_signal(attached_fd, sig, NULL, 0);
 }
 
+/* The parent pid in /proc/PID/stat, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: count from the last ')' */
+    char *p = strrchr(buf, ')');
+    int ppid;
+    return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+}
+
+/* A pidfd of the process the container just started, or -1. The pid in
+ * the state may be an exited one's, reused since by another process: the
+ * pidfd is opened first, then the state read again must still show the
+ * container running (its monitor alive) with that pid and start time,
+ * and the process must be the monitor's child. */
+static int open_started(struct berth_store *s, const char *what)
+{
+    struct berr err = {0};
+    json_t *st = NULL, *again = NULL;
+    if (rt_inspect(s, what, &st, &err) < 0)
+        return -1;
+    json_t *state = json_object_get(st, "State");
+    pid_t pid = (pid_t)json_integer_value(json_object_get(state, "Pid"));
+    const char *started = json_string_value(json_object_get(state, "StartedAt"));
+    int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (fd >= 0 && rt_inspect(s, what, &again, &err) == 0) {
+        json_t *now = json_object_get(again, "State");
+        const char *now_started = json_string_value(json_object_get(now, "StartedAt"));
+        pid_t monitor = (pid_t)json_integer_value(json_object_get(json_object_get(again, "Berth"),
+                                                                  "MonitorPid"));
+        bool same = json_is_true(json_object_get(now, "Running")) &&
+                    json_integer_value(json_object_get(now, "Pid")) == pid &&
+                    started && now_started && strcmp(started, now_started) == 0 &&
+                    monitor > 0 && parent_of(pid) == monitor;
+        if (!same) {
+            close(fd);
+            fd = -1;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+        fd = -1;
+    }
+    json_decref(again);
+    json_decref(st);
+    return fd;
+}
+
 /* start -a: the output from this start on, until the container ends;
  * its exit code is ours, as docker start -a's. Signals we get go to the
  * container's process (docker's --sig-proxy). */
@@ -253,12 +306,8 @@ static int start_attached(struct cli *g, const char *what)
     struct sigaction sa = {.sa_handler = proxy_signal, .sa_flags = SA_RESTART}, old[3];
     static const int proxied[3] = {SIGINT, SIGTERM, SIGHUP};
     sigemptyset(&sa.sa_mask);
-    if (rc == 0 && rt_inspect(s, what, &st, &err) == 0) {
-        pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(st, "State"),
-                                                              "Pid"));
-        attached_fd = pid > 0 ? pidfd_open(pid, 0) : -1;
-        json_decref(st);
-    }
+    if (rc == 0)
+        attached_fd = open_started(s, what);
     bool proxying = rc == 0;
     for (int i = 0; proxying && i < 3; i++)
         sigaction(proxied[i], &sa, &old[i]);

@@ -266,16 +266,17 @@ int cmd_run(struct cli *g, int argc, char **argv)
     int status = 125;
     if (!bad && o.no_healthcheck && o.nhealth_test > 0)
         bad = berr_set(&err, BERR_INVALID, "--no-healthcheck conflicts with --health-* options");
-    /* docker's rules: host and none alone; aliases on every user-defined network */
+    /* docker's rules: host and none alone; the legacy --network-alias goes to the
+     * first network only (network connect --alias gives the others theirs) */
     if (!bad && nmodes > 0 && (nmodes > 1 || o.nnetworks > 0))
         bad = berr_set(&err, BERR_INVALID, "conflicting options: cannot attach both "
                        "user-defined and non-user-defined network-modes");
     if (!bad && naliases > 0 && o.nnetworks == 0)
         bad = berr_set(&err, BERR_INVALID, "network-scoped aliases are only supported for "
                        "user-defined networks");
-    for (size_t i = 0; i < o.nnetworks; i++) {
-        nets[i].aliases = aliases;
-        nets[i].naliases = naliases;
+    if (o.nnetworks > 0) {
+        nets[0].aliases = aliases;
+        nets[0].naliases = naliases;
     }
     if (!bad && o.auto_remove && o.restart && strcmp(policy, "no") != 0)
         bad = berr_set(&err, BERR_INVALID, "Conflicting options: --restart and --rm");

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,9 +209,9 @@ out:
 
 int sh_networks(struct cctx *c, json_t *v, json_t **out)
 {
-    static const char *const known[] = {"aliases", NULL};
+    static const char *const known[] = {"aliases", "priority", NULL};
     static const char *const spec[] = {"ipv4_address", "ipv6_address", "link_local_ips", "mac_address",
-                                       "driver_opts", "priority", "gw_priority", "interface_name", NULL};
+                                       "driver_opts", "gw_priority", "interface_name", NULL};
     json_t *res = json_object(), *item, *val;
     size_t i;
     const char *name;
@@ -237,6 +238,13 @@ int sh_networks(struct cctx *c, json_t *v, json_t **out)
                     size_t k2 = cc_key(c, "aliases");
                     if ((rc = sh_strings(c, val, &aliases)) == 0)
                         json_object_set_new(n, "aliases", aliases);
+                    cc_pop(c, k2);
+                }
+                long long prio;
+                if (rc == 0 && (val = json_object_get(item, "priority"))) {
+                    size_t k2 = cc_key(c, "priority");
+                    if ((rc = sh_int(c, val, INT32_MIN, INT32_MAX, &prio)) == 0)
+                        json_object_set_new(n, "priority", json_integer(prio));
                     cc_pop(c, k2);
                 }
                 json_object_set_new(res, name, n);

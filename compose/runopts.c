@@ -182,28 +182,54 @@ static int volumes(struct compose_project *p, struct svc_opts *so, json_t *svc,
     return 0;
 }
 
-/* Every network of the service, in the model's order, each with the
- * service's name and its `aliases:` as aliases, as docker compose does. */
+/* docker compose's order of a service's networks: by priority, highest
+ * first, then by name; the first is the primary one (NetworkMode, the
+ * default route). */
+struct net_key {
+    const char *key;
+    json_int_t priority;
+};
+
+static int by_priority(const void *a, const void *b)
+{
+    const struct net_key *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* Every network of the service, in that order, each with the service's
+ * name and its `aliases:` as aliases, as docker compose does. */
 static int networks(struct compose_project *p, struct svc_opts *so, json_t *svc,
                     const struct svc_identity *id, struct berr *err)
 {
     json_t *nets = json_object_get(svc, "networks"), *cfg, *a;
     const char *key;
-    size_t i;
+    size_t i, n = 0;
     so->networks = calloc(json_object_size(nets) + 1, sizeof *so->networks);
-    if (!so->networks)
+    struct net_key *keys = calloc(json_object_size(nets) + 1, sizeof *keys);
+    if (!so->networks || !keys) {
+        free(keys);
         return berr_set(err, BERR_IO, "out of memory");
-    json_object_foreach(nets, key, cfg) {
+    }
+    json_object_foreach(nets, key, cfg)
+        keys[n++] = (struct net_key){key, json_integer_value(json_object_get(cfg, "priority"))};
+    qsort(keys, n, sizeof *keys, by_priority);
+    for (size_t k = 0; k < n; k++) {
+        cfg = json_object_get(nets, keys[k].key);
         struct rt_net *w = &so->networks[so->nnetworks++];
-        w->name = proj_network_name(p, key);
+        w->name = proj_network_name(p, keys[k].key);
         json_t *aliases = json_object_get(cfg, "aliases");
         w->aliases = calloc(json_array_size(aliases) + 2, sizeof *w->aliases);
-        if (!w->aliases)
+        if (!w->aliases) {
+            free(keys);
             return berr_set(err, BERR_IO, "out of memory");
+        }
         w->aliases[w->naliases++] = (char *)id->service;
         json_array_foreach(aliases, i, a)
             w->aliases[w->naliases++] = (char *)json_string_value(a);
     }
+    free(keys);
     return 0;
 }
 

@@ -290,13 +290,20 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
                 skip--;
         }
     }
-    if (o->from > 0) {   /* the current file past `from`; one rotated since: all of it */
+    if (o->from > 0) {
+        /* the current file past `from`. One smaller than `from` rotated
+         * after it was measured: the newest rotated file was the current
+         * one then, printed past `from` (all of it when it is smaller
+         * too: it rotated more than once), then all of the current. */
         struct stat sb;
         for (size_t k = 0; k + 1 < nf; k++)
             if (files[k])
                 fseek(files[k], 0, SEEK_END);
-        if (files[nf - 1] && fstat(fileno(files[nf - 1]), &sb) == 0 && sb.st_size >= o->from)
-            fseek(files[nf - 1], (long)o->from, SEEK_SET);
+        FILE *cur = files[nf - 1], *prev = nf > 1 ? files[nf - 2] : NULL;
+        if (cur && fstat(fileno(cur), &sb) == 0 && sb.st_size >= o->from)
+            fseek(cur, (long)o->from, SEEK_SET);
+        else if (prev && fstat(fileno(prev), &sb) == 0)
+            fseek(prev, sb.st_size >= o->from ? (long)o->from : 0, SEEK_SET);
     }
     for (size_t k = 0; k + 1 < nf; k++)
         print_lines(files[k], &line, &cap, o->timestamps);

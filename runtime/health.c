@@ -5,7 +5,8 @@
  * runs inside the container the way `berth exec` runs a process (a child
  * of the monitor calls rt_exec, its stdout and stderr into a pipe read
  * here), and is ended when it passes Timeout, with every process it
- * started (kill_tree). Exit 0 is a pass; anything
+ * started (kill_tree: each by a pidfd, opened before its start time is
+ * checked again, so a pid reused since the scan is never signalled). Exit 0 is a pass; anything
  * else, or the timeout, a failure. State.Health is docker's: Status
  * "starting" until the first pass, "healthy" after a pass, "unhealthy"
  * after Retries failures in a row (failures inside StartPeriod do not
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,7 +230,7 @@ static void kill_tree(pid_t root)
         if (!d)
             return;
         size_t n = 0, cap = 0;
-        struct proc { pid_t pid, ppid, sid; bool mine; } *ps = NULL;
+        struct proc { pid_t pid, ppid, sid; bool mine; unsigned long long start; } *ps = NULL;
         struct dirent *e;
         while ((e = readdir(d))) {
             char path[300], buf[512];
@@ -254,7 +256,7 @@ static void kill_tree(pid_t root)
                     break;
                 ps = more;
             }
-            ps[n++] = (struct proc){pid, ppid, sid, pid == root};
+            ps[n++] = (struct proc){pid, ppid, sid, pid == root, proc_start_time(pid)};
         }
         closedir(d);
         bool grew = true;
@@ -267,9 +269,19 @@ static void kill_tree(pid_t root)
                         ps[i].mine = grew = true;
         }
         int killed = 0;
-        for (size_t i = 0; i < n; i++)
-            if (ps[i].mine && ps[i].pid != root && kill(ps[i].pid, SIGKILL) == 0)
+        for (size_t i = 0; i < n; i++) {
+            if (!ps[i].mine || ps[i].pid == root || ps[i].start == 0)
+                continue;
+            /* the process the scan saw, not one that took its pid since:
+             * the same start time read once the pidfd holds it */
+            int fd = pidfd_open(ps[i].pid, 0);
+            if (fd < 0)
+                continue;
+            if (proc_start_time(ps[i].pid) == ps[i].start &&
+                pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
                 killed++;
+            close(fd);
+        }
         free(ps);
         if (!killed)
             return;

@@ -140,6 +140,10 @@ int state_lock(struct berth_store *s);
  * sent, cleared by start): its restart policy no longer applies. */
 void state_manual_stop(struct berth_store *s, const char *id, bool stopped);
 bool state_manually_stopped(const char *dir);
+/* An exited container publishes no ports (NetworkSettings.Ports {}, as
+ * docker shows it); those it had are kept in Berth.LastPorts, which start
+ * tries first for the random ones. */
+void state_ports_clear(json_t *state);
 /* RFC 3339 with nanoseconds, UTC, as docker writes times. */
 void rfc3339_now(char *out, size_t len);
 

@@ -438,6 +438,8 @@ static void state_set(struct monitor *m, const char *status, pid_t pid, int code
     json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
     if (!running)
         json_object_set_new(st, "OOMKilled", json_boolean(cgroup_oom_killed(m->c->id)));
+    if (!running && !restarting)
+        state_ports_clear(m->c->state);
     struct berr err = {0};
     if (state_write(m->c->s, m->c->id, m->c->state, &err) < 0 && m->out.echo >= 0)
         fprintf(stderr, "berth: %s\n", err.msg);

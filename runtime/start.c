@@ -99,7 +99,7 @@ static int opts_from_state(json_t *st, struct rt_run_opts *o, struct rt_volume *
         rc = ports_publish_all(ports, &o->nports, 64, json_object_get(config, "ExposedPorts"),
                                err);
     /* a random port tries the one it had before first */
-    json_t *had = json_object_get(json_object_get(st, "NetworkSettings"), "Ports");
+    json_t *had = json_object_get(json_object_get(st, "Berth"), "LastPorts");
     for (size_t k = 0; rc == 0 && k < o->nports; k++) {
         char key[32];
         snprintf(key, sizeof key, "%u/tcp", ports[k].ctr_port);

@@ -87,6 +87,18 @@ void rfc3339_now(char *out, size_t len)
     buf_appendf(out, len, &n, ".%09ldZ", ts.tv_nsec);
 }
 
+void state_ports_clear(json_t *state)
+{
+    json_t *ns = json_object_get(state, "NetworkSettings");
+    json_t *ports = json_object_get(ns, "Ports");
+    if (!json_is_object(ports) || json_object_size(ports) == 0)
+        return;
+    json_t *b = json_object_get(state, "Berth");
+    if (json_is_object(b))
+        json_object_set(b, "LastPorts", ports);
+    json_object_set_new(ns, "Ports", json_object());
+}
+
 /* Is the monitor recorded in state alive (same pid, same start time)? */
 static bool state_monitor_alive(json_t *state)
 {
@@ -114,6 +126,7 @@ json_t *state_get(struct berth_store *s, const char *id)
         json_object_set_new(state, "Pid", json_integer(0));
         json_object_set_new(state, "ExitCode", json_integer(255));
         json_object_set_new(state, "Error", json_string("the container's monitor died"));
+        state_ports_clear(st);
     }
     return st;
 }

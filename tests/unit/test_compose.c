@@ -674,7 +674,7 @@ static void test_depends_on_and_networks(void **state)
     (void)state;
     json_t *p = load_ok("services:\n"
                         "  web:\n    image: x\n    depends_on: [db, cache]\n    networks: [front, back]\n"
-                        "  db:\n    image: x\n    networks: {back: {aliases: [database, pg]}}\n"
+                        "  db:\n    image: x\n    networks: {back: {aliases: [database, pg], priority: \"7\"}}\n"
                         "  cache:\n    image: x\n    depends_on: {db: {condition: service_healthy, restart: true}}\n"
                         "networks:\n  front:\n  back: {labels: [a=b]}\n  ext: {external: true}\n"
                         "  named: {name: custom, driver: bridge}\n");
@@ -684,7 +684,7 @@ static void test_depends_on_and_networks(void **state)
     is_json(p, "services.cache.depends_on",
             "{\"db\":{\"condition\":\"service_healthy\",\"restart\":true,\"required\":true}}");
     is_json(p, "services.web.networks", "{\"front\":null,\"back\":null}");
-    is_json(p, "services.db.networks", "{\"back\":{\"aliases\":[\"database\",\"pg\"]}}");
+    is_json(p, "services.db.networks", "{\"back\":{\"aliases\":[\"database\",\"pg\"],\"priority\":7}}");
     is_json(p, "services.cache.networks", "{\"default\":null}");
     char want[256];
     const char *proj = strrchr(dir, '/') + 1;
@@ -735,6 +735,8 @@ static void test_model_errors(void **state)
          "services.web.depends_on.a.condition: invalid condition \"started\" (service_started, service_healthy, service_completed_successfully)"},
         {"services: {web: {image: x, networks: [front]}}", "services.web.networks: network \"front\" is not declared under the top-level networks"},
         {"services: {web: {image: x, networks: {n: {ipv4_address: 1.2.3.4}}}}\nnetworks: {n: }", "services.web.networks.n.ipv4_address: not supported by berth"},
+        {"services: {web: {image: x, networks: {n: {priority: high}}}}\nnetworks: {n: }", "services.web.networks.n.priority: must be an integer, not \"high\""},
+        {"services: {web: {image: x, networks: {n: {priority: 9999999999}}}}\nnetworks: {n: }", "services.web.networks.n.priority: 9999999999 is out of range (-2147483648 to 2147483647)"},
         {"services: {web: {image: x, tty: maybe}}", "services.web.tty: must be a boolean, not \"maybe\""},
         {"services: {web: {image: 5}}", "services.web.image: must be a string, not a number"},
         {"services: {web: {image: \"a b\"}}", "services.web.image: invalid image reference \"a b\""},

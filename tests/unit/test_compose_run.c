@@ -143,6 +143,42 @@ static void entrypoint_alone_and_disabled_health(void **state)
     json_decref(m);
 }
 
+/* docker compose's order: priority, highest first, then the name; the
+ * first network is the primary one */
+static void networks_by_priority(void **state)
+{
+    (void)state;
+    json_t *m = model("{\"web\": {\"image\": \"bb\", \"networks\": {\"default\": null,"
+                      " \"back\": null}}}");
+    struct svc_opts so;
+    struct berr err = {0};
+    assert_int_equal(build(m, "web", &so, &err), 0);
+    assert_int_equal(so.o.nnetworks, 2);
+    assert_string_equal(so.o.networks[0].name, "proj_back");   /* the names alike: by name */
+    assert_string_equal(so.o.networks[1].name, "proj_default");
+    svc_opts_free(&so);
+    json_decref(m);
+
+    m = model("{\"web\": {\"image\": \"bb\", \"networks\": {\"back\": {\"aliases\": [\"b\"]},"
+              " \"default\": {\"priority\": 10}}}}");
+    assert_int_equal(build(m, "web", &so, &err), 0);
+    assert_int_equal(so.o.nnetworks, 2);
+    assert_string_equal(so.o.networks[0].name, "proj_default");
+    assert_int_equal(so.o.networks[0].naliases, 1);
+    assert_string_equal(so.o.networks[1].name, "proj_back");
+    assert_int_equal(so.o.networks[1].naliases, 2);
+    assert_string_equal(so.o.networks[1].aliases[1], "b");
+    svc_opts_free(&so);
+    json_decref(m);
+
+    m = model("{\"web\": {\"image\": \"bb\", \"networks\": {\"default\": {\"priority\": -5},"
+              " \"back\": {\"priority\": -1}}}}");
+    assert_int_equal(build(m, "web", &so, &err), 0);
+    assert_string_equal(so.o.networks[0].name, "proj_back");
+    svc_opts_free(&so);
+    json_decref(m);
+}
+
 static void refused(const char *services, const char *want)
 {
     json_t *m = model(services);
@@ -200,6 +236,7 @@ int main(void)
         cmocka_unit_test(every_key_mapped),
         cmocka_unit_test(entrypoint_alone_and_disabled_health),
         cmocka_unit_test(what_cannot_run_is_refused),
+        cmocka_unit_test(networks_by_priority),
         cmocka_unit_test(config_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
