@@ -92,13 +92,16 @@ ok "rm pr1"
 bx rmi pr/run:1
 ok "rmi pr/run:1"
 bx rmi pr/bb:1
-ok "rmi pr/bb:1"
+rc_is "rmi of the last name of an image a running container uses" 1
+expect_match "$ERR" 'conflict: unable to remove repository reference "pr/bb:1" \(must force\)' "rmi: docker's conflict"
+bx rmi -f pr/bb:1
+ok "rmi -f pr/bb:1 (untagged; kept while the container runs, as docker's)"
 bx image prune -a -f
-ok "image prune -a with no image left"
-expect_eq "$(layers)" "$BASE" "a running container keeps its layers without an image:"
+ok "image prune -a with no named image left"
+expect_eq "$(layers)" "$BASE" "a running container keeps its layers without an image name:"
 bx exec pr2 cat /etc/base
 ok "the container still reads its layer"
-expect_eq "$(df_row Images)" "0 0 0B" "system df: no image"
+expect_eq "$(df_row Images | cut -d' ' -f1,2)" "1 1" "system df: the untagged image, in use"
 expect_eq "$(df_row Containers | cut -d' ' -f1,2)" "1 1" "system df: one running container"
 bx rm -f pr2
 ok "rm -f pr2"
