@@ -231,21 +231,6 @@ static void proxy_signal(int sig)
         pidfd_send_signal(attached_fd, sig, NULL, 0);
 }
 
-/* The parent pid in /proc/PID/stat, or -1. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    /* the command name may hold spaces and parentheses: count from the last ')' */
-    char *p = strrchr(buf, ')');
-    int ppid;
-    return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
-}
 
 /* A pidfd of the process the container just started, or -1. The pid in
  * the state may be an exited one's, reused since by another process: the
@@ -270,7 +255,7 @@ static int open_started(struct berth_store *s, const char *what)
         bool same = json_is_true(json_object_get(now, "Running")) &&
                     json_integer_value(json_object_get(now, "Pid")) == pid &&
                     started && now_started && strcmp(started, now_started) == 0 &&
-                    monitor > 0 && parent_of(pid) == monitor;
+                    monitor > 0 && (pid_t)proc_parent(pid) == monitor;
         if (!same) {
             close(fd);
             fd = -1;

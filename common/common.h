@@ -133,6 +133,8 @@ int write_all(int fd, const void *buf, size_t len);
  * 22): with the pid it names one process even after the pid is reused. 0
  * when there is no such process, or it is a zombie. */
 unsigned long long proc_start_time(int pid);
+/* The parent of process pid, or 0. */
+int proc_parent(int pid);
 
 /* ---- logging ----------------------------------------------------------- */
 

@@ -81,25 +81,41 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-unsigned long long proc_start_time(int pid)
+/* /proc/PID/stat into buf, from after the command name (which may hold
+ * spaces and parentheses: it ends at the last ')'); NULL if none. */
+static const char *proc_stat(int pid, char *buf, size_t len)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, len - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return NULL;
     buf[n] = '\0';
-    /* the command name may hold spaces and parentheses: count from the last ')' */
     char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
+unsigned long long proc_start_time(int pid)
+{
+    char buf[1024];
+    const char *p = proc_stat(pid, buf, sizeof buf);
     unsigned long long start = 0;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                           "%*d %*d %*d %llu", &start) != 1)
-        start = 0;
-    if (p && p[2] == 'Z')   /* a zombie is gone for our purposes */
+    if (!p || *p == 'Z')   /* a zombie is gone for our purposes */
+        return 0;
+    if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                  "%*d %*d %*d %llu", &start) != 1)
         return 0;
     return start;
+}
+
+int proc_parent(int pid)
+{
+    char buf[1024];
+    const char *p = proc_stat(pid, buf, sizeof buf);
+    int ppid;
+    return p && sscanf(p, "%*c %d", &ppid) == 1 ? ppid : 0;
 }

@@ -626,22 +626,6 @@ uint32_t net_address(const struct rt_container *c)
  * monitor records the pid (NetworksPid) when it joins the networks, under
  * the networks' lock, before the state says it runs: from then on the
  * process is joined here; before, the monitor joins what is recorded. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    char *end = strrchr(buf, ')');
-    int ppid = 0;
-    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return (pid_t)ppid;
-}
-
 static pid_t running_pid(json_t *st)
 {
     json_t *b = json_object_get(st, "Berth");
@@ -652,7 +636,7 @@ static pid_t running_pid(json_t *st)
     json_decref(mon);
     /* (the monitor's own child: not a pid of an earlier run, reused) */
     if (joined > 0 && alive &&
-        parent_of(joined) == (pid_t)json_integer_value(json_object_get(b, "MonitorPid")))
+        (pid_t)proc_parent(joined) == (pid_t)json_integer_value(json_object_get(b, "MonitorPid")))
         return joined;
     json_t *state = json_object_get(st, "State");
     if (!json_is_true(json_object_get(state, "Running")) ||
