@@ -205,28 +205,60 @@ static void print_entry(const char *line, size_t len, bool timestamps)
     json_decref(e);
 }
 
+/* Is f the file that `name` is now (or are both missing)? */
+static bool same_file(FILE *f, const char *name)
+{
+    struct stat a, b;
+    if (stat(name, &a) < 0)
+        return !f;
+    return f && fstat(fileno(f), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void close_files(FILE **f, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (f[k])
+            fclose(f[k]);
+    free(f);
+}
+
 /* The log's files, oldest first (log.json.N ... log.json.1, log.json),
  * opened at once so that a rotation while they are read moves nothing
- * under us. *n: how many; NULL entries for files that are not there. */
+ * under us. A rotation while they are being opened would give a set with
+ * a file missing or counted twice: the names are checked again after and
+ * the whole set opened anew until it holds still. *n: how many; NULL
+ * entries for files that are not there. */
 static FILE **log_files(const char *path, size_t *n)
 {
     char name[4200];
-    size_t rotated = 0;
-    for (;; rotated++) {
+    for (int attempt = 0;; attempt++) {
+        size_t rotated = 0;
+        for (;; rotated++) {
+            snprintf(name, sizeof name, "%s.%zu", path, rotated + 1);
+            if (access(name, F_OK) != 0)
+                break;
+        }
+        FILE **f = calloc(rotated + 1, sizeof *f);
+        if (!f)
+            return NULL;
+        for (size_t k = 0; k < rotated; k++) {
+            snprintf(name, sizeof name, "%s.%zu", path, rotated - k);
+            f[k] = fopen(name, "re");
+        }
+        f[rotated] = fopen(path, "re");
+        bool still = same_file(f[rotated], path);
+        for (size_t k = 0; still && k < rotated; k++) {
+            snprintf(name, sizeof name, "%s.%zu", path, rotated - k);
+            still = same_file(f[k], name);
+        }
         snprintf(name, sizeof name, "%s.%zu", path, rotated + 1);
-        if (access(name, F_OK) != 0)
-            break;
+        if ((still && access(name, F_OK) != 0) || attempt == 20) {
+            *n = rotated + 1;
+            return f;
+        }
+        close_files(f, rotated + 1);
+        poll(NULL, 0, 5);
     }
-    FILE **f = calloc(rotated + 1, sizeof *f);
-    if (!f)
-        return NULL;
-    for (size_t k = 0; k < rotated; k++) {
-        snprintf(name, sizeof name, "%s.%zu", path, rotated - k);
-        f[k] = fopen(name, "re");
-    }
-    f[rotated] = fopen(path, "re");
-    *n = rotated + 1;
-    return f;
 }
 
 /* Following log.json: has it been rotated away (a new file under its
@@ -334,9 +366,7 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
     free(line);
     if (f)
         fclose(f);
-    for (size_t k = 0; k + 1 < nf; k++)
-        if (files[k])
-            fclose(files[k]);
-    free(files);
+    files[nf - 1] = NULL;   /* f, closed above */
+    close_files(files, nf);
     return 0;
 }
