@@ -172,9 +172,10 @@ int berth_save(struct berth_store *s, const char *const *refs, size_t n,
 /* A docker-archive or an OCI archive; `each` gets every name loaded. */
 int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void *arg,
                struct berr *err);
-/* A root filesystem tarball becomes a one-layer image named ref. */
+/* A root filesystem tarball becomes a one-layer image named ref;
+ * image_id: its ID (its config's digest, what `berth images` shows). */
 int berth_import(struct berth_store *s, const char *tarball, const char *ref,
-                 char digest[DIGEST_MAX], struct berr *err);
+                 char image_id[DIGEST_MAX], struct berr *err);
 
 
 /* ---- making images (berth build, commit, import) ------------------------------- */
