@@ -302,6 +302,9 @@ int cmd_run(struct cli *g, int argc, char **argv)
     char id[RT_ID_LEN + 1];
     if (ensure_image(g, s, o.image, platform) == 0) {
         if (rt_run(s, &o, id, &status, &err) < 0) {
+            if (o.detach && id[0])   /* made, then failed to start: docker prints it */
+                printf("%s\n", id);
+            fflush(stdout);
             fprintf(stderr, "berth run: %s\n", err.msg);
             status = status ? status : 125;
         } else if (o.detach)

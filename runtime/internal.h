@@ -35,6 +35,7 @@ struct rt_process {
     bool tty;
     bool no_new_privs;       /* --security-opt no-new-privileges */
     bool unconfined;         /* --security-opt seccomp=unconfined: no filter */
+    char hostname_kv[300];   /* HOSTNAME=<Config.Hostname>, added as docker adds it */
 };
 /* The length of KEY in "KEY=VALUE" (all of it without '='). */
 size_t env_key_len(const char *kv);

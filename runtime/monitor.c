@@ -435,7 +435,11 @@ static void state_set(struct monitor *m, const char *status, pid_t pid, int code
     json_object_set_new(st, "Pid", json_integer(pid));
     json_object_set_new(st, "ExitCode", json_integer(code));
     json_object_set_new(st, "Error", json_string(error ? error : ""));
-    json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
+    if (strcmp(status, "created") == 0) {   /* it never ran: no times */
+        json_object_set_new(st, "StartedAt", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(st, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
+    } else
+        json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
     if (!running)
         json_object_set_new(st, "OOMKilled", json_boolean(cgroup_oom_killed(m->c->id)));
     if (!running && !restarting)
@@ -710,6 +714,11 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
 
     char msg[1100];
     int64_t delay = 0;
+    /* a container that has never run stays "created" when its first start
+     * fails (docker's "Created", its error and exit code recorded) */
+    const char *began_at = json_string_value(json_object_get(json_object_get(c->state, "State"),
+                                                             "StartedAt"));
+    bool never_ran = !began_at || strncmp(began_at, "0001-", 5) == 0;
     for (int run = 0;; run++) {
         const char *error = NULL;
         int64_t began = mono_ms();
@@ -718,7 +727,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
             *status = (unsigned char)msg[0];
             if (run == 0) {
                 ports_close(c);
-                state_set(&m, "exited", 0, *status, msg + 1);
+                state_set(&m, never_ran ? "created" : "exited", 0, *status, msg + 1);
                 close(m.log);
                 finish(&m);
                 if (c->monitor_lock >= 0)
