@@ -119,10 +119,12 @@ struct rt_rootfs {
     const struct rt_volume *volumes;
     size_t nvolumes;
     bool read_only, network_host;
-    const char *console;     /* the pty's slave (set by the monitor), or NULL */
 };
 /* Mount the overlay and everything a container sees, pivot_root into it. */
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len);
+/* After it, with -t: a pty of the container's devpts as its stdio and
+ * controlling terminal (and /dev/console); the master, or -1. */
+int rootfs_console(char *msg, size_t len);
 
 /* ---- state.c ------------------------------------------------------------------------- */
 
