@@ -222,26 +222,36 @@ static json_t *strings(char **v, int n)
     return a;
 }
 
-/* The image's Env with the command line's on top, replacing by name: only
- * these, as docker's Config.Env (HOSTNAME, TERM and a missing PATH are
- * the process's, added when it starts). */
+/* KEY=VALUE into env: replacing one of the same KEY when `replace`, else
+ * only when it has none. */
+static void env_set(json_t *env, const char *kv, bool replace)
+{
+    size_t j;
+    json_t *v;
+    if (!kv)
+        return;
+    json_array_foreach(env, j, v)
+        if (env_key_len(json_string_value(v)) == env_key_len(kv) &&
+            strncmp(json_string_value(v), kv, env_key_len(kv)) == 0)
+            break;
+    if (j == json_array_size(env))
+        json_array_append_new(env, json_string(kv));
+    else if (replace)
+        json_array_set_new(env, j, json_string(kv));
+}
+
+/* The command line's variables, then the image's that they do not name:
+ * only these, in docker's order (its daemon merges them so); HOSTNAME,
+ * TERM and a missing PATH are the process's, added when it starts. */
 static json_t *env_merge(json_t *image_env, char **add, size_t n)
 {
     json_t *env = json_array(), *v;
-    size_t i;
-    json_array_foreach(image_env, i, v)
-        json_array_append(env, v);
-    for (size_t k = 0; k < n; k++) {
-        const char *kv = add[k];
-        size_t j;
-        json_array_foreach(env, j, v)
-            if (env_key_len(json_string_value(v)) == env_key_len(kv) &&
-                strncmp(json_string_value(v), kv, env_key_len(kv)) == 0)
-                break;
-        if (j < json_array_size(env))
-            json_array_set_new(env, j, json_string(kv));
-        else
-            json_array_append_new(env, json_string(kv));
+    for (size_t k = 0; k <= n; k++) {
+        size_t i;
+        json_array_foreach(k < n ? NULL : image_env, i, v)
+            env_set(env, json_string_value(v), false);
+        if (k < n)
+            env_set(env, add[k], true);
     }
     return env;
 }
