@@ -364,6 +364,11 @@ int cmd_exec(struct cli *g, int argc, char **argv)
         env_free(o.env, o.nenv);
         return 125;
     }
+    if (o.tty && o.interactive && !isatty(0)) {   /* as run -it */
+        fprintf(stderr, "the input device is not a TTY\n");
+        env_free(o.env, o.nenv);
+        return 1;
+    }
     o.argv = argv + optind + 1;
     struct berth_store *s;
     struct berr err = {0};

@@ -6,8 +6,9 @@
 #     /dev/pts/0, root:tty 620, as under docker), /dev/console is the same
 #     device, the terminal's size and an exit status come through; exec -t
 #     gets the next pts of the same devpts; run -dt logs /dev/pts/0;
-#   - run -it with stdin not a terminal: docker's "the input device is not
-#     a TTY", exit 1, no container made; -t alone and -dit still run;
+#   - run -it (and exec -it) with stdin not a terminal: docker's "the input
+#     device is not a TTY", exit 1, no container made; -t alone and -dit
+#     still run;
 #   - --read-only: /, /etc/hosts, /etc/hostname and /etc/resolv.conf
 #     refuse writes (the host's copies unchanged), /dev/shm and a volume
 #     still take them; without it /etc/hosts can be written;
@@ -81,6 +82,16 @@ bxin "echo hi" run -it $IMG cat
 rc_is "run -it, stdin a pipe" 1
 expect_eq "$ERR" "the input device is not a TTY" "run -it, stdin a pipe: message"
 expect_eq "$(count_containers)" "$BEFORE" "run -it refused: no container made"
+bx run -d --name tr-ex $IMG sleep 300
+ok "run -d tr-ex"
+bx exec -it tr-ex true
+rc_is "exec -it, stdin /dev/null" 1
+one_line "exec -it, stdin /dev/null" '^the input device is not a TTY$'
+bx exec -t tr-ex tty
+ok "exec -t, stdin not a terminal"
+expect_eq "$(tr -d '\r' <<<"$OUT")" /dev/pts/0 "exec -t into a container without one: /dev/pts/0"
+bx rm -f tr-ex
+ok "rm -f tr-ex"
 bx run -dit --name tr-dit $IMG sh
 ok "run -dit: detached, no terminal needed here"
 expect_match "$OUT" '^[0-9a-f]{64}$' "run -dit: prints the id"
