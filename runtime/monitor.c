@@ -256,6 +256,7 @@ static void loopback_up(void)
 struct child_io {
     int stdio[3];            /* for a pty, -1: it is made inside (rootfs_console) */
     int tty;                 /* with -t: where the pty's master is sent, else -1 */
+    struct winsize ws;       /* with -t: the size it starts with (ws_row 0: none) */
     int sync, report;
 };
 
@@ -328,6 +329,9 @@ static void child_main(struct rt_container *c, struct child_io *io)
         int master = rootfs_console(msg, sizeof msg);
         if (master < 0)
             report(io->report, 125, msg);
+        /* sized before the program runs, which may ask at once */
+        if (io->ws.ws_row)
+            ioctl(master, TIOCSWINSZ, &io->ws);
         if (send_fd(io->tty, master) < 0)
             report(io->report, 125, "cannot hand the container's terminal to its monitor");
         close(master);
@@ -503,7 +507,8 @@ static void finish(struct monitor *m)
     }
 }
 
-static int set_up_stdio(struct monitor *m, struct child_io *io, struct berr *err)
+static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
+                        struct berr *err)
 {
     const struct rt_run_opts *o = m->c->o;
     int in[2] = {-1, -1}, out[2], errp[2];
@@ -514,6 +519,8 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, struct berr *err
             return berr_set(err, BERR_IO, "socketpair: %s", strerror(errno));
         m->tty_sock = sv[0];
         io->tty = sv[1];
+        if (!attached || ioctl(0, TIOCGWINSZ, &io->ws) < 0)
+            io->ws.ws_row = 0;
         return 0;
     }
     if (pipe2(out, O_CLOEXEC) < 0)
@@ -562,7 +569,7 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     m->plen = m->poff = 0;
     m->exited = false;
     m->wstatus = 0;
-    if (set_up_stdio(m, &io, err) < 0) {
+    if (set_up_stdio(m, &io, attached, err) < 0) {
         snprintf(msg, len, "%c%s", 125, err->msg);
         return -1;
     }
@@ -619,9 +626,6 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
         close(m->tty_sock);
         m->tty_sock = -1;
         if (master >= 0) {
-            struct winsize ws;
-            if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
-                ioctl(master, TIOCSWINSZ, &ws);
             m->out.fd = master;
             m->in_dst = c->o->interactive ? master : -1;
         } else if (started == 0 && n == 0) {
