@@ -41,7 +41,7 @@ struct berth_options {
     const char *const *insecure;    /* registries to reach over plain HTTP */
     int parallel;                   /* blob transfers at once (default 4) */
     int quiet;                      /* 1: only results; 0: progress */
-    int retries;                    /* attempts after a failure (default 4) */
+    int retries;                    /* attempts after a failure (0: 4; < 0: none) */
     FILE *out;                      /* progress goes here (default stderr) */
     /* Redirects, upload Locations and token realms that lead away from the
      * registry's own origin are refused when they reach a loopback,
