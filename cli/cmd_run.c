@@ -8,7 +8,11 @@
 #include "builtin.h"
 #include "../runtime/runtime.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,7 +109,7 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
        O_LOGOPT, O_ALIAS, O_RESTART, O_STOPSIG, O_STOPTIME, O_HCMD, O_HINT, O_HTIME, O_HRETRY,
-       O_HSTART, O_NOHC, O_EXPOSE, O_SECOPT };
+       O_HSTART, O_NOHC, O_EXPOSE, O_SECOPT, O_HOSTOPT, O_CIDFILE };
 
 /* A whole number for --stop-timeout, --health-retries. */
 static int int_arg(const char *name, const char *s, int min, int *v, struct berr *err)
@@ -148,7 +152,18 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"health-start-period", required_argument, NULL, O_HSTART},
         {"no-healthcheck", no_argument, NULL, O_NOHC},
         {"expose", required_argument, NULL, O_EXPOSE},
-        {"security-opt", required_argument, NULL, O_SECOPT}, {0},
+        {"security-opt", required_argument, NULL, O_SECOPT},
+        /* rt_host_opt's, by their names */
+        {"cap-add", required_argument, NULL, O_HOSTOPT},
+        {"cap-drop", required_argument, NULL, O_HOSTOPT},
+        {"ulimit", required_argument, NULL, O_HOSTOPT},
+        {"add-host", required_argument, NULL, O_HOSTOPT},
+        {"tmpfs", required_argument, NULL, O_HOSTOPT},
+        {"shm-size", required_argument, NULL, O_HOSTOPT},
+        {"group-add", required_argument, NULL, O_HOSTOPT},
+        {"mount", required_argument, NULL, O_HOSTOPT},
+        {"init", no_argument, NULL, O_HOSTOPT},
+        {"cidfile", required_argument, NULL, O_CIDFILE}, {0},
     };
     char *labels[256], *expose[256], *secopts[16], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
     int max;
@@ -160,10 +175,15 @@ int cmd_run(struct cli *g, int argc, char **argv)
     struct rt_port ports[64];
     const char *platform = NULL;
     struct berr err = {0};
-    int c, bad = 0;
+    int c, bad = 0, idx = 0, cidfd = -1;
+    o.host_config = json_object();
     opterr = 1;
-    while (!bad && (c = getopt_long(argc, argv, "+ditqPe:w:u:v:p:h:m:l:", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "+ditqPe:w:u:v:p:h:m:l:", opts, &idx)) != -1) {
         switch (c) {
+        case O_HOSTOPT:
+            bad = rt_host_opt(o.host_config, opts[idx].name, optarg ? optarg : "", &err);
+            break;
+        case O_CIDFILE: o.cidfile = optarg; break;
         case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
@@ -293,6 +313,16 @@ int cmd_run(struct cli *g, int argc, char **argv)
         o.nports = 0;
         o.publish_all = false;
     }
+    /* docker refuses an existing file, and makes it before the container */
+    if (o.cidfile && (cidfd = open(o.cidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+        if (errno == EEXIST)
+            fprintf(stderr, "berth run: container ID file found, make sure the other container "
+                            "isn't running or delete %s\n", o.cidfile);
+        else
+            fprintf(stderr, "berth run: failed to create the container ID file: %s: %m\n",
+                    o.cidfile);
+        goto out;
+    }
     o.image = argv[optind];
     o.cmd = argv + optind + 1;
     o.ncmd = argc - optind - 1;
@@ -300,6 +330,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
     if (cli_store(g, &s) != 0)
         goto out;
     char id[RT_ID_LEN + 1];
+    id[0] = '\0';
     if (ensure_image(g, s, o.image, platform) == 0) {
         if (rt_run(s, &o, id, &status, &err) < 0) {
             fprintf(stderr, "berth run: %s\n", err.msg);
@@ -309,6 +340,14 @@ int cmd_run(struct cli *g, int argc, char **argv)
     }
     berth_store_close(s);
 out:
+    if (cidfd >= 0) {
+        struct stat st;
+        /* no container was made: no id file left behind */
+        if (fstat(cidfd, &st) == 0 && st.st_size == 0)
+            unlink(o.cidfile);
+        close(cidfd);
+    }
+    json_decref(o.host_config);
     for (size_t i = 0; i < o.nvolumes; i++) {
         free(vols[i].host);
         free(vols[i].ctr);

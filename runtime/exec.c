@@ -378,7 +378,8 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
     }
     /* an exec is held to the container's no_new_privs and seccomp */
     if ((rc = rt_security_opts(json_object_get(json_object_get(st, "HostConfig"), "SecurityOpt"),
-                               &p, err)) < 0) {
+                               &p, err)) < 0 ||
+        (rc = host_process(json_object_get(st, "HostConfig"), &p, err)) < 0) {
         rt_process_free(&p);
         json_decref(st);
         return rc;

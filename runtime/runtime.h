@@ -36,8 +36,10 @@ struct rt_port {
 };
 
 struct rt_volume {
-    char *host, *ctr;        /* absolute paths */
+    char *host, *ctr;        /* absolute paths; host a volume's name when not */
     bool ro;
+    const char *name;        /* a named volume's name (host: its _data), or NULL */
+    bool mount;              /* from --mount (HostConfig.Mounts), not in Binds */
 };
 
 /* One user-defined network a container joins (rt_network_create), with
@@ -93,7 +95,18 @@ struct rt_run_opts {
     bool no_healthcheck;     /* none, whatever the image says */
     char **expose;           /* "PORT[-PORT][/tcp|udp]", over the image's ExposedPorts */
     size_t nexpose;
+    json_t *host_config;     /* HostConfig fields of rt_host_opt, or NULL */
+    const char *cidfile;     /* written with the id once the container exists */
 };
+
+/* docker's run options that land in HostConfig: "cap-add", "cap-drop"
+ * (CAP_X, X or ALL), "ulimit" (nofile=SOFT[:HARD]), "add-host"
+ * (NAME:IP), "tmpfs" (PATH[:OPTS]), "shm-size", "group-add", "init" and
+ * "mount" (type=bind|volume|tmpfs,source=,target=,readonly): `value`
+ * checked, as docker's message says when it is not, and added to `host`
+ * (CapAdd, CapDrop, Ulimits, ExtraHosts, Tmpfs, ShmSize, GroupAdd, Init,
+ * Mounts). */
+int rt_host_opt(json_t *host, const char *opt, const char *value, struct berr *err);
 
 /* Parse what the command line says: "-p [[IP:][HOST]:]CTR[/tcp]",
  * "-v HOST:CTR[:ro|rw]", "--memory 64m", "--cpus 1.5". */
