@@ -178,7 +178,13 @@ struct rt_logs_opts {
     long tail;               /* -1: all */
     long long from;          /* > 0: only what the log file has past this size (its
                               * size before a start: `start -a`); rotated files not */
+    int64_t since, until;    /* ns since the epoch, 0: none: lines of that time or
+                              * later, of that time or earlier (--since, --until) */
 };
+/* A time as docker's logs --since takes it, without the relative form:
+ * RFC 3339 (fractions, Z or an offset; none: local time), a date, or
+ * unix seconds[.fraction]; ns since the epoch. */
+int rt_time_parse(const char *s, int64_t *ns);
 int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
             struct berr *err);
 
