@@ -361,12 +361,13 @@ int cmd_exec(struct cli *g, int argc, char **argv)
     static const struct option opts[] = {
         {"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
         {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},
-        {"user", required_argument, NULL, 'u'}, {0},
+        {"user", required_argument, NULL, 'u'}, {"detach", no_argument, NULL, 'd'}, {0},
     };
     struct rt_exec_opts o = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+dite:w:u:", opts, NULL)) != -1) {
         switch (c) {
+        case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
         case 'e': env_add(&o.env, &o.nenv, optarg); break;
@@ -376,7 +377,7 @@ int cmd_exec(struct cli *g, int argc, char **argv)
         }
     }
     if (argc - optind < 2) {
-        fprintf(stderr, "usage: berth exec [-i] [-t] [-e KEY=VALUE] [-w DIR] [-u USER] "
+        fprintf(stderr, "usage: berth exec [-d] [-i] [-t] [-e KEY=VALUE] [-w DIR] [-u USER] "
                         "CONTAINER COMMAND [ARG...]\n");
         env_free(o.env, o.nenv);
         return 125;
@@ -388,7 +389,7 @@ int cmd_exec(struct cli *g, int argc, char **argv)
     if (cli_store(g, &s) == 0) {
         if (rt_exec(s, argv[optind], &o, &status, &err) < 0) {
             fprintf(stderr, "berth exec: %s\n", err.msg);
-            status = 125;
+            status = o.detach && status == 1 ? 1 : 125;
         }
         berth_store_close(s);
     }

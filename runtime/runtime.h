@@ -197,6 +197,9 @@ struct rt_exec_opts {
     /* killed (SIGKILL) when the caller dies, as a health probe is at its
      * timeout; else it runs on, as docker exec's process does */
     bool die_with_caller;
+    /* -d: started and left to run (its stdio /dev/null); rt_exec returns
+     * at once with status 0 */
+    bool detach;
 };
 /* Run a process in a running container; `status` is its exit status. */
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,
