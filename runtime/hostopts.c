@@ -661,6 +661,11 @@ void host_init(int report_fd, char **argv)
         _exit(125);
     }
     if (child == 0) {
+        /* a process group of its own, the terminal's foreground one (as
+         * tini does): ^C reaches the command once, not through init too */
+        setpgid(0, 0);
+        if (isatty(0))
+            tcsetpgrp(0, getpid());   /* SIGTTOU is blocked still */
         sigprocmask(SIG_SETMASK, &none, NULL);
         return;   /* on to exec the container's command */
     }
