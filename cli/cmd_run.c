@@ -78,6 +78,10 @@ static int run_usage(void)
             "                 [--stop-signal SIG] [--stop-timeout N] [--health-cmd CMD]\n"
             "                 [--health-interval D] [--health-timeout D] [--health-retries N]\n"
             "                 [--health-start-period D] [--no-healthcheck]\n"
+            "                 [--cap-add CAP] [--cap-drop CAP] [--ulimit TYPE=SOFT[:HARD]]\n"
+            "                 [--add-host NAME:IP] [--tmpfs PATH[:OPTS]] [--shm-size SIZE]\n"
+            "                 [--group-add GROUP] [--mount type=bind|volume|tmpfs,...]\n"
+            "                 [--cidfile FILE] [--init]\n"
             "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
     return 125;
 }
