@@ -30,7 +30,7 @@ struct ps {
 
 static const char *const filter_keys[] = {"id", "name", "label", "status", "ancestor",
                                           "exited", "network", "volume", "health",
-                                          "before", "since", NULL};
+                                          "before", "since", "publish", "expose", NULL};
 static const char *const statuses[] = {"created", "restarting", "running", "removing",
                                        "paused", "exited", "dead", NULL};
 
@@ -162,6 +162,15 @@ static bool filter_one(json_t *c, const char *key, const char *v)
                 return true;
         }
         return false;
+    }
+    if (strcmp(key, "publish") == 0 || strcmp(key, "expose") == 0) {
+        /* "80" or "80/tcp": a port published (on the host) or exposed */
+        char want[32];
+        snprintf(want, sizeof want, "%s%s", v, strchr(v, '/') ? "" : "/tcp");
+        json_t *ports = strcmp(key, "expose") == 0
+            ? json_object_get(cfg, "ExposedPorts")
+            : json_object_get(json_object_get(c, "HostConfig"), "PortBindings");
+        return json_object_get(ports, want) != NULL;
     }
     if (strcmp(key, "health") == 0) {
         const char *h = json_string_value(json_object_get(json_object_get(st, "Health"),

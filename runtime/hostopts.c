@@ -617,17 +617,28 @@ static void init_cmdline(char **argv)
         fclose(f);
     stat[n] = '\0';
     char *p = strrchr(stat, ')');
-    unsigned long start = 0, end = 0;
-    /* past the comm, field 3 onwards: arg_start and arg_end are 48 and 49 */
-    for (int field = 3; p && *p && field <= 49; field++) {
+    unsigned long start = 0, end = 0, env_start = 0, env_end = 0;
+    /* past the comm, field 3 onwards: arg_start, arg_end, env_start and
+     * env_end are 48 to 51 */
+    for (int field = 3; p && *p && field <= 51; field++) {
         p = strchr(p + 1, ' ');
         if (!p)
             break;
+        unsigned long v = field >= 48 ? strtoul(p + 1, NULL, 10) : 0;
         if (field == 48)
-            start = strtoul(p + 1, NULL, 10);
+            start = v;
         else if (field == 49)
-            end = strtoul(p + 1, NULL, 10);
+            end = v;
+        else if (field == 50)
+            env_start = v;
+        else if (field == 51)
+            env_end = v;
     }
+    /* the environment berth was started with is the host's: nothing of it
+     * stays in the container */
+    clearenv();
+    if (env_start && env_end > env_start)
+        memset((char *)env_start, 0, env_end - env_start);
     if (!start || end <= start)
         return;
     char *area = (char *)start;

@@ -4,7 +4,8 @@
 #
 #   - ps -f/--filter: name (a regular expression, ^/NAME too), id (a
 #     prefix), label (KEY, KEY=VALUE; several must all match), status
-#     (looks at every container), ancestor, exited=N; values of one key
+#     (looks at every container), ancestor, exited=N, before, since,
+#     publish, expose; values of one key
 #     OR'd, different keys AND'ed; bad filters refused (exit 1, 125 for
 #     one without '='); ps -n N, -l (every state, newest first), -n x;
 #   - images REPO, REPO:TAG, a pattern, a name that matches nothing;
@@ -69,6 +70,13 @@ expect_eq "$(names -a -f "ancestor=${IMGID#sha256:}")" "pl-ex0 pl-ex3 pl-web2 pl
     "ancestor=image ID"
 expect_eq "$(names -f before=pl-web2 -f name=pl-)" "pl-web1" "before="
 expect_eq "$(names -f since=pl-web2)" "pl-ex0 pl-ex3" "since="
+bx run -d --name pl-port -p 127.0.0.1::80 --expose 90 pl/bb:1 sleep 300
+ok "run pl-port"
+expect_eq "$(names -f publish=80)" "pl-port" "publish=80"
+expect_eq "$(names -f expose=90/tcp)" "pl-port" "expose=90/tcp"
+expect_eq "$(names -f publish=90)" "" "publish= of a port only exposed: none"
+bx rm -f pl-port
+ok "rm pl-port"
 bx ps -q -f name=pl-web1
 ok "ps -q -f" && expect_eq "$OUT" "$(state pl-web1 .Id | cut -c1-12)" "ps -q -f: the short id"
 

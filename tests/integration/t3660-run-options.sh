@@ -184,6 +184,10 @@ expect_eq "$(echo "$OUT" | sed -n 1p | sed 's/ *$//')" "/sbin/docker-init -- sh 
     "--init: PID 1 is docker-init -- COMMAND"
 expect_eq "$(echo "$OUT" | sed -n 2p)" "docker-init" "--init: its name"
 expect_eq "$(echo "$OUT" | sed -n 3p)" "2" "--init: the command is PID 2"
+BERTH_T3660_SECRET=host-only bx run --rm --init ro/bb:1 sh -c \
+    'cat /proc/1/environ 2>/dev/null | tr "\0" "\n" | grep -c T3660; grep CapEff /proc/1/status'
+expect_match "$OUT" "^0" "--init: nothing of berth's environment readable in the container"
+expect_match "$OUT" "CapEff:.0000000000000000" "--init: PID 1 has no capability"
 # an orphan that ends: reaped by init; a zombie when PID 1 is a program
 # that never waits (sleep)
 ZOMBIES='n=0; for s in /proc/[0-9]*/stat; do read -r _ _ st _ <$s; [ "$st" = Z ] && n=$((n+1)); done; echo $n'
