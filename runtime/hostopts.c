@@ -504,21 +504,28 @@ int host_mounts(json_t *host, char *msg, size_t len)
     return 0;
 }
 
+void host_extra_hosts(FILE *f, json_t *host)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(host, "ExtraHosts"), i, v) {
+        const char *s = json_string_value(v) ?: "";
+        const char *colon = strchr(s, ':');
+        /* checked by rt_host_opt; a state.json edited since is not trusted */
+        if (colon && ip_valid(colon + 1) && !strpbrk(s, "\n\t #"))
+            fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - s), s);
+    }
+}
+
 void host_etc_hosts(const char *dir, json_t *host)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/hosts", dir);
     FILE *f = json_array_size(json_object_get(host, "ExtraHosts")) ? fopen(path, "ae") : NULL;
-    size_t i;
-    json_t *v;
-    json_array_foreach(f ? json_object_get(host, "ExtraHosts") : NULL, i, v) {
-        const char *s = json_string_value(v) ?: "";
-        const char *colon = strchr(s, ':');
-        if (colon)
-            fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - s), s);
-    }
-    if (f)
+    if (f) {
+        host_extra_hosts(f, host);
         fclose(f);
+    }
 }
 
 /* ---- binds and volumes -------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -84,8 +85,9 @@ int host_process(json_t *host, struct rt_process *p, struct berr *err);
 /* Inside the new root, before it is made read-only: /dev/shm of ShmSize,
  * the tmpfs mounts of Tmpfs and of Mounts. */
 int host_mounts(json_t *host, char *msg, size_t len);
-/* ExtraHosts appended to <dir>/hosts. */
+/* ExtraHosts appended to <dir>/hosts; their lines written to f. */
 void host_etc_hosts(const char *dir, json_t *host);
+void host_extra_hosts(FILE *f, json_t *host);
 /* The host directories a container mounts: the -v ones (a named volume
  * made if need be, and mounted from its _data) then the bind and volume
  * ones of HostConfig.Mounts. */

@@ -2,7 +2,7 @@
 # t3660-run-options: run's everyday options as docker 20.10 has them, seen
 # from inside the container and in inspect. Needs root.
 #
-#   - --add-host NAME:IP (/etc/hosts, ExtraHosts); --cap-add/--cap-drop
+#   - --add-host NAME:IP (/etc/hosts, ExtraHosts, on a network too); --cap-add/--cap-drop
 #     (X, CAP_X, any case, ALL; CapAdd/CapDrop); --ulimit nofile=S:H,
 #     nproc, core (Ulimits); --tmpfs PATH[:OPTS] (Tmpfs, with --read-only);
 #     --shm-size (/dev/shm, ShmSize, 64 MB by default); --group-add name
@@ -54,6 +54,12 @@ runs --add-host db:10.1.2.3 --add-host v6:fe80::1 ro/bb:1 cat /etc/hosts
 expect_match "$OUT" $'10\\.1\\.2\\.3\tdb' "add-host: the line in /etc/hosts"
 expect_match "$OUT" $'fe80::1\tv6' "add-host: an IPv6 address"
 expect_match "$OUT" "localhost" "add-host: localhost still there"
+bx network create --subnet 10.96.60.0/24 ro3660net
+ok "network create"
+runs --network ro3660net --add-host db:10.1.2.3 ro/bb:1 cat /etc/hosts
+expect_match "$OUT" $'10\\.1\\.2\\.3\tdb' "add-host on a network: kept when the network writes the file"
+expect_match "$OUT" "10\\.96\\.60\\." "add-host on a network: the network's names too"
+bx network rm ro3660net
 refused "--add-host without an address" 'bad format for add-host: "db"' --add-host db
 refused "--add-host with a bad address" 'invalid IP address in add-host: "nope"' --add-host db:nope
 
