@@ -66,6 +66,8 @@ int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err)
     }
     if (rw > 1 || label > 1 || (mode && !*mode))
         return berr_set(err, BERR_INVALID, "invalid mode: %s", strchr(strchr(s, ':') + 1, ':') + 1);
+    if (mode)   /* as given (strtok_r cut it at its commas) */
+        snprintf(v->mode, sizeof v->mode, "%s", strchr(strchr(s, ':') + 1, ':') + 1);
     v->host = strdup(buf);
     v->ctr = strdup(ctr);
     return v->host && v->ctr ? 0 : berr_set(err, BERR_IO, "out of memory");
@@ -410,13 +412,13 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     for (size_t k = 0; k < o->nvolumes; k++) {
         const struct rt_volume *vol = &o->volumes[k];
         char bind[8300];
-        snprintf(bind, sizeof bind, "%s:%s%s", vol->name ? vol->name : vol->host, vol->ctr,
-                 vol->ro ? ":ro" : "");
+        snprintf(bind, sizeof bind, "%s:%s%s%s", vol->name ? vol->name : vol->host, vol->ctr,
+                 vol->mode[0] ? ":" : vol->ro ? ":ro" : "", vol->mode);
         if (!vol->mount)
             json_array_append_new(binds, json_string(bind));
         json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", vol->name ? "volume" : "bind",
                               "Source", vol->host, "Destination", vol->ctr,
-                              "Mode", vol->ro && !vol->mount ? "ro" : "", "RW", !vol->ro,
+                              "Mode", vol->mount ? "" : vol->mode, "RW", !vol->ro,
                               "Propagation", vol->name ? "" : "rprivate");
         if (vol->name) {
             json_object_set_new(m, "Name", json_string(vol->name));

@@ -40,6 +40,7 @@ struct rt_volume {
     bool ro;
     const char *name;        /* a named volume's name (host: its _data), or NULL */
     bool mount;              /* from --mount (HostConfig.Mounts), not in Binds */
+    char mode[16];           /* -v's mode as given ("ro", "z", "ro,Z"), or "" */
 };
 
 /* One user-defined network a container joins (rt_network_create), with

@@ -129,6 +129,12 @@ echo hostfile >"$TMP/host/f"
 runs -v "$TMP/host:/h:z" -v "$TMP/host:/h2:Z,ro" -v "$TMP/host:/h3:ro,z" ro/bb:1 sh -c \
     'cat /h/f; touch /h2/x 2>/dev/null || echo ro2; touch /h3/x 2>/dev/null || echo ro3'
 expect_eq "$(echo $OUT)" "hostfile ro2 ro3" "-v :z/:Z taken (and ignored), with ro"
+bx run -d --name zmode -v "$TMP/host:/h:z" -v "$TMP/host:/h2:ro,Z" ro/bb:1 sleep 300
+ok "run -d with :z"
+expect_eq "$(state zmode '.HostConfig.Binds | join(" ")')" "$TMP/host:/h:z $TMP/host:/h2:ro,Z" \
+    "Binds keep the mode as given, as docker's"
+expect_eq "$(state zmode '.Mounts | map(.Mode) | join(" ")')" "z ro,Z" "Mounts: the mode as given"
+bx rm -f zmode
 refused "-v bad mode" "invalid mode: q" -v "$TMP/host:/h:q"
 refused "-v z twice" "invalid mode" -v "$TMP/host:/h:z,Z"
 
