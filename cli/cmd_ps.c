@@ -373,8 +373,8 @@ static int log_time(const char *s, int64_t *ns)
 {
     int64_t ago;
     struct berr err = {0};
-    if (rt_time_parse(s, ns) == 0)
-        return *ns > 0 ? 0 : -1;
+    if (rt_time_parse(s, ns) == 0)   /* 0: the beginning, as no limit */
+        return 0;
     if (!*s || strspn(s, "0123456789") == strlen(s) || rt_duration_parse(s, &ago, &err) < 0)
         return -1;
     struct timespec now;
@@ -398,7 +398,7 @@ int cmd_logs(struct cli *g, int argc, char **argv)
                 fprintf(stderr, "berth logs: invalid value for \"%s\": failed to parse value "
                                 "as time or duration: \"%s\"\n", c == 'S' ? "since" : "until",
                         optarg);
-                return 125;
+                return 1;   /* docker's: the daemon refuses it */
             }
         } else if (c == 'f')
             o.follow = true;

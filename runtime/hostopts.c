@@ -291,7 +291,7 @@ static int parse_mount(json_t *host, const char *s, struct berr *err)
         } else if (strcmp(f, "bind-propagation") && strcmp(f, "consistency") &&
                    strcmp(f, "volume-nocopy"))
             return berr_set(err, BERR_INVALID, "invalid argument \"%s\" for \"--mount\" flag: "
-                            "unexpected key '%s' in '%s'", s, f, s);
+                            "unexpected key '%s' in '%s=%s'", s, f, f, v);
     }
     /* the copies point into s: the values end at the next comma */
     char srcv[4096] = "", dstv[4096] = "";

@@ -157,10 +157,12 @@ expect_eq "$OUT" "" "a day long ago: nothing"
 bx logs --since "$(date -u -d "$T2" +%Y-%m-%dT%H:%M:%S).999999999+00:00" pl-log
 expect_eq "$(echo $OUT)" "three" "an offset and a fraction"
 bx logs --since yesterday pl-log
-rc_is "--since yesterday" 125
+rc_is "--since yesterday" 1
 expect_match "$ERR" 'invalid value for "since"' "--since bad: message"
 bx logs --until 2026-13-45 pl-log
-rc_is "--until a bad date" 125
+rc_is "--until a bad date" 1
+bx logs --since 0 pl-log
+ok "logs --since 0" && expect_eq "$(echo $OUT)" "one two three" "--since 0: everything"
 
 # ---- 5. exec -d ------------------------------------------------------------------
 START=$(date +%s%N)
