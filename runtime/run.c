@@ -483,9 +483,10 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     json_t *hc = json_object_get(state, "HostConfig");
     json_object_set_new(hc, "ShmSize", json_integer(64 * 1024 * 1024));
     for (const char *const *key = (const char *const[]){"CapAdd", "CapDrop", "ExtraHosts",
-                                                         "GroupAdd", "Ulimits", "Init", NULL};
+                                                         "GroupAdd", NULL};
          *key; key++)
         json_object_set_new(hc, *key, json_null());
+    json_object_set_new(hc, "Ulimits", json_array());   /* Init: absent, as docker's */
     if (json_is_object(o->host_config))
         json_object_update(hc, o->host_config);
     json_object_set_new(json_object_get(state, "HostConfig"), "LogConfig",

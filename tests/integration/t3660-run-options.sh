@@ -232,8 +232,8 @@ expect_eq "$(state initk .State.ExitCode)" "143" "--init: a command killed by TE
 # ---- 9. inspect defaults, and start applies them again --------------------------------
 bx run -d --name plain ro/bb:1 sleep 300
 ok "run plain"
-expect_eq "$(state plain '.HostConfig | [.CapAdd, .CapDrop, .Ulimits, .ExtraHosts, .GroupAdd, .Init] | map(tostring) | join(",")')" \
-    "null,null,null,null,null,null" "defaults as docker's: null"
+expect_eq "$(state plain '.HostConfig | [.CapAdd, .CapDrop, .Ulimits, .ExtraHosts, .GroupAdd, has("Init")] | map(tostring) | join(",")')" \
+    "null,null,[],null,null,false" "defaults as docker's: null, Ulimits [], no Init"
 expect_eq "$(state plain .HostConfig.ShmSize)" "67108864" "default ShmSize"
 bx run -d --name again --add-host db:10.1.2.3 --ulimit nofile=1024:2048 --tmpfs /run:size=1m \
     --shm-size 2m --group-add wheel --cap-add NET_ADMIN -v vol1:/n ro/bb:1 sleep 300
