@@ -323,6 +323,8 @@ static void child_main(struct rt_container *c, struct child_io *io)
         report(io->report, 125, "cannot set the hostname");
     if (!c->root.network_host)
         loopback_up();
+    json_t *hostconfig = json_object_get(c->state, "HostConfig");
+    c->root.host = hostconfig;
     if (rootfs_enter(&c->root, msg, sizeof msg) < 0)
         report(io->report, 125, msg);
     if (io->tty >= 0) {
@@ -340,9 +342,11 @@ static void child_main(struct rt_container *c, struct child_io *io)
     struct rt_process p;
     struct berr err = {0};
     if (rt_process_from(json_object_get(c->state, "Config"), NULL, &p, &err) < 0 ||
-        rt_security_opts(json_object_get(json_object_get(c->state, "HostConfig"), "SecurityOpt"),
-                         &p, &err) < 0)
+        rt_security_opts(json_object_get(hostconfig, "SecurityOpt"), &p, &err) < 0 ||
+        host_process(hostconfig, &p, &err) < 0)
         report(io->report, 125, err.msg);
+    if (p.init)
+        host_init(io->report, p.argv);
     rt_process_exec(&p, &status, msg, sizeof msg);
     report(io->report, status, msg);
 }
