@@ -151,7 +151,7 @@ static void pass_on(int sig)
  * the process's status; signals that reach it are passed on. */
 static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int sigfd,
-               bool tty, bool die_with_caller, const struct rt_process *p)
+               bool tty, bool die_with_caller, const char *workdir, const struct rt_process *p)
 {
     pid_t caller = getppid();
     if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != caller))
@@ -202,11 +202,24 @@ enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int 
             fprintf(stderr, "berth exec: cannot open the terminal: %s\n", strerror(errno));
             _exit(125);
         }
+        /* docker's exec enters the directory it is given, or fails: it
+         * is made for the container's first process only */
+        struct stat sb;
+        int bad = !workdir ? 0 : stat(workdir, &sb) < 0 ? errno
+                  : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+        if (bad) {
+            fprintf(stderr, "berth exec: chdir to cwd (\"%s\") set in config.json failed: %s\n",
+                    workdir, bad == ENOENT ? "no such file or directory"
+                             : bad == ENOTDIR ? "not a directory" : strerror(bad));
+            _exit(126);
+        }
         char msg[1024];
         int code;
         rt_process_exec(p, &code, msg, sizeof msg);
         fprintf(stderr, "berth exec: %s\n", msg);
-        _exit(code);
+        /* docker's status for an exec that could not start, whatever the
+         * reason (a command not found, a user not found, ...) */
+        _exit(126);
     }
     target = pid;
     sigset_t fwd;
@@ -409,7 +422,8 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
     if (rc == 0 && (r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
         rc = berr_set(err, BERR_IO, "signalfd: %s", strerror(errno));
     if (rc == 0 && (r.child = fork()) == 0)
-        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, &p);
+        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, o->workdir,
+                       &p);
     if (rc == 0 && r.child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
     io_close(&io, false);

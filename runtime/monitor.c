@@ -267,11 +267,28 @@ static void report(int fd, int status, const char *msg)
     _exit(status);
 }
 
+/* docker run's status for a container whose program could not be run,
+ * which its CLI reads from the message: 127 for a program not found,
+ * 126 for one that may not be run, else 125 (a user not found, a
+ * working directory that cannot be entered, ...). */
+static int run_status(const char *msg)
+{
+    if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
+        return 127;
+    return strstr(msg, "permission denied") ? 126 : 125;
+}
+
 static void child_main(struct rt_container *c, struct child_io *io)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* the program starts with every signal's default action, whatever
+     * berth run was started with (a shell's background job ignores
+     * SIGINT, and a shell that starts with it ignored cannot trap it) */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setsid();
@@ -303,7 +320,7 @@ static void child_main(struct rt_container *c, struct child_io *io)
                          &p, &err) < 0)
         report(io->report, 125, err.msg);
     rt_process_exec(&p, &status, msg, sizeof msg);
-    report(io->report, status, msg);
+    report(io->report, run_status(msg), msg);
 }
 
 /* ---- ports ------------------------------------------------------------------------ */
