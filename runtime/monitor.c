@@ -15,7 +15,9 @@
  * that connects from inside the container's network namespace. The
  * container's process is PID 1 of its namespace: when it ends, the kernel
  * kills the rest, the pipes close, and the monitor records the exit.
- * The container is also killed if the monitor dies (PDEATHSIG).
+ * The container is also killed if the monitor dies (PDEATHSIG). The
+ * monitor is never the `berth run` a user started: attached, "our"
+ * stdio are pipes to that client (attach.c), which may go at any time.
  */
 #include "internal.h"
 
@@ -273,9 +275,9 @@ static void report(int fd, int status, const char *msg)
  * working directory that cannot be entered, ...). */
 static int run_status(const char *msg)
 {
-    if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
+    if (strstr(msg, "executable file not found") || strcasestr(msg, "no such file or directory"))
         return 127;
-    return strstr(msg, "permission denied") ? 126 : 125;
+    return strcasestr(msg, "permission denied") ? 126 : 125;
 }
 
 static void child_main(struct rt_container *c, struct child_io *io)
@@ -370,7 +372,7 @@ static void handle_signal(struct monitor *m)
         reap(m);
     else if (si.ssi_signo == SIGWINCH) {
         struct winsize ws;
-        if (m->in_src >= 0 && ioctl(m->in_src, TIOCGWINSZ, &ws) == 0)
+        if (m->out.echo >= 0 && m->c->term >= 0 && ioctl(m->c->term, TIOCGWINSZ, &ws) == 0)
             ioctl(m->out.fd, TIOCSWINSZ, &ws);
     } else {
         /* the monitor itself told to end (^C when attached): the
@@ -493,7 +495,7 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
             return berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
         }
         struct winsize ws;
-        if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
+        if (attached && m->c->term >= 0 && ioctl(m->c->term, TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
         io->pty = m->c->root.console = pty;
         m->out.fd = master;
