@@ -59,8 +59,8 @@ static const char *const enter_containers[] = {"run", "exec", "build", "start", 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n"
-                 "       berth --version\n\n");
+    fprintf(out, "\nUsage:  berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND "
+                 "[ARGS]\n        berth --version\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 }
@@ -74,7 +74,7 @@ static const char *const compose_valued[] = {"-f", "--file", "-p", "--project-na
 static const char *const command_takers[] = {"run", "exec", "container run", "container exec",
                                              "compose run", "compose exec", NULL};
 /* Those with no options at all. */
-static const char *const optionless[] = {"tag", "image tag", "import", "image import", "catalog",
+static const char *const optionless[] = {"logout", "tag", "image tag", "import", "image import", "catalog",
                                          "tags", "port", "container port", "wait",
                                          "container wait", "system df", "network inspect",
                                          "network rm", "network remove", NULL};
