@@ -288,5 +288,9 @@ void cli_no_options(int argc, char **argv)
     optind = 0;
     while (cli_getopt(argc, argv, "-") != -1)
         ;
+    /* getopt afresh, and optind where a new process has it (1): a
+     * command that takes its arguments from optind without calling
+     * getopt finds them there */
     optind = 0;
+    getopt(1, (char *[]){argv[0], NULL}, "");
 }

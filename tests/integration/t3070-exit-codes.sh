@@ -132,6 +132,10 @@ t 125 "" run --rm --bogus ec/bb:1 true
 t 125 "" "${CF[@]}" up -d --bogus-flag
 bx images -q ec/bb:2
 expect_eq "$OUT" "" "tag --x tagged nothing"
+# and without a bad flag, those commands still find their arguments
+t 0 "^0\$" wait t3070-down
+t 0 "" tag ec/bb:1 ec/bb:3
+t 0 "^\$" port t3070-up
 expect_eq "$(count_containers)" "$N0" "bad flags made no container:"
 expect_eq "$(container_dirs)" "$D0" "bad flags left no directory:"
 
