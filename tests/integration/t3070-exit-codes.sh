@@ -190,4 +190,11 @@ t 1 'Invalid signal: BOGUS' kill -s BOGUS t3070-nosuch
 expect_eq "$(state t3070-up .State.Status)" running "kill -s BOGUS: still running"
 t 0 '^t3070-up$' kill -s TERM t3070-up   # PID 1 without a handler: ignored, as docker's
 
+# the monitors' sanitizer reports too (a build with ASAN_OPTIONS set)
+check
+if compgen -G "$TMP/san/*" >/dev/null; then
+    fail "sanitizer reports:"
+    head -60 "$TMP"/san/* >&2
+fi
+
 finish

@@ -149,4 +149,11 @@ expect_eq "$(state t3080-j .State.Status)" exited "a failed attached start: its 
 check; [ -z "$(pgrep -f "t3080-[ij]")" ] || fail "a failed attached start left a process"
 bx rm t3080-j
 
+# the monitors' sanitizer reports too (a build with ASAN_OPTIONS set)
+check
+if compgen -G "$TMP/san/*" >/dev/null; then
+    fail "sanitizer reports:"
+    head -60 "$TMP"/san/* >&2
+fi
+
 finish
