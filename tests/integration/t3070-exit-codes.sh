@@ -18,7 +18,9 @@
 #   - exec: a command not found 126 (docker exec's, not run's 127), -u
 #     nosuchuser 126, -w /missing 126 (and not made), a stopped or unknown
 #     container 1;
-#   - kill -s BOGUS: 1, on a running container and on an unknown one.
+#   - kill -s BOGUS: 1, on a running container and on an unknown one;
+#   - where docker's CLI is installed, the flag and --help lines are run
+#     through it too, and must exit as berth does.
 # The store ($BERTH_ROOT) lives in $TMP; lib-runtime.sh removes every
 # container made here.
 . "$(dirname "$0")/../lib.sh"
@@ -189,6 +191,42 @@ t 1 '^berth kill: Invalid signal: BOGUS$' kill -s BOGUS t3070-up
 t 1 'Invalid signal: BOGUS' kill -s BOGUS t3070-nosuch
 expect_eq "$(state t3070-up .State.Status)" running "kill -s BOGUS: still running"
 t 0 '^t3070-up$' kill -s TERM t3070-up   # PID 1 without a handler: ignored, as docker's
+
+# ---- 8. the same command lines through docker's CLI, where it is installed ----------------
+# (flags are docker's CLI's own business: no engine is needed)
+DOCKER=$(command -v docker || true)
+if [ -n "$DOCKER" ]; then
+    same() {
+        local want
+        HOME=$TMP/home timeout 20 "$DOCKER" "$@" </dev/null >/dev/null 2>&1
+        want=$?
+        bx "$@"
+        check
+        [ "$RC" -eq "$want" ] || fail "berth $* exits $RC, docker $want"
+    }
+    for p in "${PATHS[@]}"; do
+        case $p in catalog | tags | mirror) continue ;; esac
+        # shellcheck disable=SC2086
+        same $p --bogus-flag
+        # shellcheck disable=SC2086
+        same $p --help
+    done
+    for p in image container network builder system; do
+        same "$p" frobnicate
+        same "$p" --help
+    done
+    same frobnicate
+    same --bogus
+    same ps -z
+    same ps -az
+    same ps --no
+    same ps -h
+    same run --name
+    same kill -s
+    same tag --x a b
+    same wait -x c
+    same rm -h
+fi
 
 # the monitors' sanitizer reports too (a build with ASAN_OPTIONS set)
 check
