@@ -18,7 +18,9 @@
  *
  * Nothing of ours is held by the monitor but those pipes: when we are
  * gone, its writes to them fail (and are dropped) and the container's
- * stdin ends, as docker's does when its client goes.
+ * stdin ends, as docker's does when its client goes. Only a client that
+ * was itself made to die with its parent (PR_SET_PDEATHSIG: the builder's
+ * RUN steps) takes its container with it: the monitor gets the same.
  */
 #include "internal.h"
 
@@ -28,6 +30,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -148,8 +151,11 @@ static void relay(struct client *cl, int sigfd, int monitor)
 
 /* In the forked monitor: its stdio become the pipes to us. */
 static void __attribute__((noreturn))
-monitor_main(struct rt_container *c, int ready, int in, int out, int err, int term)
+monitor_main(struct rt_container *c, int ready, int in, int out, int err, int term,
+             int deathsig, pid_t client)
 {
+    if (deathsig && (prctl(PR_SET_PDEATHSIG, deathsig) < 0 || getppid() != client))
+        _exit(125);
     setsid();
     /* our terminal, for its window size only (before 0 is replaced) */
     c->term = term >= 0 ? fcntl(term, F_DUPFD_CLOEXEC, 3) : -1;
@@ -198,14 +204,19 @@ int run_attached(struct rt_container *c, int *status, struct berr *err)
     for (size_t i = 0; i < NPASSED; i++)
         sigaction(passed_on[i], &dfl, &saved[i]);
     int term = o->tty && isatty(0) ? 0 : -1;
-    pid_t pid = fork();
+    /* a client that is to die with its parent (a build's RUN step, whose
+     * container goes with the build) has its monitor die with it, and
+     * so the container (the monitor's PDEATHSIG on it) */
+    int deathsig = 0;
+    prctl(PR_GET_PDEATHSIG, &deathsig);
+    pid_t client = getpid(), pid = fork();
     if (pid == 0) {
         close(ready[0]);
         close(out[0]);
         close(errp[0]);
         if (in[1] >= 0)
             close(in[1]);
-        monitor_main(c, ready[1], in[0], out[1], errp[1], term);
+        monitor_main(c, ready[1], in[0], out[1], errp[1], term, deathsig, client);
     }
     int e = errno;
     close(ready[1]);
