@@ -216,8 +216,12 @@ int main(int argc, char **argv)
             printf("berth version %s\n", BERTH_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "unknown flag: %.*s\nSee 'berth --help'.\n", (int)strcspn(a, "="),
-                    a);
+            bool valued = strcmp(a, "--root") == 0 || strcmp(a, "--ca") == 0 ||
+                          strcmp(a, "--insecure") == 0;
+            fprintf(stderr, "%s: %.*s\nSee 'berth --help'.\n",
+                    !valued ? "unknown flag" : has_next ? "too many values for flag"
+                                                        : "flag needs an argument",
+                    (int)strcspn(a, "="), a);
             return 125;
         }
     }

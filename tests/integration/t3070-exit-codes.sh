@@ -124,6 +124,8 @@ t 125 "^unknown flag: --no"$'\n' ps --no             # a prefix of --no-trunc: n
 t 125 "^unknown flag: --all"$'\n' ps --all=x         # a value to a flag that takes none
 t 125 "^unknown flag: --bogus
 See 'berth --help'.\$" --bogus
+t 125 "^flag needs an argument: --root
+See 'berth --help'.\$" --root
 t 125 "^unknown flag: --x"$'\n' tag --x ec/bb:1 ec/bb:2   # commands without flags refuse them
 t 125 "^unknown shorthand flag: 'x' in -x"$'\n' wait -x t3070-up
 t 125 "^unknown flag: --bogus
