@@ -614,8 +614,9 @@ int cmd_kill(struct cli *g, int argc, char **argv)
     int c, sig = SIGKILL;
     while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1)
         if (c != 's' || (sig = rt_signal_parse(optarg)) < 0) {
-            fprintf(stderr, "berth kill: invalid signal: %s\n", c == 's' ? optarg : "?");
-            return 2;
+            /* docker's daemon refuses it: 1, as its other errors */
+            fprintf(stderr, "berth kill: Invalid signal: %s\n", c == 's' ? optarg : "?");
+            return 1;
         }
     return each_container(g, KILL, "kill", argc, argv, sig);
 }

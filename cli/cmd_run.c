@@ -317,6 +317,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
     }
     if (!bad && o.auto_remove && o.restart && strcmp(policy, "no") != 0)
         bad = berr_set(&err, BERR_INVALID, "Conflicting options: --restart and --rm");
+    /* docker's daemon refuses it before the container is made */
+    if (!bad && o.workdir && o.workdir[0] != '/')
+        bad = berr_set(&err, BERR_INVALID, "the working directory '%s' is invalid, it needs "
+                       "to be an absolute path", o.workdir);
     if (bad || optind >= argc) {
         if (err.msg[0])
             cli_fail("run", &err);
@@ -402,10 +406,11 @@ int cmd_exec(struct cli *g, int argc, char **argv)
         }
     }
     if (argc - optind < 2) {
-        fprintf(stderr, "usage: berth exec [-d] [-i] [-t] [-e KEY=VALUE] [-w DIR] [-u USER] "
-                        "CONTAINER COMMAND [ARG...]\n");
+        fprintf(stderr, "\"berth exec\" requires at least 2 arguments.\n"
+                        "See 'berth exec --help'.\n\n"
+                        "Usage:  berth exec [OPTIONS] CONTAINER COMMAND [ARG...]\n");
         env_free(o.env, o.nenv);
-        return 125;
+        return 1;
     }
     if (o.tty && o.interactive && !isatty(0)) {   /* as run -it */
         fprintf(stderr, "the input device is not a TTY\n");
@@ -417,9 +422,10 @@ int cmd_exec(struct cli *g, int argc, char **argv)
     struct berr err = {0};
     int status = 125;
     if (cli_store(g, &s) == 0) {
+        /* an unknown or stopped container: docker's daemon error, 1 */
         if (rt_exec(s, argv[optind], &o, &status, &err) < 0) {
             fprintf(stderr, "berth exec: %s\n", err.msg);
-            status = o.detach && status == 1 ? 1 : 125;
+            status = 1;
         }
         berth_store_close(s);
     }

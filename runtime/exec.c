@@ -168,7 +168,7 @@ static void pass_on(int sig)
  * the process's status; signals that reach it are passed on. */
 static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int sigfd,
-               bool tty, bool die_with_caller, const struct rt_process *p)
+               bool tty, bool die_with_caller, const char *workdir, const struct rt_process *p)
 {
     pid_t caller = getppid();
     if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != caller))
@@ -219,13 +219,26 @@ enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int 
             fprintf(stderr, "berth exec: cannot open the terminal: %s\n", strerror(errno));
             _exit(125);
         }
+        /* docker's exec enters the directory it is given, or fails: it
+         * is made for the container's first process only */
+        struct stat sb;
+        int bad = !workdir ? 0 : stat(workdir, &sb) < 0 ? errno
+                  : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+        if (bad) {
+            fprintf(stderr, "berth exec: chdir to cwd (\"%s\") set in config.json failed: %s\n",
+                    workdir, bad == ENOENT ? "no such file or directory"
+                             : bad == ENOTDIR ? "not a directory" : strerror(bad));
+            _exit(126);
+        }
         char msg[1024];
         int code;
         rt_process_exec(p, &code, msg, sizeof msg);
         fprintf(stderr, "berth exec: %s\n", msg);
         if (detach_report >= 0)
             write_all(detach_report, msg, strlen(msg));
-        _exit(code);
+        /* docker's status for an exec that could not start, whatever the
+         * reason (a command not found, a user not found, ...) */
+        _exit(126);
     }
     if (detach_report >= 0)
         close(detach_report);
@@ -435,7 +448,8 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         rc = berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
     detach_report = report[1];
     if (rc == 0 && (r.child = fork()) == 0)
-        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, &p);
+        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, o->workdir,
+                       &p);
     if (rc == 0 && r.child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
     io_close(&io, false);

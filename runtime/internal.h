@@ -205,6 +205,8 @@ struct rt_container {
     int *listeners;          /* bound sockets, one per o->ports */
     int pin;                 /* rt_layers_pin until the overlay is mounted, or -1 */
     int monitor_lock;        /* monitor_lock taken by whoever starts it, or -1 */
+    int term;                /* attached with -t: the client's terminal, for its
+                              * window size only; else -1 */
 };
 /* <dir>/monitor.lock, held (flock) by the container's monitor for as long
  * as it lives, so that a new one (start) waits until the last is gone. A
@@ -220,6 +222,9 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
 /* -d: fork the monitor into a session of its own; return once it says
  * the container's program runs (or why not). */
 int run_detached(struct rt_container *c, int *status, struct berr *err);
+/* attach.c: without -d, the same monitor, with this process as its
+ * client until the container ends; *status: the container's. */
+int run_attached(struct rt_container *c, int *status, struct berr *err);
 
 /* ---- health.c: the health check, run by the monitor ---------------------------------- */
 

@@ -5,9 +5,10 @@
  * image, its layers (unpacked once per diff-id), the published ports
  * (bound here, so a port in use fails now), the name (unique, under the
  * containers lock). Then the container's directory and state.json are
- * written and its monitor takes over: this process itself when attached,
- * a child of its own session with -d, which reports back once the
- * container's program has been executed (or why it could not be).
+ * written and its monitor takes over: a child of its own session, which
+ * reports back once the container's program has been executed (or why it
+ * could not be); with -d that is all, attached this process stays its
+ * client (attach.c).
  */
 #include "internal.h"
 
@@ -747,7 +748,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)
         return rc;
-    struct rt_container c = {.s = s, .o = o, .pin = -1, .monitor_lock = -1};
+    struct rt_container c = {.s = s, .o = o, .pin = -1, .monitor_lock = -1, .term = -1};
     char layers_dir[4096], hostname[256];
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
     json_t *layers = json_array();
@@ -836,7 +837,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     }
     if (rc == 0)
         rc = o->detach ? run_detached(&c, status, err)
-                       : monitor_run(&c, true, -1, status, err);
+                       : run_attached(&c, status, err);
     json_decref(c.state);
     free(lower);
 out:

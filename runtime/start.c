@@ -184,7 +184,8 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     struct rt_volume vols[64];
     struct rt_port ports[64];
     char restart[64], layers_dir[4096];
-    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock};
+    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock,
+                             .term = -1};
     int listeners[64];
     size_t nlisteners = 0;
     snprintf(c.id, sizeof c.id, "%s", id);

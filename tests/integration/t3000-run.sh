@@ -470,7 +470,7 @@ expect_eq "$(ifaces <<<"$OUT")" "lo " "exec: interfaces"
 bx exec ex sh -c 'exit 7'
 rc_is "exec sh -c 'exit 7'" 7
 bx exec ex nonexistent
-rc_is "exec of an unknown command" 127
+rc_is "exec of an unknown command" 126   # docker exec's, not run's 127
 expect_match "$ERR" 'executable file not found' "exec nonexistent: message"
 bxin "to exec" exec -i ex cat
 ok "exec -i cat" && expect_eq "$OUT" "to exec" "exec -i: stdin:"
