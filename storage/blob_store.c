@@ -10,6 +10,7 @@
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,10 +213,14 @@ uint64_t upload_offset(const struct upload *up)
 int upload_write(struct upload *up, const void *data, size_t len, struct berr *err)
 {
     if (write_all(up->fd, data, len) < 0) {
-        /* The file may hold part of the data now: let the next taker rehash. */
+        /* The file may hold part of the data now: let the next taker rehash.
+         * errno stays the write's, for the caller to tell a full disk. */
+        int e = errno;
         hasher_free(up->hash);
         up->hash = NULL;
-        return berr_set(err, BERR_IO, "write to upload failed");
+        berr_set(err, BERR_IO, "write to upload failed: %s", strerror(e));
+        errno = e;
+        return -BERR_IO;
     }
     if (up->hash)   /* else rebuilt from the file when needed */
         hasher_update(up->hash, data, len);
