@@ -377,10 +377,11 @@ int store_put_blob(struct berth_store *s, const void *buf, size_t len,
     if (fd < 0)
         return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(errno));
     int rc = write_all(fd, buf, len);
+    int e = errno;
     close(fd);
     if (rc < 0) {
         unlink(tmp);
-        return berr_set(err, BERR_IO, "cannot write to the image store (disk full?)");
+        return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(e));
     }
     return store_commit_blob(s, tmp, digest, err);
 }
