@@ -110,6 +110,11 @@ int blob_publish(struct blob_store *bs, const char *id, const char *digest,
     return bs->drv->upload_publish(bs->state, id, digest, err);
 }
 
+int blob_unpublish(struct blob_store *bs, const char *digest)
+{
+    return bs->drv->blob_remove(bs->state, digest);
+}
+
 int upload_list(struct blob_store *bs, upload_fn each, void *arg)
 {
     return bs->drv->upload_list(bs->state, each, arg);

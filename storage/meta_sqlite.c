@@ -376,6 +376,46 @@ static int finish_tx(struct conn *c, int rc)
     return rc;
 }
 
+/* Publish a staged file inside the open transaction; *fresh: the blob file
+ * is new, so a commit that fails takes it back (finish_tx_staged). */
+static int publish_staged(const struct staged *f, const char *digest, bool *fresh,
+                          struct berr *err)
+{
+    *fresh = !blob_exists(f->bs, digest);
+    return blob_publish(f->bs, f->id, digest, err);
+}
+
+/* finish_tx for a transaction that published a blob: when it does not
+ * commit (a full disk, most often), a blob file it made goes too, or it
+ * would hold its space with nothing referring to it until the collector
+ * runs. The file goes while a write transaction is open and the metadata
+ * does not know the digest: sqlite may have rolled the failed one back
+ * already, and another writer may have come to rely on the file since. */
+static int finish_tx_staged(struct conn *c, int rc, const struct staged *f,
+                            const char *digest, bool fresh, struct berr *err)
+{
+    if (rc == 0) {
+        sqlite3_stmt *st = prep(c, S_COMMIT, "");
+        int src = st ? sqlite3_step(st) : SQLITE_ERROR;
+        if (st)
+            sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return 0;
+        note_error(src);
+        rc = berr_set(err, BERR_IO, "metadata write failed: %s", sqlite3_errstr(src));
+    }
+    if (fresh && (!sqlite3_get_autocommit(c->db) || exec_stmt(prep(c, S_BEGIN, "")) == 0)) {
+        sqlite3_stmt *st = prep(c, S_BLOB_KNOWN, "s", digest);
+        if (step_row(st) == 0)
+            blob_unpublish(f->bs, digest);
+        else if (st)
+            sqlite3_reset(st);
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+    return rc;
+}
+
 static int sq_blob_link(void *state, const char *repo, const char *digest,
                         uint64_t size, const struct staged *file, struct berr *err)
 {
@@ -383,16 +423,17 @@ static int sq_blob_link(void *state, const char *repo, const char *digest,
     if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
         return berr_set(err, BERR_IO, "metadata unavailable");
     int64_t t = now();
+    bool fresh = false;
     int rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", digest, (int64_t)size, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_BLOB_ADD, "ssi", repo, digest, t));
     if (rc == 0 && file && file->bs)
-        rc = blob_publish(file->bs, file->id, digest, err);
+        rc = publish_staged(file, digest, &fresh, err);
     else if (rc < 0)
         berr_set(err, BERR_IO, "metadata write failed");
-    return finish_tx(c, rc);
+    return finish_tx_staged(c, rc, file, digest, fresh, err);
 }
 
 static int sq_blob_mount(void *state, const char *from, const char *repo,
@@ -519,9 +560,10 @@ static int sq_manifest_put(void *state, const char *repo,
                             "subject"));
     if (rc == 0 && put->tag)
         rc = exec_stmt(prep(c, S_TAG_SET, "sssi", repo, put->tag, mi->digest, t));
+    bool fresh = false;
     if (rc == 0 && put->body.bs)
-        rc = blob_publish(put->body.bs, put->body.id, mi->digest, err);
-    rc = finish_tx(c, rc);
+        rc = publish_staged(&put->body, mi->digest, &fresh, err);
+    rc = finish_tx_staged(c, rc, &put->body, mi->digest, fresh, err);
     if (rc < 0 && err && !err->code)
         berr_set(err, BERR_IO, "metadata write failed");
     return rc;
