@@ -94,7 +94,7 @@ int blob_stage(struct blob_store *bs, const void *buf, size_t len, char id[33],
     uint64_t size;
     rc = bs->drv->upload_open(bs->state, id, &fd, &size);
     if (rc == 0 && write_all(fd, buf, len) < 0)
-        rc = berr_set(err, BERR_IO, "cannot write staged blob");
+        rc = berr_set(err, BERR_IO, "cannot write staged blob: %s", strerror(errno));
     if (rc == 0)
         rc = bs->drv->upload_sync(bs->state, fd, err);
     if (fd >= 0)
