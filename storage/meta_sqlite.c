@@ -6,14 +6,25 @@
  * prepared statements cached, so a manifest or blob lookup is one indexed
  * query and no allocation. Writes that must be atomic with a check (a
  * manifest whose blobs must exist) run in one IMMEDIATE transaction.
+ *
+ * A WAL database cannot even be read when its disk is full and no
+ * connection has it open (the first one must size the -shm file). When the
+ * WAL is empty, the database file alone is the whole truth, so a connection
+ * then opens it immutable: reads go on (after a restart on a full disk
+ * too), writes fail, and each such connection tries a normal open again at
+ * most once a second, so it serves reads that may be a second stale at
+ * worst once space returns.
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char schema[] =
@@ -170,7 +181,11 @@ static const char *const stmt_sql[S_COUNT] = {
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
+    bool frozen;                /* opened immutable: the disk was full */
+    time_t opened;
 };
+
+static atomic_bool frozen_said;   /* the fallback was logged (once per outage) */
 
 struct sqlite_state {
     char *path;
@@ -188,16 +203,16 @@ static void conn_free(void *p)
     free(c);
 }
 
-static struct conn *conn_open(const char *path, struct berr *err)
+static struct conn *conn_open_flags(const char *name, int flags, struct berr *err)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
         berr_set(err, BERR_IO, "out of memory");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-        berr_set(err, BERR_IO, "cannot open %s: %s", path, sqlite3_errmsg(c->db));
+    c->opened = time(NULL);
+    if (sqlite3_open_v2(name, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        berr_set(err, BERR_IO, "cannot open %s: %s", name, sqlite3_errmsg(c->db));
         conn_free(c);
         return NULL;
     }
@@ -207,6 +222,65 @@ static struct conn *conn_open(const char *path, struct berr *err)
     sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
                  NULL, NULL, NULL);
     return c;
+}
+
+/* Is the WAL absent or empty, so that the database file is all there is? */
+static bool wal_empty(const char *path)
+{
+    char wal[4200];
+    struct stat st;
+    if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal)
+        return false;
+    return stat(wal, &st) < 0 ? errno == ENOENT : st.st_size == 0;
+}
+
+/* The database opened immutable and read-only (a URI: the path escaped). */
+static struct conn *conn_open_frozen(const char *path)
+{
+    char uri[13000] = "file:", *o = uri + 5;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (o > uri + sizeof uri - 32)
+            return NULL;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    strcpy(o, "?immutable=1");
+    struct conn *c = conn_open_flags(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    if (c && sqlite3_exec(c->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        conn_free(c);
+        return NULL;
+    }
+    if (c)
+        c->frozen = true;
+    return c;
+}
+
+static struct conn *conn_open(const char *path, struct berr *err)
+{
+    struct conn *c = conn_open_flags(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
+    if (!c)
+        return NULL;
+    /* the first read maps the WAL index: what a full disk refuses */
+    int rc = sqlite3_exec(c->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        if (atomic_exchange(&frozen_said, false))
+            log_info("metadata %s: opened normally again, writes resume", path);
+        return c;
+    }
+    if ((rc & 0xff) == SQLITE_IOERR && wal_empty(path)) {
+        struct conn *f = conn_open_frozen(path);
+        if (f) {
+            conn_free(c);
+            if (!atomic_exchange(&frozen_said, true))
+                log_warn("metadata %s cannot be opened for writing (%s; a full disk?): "
+                         "serving it read-only until it can", path, sqlite3_errstr(rc));
+            return f;
+        }
+    }
+    return c;   /* its queries fail and say why */
 }
 
 /* This thread's connection, opened on first use. */
@@ -231,6 +305,16 @@ static bool sq_retry(void *state)
 static struct conn *conn_get(struct sqlite_state *s)
 {
     struct conn *c = pthread_getspecific(s->key);
+    if (c && c->frozen && time(NULL) > c->opened) {
+        struct conn *n = conn_open(s->path, NULL);
+        if (n) {   /* normal again, or frozen anew: either way the newer view */
+            conn_free(c);
+            c = n;
+            pthread_setspecific(s->key, c);
+        } else {
+            c->opened = time(NULL);
+        }
+    }
     if (c && conn_suspect) {
         conn_free(c);     /* start over: the next query gets a fresh connection */
         c = NULL;
@@ -335,7 +419,9 @@ static int sq_open(const char *path, void **state, struct berr *err)
     if (!c)
         return -BERR_IO;
     char *msg = NULL;
-    if (sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    /* read-only on a full disk: the schema must be there already */
+    const char *sql = c->frozen ? "SELECT 1 FROM tags LIMIT 1" : schema;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = berr_set(err, BERR_IO, "cannot create schema in %s: %s", path,
                           msg ? msg : "?");
         sqlite3_free(msg);
@@ -343,8 +429,10 @@ static int sq_open(const char *path, void **state, struct berr *err)
         return rc;
     }
     /* databases made before these columns existed get them now */
-    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN pulled INTEGER", NULL, NULL, NULL);
-    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN cached INTEGER", NULL, NULL, NULL);
+    if (!c->frozen) {
+        sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN pulled INTEGER", NULL, NULL, NULL);
+        sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN cached INTEGER", NULL, NULL, NULL);
+    }
     conn_free(c);
     struct sqlite_state *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {

@@ -11,6 +11,9 @@
 #   blobs, tags, catalog) keep working; /readyz answers 503.
 # - Once space returns (the filler file is deleted): /readyz 200 again, the
 #   tag update, the manifest PUT and pushes all succeed, without a restart.
+# - berthd restarted on a full disk starts, serves reads from a metadata
+#   database sqlite cannot open for writing (read-only, and /readyz 503),
+#   fails writes with a 5xx, and takes writes again once space returns.
 . "$(dirname "$0")/../lib.sh"
 
 MNT=$TMP/mnt
@@ -237,6 +240,45 @@ http POST "/v2/full/app/blobs/uploads/?digest=$D1" \
 expect_status 201 "the big monolithic push once space is back"
 http GET "/v2/full/app/blobs/$D1"
 check; cmp -s "$BODY_FILE" "$TMP/big1" || fail "the big blob served differs"
-expect_eq "$(uploads_on_disk)" 0 "partial uploads on disk at the end"
+expect_eq "$(uploads_on_disk)" 0 "partial uploads on disk after the recovery"
+
+# ---- a restart on a full disk ----------------------------------------------------
+# No connection holds the database then, and sqlite cannot open a WAL
+# database for reading on a full disk: berthd serves it read-only.
+fill_all
+berthd_stop
+expect_eq "$?" 0 "berthd stops on a full disk"
+fill_all    # what closing the database freed
+berthd_start
+http GET /v2/full/app/manifests/v1 -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+expect_status 200 "GET a manifest after a restart on a full disk"
+expect_eq "$(header Docker-Content-Digest)" "$M2" "v1 after a restart on a full disk"
+http GET "/v2/full/app/blobs/$D1"
+check; cmp -s "$BODY_FILE" "$TMP/big1" || fail "the big blob after a restart on a full disk"
+http GET /v2/full/app/tags/list
+expect_eq "$(jq -c '.tags | sort' "$BODY_FILE" 2>/dev/null)" '["other","v1","v3"]' "tags after a restart on a full disk"
+http GET /readyz
+expect_status 503 "/readyz after a restart on a full disk"
+HTTP_TIMEOUT=30 http PUT /v2/full/app/manifests/v1 \
+    -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$TMP/m1.json"
+expect_match "$STATUS" '^5[0-9][0-9]$' "tag update after a restart on a full disk ($(head -c 300 "$BODY_FILE"))"
+http GET /v2/full/app/manifests/v1 -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+expect_eq "$(header Docker-Content-Digest)" "$M2" "v1 after the failed update"
+check; grep -q 'serving it read-only' "$TMP/berthd.log" || fail "no log line says the metadata is read-only"
+unfill
+http GET /readyz
+expect_status 200 "/readyz once space is back after the restart"
+HTTP_TIMEOUT=30 http PUT /v2/full/app/manifests/v1 \
+    -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$TMP/m1.json"
+expect_status 201 "the tag update once space is back after the restart"
+sleep 2.1   # every connection has tried a normal open again
+for i in 1 2 3 4; do
+    http GET /v2/full/app/manifests/v1 -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+    expect_eq "$(header Docker-Content-Digest)" "$M1" "v1 after the update (request $i)"
+done
+random_file "$TMP/small3" 8192
+http POST "/v2/full/app/blobs/uploads/?digest=$(sha256_of "$TMP/small3")" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/small3"
+expect_status 201 "a push once space is back after the restart"
 
 finish
