@@ -85,11 +85,15 @@ int berth_store_open(const char *root, struct berth_store **out, struct berr *er
                         strerror(errno));
     }
     snprintf(path, sizeof path, "%s/oci-layout", root);
-    if (access(path, F_OK) != 0) {
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size == 0) {
+        /* whole or not at all: a store made on a full disk must not keep
+         * an empty oci-layout once there is room */
         FILE *f = fopen(path, "w");
         if (f) {
-            fputs("{\"imageLayoutVersion\":\"1.0.0\"}\n", f);
-            fclose(f);
+            bool ok = fputs("{\"imageLayoutVersion\":\"1.0.0\"}\n", f) >= 0;
+            if (fclose(f) != 0 || !ok)
+                unlink(path);
         }
     }
     snprintf(path, sizeof path, "%s/lock", root);

@@ -5,7 +5,9 @@
 # leaves nothing half-written in the store (no download left in tmp/, no
 # blob that is not whole, no half image named), `berth images` still lists
 # what was there, and once space returns (the filler file is deleted) the
-# same pull succeeds (`berth inspect` and `berth images` show it).
+# same pull succeeds (`berth inspect` and `berth images` show it). A
+# store first made on a full disk works (a whole oci-layout) once there is
+# room.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-runtime.sh"
 
@@ -106,5 +108,21 @@ expect_match "$OUT" "$REG/pf/small +1 " "the small image is still listed"
 expect_eq "$(bad_blobs)" 0 "blobs in the store that are not whole, at the end"
 bx inspect "$REG/pf/big:1"
 ok "inspect of the big image"
+
+# ---- a store made on a full disk ---------------------------------------------------
+export BERTH_ROOT=$MNT/store2
+fill_leaving 0
+bx pull -q "$REG/pf/small:1"
+rc_fails "pull into a new store on a full disk"
+one_line "pull into a new store on a full disk" '^berth pull: .*([Nn]o space left|disk is full)'
+bx images
+ok "images of the new store on a full disk"
+expect_eq "$(sed 1d <<<"$OUT")" "" "images of the new store on a full disk: none"
+unfill
+bx pull -q "$REG/pf/small:1"
+ok "pull into the new store once space is back"
+expect_eq "$(jq -r .imageLayoutVersion "$BERTH_ROOT/oci-layout" 2>/dev/null)" 1.0.0 "the new store's oci-layout"
+bx images
+expect_match "$OUT" "$REG/pf/small +1 " "the small image in the new store"
 
 finish
