@@ -215,6 +215,10 @@ http POST "/v2/full/mounted/blobs/uploads/?mount=$LAYER&from=full/app"
 expect_match "$STATUS" '^5[0-9][0-9]$' "a blob mount with the disk full ($(head -c 300 "$BODY_FILE"))"
 http HEAD "/v2/full/mounted/blobs/$LAYER"
 expect_status 404 "the blob mount that failed"
+# a new upload session needs a metadata row
+http POST /v2/full/app/blobs/uploads/
+expect_match "$STATUS" '^5[0-9][0-9]$' "a new upload session with the disk full ($(head -c 300 "$BODY_FILE"))"
+expect_eq "$(uploads_on_disk)" 0 "upload files left by the refused session"
 # still reading after the failed writes
 http GET /v2/full/app/manifests/other -H 'Accept: application/vnd.oci.image.manifest.v1+json'
 expect_status 200 "GET other after the failed writes"
