@@ -141,8 +141,9 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         berth_store_close(s);
         return status;
     }
+    /* what was found, "[]" when nothing was, as docker's */
     char *text = json_dumps(out, JSON_INDENT(4));
-    if (text && json_array_size(out))
+    if (text)
         printf("%s\n", text);
     free(text);
     json_decref(out);

@@ -1,0 +1,243 @@
+#!/bin/bash
+# t6400-docker-parity: the same command lines through docker and berth, on
+# one image both hold, compared: exit codes, stdout, the first line of
+# stderr. Scripts written for docker must behave the same with berth;
+# any drift fails this test.
+#
+# The image (busybox-static, an /etc/passwd with an `app` user) is made
+# here with `berth import`, then `berth save | docker load`: both stores
+# hold the same image ID. Every line of the TABLE below is one command
+# line, run first with docker, then with berth (`--network none` added
+# after `run` on both: docker has no network here and berth's default is
+# a namespace with loopback only); the lines run in order, so a line may
+# use a container an earlier one made. A line is
+#
+#   CHECKS  ARGS...            # pending: ISSUE ITEM (optional)
+#
+# ARGS are shell words ($IMG the image, $C a running container, $S a
+# stopped one, $U this run's mark); CHECKS, comma-separated:
+#   rc       the exit codes are equal       rc=N  both are N
+#   out      stdout is equal                err   the first line of stderr is equal
+#   own      (with out) only the lines naming this run's containers/image
+#   cols     (with out) a table: runs of 2+ spaces read as one column break
+#   sizes    (with out) a size in docker's form (3 significant digits:
+#            1.98MB, 2MB, 65.5kB, 0B) reads <SIZE>: docker counts the
+#            bytes of a layer's files, berth the layer's blob
+# before comparing, both sides are normalised: container IDs (64 and 12
+# hex digits) read <ID>, the image's own ID <IMAGE>; times in ps/images
+# ("Up 3 seconds", "2 minutes ago", in docker's words) <T>; stderr loses
+# the program's own prefix ("docker: ", "Error response from daemon: ",
+# "Error: ", "berth CMD: ") and the full stop docker's run adds.
+#
+# A line marked `# pending:` is a difference being fixed under an issue
+# item; it is still expected to match (it fails until the fix is in) and
+# its failure says so. A line marked `# differs:` is a difference no item
+# covers yet, also expected to match.
+#
+# docker is shared: every container name and the image tag end in this
+# run's mark; they are removed from docker and berth at exit, and dockerd
+# is stopped if this test started it.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-interop.sh"
+
+BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
+case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
+interop_require "$BERTH" "$DOCKER" dockerd jq timeout
+[ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
+U=$$
+IMG=t6400/parity:p$U
+C=t6400-up-$U      # runs `sleep`
+S=t6400-done-$U    # ran and exited 7
+
+docker_up
+export HOME=$TMP/home BERTH_ROOT=$TMP/store
+mkdir -p "$HOME"
+at_exit 'for _c in $(timeout 30 "$BERTH" ps -aq); do timeout 60 "$BERTH" rm -f "$_c"; done'
+at_exit "timeout 60 $DOCKER rm -f $C $S; timeout 60 $DOCKER rmi -f $IMG"
+
+# ---- the image, in both stores ----------------------------------------------
+R=$TMP/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/tmp" "$R/root"
+cp "$BUSYBOX" "$R/bin/busybox"
+for c in sh ls echo cat true env sleep id pwd hostname grep; do ln -s busybox "$R/bin/$c"; done
+chmod 1777 "$R/tmp"
+cat >"$R/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+app:x:1000:1000:app:/home/app:/bin/sh
+EOF
+printf 'root:x:0:\napp:x:1000:\n' >"$R/etc/group"
+tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
+check
+if ! timeout 60 "$BERTH" import "$TMP/rootfs.tar" "$IMG" >"$TMP/import.log" 2>&1 ||
+    ! timeout 60 "$BERTH" save -o "$TMP/img.tar" "$IMG" >>"$TMP/import.log" 2>&1; then
+    fail "berth import/save of the test image: $(tail -3 "$TMP/import.log" | tr '\n' ' ')"
+    finish
+fi
+step "docker load of berth's save" "$DOCKER" load -i "$TMP/img.tar" || finish
+IMAGE_ID=$(timeout 30 "$BERTH" inspect -f '{{.Id}}' "$IMG" 2>/dev/null)
+expect_match "$IMAGE_ID" '^sha256:[0-9a-f]{64}$' "the image's ID"
+expect_eq "$(timeout 30 "$DOCKER" image inspect -f '{{.Id}}' "$IMG" 2>&1)" "$IMAGE_ID" "docker's image ID is berth's"
+IMAGE_HEX=${IMAGE_ID#sha256:}
+
+# ---- the table -----------------------------------------------------------------
+# shellcheck disable=SC2016 # expanded line by line by the runner
+TABLE=$(cat <<'EOF'
+# -- one container at a time, removed when it ends
+rc=0,out,err    run --rm $IMG echo hi
+rc=3,out,err    run --rm $IMG sh -c 'exit 3'
+rc=0,out        run --rm -e A=1 $IMG env                # differs: variables in docker's order (PATH, HOSTNAME, then the user's)
+rc=0,out        run --rm -u 1000 $IMG id                # differs: docker gives the user's groups (groups=1000(app))
+rc=0,out        run --rm -u app:app $IMG sh -c 'id -u; id -g'
+rc=0,out        run --rm -w /tmp $IMG pwd
+rc=0,out        run --rm -h parity $IMG hostname
+rc=0,out        run --rm $IMG cat /etc/hostname
+rc=0,out        run --rm --entrypoint echo $IMG a b
+rc=0,out        run --rm -t $IMG echo on-a-tty
+rc=0,out        run --rm $IMG grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp):' /proc/self/status
+rc=0,out        run --rm -u 1000 $IMG grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp):' /proc/self/status
+rc=1,out,err    run --rm --read-only $IMG sh -c 'echo x >/tmp/f'
+rc=127          run --rm $IMG no-such-command
+rc=126          run --rm $IMG /etc/passwd
+rc=125,err      run --rm -u nosuchuser $IMG id         # pending: exit codes (issue 20 item 4)
+rc=125,err      run --rm -w relative $IMG pwd          # pending: exit codes (issue 20 item 4)
+rc=125,err      run --rm 127.0.0.1:1/t6400/nosuch:1 true   # pending: unknown image fails without retries (issue 20 item 8)
+rc=1,err        run --rm -it $IMG echo hi              # pending: -t with stdin not a terminal (issue 20 item 7)
+# -- bad usage
+rc=125          run --rm --no-such-flag $IMG true
+rc=125          ps --no-such-flag                      # pending: exit codes (issue 20 item 4)
+rc=125          logs --no-such-flag $C                 # pending: exit codes (issue 20 item 4)
+rc=1            no-such-subcommand                     # pending: exit codes (issue 20 item 4)
+rc=0            --help
+rc=0            run --help                             # pending: --help on every subcommand (issue 20 item 4)
+rc=0            ps --help                              # pending: --help on every subcommand (issue 20 item 4)
+rc=0            inspect --help                         # pending: --help on every subcommand (issue 20 item 4)
+# -- a running container $C, a stopped one $S
+rc=0,out        run -d --name $C -e A=1 $IMG sleep 1000
+rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; exit 7'
+rc=0,out        inspect -f '{{.State.Status}}' $C
+rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}' $S
+rc=0,out        inspect -f '{{json .Config.Cmd}}' $C
+rc=0,out        inspect -f '{{.HostConfig.NetworkMode}}' $C
+rc=0,out        inspect --format '{{.Name}} {{.State.Running}} {{.Config.Image}}' $C
+rc=0,out        inspect -f '{{.Config.Hostname}} {{.Config.User}}|{{.Config.WorkingDir}}|{{json .Config.Entrypoint}}' $C
+rc=0,out        inspect -f '{{range .Config.Cmd}}[{{.}}]{{end}} {{index .Config.Cmd 0}} {{len .Config.Cmd}}' $C
+rc=0,out        inspect -f '{{printf "%s:%d" .State.Status .State.ExitCode}}' $S
+rc=0,out        inspect -f '{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}} {{.RestartCount}}' $C   # differs: HostConfig has no Privileged
+rc=0,out        inspect -f '{{json .Config.Env}}' $C          # pending: Config.Env holds only the image's and user's variables (issue 20 item 8)
+rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLimit null when unset (issue 20 item 8)
+rc=1,out,err    inspect t6400-nosuch-$U
+rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
+rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
+rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # pending: ps --filter (issue 20 item 5)
+rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
+rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
+rc=0,out        history --format '{{.CreatedBy}}' $IMG
+rc=0,out,sizes  history --format '{{.ID}} {{.Size}}' $IMG
+rc=0,out,cols,sizes history $IMG
+rc=0,out        image inspect -f '{{.Id}} {{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' $IMG
+rc=1,err        rmi $IMG
+rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
+rc=0,out        exec $C echo hi
+rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
+rc=0,out        exec -e B=2 $C sh -c 'echo $A $B'
+rc=126          exec $C no-such-command                # pending: exit codes (issue 20 item 4)
+rc=126          exec -w /missing $C pwd                # pending: exit codes (issue 20 item 4)
+rc=1            exec $S echo hi                        # pending: exit codes (issue 20 item 4)
+rc=1,err        exec t6400-nosuch-$U echo hi           # pending: exit codes (issue 20 item 4)
+rc=0,out,err    logs $S
+rc=0,out        logs --tail 1 $S
+rc=0,out        wait $S
+rc=0,out        port $C
+rc=1,err        rm $C
+# -- start, stop, kill, rm
+rc=0,out        stop -t 1 $C
+rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}}' $C
+rc=0,out        start $C
+rc=0,out        inspect -f '{{.State.Status}} {{.State.Running}}' $C
+rc=0,out        kill $C
+rc=0,out        wait $C
+rc=0,out        start $S
+rc=0,out        wait $S
+rc=0,out,err    logs $S
+rc=0,out        rm $S
+rc=1,err        rm $S
+rc=0,out        rm -f $C
+rc=1,out,err    inspect $C
+EOF
+)
+
+# ---- the runner ------------------------------------------------------------------
+# norm_out FILE CHECKS: FILE's text as compared.
+norm_out() {
+    local f=$1 checks=$2
+    sed -E "s/$IMAGE_HEX/<IMAGE>/g; s/${IMAGE_HEX:0:12}/<IMAGE>/g" "$f" |
+        sed -E 's/\b[0-9a-f]{64}\b/<ID>/g; s/\b[0-9a-f]{12}\b/<ID>/g' |
+        sed -E 's/\b(Less than a second|About an? (minute|hour)|[0-9]+ (second|minute|hour|day|week|month|year)s?)\b/<T>/g' |
+        { if [[ ,$checks, == *,own,* ]]; then grep -F -e "-$U" -e ":p$U" || true; else cat; fi; } |
+        { if [[ ,$checks, == *,sizes,* ]]; then
+            sed -E 's/(^|[^0-9.])([1-9][0-9]{0,2}|0)(\.[0-9]?[1-9])?(B|kB|MB|GB|TB)\b/\1<SIZE>/g'; else cat; fi; } |
+        { if [[ ,$checks, == *,cols,* ]]; then sed -E 's/  +/ | /g; s/ +$//'; else cat; fi; }
+}
+# norm_err FILE CMD: the first line of FILE's text, without the program's
+# prefix (and the full stop docker's `run` adds to the daemon's errors).
+norm_err() {
+    head -n 1 "$1" | norm_out /dev/stdin "" |
+        sed -E 's/^docker: //; s/^Error response from daemon: //; s/^Error: //; s/^berth( [a-z-]+)?: //' |
+        if [ "$2" = run ]; then sed -E 's/\.$//'; else cat; fi
+}
+
+# run_line LINE: one table line through both programs, compared.
+run_line() {
+    local line=$1 checks args note="" c want drc brc
+    checks=${line%%[[:space:]]*}
+    args=${line#"$checks"}
+    case $line in
+    *'# pending: '*) note=" [pending: ${line##*# pending: }]" ;;
+    *'# differs: '*) note=" [differs, no issue item: ${line##*# differs: }]" ;;
+    esac
+    # the words of the line, as a shell reads them (the comment goes)
+    eval "set -- $args" || { check; fail "table line does not parse: $line"; return; }
+    [ "$1" = run ] && set -- run --network none "${@:2}"
+    local what="\`$*\`"
+    timeout -k 5 60 "$DOCKER" "$@" </dev/null >"$TMP/d.out" 2>"$TMP/d.err"
+    drc=$?
+    timeout -k 5 60 "$BERTH" "$@" </dev/null >"$TMP/b.out" 2>"$TMP/b.err"
+    brc=$?
+    for c in ${checks//,/ }; do
+        case $c in
+        rc)
+            expect_eq "$brc" "$drc" "$what$note: exit code (docker's)" ;;
+        rc=*)
+            want=${c#rc=}
+            check
+            [ "$drc" = "$want" ] || fail "$what: docker exits $drc, the table says $want (stderr: $(head -c 200 "$TMP/d.err" | tr '\n' ' '))"
+            check
+            [ "$brc" = "$want" ] || fail "$what$note: berth exits $brc, docker $want (stderr: $(head -c 200 "$TMP/b.err" | tr '\n' ' '))" ;;
+        out)
+            expect_eq "$(norm_out "$TMP/b.out" "$checks")" "$(norm_out "$TMP/d.out" "$checks")" "$what$note: stdout (docker's)" ;;
+        err)
+            expect_eq "$(norm_err "$TMP/b.err" "$1")" "$(norm_err "$TMP/d.err" "$1")" "$what$note: stderr's first line (docker's)" ;;
+        own | cols | sizes) ;;
+        *) check; fail "table line with an unknown check '$c': $line" ;;
+        esac
+    done
+    [ -n "$note" ] && [ "$T_FAILS" -gt "$FAILS_BEFORE" ] && PENDING_FAILED=$((PENDING_FAILED + 1))
+}
+
+PENDING_FAILED=0
+LINES=0
+while IFS= read -r line; do
+    case $line in '' | '#'*) continue ;; esac
+    LINES=$((LINES + 1))
+    FAILS_BEFORE=$T_FAILS
+    run_line "$line"
+done <<<"$TABLE"
+echo "$T_NAME: $LINES command lines; $PENDING_FAILED of those that failed are marked pending or differs"
+
+# nothing of this run is left in either program
+check
+[ -z "$(timeout 30 "$BERTH" ps -aq)" ] || fail "berth containers left: $(timeout 30 "$BERTH" ps -a)"
+check
+[ -z "$(timeout 30 "$DOCKER" ps -aq --filter "name=-$U")" ] || fail "docker containers left: $(timeout 30 "$DOCKER" ps -a --filter "name=-$U")"
+finish
