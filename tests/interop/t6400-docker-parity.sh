@@ -15,11 +15,14 @@
 #   CHECKS  ARGS...            # pending: ISSUE ITEM (optional)
 #
 # ARGS are shell words ($IMG the image, $C a running container, $S a
-# stopped one, $U this run's mark); CHECKS, comma-separated:
+# stopped one, $F one whose start failed, $V a named volume, $U this
+# run's mark); CHECKS, comma-separated:
 #   rc       the exit codes are equal       rc=N  both are N
 #   out      stdout is equal                err   the first line of stderr is equal
 #   own      (with out) only the lines naming this run's containers/image
 #   cols     (with out) a table: runs of 2+ spaces read as one column break
+#   pty      both run on a terminal (script(1)); stdout loses its \r
+#            and the ^@ the terminal echoes
 #   sizes    (with out) a size in docker's form (3 significant digits:
 #            1.98MB, 2MB, 65.5kB, 0B) reads <SIZE>: docker counts the
 #            bytes of a layer's files, berth the layer's blob
@@ -42,18 +45,20 @@
 
 BERTH=${BERTH:-$(dirname "$BERTHD")/berth}
 case $BERTH in /*) ;; *) BERTH=$TOP/$BERTH ;; esac
-interop_require "$BERTH" "$DOCKER" dockerd jq timeout
+interop_require "$BERTH" "$DOCKER" dockerd jq timeout script
 [ "$(id -u)" -eq 0 ] || { echo "$T_NAME: needs root" >&2; exit 1; }
 U=$$
 IMG=t6400/parity:p$U
 C=t6400-up-$U      # runs `sleep`
 S=t6400-done-$U    # ran and exited 7
+F=t6400-fail-$U    # its command does not exist
+V=t6400-vol-$U
 
 docker_up
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
 mkdir -p "$HOME"
 at_exit 'for _c in $(timeout 30 "$BERTH" ps -aq); do timeout 60 "$BERTH" rm -f "$_c"; done'
-at_exit "timeout 60 $DOCKER rm -f $C $S; timeout 60 $DOCKER rmi -f $IMG"
+at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG"
 
 # ---- the image, in both stores ----------------------------------------------
 R=$TMP/rootfs
@@ -103,6 +108,26 @@ rc=125,err      run --rm -u nosuchuser $IMG id         # pending: exit codes (is
 rc=125,err      run --rm -w relative $IMG pwd          # pending: exit codes (issue 20 item 4)
 rc=125,err      run --rm 127.0.0.1:1/t6400/nosuch:1 true   # pending: unknown image fails without retries (issue 20 item 8)
 rc=1,err        run --rm -it $IMG echo hi              # pending: -t with stdin not a terminal (issue 20 item 7)
+rc=0,out,pty    run --rm -it $IMG sh -c 'tty; busybox stat -c "%u:%g %a" $(tty)'   # pending: the container's own devpts (issue 20 item 7)
+rc=1,err        run --rm --read-only $IMG sh -c 'echo x >>/etc/hosts'             # pending: --read-only /etc/hosts (issue 20 item 7)
+rc=0,out        run --rm -m 64m --pids-limit 50 $IMG sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max'   # pending: the container's own cgroup in /sys/fs/cgroup (issue 20 item 7)
+rc=127          run --name $F $IMG no-such-command
+rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}}' $F       # pending: a failed start shows created (issue 20 item 8)
+rc=0,out        rm $F
+rc=127,out      run -d --name $F $IMG no-such-command                       # pending: run -d prints the ID of a container that failed to start (issue 20 item 8)
+rc=0,out        rm -f $F
+rc=0,out        run --rm -v $V:/data $IMG sh -c 'echo kept >/data/f' # pending: named volumes (issue 20 item 5)
+rc=0,out        run --rm -v $V:/data:ro $IMG cat /data/f # pending: named volumes (issue 20 item 5)
+# -- run options (issue 20 item 5)
+rc=0,out        run --rm --add-host parity-h:10.1.2.3 $IMG grep parity-h /etc/hosts      # pending: --add-host (issue 20 item 5)
+rc=0,out        run --rm --cap-drop ALL $IMG grep CapEff /proc/self/status             # pending: --cap-drop (issue 20 item 5)
+rc=0,out        run --rm --cap-add SYS_ADMIN --cap-drop NET_RAW $IMG grep CapEff /proc/self/status   # pending: --cap-add (issue 20 item 5)
+rc=0,out        run --rm --ulimit nofile=1024:2048 $IMG sh -c 'ulimit -n; ulimit -Hn'   # pending: --ulimit (issue 20 item 5)
+rc=0,out        run --rm --tmpfs /scratch $IMG grep ' /scratch ' /proc/mounts         # pending: --tmpfs (issue 20 item 5)
+rc=0,out        run --rm --mount type=tmpfs,target=/m $IMG grep ' /m ' /proc/mounts   # pending: --mount (issue 20 item 5)
+rc=0,out        run --rm --shm-size 8m $IMG grep ' /dev/shm ' /proc/mounts            # pending: --shm-size (issue 20 item 5)
+rc=0,out        run --rm --group-add 50 -u 1000 $IMG id -G                            # pending: --group-add (issue 20 item 5)
+rc=0,out        run --rm --init $IMG sh -c '[ $$ -ne 1 ] && echo not-pid-1'           # pending: --init (issue 20 item 5)
 # -- bad usage
 rc=125          run --rm --no-such-flag $IMG true
 rc=125          ps --no-such-flag                      # pending: exit codes (issue 20 item 4)
@@ -113,7 +138,7 @@ rc=0            run --help                             # pending: --help on ever
 rc=0            ps --help                              # pending: --help on every subcommand (issue 20 item 4)
 rc=0            inspect --help                         # pending: --help on every subcommand (issue 20 item 4)
 # -- a running container $C, a stopped one $S
-rc=0,out        run -d --name $C -e A=1 $IMG sleep 1000
+rc=0,out        run -d --name $C -e A=1 --label parity=yes $IMG sleep 1000
 rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; exit 7'
 rc=0,out        inspect -f '{{.State.Status}}' $C
 rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}' $S
@@ -126,10 +151,14 @@ rc=0,out        inspect -f '{{printf "%s:%d" .State.Status .State.ExitCode}}' $S
 rc=0,out        inspect -f '{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}} {{.RestartCount}}' $C   # differs: HostConfig has no Privileged
 rc=0,out        inspect -f '{{json .Config.Env}}' $C          # pending: Config.Env holds only the image's and user's variables (issue 20 item 8)
 rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLimit null when unset (issue 20 item 8)
+rc=0,out        inspect -f '{{.Config.Labels.parity}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}' $C
 rc=1,out,err    inspect t6400-nosuch-$U
 rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
+rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # pending: ps COMMAND quoting (issue 20 item 8)
+rc=0,out,own,cols ps -a                                                    # pending: ps COMMAND quoting (issue 20 item 8)
 rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # pending: ps --filter (issue 20 item 5)
+rc=0,out        ps -a --filter status=exited --filter name=-$U --format '{{.Names}}'   # pending: ps --filter (issue 20 item 5)
 rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
 rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
 rc=0,out        history --format '{{.CreatedBy}}' $IMG
@@ -147,6 +176,10 @@ rc=1            exec $S echo hi                        # pending: exit codes (is
 rc=1,err        exec t6400-nosuch-$U echo hi           # pending: exit codes (issue 20 item 4)
 rc=0,out,err    logs $S
 rc=0,out        logs --tail 1 $S
+rc=0,out        logs --since 10m $S                    # pending: logs --since (issue 20 item 5)
+rc=0,out        logs --until 2000-01-01T00:00:00Z $S   # pending: logs --until (issue 20 item 5)
+rc=0,out        exec -d $C sh -c 'echo detached >/tmp/d'   # pending: exec -d (issue 20 item 5)
+rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; cat /tmp/d'   # pending: exec -d (issue 20 item 5)
 rc=0,out        wait $S
 rc=0,out        port $C
 rc=1,err        rm $C
@@ -187,6 +220,19 @@ norm_err() {
         if [ "$2" = run ]; then sed -E 's/\.$//'; else cat; fi
 }
 
+# invoke PROGRAM OUT ARGS...: PROGRAM ARGS, stdout in OUT.out, stderr in
+# OUT.err; on a terminal of script(1) when the line's CHECKS say pty.
+invoke() {
+    local prog=$1 out=$2
+    shift 2
+    if [[ ,$checks, == *,pty,* ]]; then
+        timeout -k 5 60 script -qec "$(printf '%q ' "$prog" "$@")" /dev/null </dev/null 2>"$out.err" |
+            tr -d '\r' | sed 's/\^@//g' >"$out.out"
+        return "${PIPESTATUS[0]}"
+    fi
+    timeout -k 5 60 "$prog" "$@" </dev/null >"$out.out" 2>"$out.err"
+}
+
 # run_line LINE: one table line through both programs, compared.
 run_line() {
     local line=$1 checks args note="" c want drc brc
@@ -200,9 +246,9 @@ run_line() {
     eval "set -- $args" || { check; fail "table line does not parse: $line"; return; }
     [ "$1" = run ] && set -- run --network none "${@:2}"
     local what="\`$*\`"
-    timeout -k 5 60 "$DOCKER" "$@" </dev/null >"$TMP/d.out" 2>"$TMP/d.err"
+    invoke "$DOCKER" "$TMP/d" "$@"
     drc=$?
-    timeout -k 5 60 "$BERTH" "$@" </dev/null >"$TMP/b.out" 2>"$TMP/b.err"
+    invoke "$BERTH" "$TMP/b" "$@"
     brc=$?
     for c in ${checks//,/ }; do
         case $c in
@@ -218,22 +264,24 @@ run_line() {
             expect_eq "$(norm_out "$TMP/b.out" "$checks")" "$(norm_out "$TMP/d.out" "$checks")" "$what$note: stdout (docker's)" ;;
         err)
             expect_eq "$(norm_err "$TMP/b.err" "$1")" "$(norm_err "$TMP/d.err" "$1")" "$what$note: stderr's first line (docker's)" ;;
-        own | cols | sizes) ;;
+        own | cols | sizes | pty) ;;
         *) check; fail "table line with an unknown check '$c': $line" ;;
         esac
     done
-    [ -n "$note" ] && [ "$T_FAILS" -gt "$FAILS_BEFORE" ] && PENDING_FAILED=$((PENDING_FAILED + 1))
+    if [ "$T_FAILS" -gt "$FAILS_BEFORE" ]; then
+        LINES_FAILED=$((LINES_FAILED + 1))
+        [ -n "$note" ] && NOTED_FAILED=$((NOTED_FAILED + 1))
+    fi
 }
 
-PENDING_FAILED=0
-LINES=0
+LINES=0 LINES_FAILED=0 NOTED_FAILED=0
 while IFS= read -r line; do
     case $line in '' | '#'*) continue ;; esac
     LINES=$((LINES + 1))
     FAILS_BEFORE=$T_FAILS
     run_line "$line"
 done <<<"$TABLE"
-echo "$T_NAME: $LINES command lines; $PENDING_FAILED of those that failed are marked pending or differs"
+echo "$T_NAME: $LINES command lines, $LINES_FAILED differ from docker ($NOTED_FAILED of them marked pending or differs)"
 
 # nothing of this run is left in either program
 check
