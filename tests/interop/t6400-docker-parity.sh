@@ -56,7 +56,13 @@ V=t6400-vol-$U
 
 docker_up
 export HOME=$TMP/home BERTH_ROOT=$TMP/store
-mkdir -p "$HOME"
+mkdir -p "$HOME" "$TMP/san"
+# under a sanitizer build, reports of every berth process (detached
+# monitors too) are files in $TMP/san, and fail the test
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TMP/san/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
+fi
 at_exit 'for _c in $(timeout 30 "$BERTH" ps -aq); do timeout 60 "$BERTH" rm -f "$_c"; done'
 at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG"
 
@@ -288,4 +294,8 @@ check
 [ -z "$(timeout 30 "$BERTH" ps -aq)" ] || fail "berth containers left: $(timeout 30 "$BERTH" ps -a)"
 check
 [ -z "$(timeout 30 "$DOCKER" ps -aq --filter "name=-$U")" ] || fail "docker containers left: $(timeout 30 "$DOCKER" ps -a --filter "name=-$U")"
+check
+if ls "$TMP/san" | grep -q .; then
+    fail "sanitizer reports: $(cat "$TMP"/san/* | head -20)"
+fi
 finish
