@@ -145,7 +145,7 @@ rc=0            ps --help                              # pending: --help on ever
 rc=0            inspect --help                         # pending: --help on every subcommand (issue 20 item 4)
 # -- a running container $C, a stopped one $S
 rc=0,out        run -d --name $C -e A=1 --label parity=yes $IMG sleep 1000
-rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; exit 7'
+rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; sleep 0.2; echo last; exit 7'
 rc=0,out        inspect -f '{{.State.Status}}' $C
 rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}' $S
 rc=0,out        inspect -f '{{json .Config.Cmd}}' $C
@@ -159,6 +159,8 @@ rc=0,out        inspect -f '{{json .Config.Env}}' $C          # pending: Config.
 rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLimit null when unset (issue 20 item 8)
 rc=0,out        inspect -f '{{.Config.Labels.parity}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}' $C
 rc=1,out,err    inspect t6400-nosuch-$U
+rc=64,out,err   inspect -f '{{' $C
+rc=1,err        inspect -f '{{.State.Bogus}}' $C                # differs: a missing key is an error in docker's inspect templates
 rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
 rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # pending: ps COMMAND quoting (issue 20 item 8)
@@ -172,6 +174,8 @@ rc=0,out,sizes  history --format '{{.ID}} {{.Size}}' $IMG
 rc=0,out,cols,sizes history $IMG
 rc=0,out        image inspect -f '{{.Id}} {{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' $IMG
 rc=1,err        rmi $IMG
+rc=0,out,err    tag $IMG t6400/parity:t$U
+rc=0,out,err    rmi t6400/parity:t$U
 rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
@@ -189,6 +193,11 @@ rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do s
 rc=0,out        wait $S
 rc=0,out        port $C
 rc=1,err        rm $C
+rc=1,err        port $C 80
+rc=1,err        stop t6400-nosuch-$U
+rc=1,err        wait t6400-nosuch-$U
+rc=1,err        logs t6400-nosuch-$U
+rc=1,err        start t6400-nosuch-$U
 # -- start, stop, kill, rm
 rc=0,out        stop -t 1 $C
 rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}}' $C
@@ -199,9 +208,9 @@ rc=0,out        wait $C
 rc=0,out        start $S
 rc=0,out        wait $S
 rc=0,out,err    logs $S
-rc=0,out        rm $S
+rc=1,out,err    rm $S t6400-nosuch-$U
 rc=1,err        rm $S
-rc=0,out        rm -f $C
+rc=0,out,err    rm -f $C t6400-nosuch-$U                        # differs: docker's rm -f exits 0 when a name is not found
 rc=1,out,err    inspect $C
 EOF
 )
