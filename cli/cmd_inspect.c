@@ -1,6 +1,7 @@
 /*
- * cmd_inspect.c - berth inspect NAME... (JSON, like docker inspect: a container's
- * state, or an image's details)
+ * cmd_inspect.c - berth inspect [--type container|image] NAME... (JSON, like
+ * docker inspect: a container's state, or an image's details; `berth image
+ * inspect` and `berth container inspect` are inspect with a --type)
  * and berth history [-q] [--no-trunc] [-H] IMAGE (one line per history
  * entry, newest first; IMAGE is the ID of the image that entry made when
  * the store has it, as docker shows a local build's steps, else <missing>).
@@ -59,18 +60,26 @@ static int inspect_formatted(struct tmpl *t, json_t *out)
 int cmd_inspect(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {0},
+        {"format", required_argument, NULL, 'f'}, {"type", required_argument, NULL, 'T'}, {0},
     };
-    const char *format = NULL;
+    const char *format = NULL, *type = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
         if (c == 'f')
             format = optarg;
+        else if (c == 'T')
+            type = optarg;
         else
             return 2;
     }
+    if (type && strcmp(type, "container") != 0 && strcmp(type, "image") != 0) {
+        fprintf(stderr, "berth inspect: \"%s\" is not a valid value for --type\n", type);
+        return 1;
+    }
+    bool containers = !type || strcmp(type, "container") == 0;
+    bool images = !type || strcmp(type, "image") == 0;
     if (optind >= argc) {
-        fprintf(stderr, "usage: berth inspect [-f TEMPLATE] NAME...\n");
+        fprintf(stderr, "usage: berth inspect [-f TEMPLATE] [--type container|image] NAME...\n");
         return 2;
     }
     struct tmpl *t = NULL;
@@ -93,13 +102,19 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         char digest[DIGEST_MAX];
         struct berr err = {0};
         /* a container first, then an image, as docker inspect looks */
-        if (rt_inspect(s, argv[i], &container, &err) == 0) {
+        if (containers && rt_inspect(s, argv[i], &container, &err) == 0) {
             json_array_append_new(out, container);
+            continue;
+        }
+        if (!images) {
+            berr_set(&err, BERR_NOTFOUND, "No such container: %s", argv[i]);
+            status = cli_fail("inspect", &err);
             continue;
         }
         if (berth_image_get(s, argv[i], &manifest, &config, digest, &err) < 0) {
             if (err.code == BERR_NOTFOUND)
-                berr_set(&err, BERR_NOTFOUND, "No such object: %s", argv[i]);
+                berr_set(&err, BERR_NOTFOUND, "No such %s: %s", containers ? "object" : "image",
+                         argv[i]);
             status = cli_fail("inspect", &err);
             continue;
         }

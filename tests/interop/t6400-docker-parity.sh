@@ -113,6 +113,13 @@ rc=126          run --rm $IMG /etc/passwd
 rc=125,err      run --rm -u nosuchuser $IMG id         # pending: exit codes (issue 20 item 4)
 rc=125,err      run --rm -w relative $IMG pwd          # pending: exit codes (issue 20 item 4)
 rc=125,err      run --rm 127.0.0.1:1/t6400/nosuch:1 true   # pending: unknown image fails without retries (issue 20 item 8)
+rc=0,out        run --rm -w /new/dir $IMG pwd
+rc=0,out        run --rm -u 1000 $IMG sh -c 'echo $HOME'
+rc=0,out        run --rm -u 1000:50 $IMG id             # differs: docker gives the user's groups (groups=50)
+rc=0,out        run --rm --entrypoint '' $IMG echo x
+rc=0,out        run --rm -e HOME $IMG sh -c 'echo $HOME'
+rc=0,out        run --rm -e T6400_UNSET $IMG sh -c 'env | grep T6400 || echo unset'
+rc=125,err      run --rm --name 'bad name!' $IMG true
 rc=1,err        run --rm -it $IMG echo hi              # pending: -t with stdin not a terminal (issue 20 item 7)
 rc=0,out,pty    run --rm -it $IMG sh -c 'tty; busybox stat -c "%u:%g %a" $(tty)'   # pending: the container's own devpts (issue 20 item 7)
 rc=1,err        run --rm --read-only $IMG sh -c 'echo x >>/etc/hosts'             # pending: --read-only /etc/hosts (issue 20 item 7)
@@ -146,6 +153,7 @@ rc=0            inspect --help                         # pending: --help on ever
 # -- a running container $C, a stopped one $S
 rc=0,out        run -d --name $C -e A=1 --label parity=yes $IMG sleep 1000
 rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; sleep 0.2; echo last; exit 7'
+rc=125,err      run --name $C $IMG true
 rc=0,out        inspect -f '{{.State.Status}}' $C
 rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}' $S
 rc=0,out        inspect -f '{{json .Config.Cmd}}' $C
@@ -160,6 +168,15 @@ rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLi
 rc=0,out        inspect -f '{{.Config.Labels.parity}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}' $C
 rc=1,out,err    inspect t6400-nosuch-$U
 rc=64,out,err   inspect -f '{{' $C
+rc=0,out        inspect -f '{{.Name}}' $C $S
+rc=0,out        inspect --type container -f '{{.Name}}' $C
+rc=1,out,err    inspect --type image $C
+rc=1,out,err    inspect --type bogus $C
+rc=0,out        container inspect -f '{{.Name}}' $C
+rc=1,out,err    container inspect $IMG
+rc=1,out,err    image inspect $C
+rc=0,out,own    container ls -a --format '{{.Names}}'
+rc=0,out,own    image ls --format '{{.Repository}}:{{.Tag}}'
 rc=1,err        inspect -f '{{.State.Bogus}}' $C                # differs: a missing key is an error in docker's inspect templates
 rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
@@ -170,6 +187,8 @@ rc=0,out        ps -a --filter status=exited --filter name=-$U --format '{{.Name
 rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
 rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
 rc=0,out        history --format '{{.CreatedBy}}' $IMG
+rc=0,out        history -q $IMG
+rc=0,out        history --no-trunc --format '{{.ID}}' $IMG
 rc=0,out,sizes  history --format '{{.ID}} {{.Size}}' $IMG
 rc=0,out,cols,sizes history $IMG
 rc=0,out        image inspect -f '{{.Id}} {{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' $IMG
@@ -178,6 +197,7 @@ rc=0,out,err    tag $IMG t6400/parity:t$U
 rc=0,out,err    rmi t6400/parity:t$U
 rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
+rc=0,out        exec -i $C cat
 rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
 rc=0,out        exec -e B=2 $C sh -c 'echo $A $B'
 rc=126          exec $C no-such-command                # pending: exit codes (issue 20 item 4)
@@ -191,6 +211,10 @@ rc=0,out        logs --until 2000-01-01T00:00:00Z $S   # pending: logs --until (
 rc=0,out        exec -d $C sh -c 'echo detached >/tmp/d'   # pending: exec -d (issue 20 item 5)
 rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; cat /tmp/d'   # pending: exec -d (issue 20 item 5)
 rc=0,out        wait $S
+rc=0,out        wait $S $S
+rc=0,out        stop $S
+rc=1,err        kill $S                                # differs: docker names the container by ID ("Cannot kill container: NAME: Container ID is not running")
+rc=0,out        start $C
 rc=0,out        port $C
 rc=1,err        rm $C
 rc=1,err        port $C 80
