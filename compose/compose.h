@@ -69,6 +69,10 @@ int compose_load(const struct compose_opts *o, json_t **project, struct berr *er
  * of service names; reverse it to stop. */
 int compose_order(json_t *project, char **want, size_t nwant, bool no_deps, json_t **order,
                   struct berr *err);
+/* The services of `order` in the waves they stop in: an array of arrays,
+ * dependents before what they depend on, each wave's services stopped at
+ * once (as docker compose stops them). */
+json_t *compose_stop_waves(json_t *project, json_t *order);
 
 /* A duration as compose writes them ("1m30s", "10s", "500ms", "2h") in ns. */
 int compose_duration(const char *s, int64_t *ns, struct berr *err);

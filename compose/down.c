@@ -10,26 +10,21 @@
 
 #include <string.h>
 
-static int rank_of(json_t *order, const char *service)
+static bool in_wave(json_t *wave, const char *service)
 {
     size_t i;
     json_t *n;
-    json_array_foreach(order, i, n)
-        if (service && strcmp(json_string_value(n), service) == 0)
-            return (int)i;
-    return -1;
+    json_array_foreach(wave, i, n)
+        if (strcmp(json_string_value(n), service) == 0)
+            return true;
+    return false;
 }
 
-/* Stop (timeout -1: the container's own) and remove one container. */
-static int remove_one(struct compose_project *p, json_t *c, int timeout, struct berr *err)
+/* Remove one container, stopped by proj_stop before. */
+static int remove_one(struct compose_project *p, json_t *c, struct berr *err)
 {
     const char *id = json_string_value(json_object_get(c, "Id"));
     struct berr e = {0};
-    if (ctr_running(c)) {
-        proj_progress(p, "Container", ctr_name(c), "Stopping");
-        rt_stop(p->store, id, timeout, &e);
-        proj_progress(p, "Container", ctr_name(c), "Stopped");
-    }
     proj_progress(p, "Container", ctr_name(c), "Removing");
     if (rt_remove(p->store, id, true, &e) < 0) {
         proj_progress(p, "Container", ctr_name(c), "Error");
@@ -50,21 +45,29 @@ int proj_orphans(struct compose_project *p, bool oneoff, bool remove, int timeou
     json_t *services = json_object_get(p->model, "services");
     char names[2048] = "";
     size_t len = 0, i;
+    json_t *orphans = json_array();
     json_array_foreach(all, i, c) {
         const char *svc = ctr_label(c, LABEL_SERVICE);
         if (svc && json_object_get(services, svc))
             continue;
         if (remove) {
-            struct berr e = {0};
-            if (remove_one(p, c, timeout, &e) < 0 && rc == 0) {
-                *err = e;
-                rc = -e.code;
-            }
+            json_array_append(orphans, c);
         } else if (len < sizeof names) {
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? " " : "",
                                     ctr_name(c));
         }
     }
+    struct berr e = {0};
+    if (proj_stop(p, orphans, timeout, &e) < 0 && rc == 0) {
+        *err = e;
+        rc = -e.code;
+    }
+    json_array_foreach(orphans, i, c)
+        if (remove_one(p, c, &e) < 0 && rc == 0) {
+            *err = e;
+            rc = -e.code;
+        }
+    json_decref(orphans);
     if (len)
         fprintf(p->out ?: stderr, "WARNING: Found orphan containers ([%s]) for this project. If "
                 "you removed or renamed this service in your compose file, you can run this "
@@ -81,23 +84,30 @@ int compose_down(struct compose_project *p, const struct compose_down_opts *o, s
         json_decref(order);
     if (rc < 0)
         return rc;
-    /* dependents first: the reverse of the start order; orphans after */
-    for (int rank = (int)json_array_size(order) - 1; rank >= 0; rank--) {
+    /* dependents first, each wave of the stop order at once; orphans after */
+    json_t *waves = compose_stop_waves(p->model, order), *wave;
+    size_t w;
+    json_array_foreach(waves, w, wave) {
+        json_t *mine = json_array(), *c;
         size_t i;
-        json_t *c;
         json_array_foreach(all, i, c) {
             const char *svc = ctr_label(c, LABEL_SERVICE);
-            if (rank_of(order, svc) != rank)
-                continue;
-            struct berr e = {0};
-            int timeout = o->timeout >= 0 ? o->timeout
-                                          : proj_stop_timeout(proj_service(p, svc ?: ""));
-            if (remove_one(p, c, timeout, &e) < 0 && rc == 0) {
+            if (svc && in_wave(wave, svc))
+                json_array_append(mine, c);
+        }
+        struct berr e = {0};
+        if (proj_stop(p, mine, o->timeout, &e) < 0 && rc == 0) {
+            *err = e;
+            rc = -e.code;
+        }
+        json_array_foreach(mine, i, c)
+            if (remove_one(p, c, &e) < 0 && rc == 0) {
                 *err = e;
                 rc = -e.code;
             }
-        }
+        json_decref(mine);
     }
+    json_decref(waves);
     struct berr oe = {0};
     if (proj_orphans(p, true, o->remove_orphans, o->timeout, &oe) < 0 && rc == 0) {
         *err = oe;

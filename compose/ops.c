@@ -32,28 +32,26 @@ int compose_lifecycle(struct compose_project *p, enum compose_action a, char **s
         return rc;
     }
     size_t count = json_array_size(order);
-    /* stop (and restart's stop): dependents first */
-    for (size_t k = 0; a != COMPOSE_START && k < count; k++) {
-        const char *svc = json_string_value(json_array_get(order, count - 1 - k));
-        if (!wanted(services, n, svc))
-            continue;
-        json_t *mine = proj_service_containers(all, svc), *c;
+    /* stop (and restart's stop): dependents first, a wave at a time */
+    json_t *waves = a != COMPOSE_START ? compose_stop_waves(p->model, order) : NULL, *wave;
+    size_t w;
+    json_array_foreach(waves, w, wave) {
+        json_t *mine = json_array(), *name;
         size_t i;
-        json_array_foreach(mine, i, c) {
-            struct berr e = {0};
-            if (!ctr_running(c))
-                continue;
-            proj_progress(p, "Container", ctr_name(c), "Stopping");
-            if (rt_stop(p->store, json_string_value(json_object_get(c, "Id")),
-                        timeout >= 0 ? timeout : proj_stop_timeout(proj_service(p, svc)),
-                        &e) < 0 && rc == 0) {
-                *err = e;
-                rc = -e.code;
-            }
-            proj_progress(p, "Container", ctr_name(c), "Stopped");
+        json_array_foreach(wave, i, name) {
+            const char *svc = json_string_value(name);
+            json_t *theirs = wanted(services, n, svc) ? proj_service_containers(all, svc) : NULL;
+            json_array_extend(mine, theirs);
+            json_decref(theirs);
+        }
+        struct berr e = {0};
+        if (proj_stop(p, mine, timeout, &e) < 0 && rc == 0) {
+            *err = e;
+            rc = -e.code;
         }
         json_decref(mine);
     }
+    json_decref(waves);
     for (size_t k = 0; a != COMPOSE_STOP && rc == 0 && k < count; k++) {
         const char *svc = json_string_value(json_array_get(order, k));
         if (!wanted(services, n, svc))

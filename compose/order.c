@@ -142,3 +142,37 @@ int compose_order(json_t *project, char **want, size_t nwant, bool no_deps, json
     walk_free(&w);
     return 0;
 }
+
+/* level: 0 for a service nothing in `order` depends on, else one more
+ * than its highest dependent's; the services of one level share no
+ * dependency and stop together, the lowest level first. */
+json_t *compose_stop_waves(json_t *project, json_t *order)
+{
+    json_t *services = json_object_get(project, "services");
+    size_t n = json_array_size(order);
+    int *level = calloc(n ? n : 1, sizeof *level), top = -1;
+    json_t *waves = json_array();
+    if (!level)
+        return waves;
+    for (size_t k = n; k-- > 0;) {   /* dependents come later in the order */
+        const char *name = json_string_value(json_array_get(order, k));
+        for (size_t d = k + 1; d < n; d++) {
+            json_t *deps = json_object_get(
+                json_object_get(services, json_string_value(json_array_get(order, d))),
+                "depends_on");
+            if (json_object_get(deps, name) && level[d] + 1 > level[k])
+                level[k] = level[d] + 1;
+        }
+        if (level[k] > top)
+            top = level[k];
+    }
+    for (int l = 0; l <= top; l++) {
+        json_t *wave = json_array();
+        for (size_t k = 0; k < n; k++)
+            if (level[k] == l)
+                json_array_append(wave, json_array_get(order, k));
+        json_array_append_new(waves, wave);
+    }
+    free(level);
+    return waves;
+}

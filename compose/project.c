@@ -157,6 +157,35 @@ int proj_stop_timeout(json_t *service)
     return 10;
 }
 
+int proj_stop(struct compose_project *p, json_t *ctrs, int timeout, struct berr *err)
+{
+    size_t n = json_array_size(ctrs), k = 0, i;
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    int *timeouts = calloc(n ? n : 1, sizeof *timeouts);
+    json_t *c, *stopping = json_array();
+    int rc = 0;
+    if (!ids || !timeouts)
+        rc = berr_set(err, BERR_IO, "out of memory");
+    json_array_foreach(rc == 0 ? ctrs : NULL, i, c) {
+        if (!ctr_running(c))
+            continue;
+        proj_progress(p, "Container", ctr_name(c), "Stopping");
+        json_array_append(stopping, c);
+        ids[k] = json_string_value(json_object_get(c, "Id"));
+        /* a service's container: its stop_grace_period now; an orphan's: its own */
+        json_t *svc = proj_service(p, ctr_label(c, LABEL_SERVICE) ?: "");
+        timeouts[k++] = timeout >= 0 ? timeout : svc ? proj_stop_timeout(svc) : -1;
+    }
+    if (k)
+        rc = rt_stop_all(p->store, ids, timeouts, k, err);
+    json_array_foreach(stopping, i, c)
+        proj_progress(p, "Container", ctr_name(c), "Stopped");
+    json_decref(stopping);
+    free(ids);
+    free(timeouts);
+    return rc;
+}
+
 void proj_progress(struct compose_project *p, const char *kind, const char *name,
                    const char *what)
 {

@@ -47,6 +47,10 @@ int proj_config_hash(json_t *service, const char *image_id, char out[65]);
 int proj_client(struct compose_project *p, struct berr *err);
 /* A service's stop timeout in seconds: its stop_grace_period, else 10. */
 int proj_stop_timeout(json_t *service);
+/* Stop the running ones of `ctrs` (state documents) at once, with
+ * progress lines; timeout < 0: each one's service's stop timeout (an
+ * orphan's: its own). */
+int proj_stop(struct compose_project *p, json_t *ctrs, int timeout, struct berr *err);
 /* " Container NAME  WHAT" lines, as docker compose prints progress. */
 void proj_progress(struct compose_project *p, const char *kind, const char *name,
                    const char *what);

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
@@ -98,7 +99,17 @@ static void wait_monitor_gone(struct berth_store *s, const char *id)
         usleep(20000);
 }
 
-static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* A stop in two halves, so that several containers can be signalled at
+ * once and then waited for, each until its own deadline: its stop signal
+ * now (the returned deadline: when SIGKILL follows), */
+static long long stop_begin(struct berth_store *s, const char *id, json_t *st, int timeout)
 {
     json_t *config = json_object_get(st, "Config");
     const char *name = json_string_value(json_object_get(config, "StopSignal"));
@@ -110,7 +121,14 @@ static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeou
     state_manual_stop(s, id, true);
     if (pid_of(st) > 0)   /* 0: waiting to be restarted, which the mark ends */
         kill(pid_of(st), sig > 0 ? sig : SIGTERM);
-    json_t *now = wait_stopped(s, id, timeout * 1000L);
+    return now_ms() + timeout * 1000LL;
+}
+
+/* then the wait for it to end, SIGKILL at the deadline. */
+static void stop_end(struct berth_store *s, const char *id, long long deadline)
+{
+    long long left = deadline - now_ms();
+    json_t *now = wait_stopped(s, id, left > 0 ? (long)left : 0);
     if (now && running(now)) {   /* its pid again: it may have been restarted meanwhile */
         if (pid_of(now) > 0)
             kill(pid_of(now), SIGKILL);
@@ -118,17 +136,47 @@ static int stop_id(struct berth_store *s, const char *id, json_t *st, int timeou
     }
     json_decref(now);
     wait_monitor_gone(s, id);
-    return 0;
+}
+
+static void stop_id(struct berth_store *s, const char *id, json_t *st, int timeout)
+{
+    stop_end(s, id, stop_begin(s, id, st, timeout));
 }
 
 int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *err)
 {
-    char id[RT_ID_LEN + 1];
-    json_t *st;
-    int rc = state_find(s, what, id, &st, err);
-    if (rc == 0 && running(st))
-        rc = stop_id(s, id, st, timeout);
-    json_decref(st);
+    return rt_stop_all(s, &what, &timeout, 1, err);
+}
+
+int rt_stop_all(struct berth_store *s, const char *const *what, const int *timeout, size_t n,
+                struct berr *err)
+{
+    struct stopping {
+        char id[RT_ID_LEN + 1];
+        long long deadline;   /* 0: nothing to wait for */
+    } *c = calloc(n ? n : 1, sizeof *c);
+    if (!c)
+        return berr_set(err, BERR_IO, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *st;
+        struct berr e = {0};
+        int r = state_find(s, what[i], c[i].id, &st, &e);
+        if (r < 0) {
+            if (rc == 0) {
+                *err = e;
+                rc = r;
+            }
+            continue;
+        }
+        if (running(st))
+            c[i].deadline = stop_begin(s, c[i].id, st, timeout[i]);
+        json_decref(st);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (c[i].deadline)
+            stop_end(s, c[i].id, c[i].deadline);
+    free(c);
     return rc;
 }
 

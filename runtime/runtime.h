@@ -149,6 +149,11 @@ int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err);
  * (< 0: the container's StopTimeout, else 10). A container stopped or
  * killed this way is not restarted by its restart policy. */
 int rt_stop(struct berth_store *s, const char *what, int timeout, struct berr *err);
+/* rt_stop of n containers at once: all signalled first, each killed when
+ * its own timeout[i] has passed, so n that ignore their signal take one
+ * timeout, not n. The first error is reported; the others still stop. */
+int rt_stop_all(struct berth_store *s, const char *const *what, const int *timeout, size_t n,
+                struct berr *err);
 /* Start a stopped container again (its process anew, its files, ports,
  * volumes, limits and policies as it was made), detached. One that is
  * running is left alone. */

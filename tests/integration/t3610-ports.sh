@@ -218,6 +218,7 @@ services:
   web:
     image: pt/bb:1
     command: ["httpd", "-f", "-h", "/$WWW", "-p", "5000"]
+    stop_grace_period: 1s
     ports:
       - "5000"
       - "127.0.0.1::5001"

@@ -45,6 +45,9 @@ net_json() { timeout 20 "$BERTH" network inspect "$1" 2>/dev/null | jq -r ".[0]$
 ip_on() { ctr_json "$1" ".NetworkSettings.Networks[\"$2\"].IPAddress"; }
 # get CONTAINER URL: wget from inside a running container; its output.
 get() { bx exec "$1" timeout 5 wget -q -O- "$2"; }
+# get_fails CONTAINER URL: the same where it must fail (it fails at once, or
+# by the timeout: a name nothing answers for, a packet nothing routes)
+get_fails() { bx exec "$1" timeout 2 wget -q -O- "$2"; }
 # web NAME TEXT ARGS...: a detached httpd on port 80 serving TEXT.
 web() {
     local name=$1 text=$2
@@ -109,14 +112,14 @@ get onlya http://dual/
 expect_eq "$OUT" from-both "onlya reaches both by its alias"
 get onlyb http://both/
 ok "onlyb -> both" && expect_eq "$OUT" from-both "onlyb reaches both by name"
-get onlyb http://dual/
+get_fails onlyb http://dual/
 rc_fails "the alias is neta's only: onlyb cannot use it"
 # the A-only and B-only ones are apart
-get onlya "http://$(ip_on onlyb netb)/"
+get_fails onlya "http://$(ip_on onlyb netb)/"
 rc_fails "onlya cannot reach onlyb's address"
-get onlyb "http://$(ip_on onlya neta)/"
+get_fails onlyb "http://$(ip_on onlya neta)/"
 rc_fails "onlyb cannot reach onlya's address"
-get onlya http://onlyb/
+get_fails onlya http://onlyb/
 rc_fails "onlya cannot reach onlyb by name"
 
 # hosts files
@@ -153,7 +156,7 @@ expect_eq "$(ctr_json plain .HostConfig.NetworkMode)" default "no --network: Net
 
 # ---- 2. connect / disconnect a running container ------------------------------------------------
 web onlyc from-c --network netc
-get onlyc http://both/
+get_fails onlyc http://both/
 rc_fails "before connect, onlyc cannot reach both"
 bx network connect --alias viac netc both
 ok "network connect --alias netc both" && expect_eq "$OUT" "" "connect prints nothing"
@@ -182,9 +185,9 @@ ok "network disconnect netc both"
 check; waitfor 5 lacks_host onlyc both || fail "onlyc's hosts still lists both: $(hosts_of onlyc)"
 check; lacks_host onlyc viac || fail "onlyc's hosts still lists the alias"
 check; lacks_host both onlyc || fail "both's hosts still lists onlyc: $(hosts_of both)"
-get onlyc "http://$BC/"
+get_fails onlyc "http://$BC/"
 rc_fails "after disconnect, both's netc address is unreachable"
-get onlyc http://both/
+get_fails onlyc http://both/
 rc_fails "after disconnect, both is unreachable by name from netc"
 expect_eq "$(links_of both)" "lo eth0 eth1 " "disconnect: eth2 is gone"
 expect_eq "$(ctr_json both '.NetworkSettings.Networks | keys_unsorted | join(",")')" neta,netb "Networks after disconnect"
@@ -291,7 +294,7 @@ expect_eq "$(links_of both)" "lo eth0 eth1 " "two interfaces"
 check; waitfor 5 has_host onlyc laterc || fail "the alias given while stopped is not in netc's hosts"
 get onlyc http://laterc/
 expect_eq "$OUT" from-both "reachable on the network connected while stopped"
-get onlyb http://both/
+get_fails onlyb http://both/
 rc_fails "not on the network disconnected while stopped"
 check; lacks_host onlyb both || fail "netb's hosts still lists both"
 bx network connect netb both
@@ -363,16 +366,19 @@ services:
   front:
     image: rt/bb:1
     command: ["sh", "-c", "mkdir -p $WWW && echo from-front >$WWW/index.html && exec httpd -f -p 80 -h $WWW"]
+    stop_grace_period: 1s
     networks: [outside]
   back:
     image: rt/bb:1
     command: ["sh", "-c", "mkdir -p $WWW && echo from-back >$WWW/index.html && exec httpd -f -p 80 -h $WWW"]
+    stop_grace_period: 1s
     networks:
       inside:
         aliases: [db]
   mid:
     image: rt/bb:1
     command: ["sh", "-c", "mkdir -p $WWW && echo from-mid >$WWW/index.html && exec httpd -f -p 80 -h $WWW"]
+    stop_grace_period: 1s
     networks:
       outside:
         aliases: [api]
@@ -393,7 +399,7 @@ get mn-front-1 http://api/
 expect_eq "$OUT" from-mid "front reaches mid by its outside alias"
 get mn-back-1 http://mid/
 expect_eq "$OUT" from-mid "back reaches mid by service name"
-get mn-front-1 http://back/
+get_fails mn-front-1 http://back/
 rc_fails "front cannot reach back"
 expect_eq "$(ctr_json mn-mid-1 '.NetworkSettings.Networks | keys_unsorted | join(",")')" mn_inside,mn_outside \
     "mid's Networks, by name (docker compose's order)"

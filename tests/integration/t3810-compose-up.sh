@@ -42,6 +42,7 @@ services:
   db:
     image: cmp/bb:1
     command: ["sh", "-c", "echo db starting; mkdir -p /data /www3810; echo \$\$RANDOM >> /data/boots; echo db-page > /www3810/index.html; exec httpd -f -p 8080 -h /www3810"]
+    stop_grace_period: 1s
     volumes:
       - data:/data
     healthcheck:

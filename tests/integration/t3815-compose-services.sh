@@ -137,6 +137,11 @@ check; timeout 20 "$BERTH" images | grep -q '^keys-built ' || fail "the image ke
 # ---- down keeps the named volume, down -v removes it; --rmi local the built image ---
 bc down --rmi local
 ok "down --rmi local"
+# services that depend on nothing stop together: each is sent its signal
+# before any has to be waited out (three of them ignore theirs)
+FIRST_STOPPED=$(printf '%s\n' "$ERR" | grep -n ' Stopped$' | head -1 | cut -d: -f1)
+STOPPING=$(printf '%s\n' "$ERR" | head -n "${FIRST_STOPPED:-0}" | grep -c 'keys-\(svc\|store\|term\)-1 *Stopping$')
+expect_eq "$STOPPING" 3 "down signals the services of one wave before waiting for any"
 expect_eq "$(timeout 20 "$BERTH" ps -aq | wc -l)" "0" "down removes every container"
 check; [ -e "$named_dir/x" ] || fail "down removed the named volume"
 check; timeout 20 "$BERTH" images | grep -q '^keys-built ' && fail "down --rmi local left keys-built"

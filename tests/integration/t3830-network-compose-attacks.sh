@@ -59,6 +59,7 @@ services:
   db:
     image: atk/bb:1
     command: [sh, -c, "test -f /data/f || echo precious > /data/f; exec sleep 3830"]
+    stop_grace_period: 1s
     volumes: ["data:/data"]
 volumes:
   data:
@@ -161,8 +162,8 @@ NAP=$((3830000 + $$ % 100000))
 at_exit 'for _p in $(pgrep -fx "sleep $NAP"); do kill -9 "$_p"; done'
 cat >"$RACE/compose.yaml" <<EOF
 services:
-  a: {image: atk/bb:1, command: [sleep, "$NAP"]}
-  b: {image: atk/bb:1, command: [sleep, "$NAP"], depends_on: [a]}
+  a: {image: atk/bb:1, command: [sleep, "$NAP"], stop_grace_period: 1s}
+  b: {image: atk/bb:1, command: [sleep, "$NAP"], depends_on: [a], stop_grace_period: 1s}
 EOF
 for round in 1 2 3; do
     (cd "$RACE" && for i in 1 2 3; do

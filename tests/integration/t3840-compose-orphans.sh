@@ -38,9 +38,11 @@ both() {
 services:
   keep:
     build: ./ctx
+    stop_grace_period: 1s
   gone:
     image: cmp/bb:1
     command: ["sleep", "3840"]
+    stop_grace_period: 1s
 EOF
 }
 only_keep() {
@@ -48,6 +50,7 @@ only_keep() {
 services:
   keep:
     build: ./ctx
+    stop_grace_period: 1s
 EOF
 }
 both
@@ -187,6 +190,7 @@ services:
     image: cmp/bb:1
     user: app
     command: ["sleep", "3850"]
+    stop_grace_period: 1s
     healthcheck:
       test: ["CMD-SHELL", "sleep 3849 & sleep 3849"]
       interval: 3s
