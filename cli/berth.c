@@ -88,21 +88,34 @@ int cli_client(struct cli *g, struct berth_client **c)
     return 0;
 }
 
+/* characters, not bytes: "…" is one column */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; s && *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* docker's tables (Go's tabwriter: minwidth 10, padding 3): a column is as
+ * wide as its widest cell and 3 spaces, 10 at least; the last is not padded */
 void cli_table_print(json_t *rows)
 {
     size_t widths[16] = {0}, i, j;
     json_t *row, *cell;
     json_array_foreach(rows, i, row)
         json_array_foreach(row, j, cell)
-            if (j < 16 && json_string_length(cell) > widths[j])
-                widths[j] = json_string_length(cell);
+            if (j < 16 && text_width(json_string_value(cell)) + 3 > widths[j])
+                widths[j] = text_width(json_string_value(cell)) + 3;
     json_array_foreach(rows, i, row) {
         size_t n = json_array_size(row);
         json_array_foreach(row, j, cell) {
+            const char *text = json_string_value(cell);
+            size_t w = widths[j < 16 ? j : 15];
             if (j + 1 == n)
-                printf("%s\n", json_string_value(cell));
+                printf("%s\n", text);
             else
-                printf("%-*s   ", (int)widths[j < 16 ? j : 15], json_string_value(cell));
+                printf("%s%*s", text, (int)((w < 10 ? 10 : w) - text_width(text)), "");
         }
     }
 }

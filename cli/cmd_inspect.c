@@ -254,8 +254,10 @@ int cmd_history(struct cli *g, int argc, char **argv)
             no_trunc = true;
         else if (c == 'q')
             quiet = true;
-        else if (c == 'H')
-            human = strcmp(optarg, "false") != 0 && strcmp(optarg, "0") != 0;
+        else if (c == 'H') {
+            const char *v = optarg + (*optarg == '=');   /* -H=false reaches here as "=false" */
+            human = strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
+        }
         else if (c == 'F')
             format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
         else
@@ -288,7 +290,8 @@ int cmd_history(struct cli *g, int argc, char **argv)
             sizes[i] = (uint64_t)json_integer_value(
                 json_object_get(json_array_get(layers, layer++), "size"));
     }
-    json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", human ? "CREATED" : "CREATED AT",
+                             "CREATED BY", "SIZE", "COMMENT");
     json_t *items = json_array();
     for (size_t k = n; k-- > 0;) {
         json_t *h = json_array_get(history, k);
@@ -303,30 +306,36 @@ int cmd_history(struct cli *g, int argc, char **argv)
         struct tm tm = {0};
         const char *when = json_string_value(json_object_get(h, "created"));
         int64_t t = when && strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
-        char created[64], size[32], by[46];
-        if (human)
-            cli_ago(t, created, sizeof created);
-        else
-            snprintf(created, sizeof created, "%s", when ? when : "");
-        if (human)
-            format_size(sizes[k], size, sizeof size);
-        else
-            snprintf(size, sizeof size, "%llu", (unsigned long long)sizes[k]);
-        const char *cb = json_string_value(json_object_get(h, "created_by"));
-        snprintf(by, sizeof by, "%s", cb ? cb : "");
-        if (cb && strlen(cb) > 44 && !no_trunc)
-            memcpy(by + 41, "...", 4);
-        const char *comment = json_string_value(json_object_get(h, "comment"));
-        json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
-                                              no_trunc && cb ? cb : by, size,
-                                              comment ? comment : ""));
-        char at[64] = "";
+        char created[64], size[32], by[64], at[64] = "";
         if (t > 0) {
             time_t tt = (time_t)t;
             struct tm g;
             if (gmtime_r(&tt, &g))
                 strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &g);
         }
+        if (human)
+            cli_ago(t, created, sizeof created);
+        else
+            snprintf(created, sizeof created, "%s", at);
+        if (human)
+            format_size(sizes[k], size, sizeof size);
+        else
+            snprintf(size, sizeof size, "%llu", (unsigned long long)sizes[k]);
+        /* docker's Ellipsis(CreatedBy, 45): 44 characters and "…" */
+        const char *cb = json_string_value(json_object_get(h, "created_by"));
+        snprintf(by, sizeof by, "%s", cb ? cb : "");
+        if (cb && !no_trunc) {
+            size_t chars = 0, cut = 0;
+            for (const char *p = cb; *p; p++)
+                if (((unsigned char)*p & 0xc0) != 0x80 && ++chars == 45)
+                    cut = (size_t)(p - cb);
+            if (chars > 45 && cut + 4 <= sizeof by)
+                memcpy(by + cut, "\xe2\x80\xa6", 4);
+        }
+        const char *comment = json_string_value(json_object_get(h, "comment"));
+        json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
+                                              no_trunc && cb ? cb : by, size,
+                                              comment ? comment : ""));
         json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
                                                "CreatedSince", created, "CreatedAt", at,
                                                "CreatedBy", no_trunc && cb ? cb : by,

@@ -168,7 +168,8 @@ LAYERS=$(jq -c '[.layers[].digest]' "$BODY_FILE")
 
 bx rmi "$APP"
 ok "berth rmi"
-expect_eq "$OUT" "Untagged: $APP" "rmi output"
+expect_eq "$OUT" "Untagged: $APP
+Deleted: $CONFIG_DIGEST" "rmi output (docker's: the name, then the image)"
 bx images -q
 expect_eq "$OUT" "" "images -q after rmi of the only image"
 expect_eq "$(find "$BERTH_ROOT/blobs" -type f | wc -l)" 0 "rmi deletes the blobs no image uses"

@@ -64,7 +64,7 @@ if [ -n "${ASAN_OPTIONS:-}" ]; then
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
 fi
 at_exit 'for _c in $(timeout 30 "$BERTH" ps -aq); do timeout 60 "$BERTH" rm -f "$_c"; done'
-at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG"
+at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG $IMG-c"
 
 # ---- the image, in both stores ----------------------------------------------
 R=$TMP/rootfs
@@ -188,6 +188,8 @@ rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
 rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
 rc=0,out        history --format '{{.CreatedBy}}' $IMG
 rc=0,out        history -q $IMG
+rc=0,out        history --human=false --format '{{.CreatedAt}} {{.CreatedSince}}' $IMG
+rc=0,out        history -H=false --format '{{.CreatedSince}} {{.CreatedBy}}' $IMG
 rc=0,out        history --no-trunc --format '{{.ID}}' $IMG
 rc=0,out,sizes  history --format '{{.ID}} {{.Size}}' $IMG
 rc=0,out,cols,sizes history $IMG
@@ -232,6 +234,10 @@ rc=0,out        wait $C
 rc=0,out        start $S
 rc=0,out        wait $S
 rc=0,out,err    logs $S
+rc=0,out        commit $S $IMG-c
+rc=0,out        history --format '{{.CreatedBy}}' $IMG-c
+rc=0,out,cols,sizes history $IMG-c
+rc=0,out        rmi $IMG-c
 rc=1,out,err    rm $S t6400-nosuch-$U
 rc=1,err        rm $S
 rc=0,out,err    rm -f $C t6400-nosuch-$U                        # differs: docker's rm -f exits 0 when a name is not found
