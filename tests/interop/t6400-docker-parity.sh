@@ -21,6 +21,8 @@
 #   out      stdout is equal                err   the first line of stderr is equal
 #   own      (with out) only the lines naming this run's containers/image
 #   cols     (with out) a table: runs of 2+ spaces read as one column break
+#   times    (with out) a container's timestamps (RFC 3339, and ps's
+#            "2006-01-02 15:04:05 +0000 UTC") read <RFC3339>, <DATE>
 #   pty      both run on a terminal (script(1)); stdout loses its \r
 #            and the ^@ the terminal echoes
 #   sizes    (with out) a size in docker's form (3 significant digits:
@@ -151,7 +153,7 @@ rc=0            run --help                             # pending: --help on ever
 rc=0            ps --help                              # pending: --help on every subcommand (issue 20 item 4)
 rc=0            inspect --help                         # pending: --help on every subcommand (issue 20 item 4)
 # -- a running container $C, a stopped one $S
-rc=0,out        run -d --name $C -e A=1 --label parity=yes $IMG sleep 1000
+rc=0,out        run -d --name $C -e A=1 --label parity=yes -v $TMP:/host:ro $IMG sleep 1000
 rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; sleep 0.2; echo last; exit 7'
 rc=125,err      run --name $C $IMG true
 rc=0,out        inspect -f '{{.State.Status}}' $C
@@ -163,6 +165,10 @@ rc=0,out        inspect -f '{{.Config.Hostname}} {{.Config.User}}|{{.Config.Work
 rc=0,out        inspect -f '{{range .Config.Cmd}}[{{.}}]{{end}} {{index .Config.Cmd 0}} {{len .Config.Cmd}}' $C
 rc=0,out        inspect -f '{{printf "%s:%d" .State.Status .State.ExitCode}}' $S
 rc=0,out        inspect -f '{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}} {{.RestartCount}}' $C   # differs: HostConfig has no Privileged
+rc=0,out        inspect -f '{{.Platform}} {{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.Tty}} {{.Config.OpenStdin}}' $C   # differs: no Platform, Config.AttachStdin/AttachStdout
+rc=0,out,times  inspect -f '{{.Created}} {{.State.StartedAt}} {{.State.FinishedAt}}' $S $C
+rc=0,out        inspect -f '{{range .Mounts}}{{.Type}} {{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}}{{end}}' $C
+rc=0,out        inspect -f '{{json .Mounts}}' $C            # differs: json of docker's structs keeps their fields' order, berth sorts the keys
 rc=0,out        inspect -f '{{json .Config.Env}}' $C          # pending: Config.Env holds only the image's and user's variables (issue 20 item 8)
 rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLimit null when unset (issue 20 item 8)
 rc=0,out        inspect -f '{{.Config.Labels.parity}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}' $C
@@ -180,6 +186,9 @@ rc=0,out,own    image ls --format '{{.Repository}}:{{.Tag}}'
 rc=1,err        inspect -f '{{.State.Bogus}}' $C                # differs: a missing key is an error in docker's inspect templates
 rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
+rc=0,out,own,times ps -a --format '{{.Names}}|{{.CreatedAt}}|{{.State}}|{{.Networks}}|{{.Labels}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Ports}}'
+rc=0,out,own    ps -a --no-trunc --format '{{.Names}} {{.Mounts}}'
+rc=0,out,own    ps -a --format 'table {{.Names}}\t{{.Networks}}\t{{.State}}'
 rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # pending: ps COMMAND quoting (issue 20 item 8)
 rc=0,out,own,cols ps -a                                                    # pending: ps COMMAND quoting (issue 20 item 8)
 rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # pending: ps --filter (issue 20 item 5)
@@ -200,6 +209,8 @@ rc=0,out,err    rmi t6400/parity:t$U
 rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -i $C cat
+rc=0,out        exec -t $C echo hi
+rc=1,err        exec -it $C echo hi                    # pending: -t with stdin not a terminal (issue 20 item 7)
 rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
 rc=0,out        exec -e B=2 $C sh -c 'echo $A $B'
 rc=126          exec $C no-such-command                # pending: exit codes (issue 20 item 4)
@@ -208,6 +219,8 @@ rc=1            exec $S echo hi                        # pending: exit codes (is
 rc=1,err        exec t6400-nosuch-$U echo hi           # pending: exit codes (issue 20 item 4)
 rc=0,out,err    logs $S
 rc=0,out        logs --tail 1 $S
+rc=0,out,times  logs -t $S
+rc=0,out        logs -f $S
 rc=0,out        logs --since 10m $S                    # pending: logs --since (issue 20 item 5)
 rc=0,out        logs --until 2000-01-01T00:00:00Z $S   # pending: logs --until (issue 20 item 5)
 rc=0,out        exec -d $C sh -c 'echo detached >/tmp/d'   # pending: exec -d (issue 20 item 5)
@@ -253,6 +266,9 @@ norm_out() {
         sed -E 's/\b[0-9a-f]{64}\b/<ID>/g; s/\b[0-9a-f]{12}\b/<ID>/g' |
         sed -E 's/\b(Less than a second|About an? (minute|hour)|[0-9]+ (second|minute|hour|day|week|month|year)s?)\b/<T>/g' |
         { if [[ ,$checks, == *,own,* ]]; then grep -F -e "-$U" -e ":p$U" || true; else cat; fi; } |
+        { if [[ ,$checks, == *,times,* ]]; then
+            sed -E 's/\b[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/<RFC3339>/g
+                    s/\b[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \+0000 UTC/<DATE>/g'; else cat; fi; } |
         { if [[ ,$checks, == *,sizes,* ]]; then
             sed -E 's/(^|[^0-9.])([1-9][0-9]{0,2}|0)(\.[0-9]?[1-9])?(B|kB|MB|GB|TB)\b/\1<SIZE>/g'; else cat; fi; } |
         { if [[ ,$checks, == *,cols,* ]]; then sed -E 's/  +/ | /g; s/ +$//'; else cat; fi; }
@@ -309,7 +325,7 @@ run_line() {
             expect_eq "$(norm_out "$TMP/b.out" "$checks")" "$(norm_out "$TMP/d.out" "$checks")" "$what$note: stdout (docker's)" ;;
         err)
             expect_eq "$(norm_err "$TMP/b.err" "$1")" "$(norm_err "$TMP/d.err" "$1")" "$what$note: stderr's first line (docker's)" ;;
-        own | cols | sizes | pty) ;;
+        own | cols | sizes | times | pty) ;;
         *) check; fail "table line with an unknown check '$c': $line" ;;
         esac
     done
