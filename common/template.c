@@ -1467,10 +1467,55 @@ static int call(struct exec *e, const char *fn, json_t **a, size_t n, json_t **o
     return xerr(e, "function \"%s\" not defined", fn);
 }
 
+/* docker's Label method of a row ({{.Label "k"}} in ps, network and volume
+ * formats): the value of label k of the object before .Label, whose
+ * Labels is an object or docker's "k=v,k2=v2" text; "" when it has none. */
+static int label_method(struct exec *e, struct node *field, struct node *arg, json_t *dot,
+                        json_t **out)
+{
+    json_t *owner, *key;
+    if (walk_fields(e, dot, field->fields, field->nfields - 1, &owner) < 0)
+        return -1;
+    if (eval_arg(e, arg, dot, &key) < 0) {
+        json_decref(owner);
+        return -1;
+    }
+    int rc = 0;
+    json_t *labels = json_is_object(owner) ? json_object_get(owner, "Labels") : NULL;
+    const char *k = json_string_value(key), *v = NULL;
+    size_t vlen = 0;
+    if (!k)
+        rc = xerr(e, "wrong type for value; expected string; got %s", type_name(key));
+    else if (json_is_object(labels) && json_is_string(json_object_get(labels, k))) {
+        v = json_string_value(json_object_get(labels, k));
+        vlen = strlen(v);
+    } else if (json_is_string(labels)) {
+        size_t klen = strlen(k);
+        for (const char *p = json_string_value(labels); p && *p;) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            if (len > klen && strncmp(p, k, klen) == 0 && p[klen] == '=') {
+                v = p + klen + 1;
+                vlen = len - klen - 1;
+                break;
+            }
+            p = end ? end + 1 : p + len;
+        }
+    }
+    if (rc == 0)
+        *out = json_stringn_nocheck(v ? v : "", vlen);
+    json_decref(owner);
+    json_decref(key);
+    return rc;
+}
+
 static int eval_cmd(struct exec *e, struct node *cmd, json_t *dot, json_t *prev, bool has_prev,
                     json_t **out)
 {
     struct node *first = cmd->kids[0];
+    if (first->kind == N_FIELD && first->nfields > 0 && cmd->nkids == 2 && !has_prev &&
+        strcmp(first->fields[first->nfields - 1], "Label") == 0)
+        return label_method(e, first, cmd->kids[1], dot, out);
     if (first->kind != N_IDENT) {
         if (cmd->nkids > 1 || has_prev) {
             e->line = first->line;

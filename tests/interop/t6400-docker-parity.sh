@@ -188,6 +188,7 @@ rc=0,out,own    ps -a --format '{{.Names}} {{.Status}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Image}} {{.Command}}'
 rc=0,out,own,times ps -a --format '{{.Names}}|{{.CreatedAt}}|{{.State}}|{{.Networks}}|{{.Labels}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Ports}}'
 rc=0,out,own    ps -a --no-trunc --format '{{.Names}} {{.Mounts}}'
+rc=0,out,own    ps --format '{{.Names}} {{.Label "parity"}}|{{.Label "nosuch"}}'
 rc=0,out,own    ps -a --format 'table {{.Names}}\t{{.Networks}}\t{{.State}}'
 rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # pending: ps COMMAND quoting (issue 20 item 8)
 rc=0,out,own,cols ps -a                                                    # pending: ps COMMAND quoting (issue 20 item 8)
