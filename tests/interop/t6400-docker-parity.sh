@@ -23,6 +23,8 @@
 #   cols     (with out) a table: runs of 2+ spaces read as one column break
 #   times    (with out) a container's timestamps (RFC 3339, and ps's
 #            "2006-01-02 15:04:05 +0000 UTC") read <RFC3339>, <DATE>
+#   imgin    stdin is the image's archive (berth save's), not /dev/null
+#   tarout   (with out) stdout is an archive: its manifest.json's RepoTags
 #   pty      both run on a terminal (script(1)); stdout loses its \r
 #            and the ^@ the terminal echoes
 #   sizes    (with out) a size in docker's form (3 significant digits:
@@ -207,6 +209,11 @@ rc=0,out        image inspect -f '{{.Id}} {{.Os}}/{{.Architecture}} {{json .Conf
 rc=1,err        rmi $IMG
 rc=0,out,err    tag $IMG t6400/parity:t$U
 rc=0,out,err    rmi t6400/parity:t$U
+rc=0,out,tarout save $IMG
+rc=0,out,err,imgin load
+rc=0,out,err    load -i $TMP/img.tar
+rc=1            load -i $TMP/no-such-archive.tar
+rc=1            save nosuch/t6400:$U
 rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -i $C cat
@@ -292,7 +299,16 @@ invoke() {
             tr -d '\r' | sed 's/\^@//g' >"$out.out"
         return "${PIPESTATUS[0]}"
     fi
-    timeout -k 5 60 "$prog" "$@" </dev/null >"$out.out" 2>"$out.err"
+    local in=/dev/null
+    [[ ,$checks, == *,imgin,* ]] && in=$TMP/img.tar
+    if [[ ,$checks, == *,tarout,* ]]; then
+        timeout -k 5 60 "$prog" "$@" <"$in" 2>"$out.err" >"$out.tar"
+        local rc=$?
+        tar -xOf "$out.tar" manifest.json 2>&1 | jq -c '[.[].RepoTags]' >"$out.out" 2>&1
+        rm -f "$out.tar"
+        return $rc
+    fi
+    timeout -k 5 60 "$prog" "$@" <"$in" >"$out.out" 2>"$out.err"
 }
 
 # run_line LINE: one table line through both programs, compared.
@@ -326,7 +342,7 @@ run_line() {
             expect_eq "$(norm_out "$TMP/b.out" "$checks")" "$(norm_out "$TMP/d.out" "$checks")" "$what$note: stdout (docker's)" ;;
         err)
             expect_eq "$(norm_err "$TMP/b.err" "$1")" "$(norm_err "$TMP/d.err" "$1")" "$what$note: stderr's first line (docker's)" ;;
-        own | cols | sizes | times | pty) ;;
+        own | cols | sizes | times | pty | imgin | tarout) ;;
         *) check; fail "table line with an unknown check '$c': $line" ;;
         esac
     done
