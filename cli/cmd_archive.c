@@ -95,11 +95,11 @@ int cmd_import(struct cli *g, int argc, char **argv)
     if (cli_store(g, &s) != 0)
         return 1;
     struct berr err = {0};
-    char digest[DIGEST_MAX];
-    int rc = berth_import(s, argv[1], argv[2], digest, &err);
+    char id[DIGEST_MAX];
+    int rc = berth_import(s, argv[1], argv[2], id, &err);
     berth_store_close(s);
     if (rc < 0)
         return cli_fail("import", &err);
-    printf("%s\n", digest);
+    printf("%s\n", id);   /* as docker import: the image's ID */
     return 0;
 }

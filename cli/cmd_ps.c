@@ -146,6 +146,11 @@ int cmd_ps(struct cli *g, int argc, char **argv)
     p.rows = json_pack("[[s,s,s,s,s,s,s]]", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
                        "STATUS", "PORTS", "NAMES");
     struct berr err = {0};
+    /* docker's own default is a template too: its columns come out aligned
+     * as its tabwriter aligns them (at least 10 wide, 3 apart, in characters) */
+    if (!format)
+        format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                 "{{.Ports}}\t{{.Names}}";
     if (format && !p.quiet)
         p.items = json_array();
     rt_list(s, all, ps_row, &p, &err);

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* -e KEY=VALUE; a bare KEY takes the value of ours, or is left out. */
 static void env_add(char ***env, size_t *n, const char *kv)
@@ -96,9 +97,22 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
             ref.tag[0] ? ref.tag : "latest");
     struct berth_client *c;
     char digest[DIGEST_MAX];
+    /* an image the registry does not have, or a registry that does not
+     * answer, fails at once, as docker's run: one try before the pull */
+    int retries = g->opts.retries;
+    g->opts.retries = -1;
+    int rc = cli_client(g, &c);
+    g->opts.retries = retries;
+    if (rc != 0)
+        return 1;
+    rc = berth_manifest_head(c, &ref, ref.digest[0] ? ref.digest : ref.tag[0] ? ref.tag
+                             : "latest", digest, &err);
+    berth_client_free(c);
+    if (rc < 0)
+        return cli_fail("run", &err);
     if (cli_client(g, &c) != 0)
         return 1;
-    int rc = berth_pull(c, s, image, platform, digest, &err);
+    rc = berth_pull(c, s, image, platform, digest, &err);
     berth_client_free(c);
     return rc < 0 ? cli_fail("run", &err) : 0;
 }
@@ -293,6 +307,11 @@ int cmd_run(struct cli *g, int argc, char **argv)
         o.nports = 0;
         o.publish_all = false;
     }
+    if (o.tty && o.interactive && !o.detach && !isatty(0)) {   /* docker's check, and status */
+        fprintf(stderr, "the input device is not a TTY\n");
+        status = 1;
+        goto out;
+    }
     o.image = argv[optind];
     o.cmd = argv + optind + 1;
     o.ncmd = argc - optind - 1;
@@ -302,6 +321,9 @@ int cmd_run(struct cli *g, int argc, char **argv)
     char id[RT_ID_LEN + 1];
     if (ensure_image(g, s, o.image, platform) == 0) {
         if (rt_run(s, &o, id, &status, &err) < 0) {
+            if (o.detach && id[0])   /* made, then failed to start: docker prints it */
+                printf("%s\n", id);
+            fflush(stdout);
             fprintf(stderr, "berth run: %s\n", err.msg);
             status = status ? status : 125;
         } else if (o.detach)
@@ -341,6 +363,11 @@ int cmd_exec(struct cli *g, int argc, char **argv)
                         "CONTAINER COMMAND [ARG...]\n");
         env_free(o.env, o.nenv);
         return 125;
+    }
+    if (o.tty && o.interactive && !isatty(0)) {   /* as run -it */
+        fprintf(stderr, "the input device is not a TTY\n");
+        env_free(o.env, o.nenv);
+        return 1;
     }
     o.argv = argv + optind + 1;
     struct berth_store *s;

@@ -1368,10 +1368,10 @@ static int import_copy(const char *tarball, struct archive *out, struct berr *er
  * (layer.c): what costs is the disk, not a compressor on one core. A push
  * compresses it. */
 int berth_import(struct berth_store *s, const char *tarball, const char *ref,
-                 char digest[DIGEST_MAX], struct berr *err)
+                 char image_id[DIGEST_MAX], struct berr *err)
 {
     struct berth_ref r;
-    char name[600], config_digest[DIGEST_MAX], now[64];
+    char name[600], config_digest[DIGEST_MAX], digest[DIGEST_MAX], now[64];
     if (berth_ref_parse(ref, &r, err) < 0)
         return -BERR_INVALID;
     if (r.digest[0])
@@ -1419,8 +1419,10 @@ int berth_import(struct berth_store *s, const char *tarball, const char *ref,
     if ((rc = store_put_blob(s, body, strlen(body), digest, err)) < 0)
         goto out;
     rc = store_set_name(s, name, digest, MT_OCI_MANIFEST, strlen(body), NULL, err);
-    if (rc == 0)
+    if (rc == 0) {
         store_unpin_blob(s, layer.digest);
+        memcpy(image_id, config_digest, DIGEST_MAX);
+    }
 out:
     berth_layer_free(w);
     json_decref(config);

@@ -41,7 +41,7 @@ struct berth_options {
     const char *const *insecure;    /* registries to reach over plain HTTP */
     int parallel;                   /* blob transfers at once (default 4) */
     int quiet;                      /* 1: only results; 0: progress */
-    int retries;                    /* attempts after a failure (default 4) */
+    int retries;                    /* attempts after a failure (0: 4; < 0: none) */
     FILE *out;                      /* progress goes here (default stderr) */
     /* Redirects, upload Locations and token realms that lead away from the
      * registry's own origin are refused when they reach a loopback,
@@ -172,9 +172,10 @@ int berth_save(struct berth_store *s, const char *const *refs, size_t n,
 /* A docker-archive or an OCI archive; `each` gets every name loaded. */
 int berth_load(struct berth_store *s, const char *file, berth_name_fn each, void *arg,
                struct berr *err);
-/* A root filesystem tarball becomes a one-layer image named ref. */
+/* A root filesystem tarball becomes a one-layer image named ref;
+ * image_id: its ID (its config's digest, what `berth images` shows). */
 int berth_import(struct berth_store *s, const char *tarball, const char *ref,
-                 char digest[DIGEST_MAX], struct berr *err);
+                 char image_id[DIGEST_MAX], struct berr *err);
 
 
 /* ---- making images (berth build, commit, import) ------------------------------- */

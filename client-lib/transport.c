@@ -77,8 +77,10 @@ int berth_client_new(const struct berth_options *o, struct berth_client **out,
         c->o = *o;
     if (c->o.parallel <= 0)
         c->o.parallel = 4;
-    if (!o || o->retries <= 0)
+    if (!o || o->retries == 0)
         c->o.retries = 4;
+    else if (o->retries < 0)   /* none: fail at the first error */
+        c->o.retries = 0;
     if (!c->o.out)
         c->o.out = stderr;
     size_t n = 0;

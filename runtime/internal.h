@@ -35,6 +35,7 @@ struct rt_process {
     bool tty;
     bool no_new_privs;       /* --security-opt no-new-privileges */
     bool unconfined;         /* --security-opt seccomp=unconfined: no filter */
+    char hostname_kv[300];   /* HOSTNAME=<Config.Hostname>, added as docker adds it */
 };
 /* The length of KEY in "KEY=VALUE" (all of it without '='). */
 size_t env_key_len(const char *kv);
@@ -118,10 +119,12 @@ struct rt_rootfs {
     const struct rt_volume *volumes;
     size_t nvolumes;
     bool read_only, network_host;
-    const char *console;     /* the pty's slave (set by the monitor), or NULL */
 };
 /* Mount the overlay and everything a container sees, pivot_root into it. */
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len);
+/* After it, with -t: a pty of the container's devpts as its stdio and
+ * controlling terminal (and /dev/console); the master, or -1. */
+int rootfs_console(char *msg, size_t len);
 
 /* ---- state.c ------------------------------------------------------------------------- */
 

@@ -67,7 +67,7 @@ struct monitor {
     int wstatus;
     bool exited;
     bool stop;               /* told to end (a signal of ours) while not running */
-    char pty[256];           /* the terminal's slave, with -t */
+    int tty_sock;            /* with -t: the terminal's master comes on it */
     struct health health;
 };
 
@@ -254,10 +254,45 @@ static void loopback_up(void)
 }
 
 struct child_io {
-    int stdio[3];            /* for a pty, -1: the slave is opened by name */
-    const char *pty;
+    int stdio[3];            /* for a pty, -1: it is made inside (rootfs_console) */
+    int tty;                 /* with -t: where the pty's master is sent, else -1 */
+    struct winsize ws;       /* with -t: the size it starts with (ws_row 0: none) */
     int sync, report;
 };
+
+/* The pty's master, from the container's devpts, to the monitor. */
+static int send_fd(int sock, int fd)
+{
+    char c = 't';
+    struct iovec iov = {&c, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+    char c;
+    struct iovec iov = {&c, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
+        return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    int fd = -1;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+        cm->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}
 
 static void report(int fd, int status, const char *msg)
 {
@@ -275,13 +310,7 @@ static void child_main(struct rt_container *c, struct child_io *io)
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setsid();
-    if (io->pty) {
-        int fd = open(io->pty, O_RDWR);
-        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
-            report(io->report, 125, "cannot open the container's terminal");
-        io->stdio[0] = io->stdio[1] = io->stdio[2] = fd;
-    }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; io->tty < 0 && i < 3; i++)
         if (dup2(io->stdio[i], i) < 0)
             report(io->report, 125, "cannot set up the container's stdio");
     char go;
@@ -296,6 +325,18 @@ static void child_main(struct rt_container *c, struct child_io *io)
         loopback_up();
     if (rootfs_enter(&c->root, msg, sizeof msg) < 0)
         report(io->report, 125, msg);
+    if (io->tty >= 0) {
+        int master = rootfs_console(msg, sizeof msg);
+        if (master < 0)
+            report(io->report, 125, msg);
+        /* sized before the program runs, which may ask at once */
+        if (io->ws.ws_row)
+            ioctl(master, TIOCSWINSZ, &io->ws);
+        if (send_fd(io->tty, master) < 0)
+            report(io->report, 125, "cannot hand the container's terminal to its monitor");
+        close(master);
+        close(io->tty);
+    }
     struct rt_process p;
     struct berr err = {0};
     if (rt_process_from(json_object_get(c->state, "Config"), NULL, &p, &err) < 0 ||
@@ -435,7 +476,11 @@ static void state_set(struct monitor *m, const char *status, pid_t pid, int code
     json_object_set_new(st, "Pid", json_integer(pid));
     json_object_set_new(st, "ExitCode", json_integer(code));
     json_object_set_new(st, "Error", json_string(error ? error : ""));
-    json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
+    if (strcmp(status, "created") == 0) {   /* it never ran: no times */
+        json_object_set_new(st, "StartedAt", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(st, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
+    } else
+        json_object_set_new(st, running ? "StartedAt" : "FinishedAt", json_string(now));
     if (!running)
         json_object_set_new(st, "OOMKilled", json_boolean(cgroup_oom_killed(m->c->id)));
     if (!running && !restarting)
@@ -463,24 +508,19 @@ static void finish(struct monitor *m)
 }
 
 static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
-                        char *pty, size_t len, struct berr *err)
+                        struct berr *err)
 {
     const struct rt_run_opts *o = m->c->o;
     int in[2] = {-1, -1}, out[2], errp[2];
-    if (o->tty) {
-        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
-            ptsname_r(master, pty, len) != 0) {
-            if (master >= 0)
-                close(master);
-            return berr_set(err, BERR_IO, "cannot allocate a terminal: %s", strerror(errno));
-        }
-        struct winsize ws;
-        if (attached && ioctl(0, TIOCGWINSZ, &ws) == 0)
-            ioctl(master, TIOCSWINSZ, &ws);
-        io->pty = m->c->root.console = pty;
-        m->out.fd = master;
-        m->in_dst = o->interactive ? master : -1;
+    io->tty = -1;
+    if (o->tty) {   /* the pty is the container's own: made inside, its master sent here */
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            return berr_set(err, BERR_IO, "socketpair: %s", strerror(errno));
+        m->tty_sock = sv[0];
+        io->tty = sv[1];
+        if (!attached || ioctl(0, TIOCGWINSZ, &io->ws) < 0)
+            io->ws.ws_row = 0;
         return 0;
     }
     if (pipe2(out, O_CLOEXEC) < 0)
@@ -508,7 +548,9 @@ static void streams_close(struct monitor *m)
         close(m->out.fd);
     if (m->err.fd >= 0)
         close(m->err.fd);
-    m->in_dst = m->out.fd = m->err.fd = m->in_src = -1;
+    if (m->tty_sock >= 0)
+        close(m->tty_sock);
+    m->in_dst = m->out.fd = m->err.fd = m->in_src = m->tty_sock = -1;
 }
 
 /* Start the container's process once; its first start and every restart
@@ -527,7 +569,7 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     m->plen = m->poff = 0;
     m->exited = false;
     m->wstatus = 0;
-    if (set_up_stdio(m, &io, attached, m->pty, sizeof m->pty, err) < 0) {
+    if (set_up_stdio(m, &io, attached, err) < 0) {
         snprintf(msg, len, "%c%s", 125, err->msg);
         return -1;
     }
@@ -551,6 +593,8 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     for (int i = 0; i < 3; i++)
         if (io.stdio[i] >= 0 && (i == 0 || io.stdio[i] != io.stdio[0]))
             close(io.stdio[i]);
+    if (io.tty >= 0)
+        close(io.tty);
     close(sync[0]);
     close(rep[1]);
     if (m->child < 0) {
@@ -577,6 +621,17 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     close(sync[1]);
     ssize_t n = started == 0 ? read(rep[0], msg, len - 1) : 0;
     close(rep[0]);
+    if (m->tty_sock >= 0) {   /* sent before the exec that closed rep */
+        int master = started == 0 && n == 0 ? recv_fd(m->tty_sock) : -1;
+        close(m->tty_sock);
+        m->tty_sock = -1;
+        if (master >= 0) {
+            m->out.fd = master;
+            m->in_dst = c->o->interactive ? master : -1;
+        } else if (started == 0 && n == 0) {
+            n = snprintf(msg, len, "%ccannot open the container's terminal", 125);
+        }
+    }
     /* the overlay is mounted (or never will be): its layers are in use */
     if (c->pin >= 0) {
         close(c->pin);
@@ -681,7 +736,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
     /* a new container's (run), or handed over by start */
     if (c->monitor_lock < 0)
         c->monitor_lock = monitor_lock(c->dir);
-    struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1,
+    struct monitor m = {.c = c, .in_src = -1, .in_dst = -1, .netns = -1, .tty_sock = -1,
                         .out = {.fd = -1, .name = "stdout", .echo = attached ? 1 : -1},
                         .err = {.fd = -1, .name = "stderr", .echo = attached ? 2 : -1},
                         .health = {.out = -1}};
@@ -710,6 +765,11 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
 
     char msg[1100];
     int64_t delay = 0;
+    /* a container that has never run stays "created" when its first start
+     * fails (docker's "Created", its error and exit code recorded) */
+    const char *began_at = json_string_value(json_object_get(json_object_get(c->state, "State"),
+                                                             "StartedAt"));
+    bool never_ran = !began_at || strncmp(began_at, "0001-", 5) == 0;
     for (int run = 0;; run++) {
         const char *error = NULL;
         int64_t began = mono_ms();
@@ -718,7 +778,7 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
             *status = (unsigned char)msg[0];
             if (run == 0) {
                 ports_close(c);
-                state_set(&m, "exited", 0, *status, msg + 1);
+                state_set(&m, never_ran ? "created" : "exited", 0, *status, msg + 1);
                 close(m.log);
                 finish(&m);
                 if (c->monitor_lock >= 0)

@@ -10,14 +10,18 @@
  * `proc -> /` can then point nowhere but into the container. Sources from
  * the host are cloned before the pivot as
  * detached copies (open_tree) and moved into place after it. Read-only
- * comes last, after every mount point exists.
+ * comes last, after every mount point exists (with it, /etc/hosts & co.
+ * are read-only too, as docker's). With -t, rootfs_console makes the
+ * terminal inside, from the container's own devpts.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -177,12 +181,117 @@ static int bind_fd(int fd, const char *target, bool dir, bool ro, char *msg, siz
     return 0;
 }
 
+/* ---- /sys/fs/cgroup: the container's own cgroups, as docker shows them ---- */
+
+/* Each cgroup hierarchy mounted under /sys/fs/cgroup in which the
+ * container has a cgroup of its own (berth/<id>, where cgroup.c puts it),
+ * cloned before the pivot and bound read-only at the same place inside:
+ * on a v1 host a tmpfs with memory/, cpu/, pids/... as docker's runc
+ * makes it; on a v2 host the one directory is /sys/fs/cgroup. A runtime
+ * then reads its limits where it looks for them (memory.max or
+ * memory/memory.limit_in_bytes), and nothing of the host's tree is seen. */
+#define MAX_CG 16
+struct cg_view {
+    int fd[MAX_CG];
+    char target[MAX_CG][256];
+    size_t n;
+};
+
+/* Are all of the comma-separated `names` among the options `opts`? */
+static bool has_all(const char *names, const char *opts)
+{
+    char buf[256], o[1100], want[300];
+    snprintf(buf, sizeof buf, "%.255s", names);
+    snprintf(o, sizeof o, ",%.1023s,", opts);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        snprintf(want, sizeof want, ",%s,", t);
+        if (!strstr(o, want))
+            return false;
+    }
+    return true;
+}
+
+static void cg_view_open(const char *id, struct cg_view *v)
+{
+    v->n = 0;
+    char ctl[MAX_CG][256], path[MAX_CG][1024];
+    size_t nctl = 0;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char *line = NULL;
+    size_t cap = 0;
+    while (f && nctl < MAX_CG && getline(&line, &cap, f) > 0) {
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(ctl[nctl], sizeof ctl[nctl], "%.*s", (int)(b - a - 1), a + 1);
+        snprintf(path[nctl], sizeof path[nctl], "%s", b + 1);
+        const char *last = strrchr(path[nctl], '/');
+        if (last && strcmp(last + 1, id) == 0)   /* one of the container's own */
+            nctl++;
+    }
+    if (f)
+        fclose(f);
+    f = fopen("/proc/self/mountinfo", "re");
+    while (f && v->n < MAX_CG && getline(&line, &cap, f) > 0) {
+        char root[1024], mnt[1024], type[64], super[1024];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*d %*d %*s %1023s %1023s", root, mnt) != 2 ||
+            sscanf(dash + 3, "%63s %*s %1023s", type, super) != 2)
+            continue;
+        bool v2 = strcmp(type, "cgroup2") == 0;
+        if ((!v2 && strcmp(type, "cgroup") != 0) || strncmp(mnt, "/sys/fs/cgroup", 14) != 0 ||
+            (mnt[14] != '\0' && mnt[14] != '/'))
+            continue;
+        for (size_t i = 0; i < nctl; i++) {
+            if (v2 ? ctl[i][0] != '\0' : !ctl[i][0] || !has_all(ctl[i], super))
+                continue;
+            size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+            if (strncmp(path[i], root, rl) != 0)
+                continue;
+            char src[2100];
+            if (strlen(mnt) >= sizeof v->target[v->n] || strlen(path[i] + rl) > 1000)
+                continue;
+            snprintf(src, sizeof src, "%.1023s%.1000s", mnt, path[i] + rl);
+            int fd = clone_tree(src);
+            if (fd < 0)
+                continue;
+            v->fd[v->n] = fd;
+            snprintf(v->target[v->n], sizeof v->target[v->n], "%.255s", mnt);
+            v->n++;
+            break;
+        }
+    }
+    free(line);
+    if (f)
+        fclose(f);
+}
+
+static int cg_view_mount(struct cg_view *v, char *msg, size_t len)
+{
+    bool whole = v->n == 1 && strcmp(v->target[0], "/sys/fs/cgroup") == 0;
+    if (v->n > 0 && !whole &&
+        mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+        return FAIL("mounting /sys/fs/cgroup: %s", strerror(errno));
+    for (size_t i = 0; i < v->n; i++) {
+        if (bind_fd(v->fd[i], v->target[i], true, true, msg, len) < 0)
+            return -1;
+        close(v->fd[i]);
+        v->fd[i] = -1;
+    }
+    if (v->n > 0 && !whole &&
+        mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+              MS_NOEXEC, "mode=755") < 0)
+        return FAIL("making /sys/fs/cgroup read-only: %s", strerror(errno));
+    return 0;
+}
+
 static const char *const etc_files[] = {"hosts", "hostname", "resolv.conf"};
 #define NETC (sizeof etc_files / sizeof *etc_files)
 
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
 {
-    int etc[NETC], vol[64], console = -1;
+    int etc[NETC], vol[64];
     if (r->nvolumes > 64)
         return FAIL("too many volumes");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -197,8 +306,9 @@ int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
         if ((vol[i] = clone_tree(r->volumes[i].host)) < 0)
             return FAIL("invalid mount config: bind source path does not exist: %s",
                         r->volumes[i].host);
-    if (r->console && (console = clone_tree(r->console)) < 0)
-        return FAIL("opening %s: %s", r->console, strerror(errno));
+    struct cg_view cg;
+    const char *id = strrchr(r->dir, '/');
+    cg_view_open(id ? id + 1 : r->dir, &cg);
     if (mount_overlay(r, msg, len) < 0 || pivot(r->dir, msg, len) < 0)
         return -1;
     if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, msg,
@@ -208,13 +318,14 @@ int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
     if (mount_at("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL,
                  msg, len) < 0)
         return -1;
-    mask_host_files();
-    if (console >= 0 && bind_fd(console, "/dev/console", false, false, msg, len) < 0)
+    if (cg_view_mount(&cg, msg, len) < 0)
         return -1;
+    mask_host_files();
     for (size_t i = 0; i < NETC; i++) {
         char target[64];
         snprintf(target, sizeof target, "/etc/%s", etc_files[i]);
-        if (bind_fd(etc[i], target, false, false, msg, len) < 0)
+        /* read-only with the root, as docker's */
+        if (bind_fd(etc[i], target, false, r->read_only, msg, len) < 0)
             return -1;
         close(etc[i]);
     }
@@ -229,4 +340,44 @@ int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
     if (r->read_only && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         return FAIL("making the root file system read-only: %s", strerror(errno));
     return 0;
+}
+
+/* The container's terminal, as runc makes it: a pty of the container's
+ * own devpts instance (/dev/pts/0, root:tty 620 by the mount's options),
+ * also bind-mounted on /dev/console, made the controlling terminal and
+ * stdin, stdout and stderr. Returns the master, for the monitor. */
+int rootfs_console(char *msg, size_t len)
+{
+    char name[64];
+    int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
+        int e = errno;
+        if (master >= 0)
+            close(master);
+        return FAIL("cannot allocate a terminal: %s", strerror(e));
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_CLOEXEC);
+    if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
+        int e = errno;
+        close(master);
+        if (slave >= 0)
+            close(slave);
+        return FAIL("cannot open the container's terminal: %s", strerror(e));
+    }
+    if (make_target("/dev/console", false) < 0 ||
+        mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0) {
+        int e = errno;
+        close(master);
+        close(slave);
+        return FAIL("mounting /dev/console: %s", strerror(e));
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0) {
+            int e = errno;
+            close(master);
+            close(slave);
+            return FAIL("cannot set up the container's stdio: %s", strerror(e));
+        }
+    close(slave);
+    return master;
 }

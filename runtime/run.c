@@ -222,28 +222,36 @@ static json_t *strings(char **v, int n)
     return a;
 }
 
-/* The image's Env with the command line's on top, replacing by name. */
-static json_t *env_merge(json_t *image_env, char **add, size_t n, const char *hostname)
+/* KEY=VALUE into env: replacing one of the same KEY when `replace`, else
+ * only when it has none. */
+static void env_set(json_t *env, const char *kv, bool replace)
+{
+    size_t j;
+    json_t *v;
+    if (!kv)
+        return;
+    json_array_foreach(env, j, v)
+        if (env_key_len(json_string_value(v)) == env_key_len(kv) &&
+            strncmp(json_string_value(v), kv, env_key_len(kv)) == 0)
+            break;
+    if (j == json_array_size(env))
+        json_array_append_new(env, json_string(kv));
+    else if (replace)
+        json_array_set_new(env, j, json_string(kv));
+}
+
+/* The command line's variables, then the image's that they do not name:
+ * only these, in docker's order (its daemon merges them so); HOSTNAME,
+ * TERM and a missing PATH are the process's, added when it starts. */
+static json_t *env_merge(json_t *image_env, char **add, size_t n)
 {
     json_t *env = json_array(), *v;
-    char host[300];
-    snprintf(host, sizeof host, "HOSTNAME=%s", hostname);
-    size_t i;
-    json_array_foreach(image_env, i, v)
-        json_array_append(env, v);
     for (size_t k = 0; k <= n; k++) {
-        const char *kv = k < n ? add[k] : host;
-        size_t j;
-        json_array_foreach(env, j, v)
-            if (env_key_len(json_string_value(v)) == env_key_len(kv) &&
-                strncmp(json_string_value(v), kv, env_key_len(kv)) == 0)
-                break;
-        if (k == n && j < json_array_size(env))
-            break;   /* HOSTNAME given: keep it */
-        if (j < json_array_size(env))
-            json_array_set_new(env, j, json_string(kv));
-        else
-            json_array_append_new(env, json_string(kv));
+        size_t i;
+        json_array_foreach(k < n ? NULL : image_env, i, v)
+            env_set(env, json_string_value(v), false);
+        if (k < n)
+            env_set(env, add[k], true);
     }
     return env;
 }
@@ -351,7 +359,7 @@ static json_t *make_config(const struct rt_run_opts *o, json_t *image, const cha
                                   : json_incref(json_object_get(image, "StopSignal"));
     json_t *config = json_pack("{s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:b,s:b,s:o,s:o,s:o}",
                      "Hostname", hostname, "User", o->user ? o->user : user ? user : "",
-                     "Env", env_merge(json_object_get(image, "Env"), o->env, o->nenv, hostname),
+                     "Env", env_merge(json_object_get(image, "Env"), o->env, o->nenv),
                      "Cmd", cmd, "Entrypoint", ep,
                      "WorkingDir", o->workdir ? o->workdir : wd ? wd : "",
                      "Image", o->image, "Tty", o->tty, "OpenStdin", o->interactive,
@@ -403,7 +411,7 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     json_t *state = json_pack(
         "{s:s,s:s,s:o,s:o,s:s,s:s,s:s,"
         "s:{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s},"
-        "s:o,s:{s:o,s:s,s:o,s:b,s:b,s:b,s:I,s:I,s:I},s:o,s:{s:o},s:{s:O}}",
+        "s:o,s:{s:o,s:s,s:o,s:b,s:b,s:b,s:I,s:I,s:o},s:o,s:{s:o},s:{s:O}}",
         "Id", c->id, "Created", now, "Path", path0, "Args", args, "Name", "/",
         "Image", image ? image : "", "LogPath", path,
         "State", "Status", "created", "Running", 0, "Paused", 0, "Restarting", 0,
@@ -416,7 +424,8 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
         "PortBindings", ports_json(o->ports, o->nports, true), "PublishAllPorts",
         o->publish_all, "AutoRemove", o->auto_remove, "ReadonlyRootfs", o->read_only,
         "Memory", (json_int_t)o->memory, "NanoCpus", (json_int_t)o->cpu_quota * 10000,
-        "PidsLimit", (json_int_t)o->pids_limit,
+        /* null when unset, as docker's */
+        "PidsLimit", o->pids_limit ? json_integer((json_int_t)o->pids_limit) : json_null(),
         "Mounts", mounts, "NetworkSettings", "Ports", ports_json(o->ports, o->nports, false),
         "Berth", "Layers", layers);
     /* the limits in force, in docker's words */
@@ -645,6 +654,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
 {
     json_t *manifest = NULL, *config = NULL;
     *status = 125;
+    id[0] = '\0';   /* set once the container exists, even if it fails to start */
     /* logs are bounded unless said otherwise (docker's json-file is not):
      * 5 files of 20 MB, as docker's local driver keeps; a max-size alone
      * keeps one file, as json-file does */
@@ -755,6 +765,8 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     c.listeners = listeners;
     c.state = make_state(&c, json_object_get(config, "config"), manifest, layers);
     rc = create(&c, o->name, err);
+    if (rc < 0)
+        id[0] = '\0';
     if (rc == 0)
         rc = o->detach ? run_detached(&c, status, err)
                        : monitor_run(&c, true, -1, status, err);

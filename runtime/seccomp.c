@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,25 @@ int seccomp_load_default(char *msg, size_t len)
                               SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* personality: only the values docker's profile allows (0, UNAME26
+     * 0x20000, 32-bit time 0x8, both, and the query 0xffffffff); the
+     * others turn off address randomisation or make data executable.
+     * libseccomp takes one comparison per argument and rule, so what is
+     * refused is a union of bit patterns: any bit other than 0x20008 set
+     * with bit 0 clear, or bit 0 set with another bit clear (which leaves
+     * out the query), or anything past 32 bits. */
+    for (int b = 1; rc == 0 && b < 32; b++) {
+        uint64_t bit = 1ULL << b;
+        if (!(bit & 0x20008))
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, bit | 1, bit));
+        if (rc == 0)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, bit | 1, 1));
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
     if (rc == 0)
         rc = seccomp_load(ctx);
     if (ctx)

@@ -236,7 +236,7 @@ int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_proc
             nargs++;
     if (nargs == 0)
         return berr_set(err, BERR_INVALID, "no command specified");
-    size_t nenv = json_array_size(env) + (x ? x->nenv : 0) + 4;
+    size_t nenv = json_array_size(env) + (x ? x->nenv : 0) + 5;
     p->argv = calloc(nargs + 1, sizeof *p->argv);
     p->env = calloc(nenv + 1, sizeof *p->env);
     if (!p->argv || !p->env) {
@@ -262,6 +262,13 @@ int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_proc
         env_put(p->env, &n, x->env[k]);
     if (!env_has(p->env, "PATH"))
         env_put(p->env, &n, (char *)default_path);
+    /* the process has HOSTNAME, Config.Env does not: docker adds it when
+     * it starts the process, as it adds PATH and TERM */
+    const char *hostname = json_string_value(json_object_get(config, "Hostname"));
+    if (hostname && !env_has(p->env, "HOSTNAME")) {
+        snprintf(p->hostname_kv, sizeof p->hostname_kv, "HOSTNAME=%s", hostname);
+        env_put(p->env, &n, p->hostname_kv);
+    }
     p->tty = x ? x->tty : json_is_true(json_object_get(config, "Tty"));
     if (p->tty && !env_has(p->env, "TERM"))
         env_put(p->env, &n, "TERM=xterm");

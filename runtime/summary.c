@@ -50,10 +50,19 @@ void rt_summary(json_t *c, bool full, struct rt_summary *out)
     /* display only: a command line too long for cmd is cut, as ps shows it cut */
     size_t n = 0, i;
     buf_appendf(cmd, sizeof cmd, &n, "%s", text(c, "Path"));
-    json_array_foreach(json_object_get(c, "Args"), i, a)
-        buf_appendf(cmd, sizeof cmd, &n, " %s", json_string_value(a) ? json_string_value(a) : "");
-    if (!full && strlen(cmd) > 20)
-        snprintf(out->command, sizeof out->command, "\"%.19s…\"", cmd);
+    /* an argument with a space in it is put in single quotes, nothing
+     * escaped, as docker's daemon does ("sh -c 'sleep 1'") */
+    json_array_foreach(json_object_get(c, "Args"), i, a) {
+        const char *arg = json_string_value(a) ? json_string_value(a) : "";
+        buf_appendf(cmd, sizeof cmd, &n, strchr(arg, ' ') ? " '%s'" : " %s", arg);
+    }
+    /* cut at 19 characters (not bytes) and "…", as docker's Ellipsis */
+    size_t chars = 0, cut = 0;
+    for (size_t k = 0; cmd[k]; k++)
+        if (((unsigned char)cmd[k] & 0xc0) != 0x80 && ++chars == 20)
+            cut = k;
+    if (!full && chars > 20)
+        snprintf(out->command, sizeof out->command, "\"%.*s…\"", (int)cut, cmd);
     else
         snprintf(out->command, sizeof out->command, "\"%.60s\"", cmd);
 

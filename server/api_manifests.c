@@ -67,7 +67,9 @@ static bool client_accepts(struct request *rq, const char *type)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-/* A reference is a valid tag or a valid digest; answers 400 otherwise. */
+/* A reference is a valid tag or a valid digest. A tag that is not valid
+ * is a 400 for a PUT, which would make it; for the others nothing by that
+ * name can exist: 404 MANIFEST_UNKNOWN, as distribution answers. */
 static bool reference_check(struct request *rq, bool *is_digest)
 {
     const char *ref = rq->route.ref;
@@ -76,7 +78,11 @@ static bool reference_check(struct request *rq, bool *is_digest)
         return digest_check(rq, ref);
     if (tag_valid(ref))
         return true;
-    respond_error(rq, 400, "MANIFEST_INVALID", "invalid tag '%s'", ref);
+    if (strcmp(rq->method, "PUT") == 0)
+        respond_error(rq, 400, "MANIFEST_INVALID", "invalid tag '%s'", ref);
+    else
+        respond_error(rq, 404, "MANIFEST_UNKNOWN", "manifest %s unknown in %s: not a valid tag",
+                      ref, rq->route.name);
     return false;
 }
 
@@ -197,9 +203,15 @@ static int manifest_put_end(struct request *rq)
 static enum MHD_Result manifest_put_begin(struct request *rq)
 {
     const char *cl = req_header(rq, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > rq->cfg->manifest_max)
+    uint64_t len = cl ? strtoull(cl, NULL, 10) : 0, max = rq->cfg->manifest_max;
+    /* too large: answered when the body is in (read and dropped), or at
+     * once when even that would be too much to read */
+    if (len > max + BODY_DRAIN_MAX)
         return respond_error(rq, 413, "SIZE_INVALID", "manifest larger than %llu bytes",
-                             (unsigned long long)rq->cfg->manifest_max);
+                             (unsigned long long)max);
+    if (len > max)
+        body_fail(rq, 413, "SIZE_INVALID", "manifest larger than %llu bytes",
+                  (unsigned long long)max);
     rq->on_body = buffer_body;
     rq->on_end = manifest_put_end;
     return MHD_YES;

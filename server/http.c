@@ -162,6 +162,7 @@ int body_fail(struct request *rq, unsigned status, const char *code,
     if (rq->fail_status)
         return -1;           /* keep the first failure */
     rq->fail_status = status;
+    rq->fail_at = rq->bytes_in;
     rq->fail_code = code;
     va_list ap;
     va_start(ap, fmt);
@@ -755,6 +756,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         rq->bytes_in += len;
         if (!rq->fail_status && rq->on_body)
             rq->on_body(rq, upload_data, len);
+        if (rq->fail_status && rq->bytes_in - rq->fail_at > BODY_DRAIN_MAX)   /* enough */
+            return respond_error(rq, rq->fail_status, rq->fail_code, "%s", rq->fail_msg);
         return MHD_YES;
     }
     if (rq->route.kind == ROUTE_TOKEN)

@@ -92,8 +92,11 @@ struct request {
     void (*free_state)(void *state);
     char *buf;                   /* a buffered manifest */
     size_t len, cap;
-    /* A failure met while reading the body, answered at the end. */
+    /* A failure met while reading the body, answered at the end: the rest
+     * is read and dropped (the client, still sending, would otherwise meet
+     * a reset instead of the answer), up to BODY_DRAIN_MAX past fail_at. */
     unsigned fail_status;
+    uint64_t fail_at;
     const char *fail_code;
     char fail_msg[256];
 };
@@ -123,6 +126,7 @@ void client_address(struct MHD_Connection *conn, const struct config *cfg, char 
                     size_t len);
 const char *req_query(struct request *rq, const char *name);
 bool is_head(struct request *rq);
+#define BODY_DRAIN_MAX (64ULL << 20)
 /* Remember a failure while the body is still arriving. */
 int body_fail(struct request *rq, unsigned status, const char *code,
               const char *fmt, ...) __attribute__((format(printf, 4, 5)));

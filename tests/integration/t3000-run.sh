@@ -86,7 +86,12 @@ echo "marker $RANDOM" >"$R/etc/marker"
 tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
 bx import "$TMP/rootfs.tar" rt/bb:1
 ok "berth import of the rootfs" || finish
-expect_match "$OUT" '^sha256:[0-9a-f]{64}$' "import prints the manifest digest"
+expect_match "$OUT" '^sha256:[0-9a-f]{64}$' "import prints a digest"
+IMPORTED=$OUT
+expect_eq "$(timeout 20 "$BERTH" inspect rt/bb:1 | jq -r '.[0].Id')" "$IMPORTED" \
+    "import prints the image's ID, as docker import does"
+bx images -q
+check; grep -qx "${IMPORTED:7:12}" <<<"$OUT" || fail "berth images does not show ${IMPORTED:7:12}: $OUT"
 
 # rt/wh:1: layer 1 = the rootfs + two directories (umoci repack); layer 2,
 # made by hand: .wh.marker, dir-keep/.wh.gone, dir-opaque/.wh..wh..opq.
