@@ -59,10 +59,77 @@ static const char *const enter_containers[] = {"run", "exec", "build", "start", 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND [ARGS]\n"
-                 "       berth --version\n\n");
+    fprintf(out, "\nUsage:  berth [--root DIR] [--insecure REGISTRY]... [--ca FILE] COMMAND "
+                 "[ARGS]\n        berth --version\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+}
+
+/* The commands with subcommands, and compose's options before its own. */
+static const char *const managers[] = {"image", "container", "network", "builder", "system",
+                                       "compose", NULL};
+static const char *const compose_valued[] = {"-f", "--file", "-p", "--project-name",
+                                             "--project-directory", "--env-file", NULL};
+/* Those whose options end at their first argument (the rest is a command's). */
+static const char *const command_takers[] = {"run", "exec", "container run", "container exec",
+                                             "compose run", "compose exec", NULL};
+/* Those with no options at all. */
+static const char *const optionless[] = {"logout", "tag", "image tag", "import", "image import", "catalog",
+                                         "tags", "port", "container port", "wait",
+                                         "container wait", "system df", "network inspect",
+                                         "network rm", "network remove", NULL};
+
+static bool among(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* What docker's command parser settles before a command runs, for every
+ * command at once: an unknown subcommand (1), --help (the usage, 0) and
+ * options given to a command that has none (125). -1: run the command.
+ * argv[0] is the command. */
+static int command_checks(int argc, char **argv)
+{
+    char path[128];
+    int first = 1, last = 0;   /* the first argument after the path; the path's last word */
+    snprintf(path, sizeof path, "%s", argv[0]);
+    cli_command = argv[0];
+    if (among(managers, argv[0])) {
+        int j = 1;
+        while (strcmp(argv[0], "compose") == 0 && j < argc && argv[j][0] == '-' &&
+               strcmp(argv[j], "--help") != 0 && strcmp(argv[j], "-h") != 0)
+            j += among(compose_valued, argv[j]) ? 2 : 1;
+        if (j < argc && argv[j][0] != '-') {
+            snprintf(path, sizeof path, "%s %s", argv[0], argv[j]);
+            if (!cli_usage_known(path)) {
+                fprintf(stderr, "berth: '%s' is not a berth command.\n", path);
+                cli_usage_print(stderr, argv[0]);
+                return 1;
+            }
+            last = j;
+            first = j + 1;
+        } else if (j >= argc) {   /* docker's: the usage, and 0 */
+            cli_usage_print(stderr, path);
+            return 0;
+        }
+    }
+    bool takes_command = among(command_takers, path);
+    for (int k = first; k < argc && strcmp(argv[k], "--") != 0; k++) {
+        if (takes_command && argv[k][0] != '-')
+            break;
+        if (strcmp(argv[k], "--help") == 0 ||
+            (strcmp(argv[k], "-h") == 0 && strcmp(path, "run") != 0 &&
+             strcmp(path, "container run") != 0)) {
+            cli_usage_print(stdout, path);
+            return 0;
+        }
+    }
+    if (among(optionless, path))
+        cli_no_options(argc - last, argv + last);   /* exits on an option */
+    return -1;
 }
 
 int cli_fail(const char *cmd, const struct berr *err)
@@ -171,15 +238,29 @@ int main(int argc, char **argv)
             printf("berth version %s\n", BERTH_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "berth: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            bool valued = strcmp(a, "--root") == 0 || strcmp(a, "--ca") == 0 ||
+                          strcmp(a, "--insecure") == 0;
+            fprintf(stderr, "%s: %.*s\nSee 'berth --help'.\n",
+                    !valued ? "unknown flag" : has_next ? "too many values for flag"
+                                                        : "flag needs an argument",
+                    (int)strcspn(a, "="), a);
+            return 125;
         }
     }
-    if (i >= argc) {
+    if (i >= argc) {   /* as docker alone: its usage */
         usage(stderr);
-        return 2;
+        return 0;
     }
+    bool known = false;
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+        known = known || strcmp(argv[i], commands[c].name) == 0;
+    if (!known) {
+        fprintf(stderr, "berth: '%s' is not a berth command.\nSee 'berth --help'\n", argv[i]);
+        return 1;
+    }
+    int rc = command_checks(argc - i, argv + i);
+    if (rc >= 0)
+        return rc;
     for (size_t c = 0; c < sizeof enter_containers / sizeof *enter_containers; c++) {
         struct berr err = {0};
         /* also as `berth container run` */
@@ -194,6 +275,5 @@ int main(int argc, char **argv)
             berth_store_clean_temp(g.root);
             return commands[c].run(&g, argc - i, argv + i);
         }
-    fprintf(stderr, "berth: '%s' is not a berth command (see berth --help)\n", argv[i]);
-    return 2;
+    return 1;
 }

@@ -8,6 +8,25 @@
 
 #include "../client-lib/berth.h"
 
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* options.c: every command's option loop goes through these, which give
+ * docker's flag errors (125, "unknown flag: --x") and --help (usage on
+ * stdout, 0). cli_command: the command berth.c runs ("network"). */
+int cli_getopt_long(int argc, char *const *argv, const char *shortopts,
+                    const struct option *longopts, int *longind);
+int cli_getopt(int argc, char *const *argv, const char *shortopts);
+#define getopt_long cli_getopt_long
+#define getopt cli_getopt
+extern const char *cli_command;
+/* The usage of a command path ("run", "network ls"), as docker prints it. */
+void cli_usage_print(FILE *out, const char *path);
+bool cli_usage_known(const char *path);
+/* Refuse any option (125), or print the usage for --help (0). */
+void cli_no_options(int argc, char **argv);
+
 /* Global options, parsed by berth.c before the command. */
 struct cli {
     struct berth_options opts;

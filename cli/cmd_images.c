@@ -1,5 +1,5 @@
 /*
- * cmd_images.c - berth images [-a] [-q] [--no-trunc], berth tag SOURCE
+ * cmd_images.c - berth images [-a] [-q] [--no-trunc] [REPO[:TAG]], berth tag SOURCE
  * TARGET, berth rmi [-f] IMAGE...
  *
  * images lists every name, and the images without one as <none>:<none>
@@ -8,6 +8,7 @@
 #include "builtin.h"
 #include "../runtime/runtime.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 struct listing {
     bool quiet, no_trunc;
     const char *format;          /* --format TEMPLATE, or NULL */
+    const char *repo, *tag;      /* images REPO[:TAG]: shell patterns, as docker's */
     json_t *items;               /* [created, order seen, id, row, --format's fields] */
 };
 
@@ -27,6 +29,19 @@ static void created_at(int64_t t, char *out, size_t len)
     struct tm tm;
     if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm))
         snprintf(out, len, "%s", "");
+}
+
+/* `images REPO[:TAG]`: the familiar name ("busybox", "127.0.0.1:5000/x/y") or
+ * the full one ("docker.io/library/busybox") matches the pattern */
+static bool name_matches(const struct listing *l, const char *repo, const char *tag)
+{
+    char full[700];
+    snprintf(full, sizeof full, "%s%s", strchr(repo, '/') ? "" : "library/", repo);
+    bool named = fnmatch(l->repo, repo, FNM_PATHNAME) == 0 ||
+                 fnmatch(l->repo, full, FNM_PATHNAME) == 0 ||
+                 (strncmp(l->repo, "docker.io/", 10) == 0 &&
+                  fnmatch(l->repo + 10, full, FNM_PATHNAME) == 0);
+    return named && (!l->tag || fnmatch(l->tag, tag, 0) == 0);
 }
 
 static int collect_image(void *arg, const struct berth_image *img)
@@ -48,6 +63,8 @@ static int collect_image(void *arg, const struct berth_image *img)
         if (ref.tag[0])
             snprintf(tag, sizeof tag, "%s", ref.tag);
     }
+    if (l->repo && (!img->name || !name_matches(l, repo, tag)))
+        return 0;
     cli_ago(img->created, created, sizeof created);
     format_size(img->size, size, sizeof size);
     char at[64], digest[DIGEST_MAX + 8] = "<none>";
@@ -139,9 +156,24 @@ int cmd_images(struct cli *g, int argc, char **argv)
         else
             return 2;
     }
-    if (optind != argc) {
-        fprintf(stderr, "usage: berth images [-a] [-q] [--no-trunc] [--format TEMPLATE]\n");
+    if (optind < argc - 1) {
+        fprintf(stderr, "usage: berth images [-a] [-q] [--no-trunc] [--format TEMPLATE] "
+                        "[REPOSITORY[:TAG]]\n");
         return 2;
+    }
+    char pattern[700];
+    if (optind == argc - 1) {
+        snprintf(pattern, sizeof pattern, "%s", argv[optind]);
+        char *colon = strrchr(pattern, ':');
+        if (colon && !strchr(colon, '/')) {   /* a tag, not a registry's port */
+            *colon = '\0';
+            l.tag = colon + 1;
+        }
+        l.repo = pattern;
+        if (!*l.repo || (l.tag && !*l.tag)) {
+            fprintf(stderr, "berth images: invalid reference format: %s\n", argv[optind]);
+            return 1;
+        }
     }
     struct berth_store *s;
     if (cli_store(g, &s) != 0)

@@ -38,6 +38,17 @@ static int collect_names(void *arg, const struct berth_image *img)
     return 0;
 }
 
+/* Fields docker always shows that a container's state leaves out because
+ * berth has one answer for them: its platform, and no privileged mode. */
+static void docker_defaults(json_t *c)
+{
+    json_t *host = json_object_get(c, "HostConfig");
+    if (!json_object_get(c, "Platform"))
+        json_object_set_new(c, "Platform", json_string("linux"));
+    if (json_is_object(host) && !json_object_get(host, "Privileged"))
+        json_object_set_new(host, "Privileged", json_false());
+}
+
 /* -f TEMPLATE: one line per object, as docker's (a bad template: exit 64) */
 static int inspect_formatted(struct tmpl *t, json_t *out)
 {
@@ -103,6 +114,7 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         struct berr err = {0};
         /* a container first, then an image, as docker inspect looks */
         if (containers && rt_inspect(s, argv[i], &container, &err) == 0) {
+            docker_defaults(container);
             json_array_append_new(out, container);
             continue;
         }

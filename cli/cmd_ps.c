@@ -7,6 +7,8 @@
 #include "../runtime/runtime.h"
 
 #include <getopt.h>
+#include <regex.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,209 @@
 struct ps {
     json_t *rows, *items;   /* items: one object a container, for --format */
     bool quiet, no_trunc;
+    json_t *filters;        /* -f KEY=VALUE: {"KEY": [VALUE, ...]} */
+    long last;              /* -n N, -l: the N newest only; -1: all */
+    long shown;
+    char before[64], since[64];   /* Created of the before=/since= containers */
 };
+
+/* ---- ps -f: docker's filters; values of one key OR'd (label's AND'ed), keys AND'ed --- */
+
+static const char *const filter_keys[] = {"id", "name", "label", "status", "ancestor",
+                                          "exited", "network", "volume", "health",
+                                          "before", "since", "publish", "expose", NULL};
+static const char *const statuses[] = {"created", "restarting", "running", "removing",
+                                       "paused", "exited", "dead", NULL};
+
+static bool one_of(const char *v, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(v, *set) == 0)
+            return true;
+    return false;
+}
+
+/* -f KEY=VALUE into p->filters; a bad one is refused as docker refuses it */
+static int filter_add(struct ps *p, const char *f)
+{
+    const char *eq = strchr(f, '=');
+    if (!eq) {
+        fprintf(stderr, "berth ps: invalid argument \"%s\" for \"-f, --filter\" flag: bad format "
+                        "of filter (expected name=value)\n", f);
+        return 125;
+    }
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - f), f);
+    const char *v = eq + 1;
+    if (!one_of(key, filter_keys)) {
+        fprintf(stderr, "berth ps: Invalid filter '%s'\n", key);
+        return 1;
+    }
+    if (strcmp(key, "status") == 0 && !one_of(v, statuses)) {
+        fprintf(stderr, "berth ps: Invalid filter 'status=%s'\n", v);
+        return 1;
+    }
+    if (strcmp(key, "health") == 0 &&
+        !one_of(v, (const char *const[]){"starting", "healthy", "unhealthy", "none", NULL})) {
+        fprintf(stderr, "berth ps: Unrecognised filter value for health: %s\n", v);
+        return 1;
+    }
+    if (strcmp(key, "exited") == 0) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 0 || n > 255) {
+            fprintf(stderr, "berth ps: strconv.Atoi: parsing \"%s\": invalid syntax\n", v);
+            return 1;
+        }
+    }
+    if (strcmp(key, "name") == 0) {
+        regex_t re;
+        if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0) {
+            fprintf(stderr, "berth ps: invalid regular expression in filter name=%s\n", v);
+            return 1;
+        }
+        regfree(&re);
+    }
+    json_t *a = json_object_get(p->filters, key);
+    if (!a)
+        json_object_set_new(p->filters, key, a = json_array());
+    json_array_append_new(a, json_string(v));
+    return 0;
+}
+
+/* docker's image references: "busybox" is "busybox:latest" */
+static bool same_image(const char *want, const char *image, const char *image_id)
+{
+    if (!image)
+        return false;
+    if (strcmp(want, image) == 0)
+        return true;
+    char a[600], b[600];
+    bool tagged_want = strrchr(want, ':') > strrchr(want, '/') || (strchr(want, ':') && !strchr(want, '/'));
+    bool tagged_image = strrchr(image, ':') > strrchr(image, '/') || (strchr(image, ':') && !strchr(image, '/'));
+    snprintf(a, sizeof a, "%s%s", want, tagged_want || strchr(want, '@') ? "" : ":latest");
+    snprintf(b, sizeof b, "%s%s", image, tagged_image || strchr(image, '@') ? "" : ":latest");
+    if (strcmp(a, b) == 0)
+        return true;
+    /* by id: sha256:HEX or a prefix of HEX (as docker, 12 at least not needed) */
+    const char *hex = image_id && strncmp(image_id, "sha256:", 7) == 0 ? image_id + 7 : image_id;
+    const char *w = strncmp(want, "sha256:", 7) == 0 ? want + 7 : want;
+    return hex && strlen(w) >= 4 && strncmp(hex, w, strlen(w)) == 0 &&
+           strspn(w, "0123456789abcdef") == strlen(w);
+}
+
+static bool filter_one(json_t *c, const char *key, const char *v)
+{
+    json_t *cfg = json_object_get(c, "Config"), *st = json_object_get(c, "State");
+    const char *id = json_string_value(json_object_get(c, "Id")) ?: "";
+    const char *name = json_string_value(json_object_get(c, "Name")) ?: "";
+    const char *status = json_string_value(json_object_get(st, "Status")) ?: "";
+    if (strcmp(key, "id") == 0)
+        return strncmp(id, v, strlen(v)) == 0;
+    if (strcmp(key, "name") == 0) {
+        regex_t re;
+        if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
+            return false;
+        /* docker's names have their slash: name=^/web matches web */
+        bool m = regexec(&re, name, 0, NULL, 0) == 0 ||
+                 (*name == '/' && regexec(&re, name + 1, 0, NULL, 0) == 0);
+        regfree(&re);
+        return m;
+    }
+    if (strcmp(key, "label") == 0) {
+        const char *eq = strchr(v, '=');
+        char k[1024];
+        snprintf(k, sizeof k, "%.*s", eq ? (int)(eq - v) : (int)strlen(v), v);
+        json_t *l = json_object_get(json_object_get(cfg, "Labels"), k);
+        return l && (!eq || strcmp(json_string_value(l) ?: "", eq + 1) == 0);
+    }
+    if (strcmp(key, "status") == 0)
+        return strcmp(status, v) == 0;
+    if (strcmp(key, "exited") == 0)
+        return strcmp(status, "exited") == 0 &&
+               json_integer_value(json_object_get(st, "ExitCode")) == strtol(v, NULL, 10);
+    if (strcmp(key, "ancestor") == 0)
+        return same_image(v, json_string_value(json_object_get(cfg, "Image")),
+                          json_string_value(json_object_get(c, "Image")));
+    if (strcmp(key, "network") == 0) {
+        const char *mode = json_string_value(json_object_get(json_object_get(c, "HostConfig"),
+                                                             "NetworkMode")) ?: "";
+        return json_object_get(json_object_get(json_object_get(c, "NetworkSettings"),
+                                               "Networks"), v) || strcmp(mode, v) == 0;
+    }
+    if (strcmp(key, "volume") == 0) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(c, "Mounts"), i, m) {
+            const char *n = json_string_value(json_object_get(m, "Name"));
+            const char *src = json_string_value(json_object_get(m, "Source"));
+            const char *dst = json_string_value(json_object_get(m, "Destination"));
+            if ((n && strcmp(n, v) == 0) || (src && strcmp(src, v) == 0) ||
+                (dst && strcmp(dst, v) == 0))
+                return true;
+        }
+        return false;
+    }
+    if (strcmp(key, "publish") == 0 || strcmp(key, "expose") == 0) {
+        /* "80" or "80/tcp": a port published (on the host) or exposed */
+        char want[32];
+        snprintf(want, sizeof want, "%s%s", v, strchr(v, '/') ? "" : "/tcp");
+        json_t *ports = strcmp(key, "expose") == 0
+            ? json_object_get(cfg, "ExposedPorts")
+            : json_object_get(json_object_get(c, "HostConfig"), "PortBindings");
+        return json_object_get(ports, want) != NULL;
+    }
+    if (strcmp(key, "health") == 0) {
+        const char *h = json_string_value(json_object_get(json_object_get(st, "Health"),
+                                                          "Status"));
+        return strcmp(h ? h : "none", v) == 0;
+    }
+    return true;   /* before and since: ps_row compares the creation times */
+}
+
+static bool filters_match(struct ps *p, json_t *c)
+{
+    const char *key;
+    json_t *values;
+    json_object_foreach(p->filters, key, values) {
+        /* label= as docker's: every one must match */
+        bool every = strcmp(key, "label") == 0, any = false, all = true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(values, i, v) {
+            bool m = filter_one(c, key, json_string_value(v));
+            any = any || m;
+            all = all && m;
+        }
+        if (every ? !all : !any)
+            return false;
+    }
+    const char *created = json_string_value(json_object_get(c, "Created")) ?: "";
+    if (p->before[0] && strcmp(created, p->before) >= 0)
+        return false;
+    if (p->since[0] && strcmp(created, p->since) <= 0)
+        return false;
+    return true;
+}
+
+/* before=/since=: the container named, its creation time */
+static int filter_times(struct ps *p, struct berth_store *s)
+{
+    const char *keys[] = {"before", "since"};
+    char *out[] = {p->before, p->since};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(p->filters, keys[k]), *st;
+        if (!a)
+            continue;
+        struct berr err = {0};
+        if (rt_inspect(s, json_string_value(json_array_get(a, json_array_size(a) - 1)), &st,
+                       &err) < 0)
+            return cli_fail("ps", &err);
+        snprintf(out[k], 64, "%s", json_string_value(json_object_get(st, "Created")) ?: "");
+        json_decref(st);
+    }
+    return 0;
+}
 
 /* "2021-03-04 10:00:00 +0000 UTC" (docker's ps CreatedAt) of an RFC 3339 time */
 static void ps_created_at(const char *rfc3339, char *out, size_t len)
@@ -96,6 +300,11 @@ static int ps_row(void *arg, json_t *c)
 {
     struct ps *p = arg;
     const char *id = json_string_value(json_object_get(c, "Id"));
+    if (!filters_match(p, c))
+        return 0;
+    if (p->last >= 0 && p->shown >= p->last)
+        return 1;   /* newest first: the rest are older */
+    p->shown++;
     if (p->quiet) {
         printf("%.*s\n", p->no_trunc ? 64 : 12, id);
         return 0;
@@ -118,14 +327,32 @@ int cmd_ps(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
-        {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'}, {0},
+        {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'}, {"last", required_argument, NULL, 'n'},
+        {"latest", no_argument, NULL, 'l'}, {0},
     };
-    struct ps p = {0};
+    struct ps p = {.filters = json_object(), .last = -1};
     bool all = false;
     const char *format = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
-        if (c == 'a')
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "aqf:n:l", opts, NULL)) != -1) {
+        if (c == 'f')
+            bad = filter_add(&p, optarg);
+        else if (c == 'n') {
+            char *end;
+            p.last = strtol(optarg, &end, 10);
+            if (!*optarg || *end) {
+                fprintf(stderr, "berth ps: invalid argument \"%s\" for \"-n, --last\" flag: "
+                                "strconv.ParseInt: parsing \"%s\": invalid syntax\n", optarg, optarg);
+                bad = 125;
+            }
+            /* docker: -n 0 and -1 (its default) are no limit */
+            p.last = p.last <= 0 ? -1 : p.last;
+            all = all || p.last > 0;
+        } else if (c == 'l') {
+            p.last = 1;
+            all = true;
+        } else if (c == 'a')
             all = true;
         else if (c == 'F')
             format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
@@ -134,15 +361,26 @@ int cmd_ps(struct cli *g, int argc, char **argv)
         else if (c == 'T')
             p.no_trunc = true;
         else
-            return 2;
+            bad = 2;
     }
-    if (optind != argc) {
-        fprintf(stderr, "usage: berth ps [-a] [-q] [--no-trunc] [--format TEMPLATE]\n");
-        return 2;
+    if (!bad && optind != argc) {
+        fprintf(stderr, "usage: berth ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]... [-n N] [-l] "
+                        "[--format TEMPLATE]\n");
+        bad = 2;
     }
+    /* as docker's: status= and exited= look at every container */
+    all = all || json_object_get(p.filters, "status") || json_object_get(p.filters, "exited") ||
+          json_object_get(p.filters, "before") || json_object_get(p.filters, "since");
     struct berth_store *s;
-    if (cli_store(g, &s) != 0)
+    if (bad || cli_store(g, &s) != 0) {
+        json_decref(p.filters);
+        return bad ? bad : 1;
+    }
+    if (filter_times(&p, s) != 0) {
+        json_decref(p.filters);
+        berth_store_close(s);
         return 1;
+    }
     p.rows = json_pack("[[s,s,s,s,s,s,s]]", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
                        "STATUS", "PORTS", "NAMES");
     struct berr err = {0};
@@ -160,13 +398,31 @@ int cmd_ps(struct cli *g, int argc, char **argv)
         json_decref(headers);
         json_decref(p.items);
         json_decref(p.rows);
+        json_decref(p.filters);
         berth_store_close(s);
         return rc;
     }
     if (!p.quiet)
         cli_table_print(p.rows);
     json_decref(p.rows);
+    json_decref(p.filters);
     berth_store_close(s);
+    return 0;
+}
+
+/* docker's --since/--until: a time (rt_time_parse) or a Go duration
+ * before now ("10m", "1h30m"); ns since the epoch */
+static int log_time(const char *s, int64_t *ns)
+{
+    int64_t ago;
+    struct berr err = {0};
+    if (rt_time_parse(s, ns) == 0)   /* 0: the beginning, as no limit */
+        return 0;
+    if (!*s || strspn(s, "0123456789") == strlen(s) || rt_duration_parse(s, &ago, &err) < 0)
+        return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    *ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - ago;
     return 0;
 }
 
@@ -174,12 +430,20 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'}, {"timestamps", no_argument, NULL, 't'},
-        {"tail", required_argument, NULL, 'n'}, {0},
+        {"tail", required_argument, NULL, 'n'}, {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'}, {0},
     };
     struct rt_logs_opts o = {.tail = -1};
     int c;
     while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
-        if (c == 'f')
+        if (c == 'S' || c == 'U') {
+            if (log_time(optarg, c == 'S' ? &o.since : &o.until) < 0) {
+                fprintf(stderr, "berth logs: invalid value for \"%s\": failed to parse value "
+                                "as time or duration: \"%s\"\n", c == 'S' ? "since" : "until",
+                        optarg);
+                return 1;   /* docker's: the daemon refuses it */
+            }
+        } else if (c == 'f')
             o.follow = true;
         else if (c == 't')
             o.timestamps = true;
@@ -194,7 +458,8 @@ int cmd_logs(struct cli *g, int argc, char **argv)
             return 2;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: berth logs [-f] [-t] [--tail N] CONTAINER\n");
+        fprintf(stderr, "usage: berth logs [-f] [-t] [--tail N] [--since T] [--until T] "
+                        "CONTAINER\n");
         return 2;
     }
     struct berth_store *s;
@@ -387,8 +652,9 @@ int cmd_kill(struct cli *g, int argc, char **argv)
     int c, sig = SIGKILL;
     while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1)
         if (c != 's' || (sig = rt_signal_parse(optarg)) < 0) {
-            fprintf(stderr, "berth kill: invalid signal: %s\n", c == 's' ? optarg : "?");
-            return 2;
+            /* docker's daemon refuses it: 1, as its other errors */
+            fprintf(stderr, "berth kill: Invalid signal: %s\n", c == 's' ? optarg : "?");
+            return 1;
         }
     return each_container(g, KILL, "kill", argc, argv, sig);
 }

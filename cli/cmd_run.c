@@ -8,9 +8,12 @@
 #include "builtin.h"
 #include "../runtime/runtime.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* -e KEY=VALUE; a bare KEY takes the value of ours, or is left out. */
@@ -75,6 +78,10 @@ static int run_usage(void)
             "                 [--stop-signal SIG] [--stop-timeout N] [--health-cmd CMD]\n"
             "                 [--health-interval D] [--health-timeout D] [--health-retries N]\n"
             "                 [--health-start-period D] [--no-healthcheck]\n"
+            "                 [--cap-add CAP] [--cap-drop CAP] [--ulimit TYPE=SOFT[:HARD]]\n"
+            "                 [--add-host NAME:IP] [--tmpfs PATH[:OPTS]] [--shm-size SIZE]\n"
+            "                 [--group-add GROUP] [--mount type=bind|volume|tmpfs,...]\n"
+            "                 [--cidfile FILE] [--init]\n"
             "                 [--platform OS/ARCH] IMAGE [COMMAND [ARG...]]\n");
     return 125;
 }
@@ -119,7 +126,7 @@ static int ensure_image(struct cli *g, struct berth_store *s, const char *image,
 
 enum { O_RM = 256, O_NAME, O_ENVFILE, O_ENTRY, O_RO, O_NET, O_HOST, O_CPUS, O_PIDS, O_PLAT,
        O_LOGOPT, O_ALIAS, O_RESTART, O_STOPSIG, O_STOPTIME, O_HCMD, O_HINT, O_HTIME, O_HRETRY,
-       O_HSTART, O_NOHC, O_EXPOSE, O_SECOPT };
+       O_HSTART, O_NOHC, O_EXPOSE, O_SECOPT, O_HOSTOPT, O_CIDFILE };
 
 /* A whole number for --stop-timeout, --health-retries. */
 static int int_arg(const char *name, const char *s, int min, int *v, struct berr *err)
@@ -162,7 +169,18 @@ int cmd_run(struct cli *g, int argc, char **argv)
         {"health-start-period", required_argument, NULL, O_HSTART},
         {"no-healthcheck", no_argument, NULL, O_NOHC},
         {"expose", required_argument, NULL, O_EXPOSE},
-        {"security-opt", required_argument, NULL, O_SECOPT}, {0},
+        {"security-opt", required_argument, NULL, O_SECOPT},
+        /* rt_host_opt's, by their names */
+        {"cap-add", required_argument, NULL, O_HOSTOPT},
+        {"cap-drop", required_argument, NULL, O_HOSTOPT},
+        {"ulimit", required_argument, NULL, O_HOSTOPT},
+        {"add-host", required_argument, NULL, O_HOSTOPT},
+        {"tmpfs", required_argument, NULL, O_HOSTOPT},
+        {"shm-size", required_argument, NULL, O_HOSTOPT},
+        {"group-add", required_argument, NULL, O_HOSTOPT},
+        {"mount", required_argument, NULL, O_HOSTOPT},
+        {"init", no_argument, NULL, O_HOSTOPT},
+        {"cidfile", required_argument, NULL, O_CIDFILE}, {0},
     };
     char *labels[256], *expose[256], *secopts[16], *health_test[2] = {"CMD-SHELL", NULL}, policy[16];
     int max;
@@ -174,10 +192,15 @@ int cmd_run(struct cli *g, int argc, char **argv)
     struct rt_port ports[64];
     const char *platform = NULL;
     struct berr err = {0};
-    int c, bad = 0;
+    int c, bad = 0, idx = 0, cidfd = -1;
+    o.host_config = json_object();
     opterr = 1;
-    while (!bad && (c = getopt_long(argc, argv, "+ditqPe:w:u:v:p:h:m:l:", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "+ditqPe:w:u:v:p:h:m:l:", opts, &idx)) != -1) {
         switch (c) {
+        case O_HOSTOPT:
+            bad = rt_host_opt(o.host_config, opts[idx].name, optarg ? optarg : "", &err);
+            break;
+        case O_CIDFILE: o.cidfile = optarg; break;
         case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
@@ -294,6 +317,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
     }
     if (!bad && o.auto_remove && o.restart && strcmp(policy, "no") != 0)
         bad = berr_set(&err, BERR_INVALID, "Conflicting options: --restart and --rm");
+    /* docker's daemon refuses it before the container is made */
+    if (!bad && o.workdir && o.workdir[0] != '/')
+        bad = berr_set(&err, BERR_INVALID, "the working directory '%s' is invalid, it needs "
+                       "to be an absolute path", o.workdir);
     if (bad || optind >= argc) {
         if (err.msg[0])
             cli_fail("run", &err);
@@ -312,6 +339,16 @@ int cmd_run(struct cli *g, int argc, char **argv)
         status = 1;
         goto out;
     }
+    /* docker refuses an existing file, and makes it before the container */
+    if (o.cidfile && (cidfd = open(o.cidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+        if (errno == EEXIST)
+            fprintf(stderr, "berth run: container ID file found, make sure the other container "
+                            "isn't running or delete %s\n", o.cidfile);
+        else
+            fprintf(stderr, "berth run: failed to create the container ID file: %s: %m\n",
+                    o.cidfile);
+        goto out;
+    }
     o.image = argv[optind];
     o.cmd = argv + optind + 1;
     o.ncmd = argc - optind - 1;
@@ -319,6 +356,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
     if (cli_store(g, &s) != 0)
         goto out;
     char id[RT_ID_LEN + 1];
+    id[0] = '\0';
     if (ensure_image(g, s, o.image, platform) == 0) {
         if (rt_run(s, &o, id, &status, &err) < 0) {
             if (o.detach && id[0])   /* made, then failed to start: docker prints it */
@@ -331,6 +369,14 @@ int cmd_run(struct cli *g, int argc, char **argv)
     }
     berth_store_close(s);
 out:
+    if (cidfd >= 0) {
+        struct stat st;
+        /* no container was made: no id file left behind */
+        if (fstat(cidfd, &st) == 0 && st.st_size == 0)
+            unlink(o.cidfile);
+        close(cidfd);
+    }
+    json_decref(o.host_config);
     for (size_t i = 0; i < o.nvolumes; i++) {
         free(vols[i].host);
         free(vols[i].ctr);
@@ -344,12 +390,13 @@ int cmd_exec(struct cli *g, int argc, char **argv)
     static const struct option opts[] = {
         {"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
         {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},
-        {"user", required_argument, NULL, 'u'}, {0},
+        {"user", required_argument, NULL, 'u'}, {"detach", no_argument, NULL, 'd'}, {0},
     };
     struct rt_exec_opts o = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+dite:w:u:", opts, NULL)) != -1) {
         switch (c) {
+        case 'd': o.detach = true; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
         case 'e': env_add(&o.env, &o.nenv, optarg); break;
@@ -359,10 +406,11 @@ int cmd_exec(struct cli *g, int argc, char **argv)
         }
     }
     if (argc - optind < 2) {
-        fprintf(stderr, "usage: berth exec [-i] [-t] [-e KEY=VALUE] [-w DIR] [-u USER] "
-                        "CONTAINER COMMAND [ARG...]\n");
+        fprintf(stderr, "\"berth exec\" requires at least 2 arguments.\n"
+                        "See 'berth exec --help'.\n\n"
+                        "Usage:  berth exec [OPTIONS] CONTAINER COMMAND [ARG...]\n");
         env_free(o.env, o.nenv);
-        return 125;
+        return 1;
     }
     if (o.tty && o.interactive && !isatty(0)) {   /* as run -it */
         fprintf(stderr, "the input device is not a TTY\n");
@@ -374,9 +422,10 @@ int cmd_exec(struct cli *g, int argc, char **argv)
     struct berr err = {0};
     int status = 125;
     if (cli_store(g, &s) == 0) {
+        /* an unknown or stopped container: docker's daemon error, 1 */
         if (rt_exec(s, argv[optind], &o, &status, &err) < 0) {
             fprintf(stderr, "berth exec: %s\n", err.msg);
-            status = 125;
+            status = 1;
         }
         berth_store_close(s);
     }

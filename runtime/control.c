@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -236,10 +238,78 @@ int rt_wait(struct berth_store *s, const char *what, int *code, struct berr *err
 
 /* ---- logs ------------------------------------------------------------------------ */
 
-static void print_entry(const char *line, size_t len, bool timestamps)
+/* the digits of a fraction of a second, as nanoseconds */
+static int64_t fraction_ns(const char **p)
+{
+    int64_t ns = 0, scale = 100000000;
+    if (**p != '.' || !isdigit((unsigned char)(*p)[1]))
+        return 0;
+    for ((*p)++; isdigit((unsigned char)**p); (*p)++) {
+        ns += (**p - '0') * scale;
+        scale /= 10;
+    }
+    return ns;
+}
+
+int rt_time_parse(const char *s, int64_t *ns)
+{
+    const char *p = s;
+    if (isdigit((unsigned char)*p) && strspn(s, "0123456789") == strcspn(s, ".")) {
+        /* unix seconds[.fraction] */
+        char *end;
+        long long sec = strtoll(s, &end, 10);
+        p = end;
+        int64_t frac = fraction_ns(&p);
+        if (*p || sec < 0 || sec > 9000000000LL)
+            return -1;
+        *ns = (int64_t)sec * 1000000000 + frac;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    bool local = true;
+    int64_t frac = 0, offset = 0;
+    if (!rest) {   /* a date alone: its midnight */
+        memset(&tm, 0, sizeof tm);
+        rest = strptime(s, "%Y-%m-%d", &tm);
+        if (!rest || *rest)
+            return -1;
+    } else {
+        frac = fraction_ns(&rest);
+        if (*rest == 'Z' && !rest[1])
+            local = false;
+        else if ((*rest == '+' || *rest == '-') && isdigit((unsigned char)rest[1]) &&
+                 isdigit((unsigned char)rest[2]) && rest[3] == ':' &&
+                 isdigit((unsigned char)rest[4]) && isdigit((unsigned char)rest[5]) && !rest[6]) {
+            offset = ((rest[1] - '0') * 10 + rest[2] - '0') * 3600 +
+                     ((rest[4] - '0') * 10 + rest[5] - '0') * 60;
+            offset = *rest == '-' ? -offset : offset;
+            local = false;
+        } else if (*rest)
+            return -1;
+    }
+    time_t t;
+    if (local) {
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+    } else
+        t = timegm(&tm) - offset;
+    *ns = (int64_t)t * 1000000000 + frac;
+    return 0;
+}
+
+static void print_entry(const char *line, size_t len, const struct rt_logs_opts *o)
 {
     json_t *e = json_loadb(line, len, 0, NULL);
     const char *text = json_string_value(json_object_get(e, "log"));
+    bool timestamps = o->timestamps;
+    if (text && (o->since || o->until)) {   /* --since, --until: by the line's time */
+        int64_t t = 0;
+        const char *ts = json_string_value(json_object_get(e, "time"));
+        if (!ts || rt_time_parse(ts, &t) < 0 || (o->since && t < o->since) ||
+            (o->until && t > o->until))
+            text = NULL;
+    }
     if (text) {
         int fd = strcmp(json_string_value(json_object_get(e, "stream")) ?: "", "stderr") == 0
                      ? 2 : 1;
@@ -327,7 +397,7 @@ static bool log_rotated(FILE *f, const char *path)
 
 /* Print the complete lines of f from where it is; a line still being
  * written is left for the next call. */
-static void print_lines(FILE *f, char **line, size_t *cap, bool timestamps)
+static void print_lines(FILE *f, char **line, size_t *cap, const struct rt_logs_opts *o)
 {
     ssize_t n;
     while (f && (n = getline(line, cap, f)) > 0) {
@@ -335,7 +405,7 @@ static void print_lines(FILE *f, char **line, size_t *cap, bool timestamps)
             fseek(f, -n, SEEK_CUR);
             break;
         }
-        print_entry(*line, (size_t)n, timestamps);
+        print_entry(*line, (size_t)n, o);
     }
     if (f)
         clearerr(f);
@@ -386,15 +456,15 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
             fseek(prev, sb.st_size >= o->from ? (long)o->from : 0, SEEK_SET);
     }
     for (size_t k = 0; k + 1 < nf; k++)
-        print_lines(files[k], &line, &cap, o->timestamps);
+        print_lines(files[k], &line, &cap, o);
     FILE *f = files[nf - 1];
     bool follow = o->follow;
     for (;;) {
-        print_lines(f, &line, &cap, o->timestamps);
+        print_lines(f, &line, &cap, o);
         if (log_rotated(f, path)) {
             /* nothing more is written to the old file once it is renamed:
              * what came after the read above is still to print */
-            print_lines(f, &line, &cap, o->timestamps);
+            print_lines(f, &line, &cap, o);
             if (f)
                 fclose(f);
             f = fopen(path, "re");
@@ -402,6 +472,10 @@ int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *
         }
         if (!follow)
             break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (o->until && (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec > o->until)
+            break;   /* nothing later is to be shown */
         json_t *now = state_get(s, id);
         bool more = now && running(now);
         json_decref(now);

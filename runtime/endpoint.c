@@ -79,6 +79,11 @@ static void hosts_write_one(struct berth_store *s, const char *id, json_t *all)
     if (!f)
         return;
     fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    state_dir(s, id, path, sizeof path);
+    strncat(path, "/state.json", sizeof path - strlen(path) - 1);
+    json_t *own = json_load_file(path, 0, NULL);   /* its --add-host lines */
+    host_extra_hosts(f, json_object_get(own, "HostConfig"));
+    json_decref(own);
     bool any = false;
     json_t *n, *ep;
     const char *eid;

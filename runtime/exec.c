@@ -111,6 +111,20 @@ static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
     *io = (struct exec_io){{-1, -1, -1}, -1, -1, -1};
+    if (o->detach) {   /* nothing of ours: no input, output to nowhere */
+        int in = rt_null_stdin(), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int null2 = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 0) : -1;
+        if (in < 0 || null < 0 || null2 < 0) {
+            int e = errno;
+            close_fd(&in);
+            close_fd(&null);
+            close_fd(&null2);
+            errno = e;
+            return -1;
+        }
+        *io = (struct exec_io){{in, null, null2}, -1, -1, -1};
+        return 0;
+    }
     if (o->tty) {
         int master, slave;
         if (open_pty(root, &master, &slave) < 0)
@@ -138,6 +152,9 @@ static int io_open(struct exec_io *io, int root, const struct rt_exec_opts *o)
 /* ---- the child, in the container ------------------------------------------------- */
 
 static volatile sig_atomic_t target;
+/* exec -d: where the process says why it could not be executed (closes
+ * at exec: an empty read means that it runs) */
+static int detach_report = -1;
 
 static void pass_on(int sig)
 {
@@ -151,7 +168,7 @@ static void pass_on(int sig)
  * the process's status; signals that reach it are passed on. */
 static void __attribute__((noreturn))
 enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int sigfd,
-               bool tty, bool die_with_caller, const struct rt_process *p)
+               bool tty, bool die_with_caller, const char *workdir, const struct rt_process *p)
 {
     pid_t caller = getppid();
     if (die_with_caller && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != caller))
@@ -202,12 +219,29 @@ enter_and_exec(const char *id, const int *ns, int root, struct exec_io *io, int 
             fprintf(stderr, "berth exec: cannot open the terminal: %s\n", strerror(errno));
             _exit(125);
         }
+        /* docker's exec enters the directory it is given, or fails: it
+         * is made for the container's first process only */
+        struct stat sb;
+        int bad = !workdir ? 0 : stat(workdir, &sb) < 0 ? errno
+                  : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+        if (bad) {
+            fprintf(stderr, "berth exec: chdir to cwd (\"%s\") set in config.json failed: %s\n",
+                    workdir, bad == ENOENT ? "no such file or directory"
+                             : bad == ENOTDIR ? "not a directory" : strerror(bad));
+            _exit(126);
+        }
         char msg[1024];
         int code;
         rt_process_exec(p, &code, msg, sizeof msg);
         fprintf(stderr, "berth exec: %s\n", msg);
-        _exit(code);
+        if (detach_report >= 0)
+            write_all(detach_report, msg, strlen(msg));
+        /* docker's status for an exec that could not start, whatever the
+         * reason (a command not found, a user not found, ...) */
+        _exit(126);
     }
+    if (detach_report >= 0)
+        close(detach_report);
     target = pid;
     sigset_t fwd;
     sigemptyset(&fwd);
@@ -378,7 +412,8 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
     }
     /* an exec is held to the container's no_new_privs and seccomp */
     if ((rc = rt_security_opts(json_object_get(json_object_get(st, "HostConfig"), "SecurityOpt"),
-                               &p, err)) < 0) {
+                               &p, err)) < 0 ||
+        (rc = host_process(json_object_get(st, "HostConfig"), &p, err)) < 0) {
         rt_process_free(&p);
         json_decref(st);
         return rc;
@@ -408,12 +443,35 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
                       .src = o->interactive ? 0 : -1};
     if (rc == 0 && (r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
         rc = berr_set(err, BERR_IO, "signalfd: %s", strerror(errno));
+    int report[2] = {-1, -1};
+    if (rc == 0 && o->detach && pipe2(report, O_CLOEXEC) < 0)
+        rc = berr_set(err, BERR_IO, "pipe: %s", strerror(errno));
+    detach_report = report[1];
     if (rc == 0 && (r.child = fork()) == 0)
-        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, &p);
+        enter_and_exec(id, ns, root, &io, r.sigfd, o->tty, o->die_with_caller, o->workdir,
+                       &p);
     if (rc == 0 && r.child < 0)
         rc = berr_set(err, BERR_IO, "fork: %s", strerror(errno));
     io_close(&io, false);
-    if (rc == 0) {
+    close_fd(&report[1]);
+    detach_report = -1;
+    if (rc == 0 && o->detach) {
+        /* the child has a session of its own and waits for the process
+         * itself: it is left to run, and reaped by whoever inherits it;
+         * a process that could not be executed fails here, as docker's */
+        char msg[1024];
+        ssize_t n, len = 0;
+        while (len < (ssize_t)sizeof msg - 1 &&
+               ((n = read(report[0], msg + len, sizeof msg - 1 - (size_t)len)) > 0 ||
+                (n < 0 && errno == EINTR)))
+            len += n > 0 ? n : 0;
+        msg[len] = '\0';
+        *status = 0;
+        if (len > 0) {
+            *status = 1;
+            rc = berr_set(err, BERR_INVALID, "%s", msg);
+        }
+    } else if (rc == 0) {
         void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
         struct termios saved;
         bool raw = o->tty && isatty(0) && tcgetattr(0, &saved) == 0;
@@ -432,6 +490,7 @@ int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *
         int ws = r.wstatus;
         *status = !r.exited ? 125 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     }
+    close_fd(&report[0]);
     close_fd(&r.sigfd);
     sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     for (size_t i = 0; i < NNS; i++)

@@ -8,6 +8,8 @@
 #include "runtime.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* ---- unpack.c: layers ---------------------------------------------------------- */
@@ -36,6 +38,15 @@ struct rt_process {
     bool no_new_privs;       /* --security-opt no-new-privileges */
     bool unconfined;         /* --security-opt seccomp=unconfined: no filter */
     char hostname_kv[300];   /* HOSTNAME=<Config.Hostname>, added as docker adds it */
+    /* from HostConfig (host_process): the capabilities root keeps (one bit
+     * each; docker's default set unless caps_given), resource limits,
+     * supplementary groups (names or gids), and --init */
+    uint64_t caps;
+    bool caps_given, init;
+    struct { int resource; rlim_t soft, hard; } rlimits[16];
+    size_t nrlimits;
+    const char *group_add[32];
+    size_t ngroup_add;
 };
 /* The length of KEY in "KEY=VALUE" (all of it without '='). */
 size_t env_key_len(const char *kv);
@@ -64,6 +75,36 @@ int rt_image_config_check(json_t *image, struct berr *err);
  * to docker's default set, set no_new_privs (if asked), exec. Only returns on failure, with a message
  * as docker prints it and the exit status (126, 127) in *status. */
 void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t len);
+
+/* docker's default capability set, one bit a capability. */
+uint64_t process_default_caps(void);
+
+/* ---- hostopts.c: HostConfig's CapAdd, Ulimits, ExtraHosts, Tmpfs, ... ------------- */
+
+/* What HostConfig says of the process: capabilities, rlimits, groups, init. */
+int host_process(json_t *host, struct rt_process *p, struct berr *err);
+/* Inside the new root, before it is made read-only: /dev/shm of ShmSize,
+ * the tmpfs mounts of Tmpfs and of Mounts. */
+int host_mounts(json_t *host, char *msg, size_t len);
+/* ExtraHosts appended to <dir>/hosts; their lines written to f. */
+void host_etc_hosts(const char *dir, json_t *host);
+void host_extra_hosts(FILE *f, json_t *host);
+/* The host directories a container mounts: the -v ones (a named volume
+ * made if need be, and mounted from its _data) then the bind and volume
+ * ones of HostConfig.Mounts. */
+struct host_binds {
+    struct rt_volume v[64];
+    size_t n;
+    char *owned[192];
+    size_t nowned;
+};
+int host_binds_make(struct berth_store *s, const struct rt_volume *vols, size_t n, json_t *host,
+                    struct host_binds *b, struct berr *err);
+void host_binds_free(struct host_binds *b);
+/* --init, in the container's first process: fork; the child returns (to
+ * exec the command), this process stays PID 1, reaps every child,
+ * forwards every signal to the command and exits with its status. */
+void host_init(int report_fd, char **argv);
 
 /* ---- seccomp.c ---------------------------------------------------------------------- */
 
@@ -119,6 +160,7 @@ struct rt_rootfs {
     const struct rt_volume *volumes;
     size_t nvolumes;
     bool read_only, network_host;
+    json_t *host;            /* HostConfig: its tmpfs mounts and ShmSize (host_mounts) */
 };
 /* Mount the overlay and everything a container sees, pivot_root into it. */
 int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len);
@@ -163,6 +205,8 @@ struct rt_container {
     int *listeners;          /* bound sockets, one per o->ports */
     int pin;                 /* rt_layers_pin until the overlay is mounted, or -1 */
     int monitor_lock;        /* monitor_lock taken by whoever starts it, or -1 */
+    int term;                /* attached with -t: the client's terminal, for its
+                              * window size only; else -1 */
 };
 /* <dir>/monitor.lock, held (flock) by the container's monitor for as long
  * as it lives, so that a new one (start) waits until the last is gone. A
@@ -178,6 +222,9 @@ int monitor_run(struct rt_container *c, bool attached, int ready_fd, int *status
 /* -d: fork the monitor into a session of its own; return once it says
  * the container's program runs (or why not). */
 int run_detached(struct rt_container *c, int *status, struct berr *err);
+/* attach.c: without -d, the same monitor, with this process as its
+ * client until the container ends; *status: the container's. */
+int run_attached(struct rt_container *c, int *status, struct berr *err);
 
 /* ---- health.c: the health check, run by the monitor ---------------------------------- */
 

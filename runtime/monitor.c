@@ -15,7 +15,9 @@
  * that connects from inside the container's network namespace. The
  * container's process is PID 1 of its namespace: when it ends, the kernel
  * kills the rest, the pipes close, and the monitor records the exit.
- * The container is also killed if the monitor dies (PDEATHSIG).
+ * The container is also killed if the monitor dies (PDEATHSIG). The
+ * monitor is never the `berth run` a user started: attached, "our"
+ * stdio are pipes to that client (attach.c), which may go at any time.
  */
 #include "internal.h"
 
@@ -302,11 +304,28 @@ static void report(int fd, int status, const char *msg)
     _exit(status);
 }
 
+/* docker run's status for a container whose program could not be run,
+ * which its CLI reads from the message: 127 for a program not found,
+ * 126 for one that may not be run, else 125 (a user not found, a
+ * working directory that cannot be entered, ...). */
+static int run_status(const char *msg)
+{
+    if (strstr(msg, "executable file not found") || strcasestr(msg, "no such file or directory"))
+        return 127;
+    return strcasestr(msg, "permission denied") ? 126 : 125;
+}
+
 static void child_main(struct rt_container *c, struct child_io *io)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* the program starts with every signal's default action, whatever
+     * berth run was started with (a shell's background job ignores
+     * SIGINT, and a shell that starts with it ignored cannot trap it) */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setsid();
@@ -323,6 +342,8 @@ static void child_main(struct rt_container *c, struct child_io *io)
         report(io->report, 125, "cannot set the hostname");
     if (!c->root.network_host)
         loopback_up();
+    json_t *hostconfig = json_object_get(c->state, "HostConfig");
+    c->root.host = hostconfig;
     if (rootfs_enter(&c->root, msg, sizeof msg) < 0)
         report(io->report, 125, msg);
     if (io->tty >= 0) {
@@ -340,11 +361,13 @@ static void child_main(struct rt_container *c, struct child_io *io)
     struct rt_process p;
     struct berr err = {0};
     if (rt_process_from(json_object_get(c->state, "Config"), NULL, &p, &err) < 0 ||
-        rt_security_opts(json_object_get(json_object_get(c->state, "HostConfig"), "SecurityOpt"),
-                         &p, &err) < 0)
+        rt_security_opts(json_object_get(hostconfig, "SecurityOpt"), &p, &err) < 0 ||
+        host_process(hostconfig, &p, &err) < 0)
         report(io->report, 125, err.msg);
+    if (p.init)
+        host_init(io->report, p.argv);
     rt_process_exec(&p, &status, msg, sizeof msg);
-    report(io->report, status, msg);
+    report(io->report, run_status(msg), msg);
 }
 
 /* ---- ports ------------------------------------------------------------------------ */
@@ -394,7 +417,7 @@ static void handle_signal(struct monitor *m)
         reap(m);
     else if (si.ssi_signo == SIGWINCH) {
         struct winsize ws;
-        if (m->in_src >= 0 && ioctl(m->in_src, TIOCGWINSZ, &ws) == 0)
+        if (m->out.echo >= 0 && m->c->term >= 0 && ioctl(m->c->term, TIOCGWINSZ, &ws) == 0)
             ioctl(m->out.fd, TIOCSWINSZ, &ws);
     } else {
         /* the monitor itself told to end (^C when attached): the
@@ -519,7 +542,7 @@ static int set_up_stdio(struct monitor *m, struct child_io *io, bool attached,
             return berr_set(err, BERR_IO, "socketpair: %s", strerror(errno));
         m->tty_sock = sv[0];
         io->tty = sv[1];
-        if (!attached || ioctl(0, TIOCGWINSZ, &io->ws) < 0)
+        if (!attached || m->c->term < 0 || ioctl(m->c->term, TIOCGWINSZ, &io->ws) < 0)
             io->ws.ws_row = 0;
         return 0;
     }

@@ -43,7 +43,21 @@ static bool is_default_cap(int cap)
     return false;
 }
 
-static int caps_drop(char *msg, size_t len)
+uint64_t process_default_caps(void)
+{
+    uint64_t caps = 0;
+    for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++)
+        caps |= 1ULL << default_caps[i];
+    return caps;
+}
+
+/* docker's set, or the one --cap-add/--cap-drop made */
+static bool keeps(const struct rt_process *p, int cap)
+{
+    return p->caps_given ? cap < 64 && (p->caps >> cap & 1) : is_default_cap(cap);
+}
+
+static int caps_drop(const struct rt_process *p, char *msg, size_t len)
 {
     int last = CAP_LAST_CAP;
     FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
@@ -53,7 +67,7 @@ static int caps_drop(char *msg, size_t len)
         fclose(f);
     }
     for (int cap = 0; cap <= last; cap++)
-        if (!is_default_cap(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+        if (!keeps(p, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
             errno != EINVAL) {
             snprintf(msg, len, "dropping capability %d: %s", cap, strerror(errno));
             return -1;
@@ -63,13 +77,12 @@ static int caps_drop(char *msg, size_t len)
 }
 
 /* After setuid: root keeps docker's set, anyone else has none left. */
-static int caps_set(char *msg, size_t len)
+static int caps_set(const struct rt_process *p, char *msg, size_t len)
 {
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2] = {{0}};
-    if (geteuid() == 0)
-        for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++) {
-            int c = default_caps[i];
+    for (int c = 0; geteuid() == 0 && c < 64; c++)
+        if (keeps(p, c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) {
             d[c / 32].effective |= 1u << (c % 32);
             d[c / 32].permitted |= 1u << (c % 32);
         }
@@ -148,6 +161,39 @@ static int user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups,
             return -1;
         }
         *gid = (gid_t)strtoul(group, NULL, 10);
+    }
+    return 0;
+}
+
+/* --group-add: a gid, or a name of the container's /etc/group */
+static int groups_add(const struct rt_process *p, gid_t gid0, gid_t *groups, size_t *ngroups,
+                      char *msg, size_t len, int *status)
+{
+    /* the user's own group is listed too, as docker's groups are */
+    bool has = false;
+    for (size_t i = 0; i < *ngroups; i++)
+        has |= groups[i] == gid0;
+    if (p->ngroup_add > 0 && !has && *ngroups < 64)
+        groups[(*ngroups)++] = gid0;
+    for (size_t i = 0; i < p->ngroup_add && *ngroups < 64; i++) {
+        const char *g = p->group_add[i];
+        bool found = all_digits(g);
+        gid_t gid = found ? (gid_t)strtoul(g, NULL, 10) : 0;
+        FILE *f = found ? NULL : fopen("/etc/group", "re");
+        for (struct group *gr; f && (gr = fgetgrent(f));)
+            if (strcmp(gr->gr_name, g) == 0) {
+                gid = gr->gr_gid;
+                found = true;
+                break;
+            }
+        if (f)
+            fclose(f);
+        if (!found) {
+            *status = 125;
+            snprintf(msg, len, "Unable to find group %s: no matching entries in group file", g);
+            return -1;
+        }
+        groups[(*ngroups)++] = gid;
     }
     return 0;
 }
@@ -231,7 +277,8 @@ void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t 
     *status = 126;
     if (user_resolve(p->user, &uid, &gid, groups, &ngroups, home, sizeof home, msg,
                      len) < 0 ||
-        enter_workdir(p->cwd, msg, len) < 0)
+        enter_workdir(p->cwd, msg, len) < 0 ||
+        groups_add(p, gid, groups, &ngroups, msg, len, status) < 0)
         return;
     if (!env_get(p->env, "HOME")) {
         /* spec.c leaves room for this one */
@@ -248,13 +295,20 @@ void rt_process_exec(const struct rt_process *p, int *status, char *msg, size_t 
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     if (!p->unconfined && seccomp_load_default(msg, len) < 0)
         return;
-    if (caps_drop(msg, len) < 0)
+    for (size_t i = 0; i < p->nrlimits; i++) {
+        struct rlimit rl = {p->rlimits[i].soft, p->rlimits[i].hard};
+        if (setrlimit(p->rlimits[i].resource, &rl) < 0) {
+            snprintf(msg, len, "setting the container's ulimits: %s", strerror(errno));
+            return;
+        }
+    }
+    if (caps_drop(p, msg, len) < 0)
         return;
     if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
         snprintf(msg, len, "setting user %s: %s", p->user, strerror(errno));
         return;
     }
-    if (caps_set(msg, len) < 0)
+    if (caps_set(p, msg, len) < 0)
         return;
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         snprintf(msg, len, "no_new_privs: %s", strerror(errno));

@@ -337,6 +337,8 @@ int rootfs_enter(const struct rt_rootfs *r, char *msg, size_t len)
             return -1;
         close(vol[i]);
     }
+    if (host_mounts(r->host, msg, len) < 0)
+        return -1;
     if (r->read_only && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         return FAIL("making the root file system read-only: %s", strerror(errno));
     return 0;

@@ -5,9 +5,10 @@
  * image, its layers (unpacked once per diff-id), the published ports
  * (bound here, so a port in use fails now), the name (unique, under the
  * containers lock). Then the container's directory and state.json are
- * written and its monitor takes over: this process itself when attached,
- * a child of its own session with -d, which reports back once the
- * container's program has been executed (or why it could not be).
+ * written and its monitor takes over: a child of its own session, which
+ * reports back once the container's program has been executed (or why it
+ * could not be); with -d that is all, attached this process stays its
+ * client (attach.c).
  */
 #include "internal.h"
 
@@ -37,17 +38,39 @@ int rt_volume_parse(const char *s, struct rt_volume *v, struct berr *err)
     if (!ctr || !*buf || !*ctr)
         return berr_set(err, BERR_INVALID, "invalid volume specification: '%s' "
                         "(expected HOST:CONTAINER[:ro|rw])", s);
-    if (buf[0] != '/')
-        return berr_set(err, BERR_INVALID, "invalid volume specification: '%s': the host "
-                        "path must be absolute (named volumes are not supported)", s);
+    /* not a path: a named volume (docker's names) */
+    bool named = buf[0] != '/';
+    for (const char *c = buf; named && *c; c++)
+        if (!isalnum((unsigned char)*c) && (c == buf || !strchr("_.-", *c)))
+            return berr_set(err, BERR_INVALID, "create %s: \"%s\" includes invalid characters "
+                            "for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are "
+                            "allowed. If you intended to pass a host directory, use absolute "
+                            "path", buf, buf);
+    if (named && strlen(buf) < 2)
+        return berr_set(err, BERR_INVALID, "invalid volume name \"%s\": at least 2 "
+                        "characters are needed", buf);
     if (ctr[0] != '/' || strcmp(ctr, "/") == 0)
         return berr_set(err, BERR_INVALID, "invalid volume specification: '%s': the "
                         "container path must be absolute and not '/'", s);
-    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
-        return berr_set(err, BERR_INVALID, "invalid mode: %s", mode);
+    /* ro or rw, and z or Z (SELinux relabelling: no SELinux here, taken
+     * and ignored), comma-separated */
+    int rw = 0, label = 0;
+    for (char *save = NULL, *m = mode ? strtok_r(mode, ",", &save) : NULL; m;
+         m = strtok_r(NULL, ",", &save)) {
+        if (strcmp(m, "ro") == 0 || strcmp(m, "rw") == 0) {
+            v->ro = strcmp(m, "ro") == 0;
+            rw++;
+        } else if (strcmp(m, "z") == 0 || strcmp(m, "Z") == 0)
+            label++;
+        else
+            rw = 9;
+    }
+    if (rw > 1 || label > 1 || (mode && !*mode))
+        return berr_set(err, BERR_INVALID, "invalid mode: %s", strchr(strchr(s, ':') + 1, ':') + 1);
+    if (mode)   /* as given (strtok_r cut it at its commas) */
+        snprintf(v->mode, sizeof v->mode, "%s", strchr(strchr(s, ':') + 1, ':') + 1);
     v->host = strdup(buf);
     v->ctr = strdup(ctr);
-    v->ro = mode && strcmp(mode, "ro") == 0;
     return v->host && v->ctr ? 0 : berr_set(err, BERR_IO, "out of memory");
 }
 
@@ -398,13 +421,28 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     for (size_t k = 0; k < o->nvolumes; k++) {
         const struct rt_volume *vol = &o->volumes[k];
         char bind[8300];
-        snprintf(bind, sizeof bind, "%s:%s%s", vol->host, vol->ctr, vol->ro ? ":ro" : "");
-        json_array_append_new(binds, json_string(bind));
-        json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind",
-                                                "Source", vol->host, "Destination", vol->ctr,
-                                                "Mode", vol->ro ? "ro" : "", "RW", !vol->ro,
-                                                "Propagation", "rprivate"));
+        snprintf(bind, sizeof bind, "%s:%s%s%s", vol->name ? vol->name : vol->host, vol->ctr,
+                 vol->mode[0] ? ":" : vol->ro ? ":ro" : "", vol->mode);
+        if (!vol->mount)
+            json_array_append_new(binds, json_string(bind));
+        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", vol->name ? "volume" : "bind",
+                              "Source", vol->host, "Destination", vol->ctr,
+                              "Mode", vol->mount ? "" : vol->mode, "RW", !vol->ro,
+                              "Propagation", vol->name ? "" : "rprivate");
+        if (vol->name) {
+            json_object_set_new(m, "Name", json_string(vol->name));
+            json_object_set_new(m, "Driver", json_string("local"));
+        }
+        json_array_append_new(mounts, m);
     }
+    size_t k;
+    json_t *tm;
+    json_array_foreach(json_object_get(o->host_config, "Mounts"), k, tm)
+        if (strcmp(json_string_value(json_object_get(tm, "Type")) ?: "", "tmpfs") == 0)
+            json_array_append_new(mounts, json_pack(
+                "{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "tmpfs", "Source", "", "Destination",
+                json_string_value(json_object_get(tm, "Target")) ?: "", "Mode", "", "RW",
+                !json_is_true(json_object_get(tm, "ReadOnly")), "Propagation", ""));
     snprintf(path, sizeof path, "%s/log.json", c->dir);
     const char *image = json_string_value(json_object_get(json_object_get(manifest, "config"),
                                                           "digest"));
@@ -451,6 +489,16 @@ static json_t *make_state(struct rt_container *c, json_t *image_config, json_t *
     for (size_t i = 0; i < o->nsecurity_opt; i++)
         json_array_append_new(secopt, json_string(o->security_opt[i]));
     json_object_set_new(json_object_get(state, "HostConfig"), "SecurityOpt", secopt);
+    /* docker's defaults, then what rt_host_opt made of the command line */
+    json_t *hc = json_object_get(state, "HostConfig");
+    json_object_set_new(hc, "ShmSize", json_integer(64 * 1024 * 1024));
+    for (const char *const *key = (const char *const[]){"CapAdd", "CapDrop", "ExtraHosts",
+                                                         "GroupAdd", NULL};
+         *key; key++)
+        json_object_set_new(hc, *key, json_null());
+    json_object_set_new(hc, "Ulimits", json_array());   /* Init: absent, as docker's */
+    if (json_is_object(o->host_config))
+        json_object_update(hc, o->host_config);
     json_object_set_new(json_object_get(state, "HostConfig"), "LogConfig",
                         json_pack("{s:s,s:{s:s,s:s}}", "Type", "json-file", "Config",
                                   "max-size", size, "max-file", files));
@@ -700,7 +748,7 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         rc = berth_image_get(s, o->image, &manifest, &config, NULL, err);
     if (rc < 0)
         return rc;
-    struct rt_container c = {.s = s, .o = o, .pin = -1, .monitor_lock = -1};
+    struct rt_container c = {.s = s, .o = o, .pin = -1, .monitor_lock = -1, .term = -1};
     char layers_dir[4096], hostname[256];
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
     json_t *layers = json_array();
@@ -736,6 +784,16 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
         if (rc >= 0)
             listeners[nlisteners++] = rc, rc = 0;
     }
+    /* named volumes made, --mount's binds and volumes with the -v ones */
+    struct host_binds *binds = calloc(1, sizeof *binds);
+    if (rc == 0 && !binds)
+        rc = berr_set(err, BERR_IO, "out of memory");
+    if (rc == 0)
+        rc = host_binds_make(s, o->volumes, o->nvolumes, o->host_config, binds, err);
+    if (rc == 0) {
+        with_defaults.volumes = binds->v;
+        with_defaults.nvolumes = binds->n;
+    }
     for (size_t i = 0; rc == 0 && i < o->nvolumes; i++)
         if (mkdir_p(o->volumes[i].host, 0755) < 0 && errno != EEXIST)   /* as docker -v */
             rc = berr_set(err, BERR_INVALID, "invalid mount config: cannot create bind source "
@@ -768,11 +826,25 @@ int rt_run(struct berth_store *s, const struct rt_run_opts *o, char id[RT_ID_LEN
     if (rc < 0)
         id[0] = '\0';
     if (rc == 0)
+        host_etc_hosts(c.dir, o->host_config);
+    if (rc == 0 && o->cidfile) {   /* made (empty, exclusively) by the caller */
+        int fd = open(o->cidfile, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write_all(fd, c.id, strlen(c.id)) < 0)
+            fprintf(stderr, "WARNING: cannot write the container ID file %s: %s\n",
+                    o->cidfile, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0)
         rc = o->detach ? run_detached(&c, status, err)
-                       : monitor_run(&c, true, -1, status, err);
+                       : run_attached(&c, status, err);
     json_decref(c.state);
     free(lower);
 out:
+    if (binds) {
+        host_binds_free(binds);
+        free(binds);
+    }
     if (c.pin >= 0)
         close(c.pin);
     for (size_t k = 0; k < nlisteners; k++)

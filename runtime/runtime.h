@@ -36,8 +36,11 @@ struct rt_port {
 };
 
 struct rt_volume {
-    char *host, *ctr;        /* absolute paths */
+    char *host, *ctr;        /* absolute paths; host a volume's name when not */
     bool ro;
+    const char *name;        /* a named volume's name (host: its _data), or NULL */
+    bool mount;              /* from --mount (HostConfig.Mounts), not in Binds */
+    char mode[16];           /* -v's mode as given ("ro", "z", "ro,Z"), or "" */
 };
 
 /* One user-defined network a container joins (rt_network_create), with
@@ -93,7 +96,18 @@ struct rt_run_opts {
     bool no_healthcheck;     /* none, whatever the image says */
     char **expose;           /* "PORT[-PORT][/tcp|udp]", over the image's ExposedPorts */
     size_t nexpose;
+    json_t *host_config;     /* HostConfig fields of rt_host_opt, or NULL */
+    const char *cidfile;     /* written with the id once the container exists */
 };
+
+/* docker's run options that land in HostConfig: "cap-add", "cap-drop"
+ * (CAP_X, X or ALL), "ulimit" (nofile=SOFT[:HARD]), "add-host"
+ * (NAME:IP), "tmpfs" (PATH[:OPTS]), "shm-size", "group-add", "init" and
+ * "mount" (type=bind|volume|tmpfs,source=,target=,readonly): `value`
+ * checked, as docker's message says when it is not, and added to `host`
+ * (CapAdd, CapDrop, Ulimits, ExtraHosts, Tmpfs, ShmSize, GroupAdd, Init,
+ * Mounts). */
+int rt_host_opt(json_t *host, const char *opt, const char *value, struct berr *err);
 
 /* Parse what the command line says: "-p [[IP:][HOST]:]CTR[/tcp]",
  * "-v HOST:CTR[:ro|rw]", "--memory 64m", "--cpus 1.5". */
@@ -170,7 +184,13 @@ struct rt_logs_opts {
     long tail;               /* -1: all */
     long long from;          /* > 0: only what the log file has past this size (its
                               * size before a start: `start -a`); rotated files not */
+    int64_t since, until;    /* ns since the epoch, 0: none: lines of that time or
+                              * later, of that time or earlier (--since, --until) */
 };
+/* A time as docker's logs --since takes it, without the relative form:
+ * RFC 3339 (fractions, Z or an offset; none: local time), a date, or
+ * unix seconds[.fraction]; ns since the epoch. */
+int rt_time_parse(const char *s, int64_t *ns);
 int rt_logs(struct berth_store *s, const char *what, const struct rt_logs_opts *o,
             struct berr *err);
 
@@ -183,6 +203,9 @@ struct rt_exec_opts {
     /* killed (SIGKILL) when the caller dies, as a health probe is at its
      * timeout; else it runs on, as docker exec's process does */
     bool die_with_caller;
+    /* -d: started and left to run (its stdio /dev/null); rt_exec returns
+     * at once with status 0 */
+    bool detach;
 };
 /* Run a process in a running container; `status` is its exit status. */
 int rt_exec(struct berth_store *s, const char *what, const struct rt_exec_opts *o,

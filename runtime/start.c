@@ -184,13 +184,25 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
     struct rt_volume vols[64];
     struct rt_port ports[64];
     char restart[64], layers_dir[4096];
-    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock};
+    struct rt_container c = {.s = s, .o = &o, .pin = -1, .state = st, .monitor_lock = lock,
+                             .term = -1};
     int listeners[64];
     size_t nlisteners = 0;
     snprintf(c.id, sizeof c.id, "%s", id);
     state_dir(s, id, c.dir, sizeof c.dir);
     snprintf(layers_dir, sizeof layers_dir, "%s/layers", berth_store_root(s));
     rc = opts_from_state(st, &o, vols, ports, restart, sizeof restart, err);
+    /* named volumes and --mount's, as run mounted them */
+    struct host_binds *binds = calloc(1, sizeof *binds);
+    if (rc == 0 && !binds)
+        rc = berr_set(err, BERR_IO, "out of memory");
+    if (rc == 0)
+        rc = host_binds_make(s, o.volumes, o.nvolumes, json_object_get(st, "HostConfig"), binds,
+                             err);
+    if (rc == 0) {
+        o.volumes = binds->v;
+        o.nvolumes = binds->n;
+    }
     json_t *layers = json_object_get(json_object_get(st, "Berth"), "Layers");
     char **lower = calloc(json_array_size(layers) + 1, sizeof *lower);
     if (rc == 0 && !lower)
@@ -242,9 +254,18 @@ static int start_one(struct berth_store *s, const char *what, struct berr *err)
         close(c.monitor_lock);
     for (size_t k = 0; k < nlisteners; k++)
         close(listeners[k]);
-    for (size_t k = 0; k < o.nvolumes; k++) {
+    for (size_t k = 0; o.volumes == vols && k < o.nvolumes; k++) {
         free(vols[k].host);
         free(vols[k].ctr);
+    }
+    if (binds) {
+        for (size_t k = 0; o.volumes != vols && k < binds->n; k++)
+            if (!binds->v[k].mount) {   /* the -v ones: opts_from_state's */
+                free(binds->v[k].name ? (char *)binds->v[k].name : binds->v[k].host);
+                free(binds->v[k].ctr);
+            }
+        host_binds_free(binds);
+        free(binds);
     }
     free(lower);
     json_decref(st);

@@ -224,7 +224,7 @@ rm -f "$TMP/vol/bg.out"
 bx exec px sh -c 'exit 7'
 rc_is "exec sh -c 'exit 7'" 7
 bx exec px nonexistent
-rc_is "exec of an unknown command" 127
+rc_is "exec of an unknown command" 126   # docker exec's, not run's 127
 bxin "hi" exec -i px cat
 ok "echo hi | exec -i cat" && expect_eq "$OUT" "hi" "exec -i: stdin piped through"
 bxin "" exec px sh -c 'echo to-out; echo to-err >&2'

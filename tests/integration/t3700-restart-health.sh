@@ -182,7 +182,7 @@ jq '.Berth.Layers[0] = "../../../../etc"' "$TMP/state.saved" >"$SJ"
 bx start twice
 check; [ "$RC" -ne 0 ] || fail "start with a layer outside the store succeeded"
 one_line "start with a bad layer" 'layer .* is missing'
-jq '.HostConfig.Binds = ["relative:/x"]' "$TMP/state.saved" >"$SJ"
+jq '.HostConfig.Binds = ["/abs:relative"]' "$TMP/state.saved" >"$SJ"
 bx start twice
 check; [ "$RC" -ne 0 ] || fail "start with a bad bind succeeded"
 one_line "start with a bad bind" 'invalid volume specification'

@@ -315,12 +315,12 @@ check
 
 # ---- usage ----------------------------------------------------------------------------
 bc
-check; [ "$RC" -eq 2 ] || fail "no subcommand: exit $RC"
+check; [ "$RC" -eq 0 ] || fail "no subcommand: exit $RC (docker's: the usage, 0)"
 bc frobnicate
-check; [ "$RC" -eq 2 ] || fail "unknown subcommand: exit $RC"
-expect_match "$ERR" "'frobnicate' is not a compose command" "unknown subcommand: message"
+check; [ "$RC" -eq 1 ] || fail "unknown subcommand: exit $RC"
+expect_match "$ERR" "'compose frobnicate' is not a berth command" "unknown subcommand: message"
 bc config --bogus
-check; [ "$RC" -eq 2 ] || fail "unknown option: exit $RC"
+check; [ "$RC" -eq 125 ] || fail "unknown option: exit $RC"
 bc --help
 ok "--help" && expect_match "$OUT" "config" "--help lists config"
 

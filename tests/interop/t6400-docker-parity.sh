@@ -74,7 +74,7 @@ at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; tim
 R=$TMP/rootfs
 mkdir -p "$R/bin" "$R/etc" "$R/tmp" "$R/root"
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh ls echo cat true env sleep id pwd hostname grep; do ln -s busybox "$R/bin/$c"; done
+for c in sh ls echo cat true env sleep id pwd hostname grep wc; do ln -s busybox "$R/bin/$c"; done
 chmod 1777 "$R/tmp"
 cat >"$R/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -109,6 +109,8 @@ rc=0,out        run --rm -h parity $IMG hostname
 rc=0,out        run --rm $IMG cat /etc/hostname
 rc=0,out        run --rm --entrypoint echo $IMG a b
 rc=0,out        run --rm -t $IMG echo on-a-tty
+rc=0,out,imgin  run --rm -i $IMG sh -c 'cat | wc -c'
+rc=0,out,imgin  run --rm $IMG sh -c 'cat | wc -c'
 rc=0,out        run --rm $IMG grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp):' /proc/self/status
 rc=0,out        run --rm -u 1000 $IMG grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp):' /proc/self/status
 rc=1,out,err    run --rm --read-only $IMG sh -c 'echo x >/tmp/f'
@@ -166,8 +168,8 @@ rc=0,out        inspect --format '{{.Name}} {{.State.Running}} {{.Config.Image}}
 rc=0,out        inspect -f '{{.Config.Hostname}} {{.Config.User}}|{{.Config.WorkingDir}}|{{json .Config.Entrypoint}}' $C
 rc=0,out        inspect -f '{{range .Config.Cmd}}[{{.}}]{{end}} {{index .Config.Cmd 0}} {{len .Config.Cmd}}' $C
 rc=0,out        inspect -f '{{printf "%s:%d" .State.Status .State.ExitCode}}' $S
-rc=0,out        inspect -f '{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}} {{.RestartCount}}' $C   # differs: HostConfig has no Privileged
-rc=0,out        inspect -f '{{.Platform}} {{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.Tty}} {{.Config.OpenStdin}}' $C   # differs: no Platform, Config.AttachStdin/AttachStdout
+rc=0,out        inspect -f '{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}} {{.RestartCount}} {{.Platform}}' $C
+rc=0,out        inspect -f '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.Tty}} {{.Config.OpenStdin}}' $C $S   # differs: no Config.AttachStdin/AttachStdout/AttachStderr
 rc=0,out,times  inspect -f '{{.Created}} {{.State.StartedAt}} {{.State.FinishedAt}}' $S $C
 rc=0,out        inspect -f '{{range .Mounts}}{{.Type}} {{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}}{{end}}' $C
 rc=0,out        inspect -f '{{json .Mounts}}' $C            # differs: json of docker's structs keeps their fields' order, berth sorts the keys
@@ -198,6 +200,9 @@ rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # pen
 rc=0,out        ps -a --filter status=exited --filter name=-$U --format '{{.Names}}'   # pending: ps --filter (issue 20 item 5)
 rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
 rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
+rc=0,out        images -q $IMG                                              # pending: images REPO (issue 20 item 5)
+rc=0,out,cols,sizes images $IMG                                             # pending: images REPO (issue 20 item 5)
+rc=0,out,own    images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
 rc=0,out        history --format '{{.CreatedBy}}' $IMG
 rc=0,out        history -q $IMG
 rc=0,out        history --human=false --format '{{.CreatedAt}} {{.CreatedSince}}' $IMG
@@ -217,6 +222,7 @@ rc=1            save nosuch/t6400:$U
 rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -i $C cat
+rc=0,out,imgin  exec -i $C sh -c 'cat | wc -c'
 rc=0,out        exec -t $C echo hi
 rc=1,err        exec -it $C echo hi                    # pending: -t with stdin not a terminal (issue 20 item 7)
 rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
@@ -227,6 +233,8 @@ rc=1            exec $S echo hi                        # pending: exit codes (is
 rc=1,err        exec t6400-nosuch-$U echo hi           # pending: exit codes (issue 20 item 4)
 rc=0,out,err    logs $S
 rc=0,out        logs --tail 1 $S
+rc=0,out        logs --tail 0 $S
+rc=0,out,err    logs --tail all $S
 rc=0,out,times  logs -t $S
 rc=0,out        logs -f $S
 rc=0,out        logs --since 10m $S                    # pending: logs --since (issue 20 item 5)

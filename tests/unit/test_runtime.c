@@ -117,8 +117,19 @@ static void test_volume_parse(void **state)
     assert_false(v.ro);
     free(v.host);
     free(v.ctr);
-    const char *bad[] = {"", "/a", "/a:", ":/b", "rel:/b", "/a:rel", "/a:/", "/a:/b:bogus",
-                         "/a:/b:ro:x", "named:/data"};
+    /* a name is a named volume's (host is the name until it is made); :z
+     * and :Z are taken, with ro or rw */
+    assert_int_equal(rt_volume_parse("named:/data:Z,ro", &v, &err), 0);
+    assert_string_equal(v.host, "named");
+    assert_true(v.ro);
+    free(v.host);
+    free(v.ctr);
+    assert_int_equal(rt_volume_parse("/a:/b:z", &v, &err), 0);
+    assert_false(v.ro);
+    free(v.host);
+    free(v.ctr);
+    const char *bad[] = {"", "/a", "/a:", ":/b", "r/el:/b", "../x:/b", "n:/b", "/a:rel", "/a:/",
+                         "/a:/b:bogus", "/a:/b:ro:x", "/a:/b:ro,rw", "/a:/b:z,Z", "/a:/b:"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&err, 0, sizeof err);
         if (rt_volume_parse(bad[i], &v, &err) == 0)
