@@ -101,8 +101,10 @@ TABLE=$(cat <<'EOF'
 # -- one container at a time, removed when it ends
 rc=0,out,err    run --rm $IMG echo hi
 rc=3,out,err    run --rm $IMG sh -c 'exit 3'
-rc=0,out        run --rm -e A=1 $IMG env                # differs: variables in docker's order (PATH, HOSTNAME, then the user's)
-rc=0,out        run --rm -u 1000 $IMG id                # differs: docker gives the user's groups (groups=1000(app))
+rc=0,out        run --rm -e A=1 $IMG env
+rc=0,out        run --rm -e PATH=/bin -e HOSTNAME=parity -e TERM=dumb -t $IMG env
+rc=0,out        run --rm $IMG id
+rc=0,out        run --rm -u 1000 $IMG id
 rc=0,out        run --rm -u app:app $IMG sh -c 'id -u; id -g'
 rc=0,out        run --rm -w /tmp $IMG pwd
 rc=0,out        run --rm -h parity $IMG hostname
@@ -116,46 +118,46 @@ rc=0,out        run --rm -u 1000 $IMG grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|
 rc=1,out,err    run --rm --read-only $IMG sh -c 'echo x >/tmp/f'
 rc=127          run --rm $IMG no-such-command
 rc=126          run --rm $IMG /etc/passwd
-rc=125,err      run --rm -u nosuchuser $IMG id         # pending: exit codes (issue 20 item 4)
-rc=125,err      run --rm -w relative $IMG pwd          # pending: exit codes (issue 20 item 4)
-rc=125,err      run --rm 127.0.0.1:1/t6400/nosuch:1 true   # pending: unknown image fails without retries (issue 20 item 8)
+rc=125,err      run --rm -u nosuchuser $IMG id         # exit codes (issue 20 item 4)
+rc=125,err      run --rm -w relative $IMG pwd          # exit codes (issue 20 item 4)
+rc=125,err      run --rm 127.0.0.1:1/t6400/nosuch:1 true   # unknown image fails without retries (issue 20 item 8)
 rc=0,out        run --rm -w /new/dir $IMG pwd
 rc=0,out        run --rm -u 1000 $IMG sh -c 'echo $HOME'
-rc=0,out        run --rm -u 1000:50 $IMG id             # differs: docker gives the user's groups (groups=50)
+rc=0,out        run --rm -u 1000:50 $IMG id
 rc=0,out        run --rm --entrypoint '' $IMG echo x
 rc=0,out        run --rm -e HOME $IMG sh -c 'echo $HOME'
 rc=0,out        run --rm -e T6400_UNSET $IMG sh -c 'env | grep T6400 || echo unset'
 rc=125,err      run --rm --name 'bad name!' $IMG true
-rc=1,err        run --rm -it $IMG echo hi              # pending: -t with stdin not a terminal (issue 20 item 7)
-rc=0,out,pty    run --rm -it $IMG sh -c 'tty; busybox stat -c "%u:%g %a" $(tty)'   # pending: the container's own devpts (issue 20 item 7)
-rc=1,err        run --rm --read-only $IMG sh -c 'echo x >>/etc/hosts'             # pending: --read-only /etc/hosts (issue 20 item 7)
-rc=0,out        run --rm -m 64m --pids-limit 50 $IMG sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max'   # pending: the container's own cgroup in /sys/fs/cgroup (issue 20 item 7)
+rc=1,err        run --rm -it $IMG echo hi              # -t with stdin not a terminal (issue 20 item 7)
+rc=0,out,pty    run --rm -it $IMG sh -c 'tty; busybox stat -c "%u:%g %a" $(tty)'   # the container's own devpts (issue 20 item 7)
+rc=1,err        run --rm --read-only $IMG sh -c 'echo x >>/etc/hosts'             # --read-only /etc/hosts (issue 20 item 7)
+rc=0,out        run --rm -m 64m --pids-limit 50 $IMG sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max'   # the container's own cgroup in /sys/fs/cgroup (issue 20 item 7)
 rc=127          run --name $F $IMG no-such-command
-rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}}' $F       # pending: a failed start shows created (issue 20 item 8)
+rc=0,out        inspect -f '{{.State.Status}} {{.State.ExitCode}}' $F       # a failed start shows created (issue 20 item 8)
 rc=0,out        rm $F
-rc=127,out      run -d --name $F $IMG no-such-command                       # pending: run -d prints the ID of a container that failed to start (issue 20 item 8)
+rc=127,out      run -d --name $F $IMG no-such-command                       # run -d prints the ID of a container that failed to start (issue 20 item 8)
 rc=0,out        rm -f $F
-rc=0,out        run --rm -v $V:/data $IMG sh -c 'echo kept >/data/f' # pending: named volumes (issue 20 item 5)
-rc=0,out        run --rm -v $V:/data:ro $IMG cat /data/f # pending: named volumes (issue 20 item 5)
+rc=0,out        run --rm -v $V:/data $IMG sh -c 'echo kept >/data/f' # named volumes (issue 20 item 5)
+rc=0,out        run --rm -v $V:/data:ro $IMG cat /data/f # named volumes (issue 20 item 5)
 # -- run options (issue 20 item 5)
-rc=0,out        run --rm --add-host parity-h:10.1.2.3 $IMG grep parity-h /etc/hosts      # pending: --add-host (issue 20 item 5)
-rc=0,out        run --rm --cap-drop ALL $IMG grep CapEff /proc/self/status             # pending: --cap-drop (issue 20 item 5)
-rc=0,out        run --rm --cap-add SYS_ADMIN --cap-drop NET_RAW $IMG grep CapEff /proc/self/status   # pending: --cap-add (issue 20 item 5)
-rc=0,out        run --rm --ulimit nofile=1024:2048 $IMG sh -c 'ulimit -n; ulimit -Hn'   # pending: --ulimit (issue 20 item 5)
-rc=0,out        run --rm --tmpfs /scratch $IMG grep ' /scratch ' /proc/mounts         # pending: --tmpfs (issue 20 item 5)
-rc=0,out        run --rm --mount type=tmpfs,target=/m $IMG grep ' /m ' /proc/mounts   # pending: --mount (issue 20 item 5)
-rc=0,out        run --rm --shm-size 8m $IMG grep ' /dev/shm ' /proc/mounts            # pending: --shm-size (issue 20 item 5)
-rc=0,out        run --rm --group-add 50 -u 1000 $IMG id -G                            # pending: --group-add (issue 20 item 5)
-rc=0,out        run --rm --init $IMG sh -c '[ $$ -ne 1 ] && echo not-pid-1'           # pending: --init (issue 20 item 5)
+rc=0,out        run --rm --add-host parity-h:10.1.2.3 $IMG grep parity-h /etc/hosts      # --add-host (issue 20 item 5)
+rc=0,out        run --rm --cap-drop ALL $IMG grep CapEff /proc/self/status             # --cap-drop (issue 20 item 5)
+rc=0,out        run --rm --cap-add SYS_ADMIN --cap-drop NET_RAW $IMG grep CapEff /proc/self/status   # --cap-add (issue 20 item 5)
+rc=0,out        run --rm --ulimit nofile=1024:2048 $IMG sh -c 'ulimit -n; ulimit -Hn'   # --ulimit (issue 20 item 5)
+rc=0,out        run --rm --tmpfs /scratch $IMG grep ' /scratch ' /proc/mounts         # --tmpfs (issue 20 item 5)
+rc=0,out        run --rm --mount type=tmpfs,target=/m $IMG grep ' /m ' /proc/mounts   # --mount (issue 20 item 5)
+rc=0,out        run --rm --shm-size 8m $IMG grep ' /dev/shm ' /proc/mounts            # --shm-size (issue 20 item 5)
+rc=0,out        run --rm --group-add 50 -u 1000 $IMG id -G                            # --group-add (issue 20 item 5)
+rc=0,out        run --rm --init $IMG sh -c '[ $$ -ne 1 ] && echo not-pid-1'           # --init (issue 20 item 5)
 # -- bad usage
 rc=125          run --rm --no-such-flag $IMG true
-rc=125          ps --no-such-flag                      # pending: exit codes (issue 20 item 4)
-rc=125          logs --no-such-flag $C                 # pending: exit codes (issue 20 item 4)
-rc=1            no-such-subcommand                     # pending: exit codes (issue 20 item 4)
+rc=125          ps --no-such-flag                      # exit codes (issue 20 item 4)
+rc=125          logs --no-such-flag $C                 # exit codes (issue 20 item 4)
+rc=1            no-such-subcommand                     # exit codes (issue 20 item 4)
 rc=0            --help
-rc=0            run --help                             # pending: --help on every subcommand (issue 20 item 4)
-rc=0            ps --help                              # pending: --help on every subcommand (issue 20 item 4)
-rc=0            inspect --help                         # pending: --help on every subcommand (issue 20 item 4)
+rc=0            run --help                             # --help on every subcommand (issue 20 item 4)
+rc=0            ps --help                              # --help on every subcommand (issue 20 item 4)
+rc=0            inspect --help                         # --help on every subcommand (issue 20 item 4)
 # -- a running container $C, a stopped one $S
 rc=0,out        run -d --name $C -e A=1 --label parity=yes -v $TMP:/host:ro $IMG sleep 1000
 rc=7,out,err    run --name $S $IMG sh -c 'echo out; echo err >&2; sleep 0.2; echo last; exit 7'
@@ -173,8 +175,8 @@ rc=0,out        inspect -f '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.
 rc=0,out,times  inspect -f '{{.Created}} {{.State.StartedAt}} {{.State.FinishedAt}}' $S $C
 rc=0,out        inspect -f '{{range .Mounts}}{{.Type}} {{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}}{{end}}' $C
 rc=0,out        inspect -f '{{json .Mounts}}' $C            # differs: json of docker's structs keeps their fields' order, berth sorts the keys
-rc=0,out        inspect -f '{{json .Config.Env}}' $C          # pending: Config.Env holds only the image's and user's variables (issue 20 item 8)
-rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # pending: PidsLimit null when unset (issue 20 item 8)
+rc=0,out        inspect -f '{{json .Config.Env}}' $C          # Config.Env holds only the image's and user's variables (issue 20 item 8)
+rc=0,out        inspect -f '{{json .HostConfig.PidsLimit}}' $C # PidsLimit null when unset (issue 20 item 8)
 rc=0,out        inspect -f '{{.Config.Labels.parity}} {{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}' $C
 rc=1,out,err    inspect t6400-nosuch-$U
 rc=64,out,err   inspect -f '{{' $C
@@ -194,14 +196,14 @@ rc=0,out,own,times ps -a --format '{{.Names}}|{{.CreatedAt}}|{{.State}}|{{.Netwo
 rc=0,out,own    ps -a --no-trunc --format '{{.Names}} {{.Mounts}}'
 rc=0,out,own    ps --format '{{.Names}} {{.Label "parity"}}|{{.Label "nosuch"}}'
 rc=0,out,own    ps -a --format 'table {{.Names}}\t{{.Networks}}\t{{.State}}'
-rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # pending: ps COMMAND quoting (issue 20 item 8)
-rc=0,out,own,cols ps -a                                                    # pending: ps COMMAND quoting (issue 20 item 8)
-rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # pending: ps --filter (issue 20 item 5)
-rc=0,out        ps -a --filter status=exited --filter name=-$U --format '{{.Names}}'   # pending: ps --filter (issue 20 item 5)
+rc=0,out,own    ps -a --format '{{.Names}} {{.Command}}'                   # ps COMMAND quoting (issue 20 item 8)
+rc=0,out,own,cols ps -a                                                    # ps COMMAND quoting (issue 20 item 8)
+rc=0,out        ps -a --filter name=$S --format '{{.Names}} {{.Status}}'   # ps --filter (issue 20 item 5)
+rc=0,out        ps -a --filter status=exited --filter name=-$U --format '{{.Names}}'   # ps --filter (issue 20 item 5)
 rc=0,out,own,sizes images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
-rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # pending: images REPO (issue 20 item 5)
-rc=0,out        images -q $IMG                                              # pending: images REPO (issue 20 item 5)
-rc=0,out,cols,sizes images $IMG                                             # pending: images REPO (issue 20 item 5)
+rc=0,out        images --format '{{.Repository}}:{{.Tag}}' $IMG             # images REPO (issue 20 item 5)
+rc=0,out        images -q $IMG                                              # images REPO (issue 20 item 5)
+rc=0,out,cols,sizes images $IMG                                             # images REPO (issue 20 item 5)
 rc=0,out,own    images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
 rc=0,out        history --format '{{.CreatedBy}}' $IMG
 rc=0,out        history -q $IMG
@@ -219,28 +221,30 @@ rc=0,out,err,imgin load
 rc=0,out,err    load -i $TMP/img.tar
 rc=1            load -i $TMP/no-such-archive.tar
 rc=1            save nosuch/t6400:$U
-rc=1,err        kill -s BOGUS $C                       # pending: exit codes (issue 20 item 4)
+rc=1,err        kill -s BOGUS $C                       # exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -i $C cat
 rc=0,out,imgin  exec -i $C sh -c 'cat | wc -c'
 rc=0,out        exec -t $C echo hi
-rc=1,err        exec -it $C echo hi                    # pending: -t with stdin not a terminal (issue 20 item 7)
+rc=1,err        exec -it $C echo hi                    # -t with stdin not a terminal (issue 20 item 7)
 rc=0,out        exec -u 1000 -w /tmp $C sh -c 'id -u; pwd'
 rc=0,out        exec -e B=2 $C sh -c 'echo $A $B'
-rc=126          exec $C no-such-command                # pending: exit codes (issue 20 item 4)
-rc=126          exec -w /missing $C pwd                # pending: exit codes (issue 20 item 4)
-rc=1            exec $S echo hi                        # pending: exit codes (issue 20 item 4)
-rc=1,err        exec t6400-nosuch-$U echo hi           # pending: exit codes (issue 20 item 4)
+rc=0,out        exec -e B=2 -e A=3 $C env
+rc=0,out        exec -u 1000 $C id
+rc=126          exec $C no-such-command                # exit codes (issue 20 item 4)
+rc=126          exec -w /missing $C pwd                # exit codes (issue 20 item 4)
+rc=1            exec $S echo hi                        # exit codes (issue 20 item 4)
+rc=1,err        exec t6400-nosuch-$U echo hi           # exit codes (issue 20 item 4)
 rc=0,out,err    logs $S
 rc=0,out        logs --tail 1 $S
 rc=0,out        logs --tail 0 $S
 rc=0,out,err    logs --tail all $S
 rc=0,out,times  logs -t $S
 rc=0,out        logs -f $S
-rc=0,out        logs --since 10m $S                    # pending: logs --since (issue 20 item 5)
-rc=0,out        logs --until 2000-01-01T00:00:00Z $S   # pending: logs --until (issue 20 item 5)
-rc=0,out        exec -d $C sh -c 'echo detached >/tmp/d'   # pending: exec -d (issue 20 item 5)
-rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; cat /tmp/d'   # pending: exec -d (issue 20 item 5)
+rc=0,out        logs --since 10m $S                    # logs --since (issue 20 item 5)
+rc=0,out        logs --until 2000-01-01T00:00:00Z $S   # logs --until (issue 20 item 5)
+rc=0,out        exec -d $C sh -c 'echo detached >/tmp/d'   # exec -d (issue 20 item 5)
+rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; cat /tmp/d'   # exec -d (issue 20 item 5)
 rc=0,out        wait $S
 rc=0,out        wait $S $S
 rc=0,out        stop $S
