@@ -493,7 +493,10 @@ static int each_container(struct cli *g, enum verb verb, const char *name, int a
                          : verb == START ? rt_start(s, argv[i], &err)
                          : verb == RESTART ? rt_restart(s, argv[i], arg, &err)
                                         : rt_wait(s, argv[i], &code, &err);
-        if (rc < 0)
+        /* docker's rm -f says a name it cannot find and goes on: not a failure */
+        if (rc < 0 && verb == RM && arg && err.code == BERR_NOTFOUND)
+            cli_fail(name, &err);
+        else if (rc < 0)
             status = cli_fail(name, &err);
         else if (verb == WAIT)
             printf("%d\n", code);

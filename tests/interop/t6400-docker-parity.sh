@@ -248,7 +248,7 @@ rc=0,out        exec $C sh -c 'i=0; while [ ! -s /tmp/d ] && [ $i -lt 50 ]; do s
 rc=0,out        wait $S
 rc=0,out        wait $S $S
 rc=0,out        stop $S
-rc=1,err        kill $S                                # differs: docker names the container by ID ("Cannot kill container: NAME: Container ID is not running")
+rc=1,err        kill $S
 rc=0,out        start $C
 rc=0,out        port $C
 rc=1,err        rm $C
@@ -273,7 +273,7 @@ rc=0,out,cols,sizes history $IMG-c
 rc=0,out        rmi $IMG-c
 rc=1,out,err    rm $S t6400-nosuch-$U
 rc=1,err        rm $S
-rc=0,out,err    rm -f $C t6400-nosuch-$U                        # differs: docker's rm -f exits 0 when a name is not found
+rc=0,out,err    rm -f $C t6400-nosuch-$U
 rc=1,out,err    inspect $C
 EOF
 )
