@@ -944,6 +944,39 @@ static const char **keys_of(json_t *o, size_t *n)
     return k;
 }
 
+/* What docker's json gives: Go encodes a struct's fields in their order
+ * and a map's keys sorted. Here an object whose keys all start with a
+ * capital, as Go's exported fields do, is a struct and keeps its order
+ * (berth writes its documents in docker's order); any other (labels,
+ * ports, networks, mount points) is a map and is sorted. A new reference. */
+static json_t *go_ordered(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *e;
+        size_t i;
+        json_array_foreach(v, i, e)
+            json_array_append_new(a, go_ordered(e));
+        return a;
+    }
+    if (!json_is_object(v))
+        return json_incref(v);
+    bool map = false;
+    const char *key;
+    json_t *e, *o = json_object();
+    json_object_foreach(v, key, e)
+        map |= !(key[0] >= 'A' && key[0] <= 'Z');
+    size_t n;
+    const char **keys = map ? keys_of(v, &n) : NULL;
+    if (keys) {
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(o, keys[i], go_ordered(json_object_get(v, keys[i])));
+        free(keys);
+    } else
+        json_object_foreach(v, key, e)
+            json_object_set_new(o, key, go_ordered(e));
+    return o;
+}
+
 static void print_value(struct buf *b, json_t *v, bool top)
 {
     char num[64];
@@ -1357,8 +1390,9 @@ static int call(struct exec *e, const char *fn, json_t **a, size_t n, json_t **o
     if (strcmp(fn, "json") == 0) {
         if (need(e, n, 1, false) < 0)
             return -1;
-        char *s = a[0] ? json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS)
-                       : strdup("null");
+        json_t *ordered = a[0] ? go_ordered(a[0]) : NULL;
+        char *s = ordered ? json_dumps(ordered, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
+        json_decref(ordered);
         if (!s)
             return xerr(e, "error calling json: cannot encode");
         struct buf b = {0};
