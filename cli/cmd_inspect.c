@@ -143,8 +143,14 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         const char *comment = json_string_value(json_object_get(
             json_array_get(history, json_array_size(history) - 1), "comment"));
         const char *author = json_string_value(json_object_get(config, "author"));
+        /* docker's RootFS: {"Type": "layers", "Layers": [diff_ids]} */
+        json_t *rf = json_object_get(config, "rootfs"), *rootfs = json_null();
+        if (json_is_object(rf))
+            rootfs = json_pack("{s:s,s:O}", "Type",
+                               json_string_value(json_object_get(rf, "type")) ?: "layers",
+                               "Layers", json_object_get(rf, "diff_ids") ?: json_array());
         json_array_append_new(out, json_pack(
-            "{s:O,s:o,s:o,s:s,s:s,s:O,s:s,s:O,s:O,s:O,s:I,s:O,s:O}",
+            "{s:O,s:o,s:o,s:s,s:s,s:O,s:s,s:O,s:O,s:O,s:I,s:o,s:O}",
             "Id", json_object_get(json_object_get(manifest, "config"), "digest"),
             "RepoTags", n.tags, "RepoDigests", n.digests,
             "ManifestDigest", digest,
@@ -155,7 +161,7 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
             "Os", json_object_get(config, "os") ? json_object_get(config, "os") : json_null(),
             "Config", cfg ? cfg : json_null(),
             "Size", (json_int_t)size,
-            "RootFS", json_object_get(config, "rootfs") ? json_object_get(config, "rootfs") : json_null(),
+            "RootFS", rootfs,
             "Layers", json_object_get(manifest, "layers")));
         json_decref(manifest);
         json_decref(config);

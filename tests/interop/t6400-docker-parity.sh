@@ -68,7 +68,7 @@ if [ -n "${ASAN_OPTIONS:-}" ]; then
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$TMP/san/ubsan"
 fi
 at_exit 'for _c in $(timeout 30 "$BERTH" ps -aq); do timeout 60 "$BERTH" rm -f "$_c"; done'
-at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG $IMG-c"
+at_exit "timeout 60 $DOCKER rm -f $C $S $F; timeout 60 $DOCKER volume rm $V; timeout 60 $DOCKER rmi -f $IMG $IMG-c $IMG-i"
 
 # ---- the image, in both stores ----------------------------------------------
 R=$TMP/rootfs
@@ -223,6 +223,10 @@ rc=0,out,err,imgin load
 rc=0,out,err    load -i $TMP/img.tar
 rc=1            load -i $TMP/no-such-archive.tar
 rc=1            save nosuch/t6400:$U
+rc=0,out        import $TMP/rootfs.tar $IMG-i
+rc=0,out        image inspect -f '{{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}' $IMG-i
+rc=0,out        image inspect -f '{{json .RootFS}}' $IMG
+rc=0,out        rmi $IMG-i                                    # differs: docker also lists the layers it deleted (Deleted: sha256:CHAIN-ID)
 rc=1,err        kill -s BOGUS $C                       # exit codes (issue 20 item 4)
 rc=0,out        exec $C echo hi
 rc=0,out        exec -i $C cat
