@@ -14,7 +14,10 @@ flip_byte() {
     b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
     printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
-fsck() { FSCK_OUT=$(timeout 60 "$BERTHD" fsck --root "$ROOT" "$@" 2>&1); FSCK_RC=$?; }
+fsck() {
+    FSCK_OUT=$(timeout 60 "$BERTHD" fsck --root "$ROOT" "$@" 2>&1); FSCK_RC=$?
+    if [[ $FSCK_OUT =~ Sanitizer|runtime\ error: ]]; then fail "sanitizer report from fsck: $FSCK_OUT"; fi
+}
 quarantined() { find "$ROOT/quarantine" -type f 2>/dev/null | wc -l; }
 get_blob() { http GET "/v2/$1/blobs/$2" --max-time 10 "${@:3}"; }
 
