@@ -90,17 +90,18 @@ static int blob_integrity(struct request *rq, const char *digest, int fd, uint64
             verified_add(digest);
         return 0;
     }
-    close(fd);
     if (rc == -BERR_DIGEST) {
-        int q = blob_quarantine(rq->srv->blobs, digest);
+        int q = blob_quarantine(rq->srv->blobs, digest, fd);
+        close(fd);
         log_error("blob %s: the stored file (%llu bytes, %llu expected) does not match its "
                   "digest: %s; answering 404 until it is pushed again",
                   digest, (unsigned long long)stored, (unsigned long long)size,
-                  q == 0 || q == -BERR_NOTFOUND ? "moved to quarantine"
-                                                : "could not move it to quarantine");
+                  q == 0 || q == -BERR_NOTFOUND || q == -BERR_CONFLICT
+                      ? "moved to quarantine" : "could not move it to quarantine");
         *out = respond_error(rq, 404, "BLOB_UNKNOWN",
                              "blob %s is corrupt in storage and was quarantined", digest);
     } else {
+        close(fd);
         log_error("blob %s: cannot read the stored file to verify it", digest);
         *out = respond_error(rq, 500, "UNKNOWN", "blob %s cannot be read from storage",
                              digest);

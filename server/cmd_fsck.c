@@ -23,33 +23,39 @@ static int fsck_blob(void *arg, const char *digest, int64_t age)
 {
     (void)age;
     struct fsck *f = arg;
-    int fd;
+    int fd = -1;
     uint64_t size;
     int rc = blob_open(f->bs, digest, &fd, &size);
     if (rc == -BERR_NOTFOUND)
         return 0;   /* removed since it was listed */
-    if (rc == 0) {
+    if (rc == 0)
         rc = blob_verify_fd(digest, fd, size);
-        close(fd);
-    }
     f->checked++;
     if (rc == 0) {
+        close(fd);
         f->bytes += size;
         return 0;
     }
     if (rc != -BERR_DIGEST) {
+        if (fd >= 0)
+            close(fd);
         f->unreadable++;
         printf("unreadable %s\n", digest);
         return 0;
     }
     f->bad++;
     if (f->dry_run) {
+        close(fd);
         printf("corrupt %s (%llu bytes): would quarantine\n", digest, (unsigned long long)size);
         return 0;
     }
-    rc = blob_quarantine(f->bs, digest);
+    rc = blob_quarantine(f->bs, digest, fd);
+    close(fd);
     if (rc == 0 || rc == -BERR_NOTFOUND)
         printf("corrupt %s (%llu bytes): quarantined\n", digest, (unsigned long long)size);
+    else if (rc == -BERR_CONFLICT)
+        printf("corrupt %s (%llu bytes): already replaced by a good copy\n", digest,
+               (unsigned long long)size);
     else
         printf("corrupt %s (%llu bytes): could not quarantine it\n", digest,
                (unsigned long long)size);

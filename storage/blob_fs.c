@@ -5,7 +5,7 @@
  *   <root>/uploads/<id>                        partial uploads
  *
  *   <root>/trash/<algo>-<hex>                  blobs the collector is removing
- *   <root>/quarantine/<algo>-<hex>.<time>      blobs whose bytes no longer match
+ *   <root>/quarantine/<algo>-<hex>.<time>[.n] blobs whose bytes no longer match
  *                                              their digest, kept for inspection
  *
  * Publishing is fsync(file), link(upload, blob), fsync(blob dir), unlink
@@ -318,24 +318,45 @@ static int fs_blob_list(void *state, blob_fn each, void *arg)
     return rc;
 }
 
-/* Renamed, not deleted: an operator may want the bytes; the time in the
- * name keeps a second bad copy of the same digest from replacing the first. */
-static int fs_blob_quarantine(void *state, const char *digest)
+/* Moved, not deleted: an operator may want the bytes; a second bad copy
+ * of the same digest never replaces the first. */
+static int fs_blob_quarantine(void *state, const char *digest, int fd)
 {
     struct fs_state *fs = state;
     char path[PATH_MAX], dir[PATH_MAX], dest[PATH_MAX];
     if (blob_path(fs, digest, path, sizeof path, false) < 0 ||
         blob_path(fs, digest, dir, sizeof dir, true) < 0)
         return -BERR_INVALID;
+    struct stat open_st, path_st;
+    if (fd >= 0 && fstat(fd, &open_st) == 0) {
+        if (stat(path, &path_st) < 0)
+            return errno == ENOENT ? -BERR_NOTFOUND : -BERR_IO;
+        /* another reader quarantined it and a push healed it meanwhile */
+        if (open_st.st_dev != path_st.st_dev || open_st.st_ino != path_st.st_ino)
+            return -BERR_CONFLICT;
+    }
     snprintf(dest, sizeof dest, "%s/quarantine", fs->root);
     if (mkdir(dest, 0755) < 0 && errno != EEXIST)
         return -BERR_IO;
-    int n = snprintf(dest, sizeof dest, "%s/quarantine/%.6s-%s.%lld", fs->root, digest,
-                     digest_hex(digest), (long long)time(NULL));
-    if (n < 0 || (size_t)n >= sizeof dest)
-        return -BERR_INVALID;
-    if (rename(path, dest) < 0)
-        return errno == ENOENT ? -BERR_NOTFOUND : -BERR_IO;
+    /* link, which never replaces, then unlink: a crash in between leaves the
+     * bad file in place, and it is found again */
+    long long t = (long long)time(NULL);
+    for (int i = 0;; i++) {
+        int n = i ? snprintf(dest, sizeof dest, "%s/quarantine/%.6s-%s.%lld.%d", fs->root,
+                             digest, digest_hex(digest), t, i)
+                  : snprintf(dest, sizeof dest, "%s/quarantine/%.6s-%s.%lld", fs->root,
+                             digest, digest_hex(digest), t);
+        if (n < 0 || (size_t)n >= sizeof dest)
+            return -BERR_INVALID;
+        if (link(path, dest) == 0)
+            break;
+        if (errno == ENOENT)
+            return -BERR_NOTFOUND;
+        if (errno != EEXIST || i >= 1000)
+            return -BERR_IO;
+    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -BERR_IO;
     return fsync_dir(dir);
 }
 

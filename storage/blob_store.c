@@ -153,9 +153,9 @@ int blob_verify_fd(const char *digest, int fd, uint64_t size)
     return rc;
 }
 
-int blob_quarantine(struct blob_store *bs, const char *digest)
+int blob_quarantine(struct blob_store *bs, const char *digest, int fd)
 {
-    return bs->drv->blob_quarantine(bs->state, digest);
+    return bs->drv->blob_quarantine(bs->state, digest, fd);
 }
 
 int upload_create(struct blob_store *bs, const char *id, struct berr *err)

@@ -82,9 +82,11 @@ int blob_list(struct blob_store *bs, blob_fn each, void *arg);
 /* Integrity: hash the first `size` bytes of an open blob and compare them
  * with its digest (0, -BERR_DIGEST on a mismatch, -BERR_IO when it cannot
  * be read); and move a blob that failed it out of the store, so it is never
- * served and a push of the same content publishes a good copy. */
+ * served and a push of the same content publishes a good copy. `fd` is the
+ * descriptor that was verified: a good copy published since it was opened
+ * is left in place (-BERR_CONFLICT). */
 int blob_verify_fd(const char *digest, int fd, uint64_t size);
-int blob_quarantine(struct blob_store *bs, const char *digest);
+int blob_quarantine(struct blob_store *bs, const char *digest, int fd);
 
 /* ---- metadata ----------------------------------------------------------- */
 
