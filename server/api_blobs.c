@@ -176,7 +176,7 @@ static enum MHD_Result blob_get(struct request *rq)
     }
     int fd = -1;
     uint64_t stored;
-    if (is_head(rq) ? !verified_has(digest) && !blob_exists(rq->srv->blobs, digest)
+    if (is_head(rq) ? !blob_exists(rq->srv->blobs, digest)
                     : blob_open(rq->srv->blobs, digest, &fd, &stored) < 0)
         return respond_error(rq, 404, "BLOB_UNKNOWN", "blob %s is missing from storage",
                              digest);

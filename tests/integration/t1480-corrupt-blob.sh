@@ -92,7 +92,10 @@ expect_eq "$(push_blob cb/app "$TMP/d")" "$d" "a missing blob pushed again"
 get_blob cb/app "$d"
 check; [ "$STATUS" = 200 ] && cmp -s "$BODY_FILE" "$TMP/d" || fail "the missing blob is healed (status $STATUS)"
 
-# fsck: two corrupt blobs (one of them never read since the start).
+# fsck, online: two corrupt blobs, one of them already served (and so
+# marked good) by this berthd.
+get_blob cb/other "$f"
+expect_status 200 "GET before the flip"
 before=$(quarantined)
 flip_byte "$(blob_file "$f")" 999
 truncate -s 10 "$(blob_file "$a")"
@@ -110,6 +113,8 @@ expect_eq "$(quarantined)" $((before + 2)) "fsck moved both to the quarantine"
 expect_eq "$(test -e "$(blob_file "$f")" || echo gone)" gone "the corrupt file left the blob store"
 get_blob cb/other "$f"
 expect_error 404 BLOB_UNKNOWN
+http HEAD "/v2/cb/other/blobs/$f"
+expect_status 404 "HEAD of a blob fsck quarantined under a running berthd"
 fsck
 expect_eq "$FSCK_RC" 0 "fsck after quarantining exits 0"
 expect_eq "$(push_blob cb/other "$TMP/f")" "$f" "push again after fsck"
