@@ -62,13 +62,26 @@ check; cmp -s "$BODY_FILE" "$TMP/a" || fail "the healed blob has the pushed byte
 http HEAD "/v2/cb/app/blobs/$a"
 expect_status 200 "HEAD the healed blob"
 
-# A Range GET is the first read after start: it is verified too.
+# A Range GET is the first read after start: it is verified too. And a
+# sha512 blob is checked with its own algorithm.
 flip_byte "$(blob_file "$e")" 0
+random_file "$TMP/s5" 5000
+s5=sha512:$(sha512sum "$TMP/s5" | cut -d' ' -f1)
+curl -fsS -o /dev/null -X POST -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$TMP/s5" "http://$REG/v2/cb/app/blobs/uploads/?digest=$s5"
+expect_eq "$?" 0 "push a sha512 blob"
+s5file=$ROOT/blobs/sha512/${s5:7:2}/${s5#sha512:}
+get_blob cb/app "$s5"
+expect_status 200 "GET a good sha512 blob"
+flip_byte "$s5file" 4999
 berthd_stop
 berthd_start
 get_blob cb/app "$e" -H 'Range: bytes=100-199'
 expect_error 404 BLOB_UNKNOWN
 expect_ne "$STATUS" 206 "a corrupt blob is not served as a range"
+get_blob cb/app "$s5"
+expect_error 404 BLOB_UNKNOWN
+expect_eq "$(ls "$ROOT/quarantine" | grep -c "^sha512-${s5#sha512:}\.")" 1 "the sha512 blob is quarantined by its name"
 
 # A truncated file, even of a blob already verified: 404, never a short body.
 get_blob cb/app "$c"
