@@ -241,7 +241,9 @@ check; [ -d "$BERTH_ROOT/volumes/shop_data/_data" ] || fail "down without -v rem
 expect_eq "$(grep -c . "$BERTH_ROOT/volumes/shop_data/_data/boots")" 2 "the volume saw db start twice"
 
 # ---- up attached: prefixed output, stopped on SIGINT --------------------------------
-( cd "$PROJ" && exec timeout 60 "$BERTH" compose up db >"$TMP/attached.out" 2>"$TMP/attached.err" ) &
+# --foreground: timeout passes SIGINT on once (not to its group as well,
+# which would be a second ^C: "press Ctrl+C again to force")
+( cd "$PROJ" && exec timeout --foreground 60 "$BERTH" compose up db >"$TMP/attached.out" 2>"$TMP/attached.err" ) &
 APID=$!
 waitfor 20 grep -q "db starting" "$TMP/attached.out"
 check; running shop-db-1 || fail "attached up does not run db"
