@@ -1,22 +1,16 @@
 /*
  * fuzz_htpasswd.c - htpasswd files (auth/htpasswd.c) as auth_open loads
- * them, and the Basic Authorization header every request may carry
- * (auth/auth.c basic_decode). The password check itself is bcrypt, which
- * is not parsing: it is left out (a line's cost factor is the admin's).
+ * them. The password check itself is bcrypt, which is not parsing: it is
+ * left out (a line's cost factor is the admin's). Each load computes one
+ * bcrypt hash (the dummy that hides which users exist), so this target
+ * runs at tens of inputs a second; the Basic header is fuzz_basic's.
  */
 #include "fuzz.h"
 #include "../../auth/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *hdr = fuzz_cstr(data, size);
-    char user[128], pass[256];
-    if (basic_decode(hdr, user, sizeof user, pass, sizeof pass) == 0 &&
-        (strlen(user) >= sizeof user || strlen(pass) >= sizeof pass))
-        abort();
-    free(hdr);
-
-    /* the file: only inputs that look like one, bcrypt's setup is slow */
+    /* only inputs that can hold a user line: bcrypt's setup is slow */
     if (!memchr(data, ':', size))
         return 0;
     char path[512];
