@@ -56,6 +56,7 @@ struct http_req {
     bool has_limit;
     bool too_big;                /* the response passed `limit` (or `max`) */
     bool fatal;                  /* a refusal a retry cannot fix */
+    int write_errno;             /* SINK_FILE: why the local write failed, or 0 */
     void (*on_bytes)(void *arg, uint64_t n);   /* progress */
     void *on_bytes_arg;
     long status;

@@ -85,11 +85,15 @@ int berth_store_open(const char *root, struct berth_store **out, struct berr *er
                         strerror(errno));
     }
     snprintf(path, sizeof path, "%s/oci-layout", root);
-    if (access(path, F_OK) != 0) {
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size == 0) {
+        /* whole or not at all: a store made on a full disk must not keep
+         * an empty oci-layout once there is room */
         FILE *f = fopen(path, "w");
         if (f) {
-            fputs("{\"imageLayoutVersion\":\"1.0.0\"}\n", f);
-            fclose(f);
+            bool ok = fputs("{\"imageLayoutVersion\":\"1.0.0\"}\n", f) >= 0;
+            if (fclose(f) != 0 || !ok)
+                unlink(path);
         }
     }
     snprintf(path, sizeof path, "%s/lock", root);
@@ -377,10 +381,11 @@ int store_put_blob(struct berth_store *s, const void *buf, size_t len,
     if (fd < 0)
         return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(errno));
     int rc = write_all(fd, buf, len);
+    int e = errno;
     close(fd);
     if (rc < 0) {
         unlink(tmp);
-        return berr_set(err, BERR_IO, "cannot write to the image store (disk full?)");
+        return berr_set(err, BERR_IO, "cannot write to the image store: %s", strerror(e));
     }
     return store_commit_blob(s, tmp, digest, err);
 }

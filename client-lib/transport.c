@@ -382,8 +382,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
             hasher_update(r->hash, data, len);
         r->written += len;
     } else if (r->sink == SINK_FILE) {
-        if (write_all(r->fd, data, len) < 0)
+        if (write_all(r->fd, data, len) < 0) {
+            /* a full disk stays full for a retry: say why, once */
+            r->write_errno = errno;
+            r->fatal = true;
             return 0;
+        }
         if (r->hash)
             hasher_update(r->hash, data, len);
         r->written += len;
@@ -646,6 +650,7 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
     http_req_clear(r);
     r->status = 0;
     r->too_big = false;
+    r->write_errno = 0;
     g->refused = g->stalled = false;
     g->last.tv_sec = 0;
     g->moved = 0;
@@ -690,6 +695,9 @@ static int perform_once(struct berth_client *c, struct http_req *r, const char *
     if (rc != CURLE_OK) {
         const char *why = curl_easy_strerror(rc);
         char stall[64];
+        if (rc == CURLE_WRITE_ERROR && r->sink == SINK_FILE && r->write_errno)
+            return berr_set(err, BERR_IO, "cannot write to the image store: %s",
+                            strerror(r->write_errno));
         if (rc == CURLE_WRITE_ERROR && r->sink == SINK_FILE)
             why = "cannot write to the local store (disk full?)";
         if (g->stalled) {

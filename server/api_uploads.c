@@ -10,6 +10,7 @@
  */
 #include "http.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,11 +40,26 @@ static enum MHD_Result respond_blob_created(struct request *rq, const char *dige
     return respond(rq, 201, resp);
 }
 
+/* A write failed (a full disk, most often): the upload goes at once, its
+ * partial file and its session, so the space it held is free for the next
+ * push now and not after the purge; a client starts such a push over. */
+static void drop_upload(struct request *rq)
+{
+    upload_release(rq->upload);
+    rq->upload = NULL;
+    upload_remove(rq->srv->blobs, rq->upload_id);
+    if (rq->upload_is_session)
+        meta_upload_remove(rq->srv->meta, rq->upload_id);
+}
+
 static int write_body(struct request *rq, const char *data, size_t len)
 {
     struct berr err = {0};
-    if (upload_write(rq->upload, data, len, &err) < 0)
-        return body_fail(rq, 500, "BLOB_UPLOAD_INVALID", "%s", err.msg);
+    if (upload_write(rq->upload, data, len, &err) < 0) {
+        bool full = errno == ENOSPC || errno == EDQUOT;
+        drop_upload(rq);
+        return body_fail(rq, full ? 507 : 500, "BLOB_UPLOAD_INVALID", "%s", err.msg);
+    }
     return 0;
 }
 

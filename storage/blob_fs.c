@@ -182,6 +182,17 @@ static int fs_upload_remove(void *state, const char *id)
     return 0;
 }
 
+static int fs_blob_remove(void *state, const char *digest)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    if (blob_path(state, digest, path, sizeof path, false) < 0 ||
+        blob_path(state, digest, dir, sizeof dir, true) < 0)
+        return -BERR_INVALID;
+    if (unlink(path) < 0)
+        return errno == ENOENT ? 0 : -BERR_IO;
+    return fsync_dir(dir);
+}
+
 static int fs_upload_size(void *state, const char *id, uint64_t *size)
 {
     char path[PATH_MAX];
@@ -316,6 +327,7 @@ const struct blob_driver blob_driver_fs = {
     .upload_sync = fs_upload_sync,
     .upload_publish = fs_upload_publish,
     .upload_remove = fs_upload_remove,
+    .blob_remove = fs_blob_remove,
     .upload_size = fs_upload_size,
     .upload_list = fs_upload_list,
     .blob_trash = fs_blob_trash,

@@ -10,6 +10,7 @@
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,7 +94,7 @@ int blob_stage(struct blob_store *bs, const void *buf, size_t len, char id[33],
     uint64_t size;
     rc = bs->drv->upload_open(bs->state, id, &fd, &size);
     if (rc == 0 && write_all(fd, buf, len) < 0)
-        rc = berr_set(err, BERR_IO, "cannot write staged blob");
+        rc = berr_set(err, BERR_IO, "cannot write staged blob: %s", strerror(errno));
     if (rc == 0)
         rc = bs->drv->upload_sync(bs->state, fd, err);
     if (fd >= 0)
@@ -107,6 +108,11 @@ int blob_publish(struct blob_store *bs, const char *id, const char *digest,
                  struct berr *err)
 {
     return bs->drv->upload_publish(bs->state, id, digest, err);
+}
+
+int blob_unpublish(struct blob_store *bs, const char *digest)
+{
+    return bs->drv->blob_remove(bs->state, digest);
 }
 
 int upload_list(struct blob_store *bs, upload_fn each, void *arg)
@@ -212,10 +218,14 @@ uint64_t upload_offset(const struct upload *up)
 int upload_write(struct upload *up, const void *data, size_t len, struct berr *err)
 {
     if (write_all(up->fd, data, len) < 0) {
-        /* The file may hold part of the data now: let the next taker rehash. */
+        /* The file may hold part of the data now: let the next taker rehash.
+         * errno stays the write's, for the caller to tell a full disk. */
+        int e = errno;
         hasher_free(up->hash);
         up->hash = NULL;
-        return berr_set(err, BERR_IO, "write to upload failed");
+        berr_set(err, BERR_IO, "write to upload failed: %s", strerror(e));
+        errno = e;
+        return -BERR_IO;
     }
     if (up->hash)   /* else rebuilt from the file when needed */
         hasher_update(up->hash, data, len);

@@ -27,6 +27,8 @@ struct blob_driver {
     int (*upload_publish)(void *state, const char *id, const char *digest,
                           struct berr *err);
     int (*upload_remove)(void *state, const char *id);
+    /* Remove a blob just published by a transaction that did not commit. */
+    int (*blob_remove)(void *state, const char *digest);
     int (*upload_size)(void *state, const char *id, uint64_t *size);
     int (*upload_list)(void *state, upload_fn each, void *arg);
     int (*blob_trash)(void *state, const char *digest);

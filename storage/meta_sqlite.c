@@ -6,14 +6,25 @@
  * prepared statements cached, so a manifest or blob lookup is one indexed
  * query and no allocation. Writes that must be atomic with a check (a
  * manifest whose blobs must exist) run in one IMMEDIATE transaction.
+ *
+ * A WAL database cannot even be read when its disk is full and no
+ * connection has it open (the first one must size the -shm file). When the
+ * WAL is empty, the database file alone is the whole truth, so a connection
+ * then opens it immutable: reads go on (after a restart on a full disk
+ * too), writes fail, and each such connection tries a normal open again at
+ * most once a second, so it serves reads that may be a second stale at
+ * worst once space returns.
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char schema[] =
@@ -170,7 +181,11 @@ static const char *const stmt_sql[S_COUNT] = {
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
+    bool frozen;                /* opened immutable: the disk was full */
+    time_t opened;
 };
+
+static atomic_bool frozen_said;   /* the fallback was logged (once per outage) */
 
 struct sqlite_state {
     char *path;
@@ -188,16 +203,16 @@ static void conn_free(void *p)
     free(c);
 }
 
-static struct conn *conn_open(const char *path, struct berr *err)
+static struct conn *conn_open_flags(const char *name, int flags, struct berr *err)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
         berr_set(err, BERR_IO, "out of memory");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-        berr_set(err, BERR_IO, "cannot open %s: %s", path, sqlite3_errmsg(c->db));
+    c->opened = time(NULL);
+    if (sqlite3_open_v2(name, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        berr_set(err, BERR_IO, "cannot open %s: %s", name, sqlite3_errmsg(c->db));
         conn_free(c);
         return NULL;
     }
@@ -207,6 +222,65 @@ static struct conn *conn_open(const char *path, struct berr *err)
     sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
                  NULL, NULL, NULL);
     return c;
+}
+
+/* Is the WAL absent or empty, so that the database file is all there is? */
+static bool wal_empty(const char *path)
+{
+    char wal[4200];
+    struct stat st;
+    if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal)
+        return false;
+    return stat(wal, &st) < 0 ? errno == ENOENT : st.st_size == 0;
+}
+
+/* The database opened immutable and read-only (a URI: the path escaped). */
+static struct conn *conn_open_frozen(const char *path)
+{
+    char uri[13000] = "file:", *o = uri + 5;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (o > uri + sizeof uri - 32)
+            return NULL;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    strcpy(o, "?immutable=1");
+    struct conn *c = conn_open_flags(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    if (c && sqlite3_exec(c->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        conn_free(c);
+        return NULL;
+    }
+    if (c)
+        c->frozen = true;
+    return c;
+}
+
+static struct conn *conn_open(const char *path, struct berr *err)
+{
+    struct conn *c = conn_open_flags(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
+    if (!c)
+        return NULL;
+    /* the first read maps the WAL index: what a full disk refuses */
+    int rc = sqlite3_exec(c->db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        if (atomic_exchange(&frozen_said, false))
+            log_info("metadata %s: opened normally again, writes resume", path);
+        return c;
+    }
+    if ((rc & 0xff) == SQLITE_IOERR && wal_empty(path)) {
+        struct conn *f = conn_open_frozen(path);
+        if (f) {
+            conn_free(c);
+            if (!atomic_exchange(&frozen_said, true))
+                log_warn("metadata %s cannot be opened for writing (%s; a full disk?): "
+                         "serving it read-only until it can", path, sqlite3_errstr(rc));
+            return f;
+        }
+    }
+    return c;   /* its queries fail and say why */
 }
 
 /* This thread's connection, opened on first use. */
@@ -231,6 +305,16 @@ static bool sq_retry(void *state)
 static struct conn *conn_get(struct sqlite_state *s)
 {
     struct conn *c = pthread_getspecific(s->key);
+    if (c && c->frozen && time(NULL) > c->opened) {
+        struct conn *n = conn_open(s->path, NULL);
+        if (n) {   /* normal again, or frozen anew: either way the newer view */
+            conn_free(c);
+            c = n;
+            pthread_setspecific(s->key, c);
+        } else {
+            c->opened = time(NULL);
+        }
+    }
     if (c && conn_suspect) {
         conn_free(c);     /* start over: the next query gets a fresh connection */
         c = NULL;
@@ -335,7 +419,9 @@ static int sq_open(const char *path, void **state, struct berr *err)
     if (!c)
         return -BERR_IO;
     char *msg = NULL;
-    if (sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    /* read-only on a full disk: the schema must be there already */
+    const char *sql = c->frozen ? "SELECT 1 FROM tags LIMIT 1" : schema;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = berr_set(err, BERR_IO, "cannot create schema in %s: %s", path,
                           msg ? msg : "?");
         sqlite3_free(msg);
@@ -343,8 +429,10 @@ static int sq_open(const char *path, void **state, struct berr *err)
         return rc;
     }
     /* databases made before these columns existed get them now */
-    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN pulled INTEGER", NULL, NULL, NULL);
-    sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN cached INTEGER", NULL, NULL, NULL);
+    if (!c->frozen) {
+        sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN pulled INTEGER", NULL, NULL, NULL);
+        sqlite3_exec(c->db, "ALTER TABLE manifests ADD COLUMN cached INTEGER", NULL, NULL, NULL);
+    }
     conn_free(c);
     struct sqlite_state *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -376,6 +464,46 @@ static int finish_tx(struct conn *c, int rc)
     return rc;
 }
 
+/* Publish a staged file inside the open transaction; *fresh: the blob file
+ * is new, so a commit that fails takes it back (finish_tx_staged). */
+static int publish_staged(const struct staged *f, const char *digest, bool *fresh,
+                          struct berr *err)
+{
+    *fresh = !blob_exists(f->bs, digest);
+    return blob_publish(f->bs, f->id, digest, err);
+}
+
+/* finish_tx for a transaction that published a blob: when it does not
+ * commit (a full disk, most often), a blob file it made goes too, or it
+ * would hold its space with nothing referring to it until the collector
+ * runs. The file goes while a write transaction is open and the metadata
+ * does not know the digest: sqlite may have rolled the failed one back
+ * already, and another writer may have come to rely on the file since. */
+static int finish_tx_staged(struct conn *c, int rc, const struct staged *f,
+                            const char *digest, bool fresh, struct berr *err)
+{
+    if (rc == 0) {
+        sqlite3_stmt *st = prep(c, S_COMMIT, "");
+        int src = st ? sqlite3_step(st) : SQLITE_ERROR;
+        if (st)
+            sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return 0;
+        note_error(src);
+        rc = berr_set(err, BERR_IO, "metadata write failed: %s", sqlite3_errstr(src));
+    }
+    if (fresh && (!sqlite3_get_autocommit(c->db) || exec_stmt(prep(c, S_BEGIN, "")) == 0)) {
+        sqlite3_stmt *st = prep(c, S_BLOB_KNOWN, "s", digest);
+        if (step_row(st) == 0)
+            blob_unpublish(f->bs, digest);
+        else if (st)
+            sqlite3_reset(st);
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        exec_stmt(prep(c, S_ROLLBACK, ""));
+    return rc;
+}
+
 static int sq_blob_link(void *state, const char *repo, const char *digest,
                         uint64_t size, const struct staged *file, struct berr *err)
 {
@@ -383,16 +511,17 @@ static int sq_blob_link(void *state, const char *repo, const char *digest,
     if (!c || exec_stmt(prep(c, S_BEGIN, "")) < 0)
         return berr_set(err, BERR_IO, "metadata unavailable");
     int64_t t = now();
+    bool fresh = false;
     int rc = exec_stmt(prep(c, S_REPO_ADD, "si", repo, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_BLOB_ADD, "sii", digest, (int64_t)size, t));
     if (rc == 0)
         rc = exec_stmt(prep(c, S_REPO_BLOB_ADD, "ssi", repo, digest, t));
     if (rc == 0 && file && file->bs)
-        rc = blob_publish(file->bs, file->id, digest, err);
+        rc = publish_staged(file, digest, &fresh, err);
     else if (rc < 0)
         berr_set(err, BERR_IO, "metadata write failed");
-    return finish_tx(c, rc);
+    return finish_tx_staged(c, rc, file, digest, fresh, err);
 }
 
 static int sq_blob_mount(void *state, const char *from, const char *repo,
@@ -519,9 +648,10 @@ static int sq_manifest_put(void *state, const char *repo,
                             "subject"));
     if (rc == 0 && put->tag)
         rc = exec_stmt(prep(c, S_TAG_SET, "sssi", repo, put->tag, mi->digest, t));
+    bool fresh = false;
     if (rc == 0 && put->body.bs)
-        rc = blob_publish(put->body.bs, put->body.id, mi->digest, err);
-    rc = finish_tx(c, rc);
+        rc = publish_staged(&put->body, mi->digest, &fresh, err);
+    rc = finish_tx_staged(c, rc, &put->body, mi->digest, fresh, err);
     if (rc < 0 && err && !err->code)
         berr_set(err, BERR_IO, "metadata write failed");
     return rc;

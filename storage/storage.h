@@ -38,6 +38,10 @@ int blob_stage(struct blob_store *bs, const void *buf, size_t len, char id[33],
  * the transaction that records the blob. */
 int blob_publish(struct blob_store *bs, const char *id, const char *digest,
                  struct berr *err);
+/* Take back a blob that blob_publish made (it was not there before) when
+ * the transaction recording it fails to commit: called with the
+ * transaction still open, so no other writer can have come to rely on it. */
+int blob_unpublish(struct blob_store *bs, const char *digest);
 
 /* Uploads: create an empty one, then take it (rebuilding the running hash
  * from the partial file when this process has not seen it), append, and

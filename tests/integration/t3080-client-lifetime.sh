@@ -145,7 +145,7 @@ rc_is "run of a missing program, attached" 127
 expect_eq "$(state t3080-i .Id)" "" "a failed attached start with --rm left a container"
 bx run --name t3080-j -u nosuchuser cl/bb:1 true
 rc_is "run -u nosuchuser, attached" 125
-expect_eq "$(state t3080-j .State.Status)" exited "a failed attached start: its state"
+expect_eq "$(state t3080-j .State.Status)" created "a failed attached start: its state (docker: Created)"
 check; [ -z "$(pgrep -f "t3080-[ij]")" ] || fail "a failed attached start left a process"
 bx rm t3080-j
 

@@ -136,14 +136,15 @@ APP=$REG/t6000/app:v1
 # ---- import, push, rmi, pull back ------------------------------------------------------
 bx import "$TMP/rootfs.tar" "$APP"
 ok "berth import" || { finish; }
-IMPORT_DIGEST=$OUT
-expect_match "$IMPORT_DIGEST" '^sha256:[0-9a-f]{64}$' "import prints the manifest digest"
+IMPORT_ID=$OUT
+expect_match "$IMPORT_ID" '^sha256:[0-9a-f]{64}$' "import prints the image's ID"
 bx inspect "$APP"
 ok "berth inspect after import"
 CONFIG_DIGEST=$(jq -r '.[0].Id' <<<"$OUT")
 LAYERS=$(jq -c '[.[0].Layers[].digest]' <<<"$OUT")
-expect_match "$CONFIG_DIGEST" '^sha256:[0-9a-f]{64}$' "inspect Id"
-expect_eq "$(jq -r '.[0].ManifestDigest' <<<"$OUT")" "$IMPORT_DIGEST" "inspect ManifestDigest after import"
+expect_eq "$CONFIG_DIGEST" "$IMPORT_ID" "inspect Id: the ID import printed, as docker import"
+IMPORT_DIGEST=$(jq -r '.[0].ManifestDigest' <<<"$OUT")
+expect_match "$IMPORT_DIGEST" '^sha256:[0-9a-f]{64}$' "inspect ManifestDigest after import"
 expect_eq "$(jq 'length' <<<"$LAYERS")" 1 "an imported rootfs is one layer"
 check; blobs_verified || fail "a blob in the store does not match its digest after import"
 
