@@ -7,12 +7,16 @@
  * runs). Whatever the entries say (absolute paths, "..", symlinks then
  * files through them, hard links out, whiteouts), nothing may appear
  * outside the layers directory: its sandbox must hold only it afterwards,
- * and a sentinel directory beside it must stay empty.
+ * and two sentinel directories must stay empty: one beside it (for
+ * relative escapes) and one at a fixed absolute path the seed corpus
+ * names in symlinks and hard links (for absolute ones).
  */
 #include "fuzz.h"
 #include "../../runtime/internal.h"
 #include <dirent.h>
 #include <sys/stat.h>
+
+#define ABS_SENTINEL "/tmp/berth-fuzz-sentinel"
 
 static char root[512], layers[600], sentinel[600], blob[600];
 
@@ -39,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(blob, sizeof blob, "%s/blob", fuzz_tmpdir());
         if (mkdir(root, 0700) < 0 || mkdir(layers, 0700) < 0 || mkdir(sentinel, 0700) < 0)
             abort();
+        (void)mkdir(ABS_SENTINEL, 0755);
+        if (entries(ABS_SENTINEL) != 0) {
+            fprintf(stderr, "%s is not empty: remove what is in it\n", ABS_SENTINEL);
+            abort();
+        }
     }
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd))
@@ -58,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "layer_unpack left the working directory in %s\n", now);
         abort();
     }
-    if (entries(root) != 2 || entries(sentinel) != 0) {
+    if (entries(root) != 2 || entries(sentinel) != 0 || entries(ABS_SENTINEL) != 0) {
         fprintf(stderr, "layer_unpack wrote outside %s\n", layers);
         abort();
     }
