@@ -156,7 +156,7 @@ run: all
 
 # ---- fuzzing (tests/fuzz, docs/security.md) ---------------------------------
 # `make fuzz` builds every target in build-fuzz/ and runs each, one at a
-# time, for FUZZ_SECONDS over a copy of its seed corpus (what it finds new
+# time, for FUZZ_SECONDS over its seed corpus (read only; what it finds new
 # stays in build-fuzz/corpus/); any crash, leak, timeout, out-of-memory or
 # sanitizer report fails it and leaves the input in build-fuzz/findings/.
 FUZZ_SECONDS ?= 60
