@@ -155,44 +155,66 @@ int cli_client(struct cli *g, struct berth_client **c)
     return 0;
 }
 
+/* characters, not bytes: "…" is one column */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; s && *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* docker's tables (Go's tabwriter: minwidth 10, padding 3): a column is as
+ * wide as its widest cell and 3 spaces, 10 at least; the last is not padded */
 void cli_table_print(json_t *rows)
 {
     size_t widths[16] = {0}, i, j;
     json_t *row, *cell;
     json_array_foreach(rows, i, row)
         json_array_foreach(row, j, cell)
-            if (j < 16 && json_string_length(cell) > widths[j])
-                widths[j] = json_string_length(cell);
+            if (j < 16 && text_width(json_string_value(cell)) + 3 > widths[j])
+                widths[j] = text_width(json_string_value(cell)) + 3;
     json_array_foreach(rows, i, row) {
         size_t n = json_array_size(row);
         json_array_foreach(row, j, cell) {
+            const char *text = json_string_value(cell);
+            size_t w = widths[j < 16 ? j : 15];
             if (j + 1 == n)
-                printf("%s\n", json_string_value(cell));
+                printf("%s\n", text);
             else
-                printf("%-*s   ", (int)widths[j < 16 ? j : 15], json_string_value(cell));
+                printf("%s%*s", text, (int)((w < 10 ? 10 : w) - text_width(text)), "");
         }
     }
 }
 
+/* docker's "3 minutes ago" (go-units HumanDuration, then " ago") */
 void cli_ago(int64_t t, char *out, size_t len)
 {
-    int64_t d = (int64_t)time(NULL) - t;
+    int64_t d = (int64_t)time(NULL) - t, h = (d + 1800) / 3600;
     if (t <= 0)
         snprintf(out, len, "N/A");
+    else if (d < 1)
+        snprintf(out, len, "Less than a second ago");
+    else if (d == 1)
+        snprintf(out, len, "1 second ago");
     else if (d < 60)
-        snprintf(out, len, "Less than a minute ago");
+        snprintf(out, len, "%lld seconds ago", (long long)d);
+    else if (d < 120)
+        snprintf(out, len, "About a minute ago");
     else if (d < 3600)
         snprintf(out, len, "%lld minutes ago", (long long)(d / 60));
-    else if (d < 2 * 86400)
-        snprintf(out, len, "%lld hours ago", (long long)(d / 3600));
-    else if (d < 14 * 86400)
-        snprintf(out, len, "%lld days ago", (long long)(d / 86400));
-    else if (d < 60 * 86400)
-        snprintf(out, len, "%lld weeks ago", (long long)(d / (7 * 86400)));
-    else if (d < 730 * 86400)
-        snprintf(out, len, "%lld months ago", (long long)(d / (30 * 86400)));
+    else if (h == 1)
+        snprintf(out, len, "About an hour ago");
+    else if (h < 48)
+        snprintf(out, len, "%lld hours ago", (long long)h);
+    else if (h < 24 * 14)
+        snprintf(out, len, "%lld days ago", (long long)(h / 24));
+    else if (h < 24 * 60)
+        snprintf(out, len, "%lld weeks ago", (long long)(h / 24 / 7));
+    else if (h < 24 * 730)
+        snprintf(out, len, "%lld months ago", (long long)(h / 24 / 30));
     else
-        snprintf(out, len, "%lld years ago", (long long)(d / (365 * 86400)));
+        snprintf(out, len, "%lld years ago", (long long)(d / 3600 / 24 / 365));
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /*
- * cmd_archive.c - berth save -o FILE IMAGE..., berth load -i FILE,
+ * cmd_archive.c - berth save [-o FILE] IMAGE..., berth load [-i FILE] (standard
+ * output and input without them, as docker's),
  * berth import ROOTFS.tar REF.
  */
 #include "builtin.h"
@@ -18,12 +19,16 @@ int cmd_save(struct cli *g, int argc, char **argv)
         else
             return 2;
     }
-    if (!file || optind >= argc) {
-        fprintf(stderr, "usage: berth save -o FILE IMAGE...\n");
+    if (optind >= argc) {
+        fprintf(stderr, "usage: berth save [-o FILE] IMAGE...\n");
         return 2;
     }
+    /* without -o, standard output, as docker's */
+    if (!file)
+        file = "-";
     if (strcmp(file, "-") == 0 && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "berth save: refusing to write an archive to a terminal\n");
+        fprintf(stderr, "berth save: cowardly refusing to save to a terminal. "
+                        "Use the -o flag or redirect\n");
         return 1;
     }
     struct berth_store *s;
@@ -60,9 +65,16 @@ int cmd_load(struct cli *g, int argc, char **argv)
         else
             return 2;
     }
-    if (!file || optind != argc) {
-        fprintf(stderr, "usage: berth load -i FILE\n");
+    if (optind != argc) {
+        fprintf(stderr, "usage: berth load [-i FILE]\n");
         return 2;
+    }
+    /* without -i, standard input, as docker's */
+    if (!file)
+        file = "-";
+    if (strcmp(file, "-") == 0 && isatty(STDIN_FILENO)) {
+        fprintf(stderr, "berth load: requested load from stdin, but stdin is empty\n");
+        return 1;
     }
     struct berth_store *s;
     if (cli_store(g, &s) != 0)

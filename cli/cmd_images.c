@@ -282,6 +282,74 @@ static int rmi_check(struct berth_store *s, const char *what, bool force, struct
     return 0;
 }
 
+/* The names (familiar, "repo:tag") that image `id` has now. */
+struct rmi_names {
+    const char *id;
+    json_t *names;
+};
+static int rmi_name_of(void *arg, const struct berth_image *img)
+{
+    struct rmi_names *n = arg;
+    if (!img->name || strcmp(img->config_digest, n->id) != 0)
+        return 0;
+    struct berth_ref ref;
+    struct berr ignore = {0};
+    char repo[600], name[900];
+    if (berth_ref_parse(img->name, &ref, &ignore) < 0)
+        snprintf(name, sizeof name, "%s", img->name);
+    else {
+        berth_ref_familiar(&ref, repo, sizeof repo);
+        snprintf(name, sizeof name, "%s:%s", repo, ref.tag);
+    }
+    json_array_append_new(n->names, json_string(name));
+    return 0;
+}
+static json_t *rmi_names(struct berth_store *s, const char *id)
+{
+    struct rmi_names n = {id, json_array()};
+    struct berr ignore = {0};
+    berth_images(s, rmi_name_of, &n, &ignore);
+    return n.names;
+}
+static bool rmi_has(json_t *names, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+        if (strcmp(json_string_value(v), name) == 0)
+            return true;
+    return false;
+}
+
+static int rmi_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* What docker prints: "Untagged: NAME" for each name that went (an ID
+ * given is not a name), in order, then "Deleted: ID" when the image went. */
+static void rmi_report(struct berth_store *s, const char *id, json_t *before)
+{
+    json_t *after = rmi_names(s, id), *v;
+    size_t i, n = 0;
+    const char **gone = calloc(json_array_size(before) + 1, sizeof *gone);
+    json_array_foreach(before, i, v)
+        if (gone && !rmi_has(after, json_string_value(v)))
+            gone[n++] = json_string_value(v);
+    if (gone)
+        qsort(gone, n, sizeof *gone, rmi_name_cmp);
+    for (i = 0; i < n; i++)
+        printf("Untagged: %s\n", gone[i]);
+    free(gone);
+    json_decref(after);
+    json_t *manifest;
+    struct berr err = {0};
+    if (berth_image_get(s, id, &manifest, NULL, NULL, &err) == 0)
+        json_decref(manifest);
+    else if (err.code == BERR_NOTFOUND)
+        printf("Deleted: %s\n", id);
+}
+
 int cmd_rmi(struct cli *g, int argc, char **argv)
 {
     bool force = false;
@@ -302,12 +370,24 @@ int cmd_rmi(struct cli *g, int argc, char **argv)
     int status = 0;
     for (int i = optind; i < argc; i++) {
         struct berr err = {0};
+        json_t *manifest = NULL;
+        char id[DIGEST_MAX] = "";
+        if (berth_image_get(s, argv[i], &manifest, NULL, NULL, &err) == 0) {
+            snprintf(id, sizeof id, "%s", json_string_value(json_object_get(
+                                              json_object_get(manifest, "config"), "digest")) ?: "");
+            json_decref(manifest);
+        }
+        memset(&err, 0, sizeof err);
+        json_t *before = id[0] ? rmi_names(s, id) : json_array();
         int how = rmi_check(s, argv[i], force, &err);
         if (how < 0 || (how == 1 ? berth_untag_keep(s, argv[i], &err)
                                  : berth_rmi(s, argv[i], force, &err)) < 0)
             status = cli_fail("rmi", &err);
+        else if (id[0])
+            rmi_report(s, id, before);
         else
             printf("Untagged: %s\n", argv[i]);
+        json_decref(before);
     }
     berth_store_close(s);
     return status;

@@ -1,6 +1,7 @@
 /*
- * cmd_inspect.c - berth inspect NAME... (JSON, like docker inspect: a container's
- * state, or an image's details)
+ * cmd_inspect.c - berth inspect [--type container|image] NAME... (JSON, like
+ * docker inspect: a container's state, or an image's details; `berth image
+ * inspect` and `berth container inspect` are inspect with a --type)
  * and berth history [-q] [--no-trunc] [-H] IMAGE (one line per history
  * entry, newest first; IMAGE is the ID of the image that entry made when
  * the store has it, as docker shows a local build's steps, else <missing>).
@@ -37,6 +38,17 @@ static int collect_names(void *arg, const struct berth_image *img)
     return 0;
 }
 
+/* Fields docker always shows that a container's state leaves out because
+ * berth has one answer for them: its platform, and no privileged mode. */
+static void docker_defaults(json_t *c)
+{
+    json_t *host = json_object_get(c, "HostConfig");
+    if (!json_object_get(c, "Platform"))
+        json_object_set_new(c, "Platform", json_string("linux"));
+    if (json_is_object(host) && !json_object_get(host, "Privileged"))
+        json_object_set_new(host, "Privileged", json_false());
+}
+
 /* -f TEMPLATE: one line per object, as docker's (a bad template: exit 64) */
 static int inspect_formatted(struct tmpl *t, json_t *out)
 {
@@ -59,18 +71,26 @@ static int inspect_formatted(struct tmpl *t, json_t *out)
 int cmd_inspect(struct cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {0},
+        {"format", required_argument, NULL, 'f'}, {"type", required_argument, NULL, 'T'}, {0},
     };
-    const char *format = NULL;
+    const char *format = NULL, *type = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
         if (c == 'f')
             format = optarg;
+        else if (c == 'T')
+            type = optarg;
         else
             return 2;
     }
+    if (type && strcmp(type, "container") != 0 && strcmp(type, "image") != 0) {
+        fprintf(stderr, "berth inspect: \"%s\" is not a valid value for --type\n", type);
+        return 1;
+    }
+    bool containers = !type || strcmp(type, "container") == 0;
+    bool images = !type || strcmp(type, "image") == 0;
     if (optind >= argc) {
-        fprintf(stderr, "usage: berth inspect [-f TEMPLATE] NAME...\n");
+        fprintf(stderr, "usage: berth inspect [-f TEMPLATE] [--type container|image] NAME...\n");
         return 2;
     }
     struct tmpl *t = NULL;
@@ -93,13 +113,20 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         char digest[DIGEST_MAX];
         struct berr err = {0};
         /* a container first, then an image, as docker inspect looks */
-        if (rt_inspect(s, argv[i], &container, &err) == 0) {
+        if (containers && rt_inspect(s, argv[i], &container, &err) == 0) {
+            docker_defaults(container);
             json_array_append_new(out, container);
+            continue;
+        }
+        if (!images) {
+            berr_set(&err, BERR_NOTFOUND, "No such container: %s", argv[i]);
+            status = cli_fail("inspect", &err);
             continue;
         }
         if (berth_image_get(s, argv[i], &manifest, &config, digest, &err) < 0) {
             if (err.code == BERR_NOTFOUND)
-                berr_set(&err, BERR_NOTFOUND, "No such object: %s", argv[i]);
+                berr_set(&err, BERR_NOTFOUND, "No such %s: %s", containers ? "object" : "image",
+                         argv[i]);
             status = cli_fail("inspect", &err);
             continue;
         }
@@ -116,8 +143,14 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         const char *comment = json_string_value(json_object_get(
             json_array_get(history, json_array_size(history) - 1), "comment"));
         const char *author = json_string_value(json_object_get(config, "author"));
+        /* docker's RootFS: {"Type": "layers", "Layers": [diff_ids]} */
+        json_t *rf = json_object_get(config, "rootfs"), *rootfs = json_null();
+        if (json_is_object(rf))
+            rootfs = json_pack("{s:s,s:O}", "Type",
+                               json_string_value(json_object_get(rf, "type")) ?: "layers",
+                               "Layers", json_object_get(rf, "diff_ids") ?: json_array());
         json_array_append_new(out, json_pack(
-            "{s:O,s:o,s:o,s:s,s:s,s:O,s:s,s:O,s:O,s:O,s:I,s:O,s:O}",
+            "{s:O,s:o,s:o,s:s,s:s,s:O,s:s,s:O,s:O,s:O,s:I,s:o,s:O}",
             "Id", json_object_get(json_object_get(manifest, "config"), "digest"),
             "RepoTags", n.tags, "RepoDigests", n.digests,
             "ManifestDigest", digest,
@@ -128,7 +161,7 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
             "Os", json_object_get(config, "os") ? json_object_get(config, "os") : json_null(),
             "Config", cfg ? cfg : json_null(),
             "Size", (json_int_t)size,
-            "RootFS", json_object_get(config, "rootfs") ? json_object_get(config, "rootfs") : json_null(),
+            "RootFS", rootfs,
             "Layers", json_object_get(manifest, "layers")));
         json_decref(manifest);
         json_decref(config);
@@ -141,8 +174,9 @@ int cmd_inspect(struct cli *g, int argc, char **argv)
         berth_store_close(s);
         return status;
     }
+    /* what was found, "[]" when nothing was, as docker's */
     char *text = json_dumps(out, JSON_INDENT(4));
-    if (text && json_array_size(out))
+    if (text)
         printf("%s\n", text);
     free(text);
     json_decref(out);
@@ -238,8 +272,10 @@ int cmd_history(struct cli *g, int argc, char **argv)
             no_trunc = true;
         else if (c == 'q')
             quiet = true;
-        else if (c == 'H')
-            human = strcmp(optarg, "false") != 0 && strcmp(optarg, "0") != 0;
+        else if (c == 'H') {
+            const char *v = optarg + (*optarg == '=');   /* -H=false reaches here as "=false" */
+            human = strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
+        }
         else if (c == 'F')
             format = strcmp(optarg, "table") == 0 || !*optarg ? NULL : optarg;
         else
@@ -272,7 +308,8 @@ int cmd_history(struct cli *g, int argc, char **argv)
             sizes[i] = (uint64_t)json_integer_value(
                 json_object_get(json_array_get(layers, layer++), "size"));
     }
-    json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    json_t *rows = json_pack("[[s,s,s,s,s]]", "IMAGE", human ? "CREATED" : "CREATED AT",
+                             "CREATED BY", "SIZE", "COMMENT");
     json_t *items = json_array();
     for (size_t k = n; k-- > 0;) {
         json_t *h = json_array_get(history, k);
@@ -287,30 +324,36 @@ int cmd_history(struct cli *g, int argc, char **argv)
         struct tm tm = {0};
         const char *when = json_string_value(json_object_get(h, "created"));
         int64_t t = when && strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) ? (int64_t)timegm(&tm) : 0;
-        char created[64], size[32], by[46];
-        if (human)
-            cli_ago(t, created, sizeof created);
-        else
-            snprintf(created, sizeof created, "%s", when ? when : "");
-        if (human)
-            format_size(sizes[k], size, sizeof size);
-        else
-            snprintf(size, sizeof size, "%llu", (unsigned long long)sizes[k]);
-        const char *cb = json_string_value(json_object_get(h, "created_by"));
-        snprintf(by, sizeof by, "%s", cb ? cb : "");
-        if (cb && strlen(cb) > 44 && !no_trunc)
-            memcpy(by + 41, "...", 4);
-        const char *comment = json_string_value(json_object_get(h, "comment"));
-        json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
-                                              no_trunc && cb ? cb : by, size,
-                                              comment ? comment : ""));
-        char at[64] = "";
+        char created[64], size[32], by[64], at[64] = "";
         if (t > 0) {
             time_t tt = (time_t)t;
             struct tm g;
             if (gmtime_r(&tt, &g))
                 strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &g);
         }
+        if (human)
+            cli_ago(t, created, sizeof created);
+        else
+            snprintf(created, sizeof created, "%s", at);
+        if (human)
+            format_size(sizes[k], size, sizeof size);
+        else
+            snprintf(size, sizeof size, "%llu", (unsigned long long)sizes[k]);
+        /* docker's Ellipsis(CreatedBy, 45): 44 characters and "…" */
+        const char *cb = json_string_value(json_object_get(h, "created_by"));
+        snprintf(by, sizeof by, "%s", cb ? cb : "");
+        if (cb && !no_trunc) {
+            size_t chars = 0, cut = 0;
+            for (const char *p = cb; *p; p++)
+                if (((unsigned char)*p & 0xc0) != 0x80 && ++chars == 45)
+                    cut = (size_t)(p - cb);
+            if (chars > 45 && cut + 4 <= sizeof by)
+                memcpy(by + cut, "\xe2\x80\xa6", 4);
+        }
+        const char *comment = json_string_value(json_object_get(h, "comment"));
+        json_array_append_new(rows, json_pack("[s,s,s,s,s]", id, created,
+                                              no_trunc && cb ? cb : by, size,
+                                              comment ? comment : ""));
         json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
                                                "CreatedSince", created, "CreatedAt", at,
                                                "CreatedBy", no_trunc && cb ? cb : by,

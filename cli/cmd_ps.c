@@ -224,38 +224,76 @@ static int filter_times(struct ps *p, struct berth_store *s)
     return 0;
 }
 
-/* docker's ps fields for --format, and their column names */
-static json_t *ps_item(json_t *c, const char *id, const struct rt_summary *t)
+/* "2021-03-04 10:00:00 +0000 UTC" (docker's ps CreatedAt) of an RFC 3339 time */
+static void ps_created_at(const char *rfc3339, char *out, size_t len)
+{
+    struct tm tm = {0};
+    time_t t;
+    out[0] = 0;
+    if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm))
+        return;
+    t = timegm(&tm);
+    if (!gmtime_r(&t, &tm) || !strftime(out, len, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm))
+        out[0] = 0;
+}
+
+/* docker's ps fields for --format, and their column names. Mounts: each
+ * mount's volume name or source, cut at 15 characters unless --no-trunc;
+ * Networks: the networks, or the mode of a container on none or host. */
+static json_t *ps_item(json_t *c, const char *id, const struct rt_summary *t, bool no_trunc)
 {
     json_t *cfg = json_object_get(c, "Config"), *v;
     const char *key;
-    char labels[4096] = "", nets[1024] = "";
-    size_t n = 0, m = 0;
+    char labels[4096] = "", nets[1024] = "", mounts[4096] = "", at[64];
+    size_t n = 0, m = 0, k = 0, i, volumes = 0;
     json_object_foreach(json_object_get(cfg, "Labels"), key, v)
         n += (size_t)snprintf(labels + n, n < sizeof labels ? sizeof labels - n : 0, "%s%s=%s",
                               n ? "," : "", key, json_string_value(v) ? json_string_value(v) : "");
     json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Networks"), key, v)
         m += (size_t)snprintf(nets + m, m < sizeof nets ? sizeof nets - m : 0, "%s%s",
                               m ? "," : "", key);
+    const char *mode = json_string_value(json_object_get(json_object_get(c, "HostConfig"),
+                                                         "NetworkMode"));
+    if (!m && mode && (strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0))
+        snprintf(nets, sizeof nets, "%s", mode);
+    json_array_foreach(json_object_get(c, "Mounts"), i, v) {
+        const char *type = json_string_value(json_object_get(v, "Type"));
+        const char *what = json_string_value(json_object_get(v, "Name"));
+        volumes += type && strcmp(type, "volume") == 0;
+        if (!what || !*what)
+            what = json_string_value(json_object_get(v, "Source"));
+        if (!what)
+            continue;
+        size_t chars = 0, cut = 0;
+        for (const char *q = what; *q; q++)
+            if (((unsigned char)*q & 0xc0) != 0x80 && ++chars == 15)
+                cut = (size_t)(q - what);
+        if (no_trunc || chars <= 15)
+            cut = strlen(what);
+        k += (size_t)snprintf(mounts + k, k < sizeof mounts ? sizeof mounts - k : 0, "%s%.*s%s",
+                              k ? "," : "", (int)cut, what, cut < strlen(what) ? "\xe2\x80\xa6" : "");
+    }
+    char local[24];
+    snprintf(local, sizeof local, "%zu", volumes);
     const char *name = json_string_value(json_object_get(c, "Name"));
     const char *image = json_string_value(json_object_get(cfg, "Image"));
-    const char *created = json_string_value(json_object_get(c, "Created"));
+    ps_created_at(json_string_value(json_object_get(c, "Created")), at, sizeof at);
     const char *state = json_string_value(json_object_get(json_object_get(c, "State"), "Status"));
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
                      "Image", image ? image : "", "Command", t->command,
-                     "CreatedAt", created ? created : "", "RunningFor", t->created,
+                     "CreatedAt", at, "RunningFor", t->created,
                      "Ports", t->ports, "State", state ? state : "", "Status", t->status,
                      "Names", name && *name == '/' ? name + 1 : name ? name : "",
-                     "Labels", labels, "Networks", nets);
+                     "Labels", labels, "Networks", nets, "Mounts", mounts, "LocalVolumes", local);
 }
 
 static json_t *ps_headers(void)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "CONTAINER ID",
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "CONTAINER ID",
                      "Image", "IMAGE", "Command", "COMMAND", "CreatedAt", "CREATED AT",
                      "RunningFor", "CREATED", "Ports", "PORTS", "State", "STATE",
                      "Status", "STATUS", "Names", "NAMES", "Labels", "LABELS",
-                     "Networks", "NETWORKS");
+                     "Networks", "NETWORKS", "Mounts", "MOUNTS", "LocalVolumes", "LOCAL VOLUMES");
 }
 
 static int ps_row(void *arg, json_t *c)
@@ -276,7 +314,7 @@ static int ps_row(void *arg, json_t *c)
     char short_id[65];
     snprintf(short_id, sizeof short_id, "%.*s", p->no_trunc ? 64 : 12, id);
     if (p->items) {
-        json_array_append_new(p->items, ps_item(c, short_id, &t));
+        json_array_append_new(p->items, ps_item(c, short_id, &t, p->no_trunc));
         return 0;
     }
     json_array_append_new(p->rows, json_pack("[s,s,s,s,s,s,s]", short_id,
@@ -455,7 +493,10 @@ static int each_container(struct cli *g, enum verb verb, const char *name, int a
                          : verb == START ? rt_start(s, argv[i], &err)
                          : verb == RESTART ? rt_restart(s, argv[i], arg, &err)
                                         : rt_wait(s, argv[i], &code, &err);
-        if (rc < 0)
+        /* docker's rm -f says a name it cannot find and goes on: not a failure */
+        if (rc < 0 && verb == RM && arg && err.code == BERR_NOTFOUND)
+            cli_fail(name, &err);
+        else if (rc < 0)
             status = cli_fail(name, &err);
         else if (verb == WAIT)
             printf("%d\n", code);

@@ -395,11 +395,34 @@ int cmd_system(struct cli *g, int argc, char **argv)
     return dispatch(g, argc, argv, subs, sizeof subs / sizeof *subs);
 }
 
+/* `image inspect` and `container inspect`: inspect --type TYPE ARGS */
+static int typed_inspect(struct cli *g, int argc, char **argv, const char *type)
+{
+    char **v = calloc((size_t)argc + 3, sizeof *v);
+    if (!v)
+        return 1;
+    v[0] = argv[0];
+    v[1] = "--type";
+    v[2] = (char *)type;
+    memcpy(v + 3, argv + 1, (size_t)(argc - 1) * sizeof *v);
+    int rc = cmd_inspect(g, argc + 2, v);
+    free(v);
+    return rc;
+}
+static int image_inspect(struct cli *g, int argc, char **argv)
+{
+    return typed_inspect(g, argc, argv, "image");
+}
+static int container_inspect(struct cli *g, int argc, char **argv)
+{
+    return typed_inspect(g, argc, argv, "container");
+}
+
 int cmd_image(struct cli *g, int argc, char **argv)
 {
     static const struct sub subs[] = {
         {"ls", cmd_images}, {"list", cmd_images}, {"rm", cmd_rmi}, {"prune", image_prune},
-        {"tag", cmd_tag}, {"history", cmd_history}, {"inspect", cmd_inspect},
+        {"tag", cmd_tag}, {"history", cmd_history}, {"inspect", image_inspect},
         {"pull", cmd_pull}, {"push", cmd_push}, {"save", cmd_save}, {"load", cmd_load},
         {"import", cmd_import},
     };
@@ -417,7 +440,7 @@ int cmd_container(struct cli *g, int argc, char **argv)
     static const struct sub subs[] = {
         {"ls", cmd_ps}, {"list", cmd_ps}, {"ps", cmd_ps}, {"rm", cmd_rm}, {"run", cmd_run},
         {"exec", cmd_exec}, {"logs", cmd_logs}, {"stop", cmd_stop}, {"kill", cmd_kill},
-        {"wait", cmd_wait}, {"inspect", cmd_inspect}, {"commit", cmd_commit},
+        {"wait", cmd_wait}, {"inspect", container_inspect}, {"commit", cmd_commit},
         {"start", cmd_start}, {"restart", cmd_restart}, {"port", cmd_port},
     };
     return dispatch(g, argc, argv, subs, sizeof subs / sizeof *subs);

@@ -40,14 +40,16 @@ int json_write_atomic(json_t *doc, const char *path, const char *tmp, int mode,
     return 0;
 }
 
+/* docker's sizes (go-units HumanSizeWithPrecision(n, 3)): powers of 1000,
+ * three significant digits, no trailing zeros: 1.98MB, 2MB, 65.5kB, 0B */
 void format_size(uint64_t n, char *out, size_t len)
 {
-    if (n >= 1000000000)
-        snprintf(out, len, "%.2fGB", (double)n / 1e9);
-    else if (n >= 1000000)
-        snprintf(out, len, "%.1fMB", (double)n / 1e6);
-    else if (n >= 1000)
-        snprintf(out, len, "%.1fkB", (double)n / 1e3);
-    else
-        snprintf(out, len, "%lluB", (unsigned long long)n);
+    static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1000 && u + 1 < sizeof units / sizeof *units) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(out, len, "%.3g%s", v, units[u]);
 }

@@ -944,6 +944,39 @@ static const char **keys_of(json_t *o, size_t *n)
     return k;
 }
 
+/* What docker's json gives: Go encodes a struct's fields in their order
+ * and a map's keys sorted. Here an object whose keys all start with a
+ * capital, as Go's exported fields do, is a struct and keeps its order
+ * (berth writes its documents in docker's order); any other (labels,
+ * ports, networks, mount points) is a map and is sorted. A new reference. */
+static json_t *go_ordered(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *e;
+        size_t i;
+        json_array_foreach(v, i, e)
+            json_array_append_new(a, go_ordered(e));
+        return a;
+    }
+    if (!json_is_object(v))
+        return json_incref(v);
+    bool map = false;
+    const char *key;
+    json_t *e, *o = json_object();
+    json_object_foreach(v, key, e)
+        map |= !(key[0] >= 'A' && key[0] <= 'Z');
+    size_t n;
+    const char **keys = map ? keys_of(v, &n) : NULL;
+    if (keys) {
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(o, keys[i], go_ordered(json_object_get(v, keys[i])));
+        free(keys);
+    } else
+        json_object_foreach(v, key, e)
+            json_object_set_new(o, key, go_ordered(e));
+    return o;
+}
+
 static void print_value(struct buf *b, json_t *v, bool top)
 {
     char num[64];
@@ -1357,8 +1390,9 @@ static int call(struct exec *e, const char *fn, json_t **a, size_t n, json_t **o
     if (strcmp(fn, "json") == 0) {
         if (need(e, n, 1, false) < 0)
             return -1;
-        char *s = a[0] ? json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS)
-                       : strdup("null");
+        json_t *ordered = a[0] ? go_ordered(a[0]) : NULL;
+        char *s = ordered ? json_dumps(ordered, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
+        json_decref(ordered);
         if (!s)
             return xerr(e, "error calling json: cannot encode");
         struct buf b = {0};
@@ -1467,10 +1501,55 @@ static int call(struct exec *e, const char *fn, json_t **a, size_t n, json_t **o
     return xerr(e, "function \"%s\" not defined", fn);
 }
 
+/* docker's Label method of a row ({{.Label "k"}} in ps, network and volume
+ * formats): the value of label k of the object before .Label, whose
+ * Labels is an object or docker's "k=v,k2=v2" text; "" when it has none. */
+static int label_method(struct exec *e, struct node *field, struct node *arg, json_t *dot,
+                        json_t **out)
+{
+    json_t *owner, *key;
+    if (walk_fields(e, dot, field->fields, field->nfields - 1, &owner) < 0)
+        return -1;
+    if (eval_arg(e, arg, dot, &key) < 0) {
+        json_decref(owner);
+        return -1;
+    }
+    int rc = 0;
+    json_t *labels = json_is_object(owner) ? json_object_get(owner, "Labels") : NULL;
+    const char *k = json_string_value(key), *v = NULL;
+    size_t vlen = 0;
+    if (!k)
+        rc = xerr(e, "wrong type for value; expected string; got %s", type_name(key));
+    else if (json_is_object(labels) && json_is_string(json_object_get(labels, k))) {
+        v = json_string_value(json_object_get(labels, k));
+        vlen = strlen(v);
+    } else if (json_is_string(labels)) {
+        size_t klen = strlen(k);
+        for (const char *p = json_string_value(labels); p && *p;) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            if (len > klen && strncmp(p, k, klen) == 0 && p[klen] == '=') {
+                v = p + klen + 1;
+                vlen = len - klen - 1;
+                break;
+            }
+            p = end ? end + 1 : p + len;
+        }
+    }
+    if (rc == 0)
+        *out = json_stringn_nocheck(v ? v : "", vlen);
+    json_decref(owner);
+    json_decref(key);
+    return rc;
+}
+
 static int eval_cmd(struct exec *e, struct node *cmd, json_t *dot, json_t *prev, bool has_prev,
                     json_t **out)
 {
     struct node *first = cmd->kids[0];
+    if (first->kind == N_FIELD && first->nfields > 0 && cmd->nkids == 2 && !has_prev &&
+        strcmp(first->fields[first->nfields - 1], "Label") == 0)
+        return label_method(e, first, cmd->kids[1], dot, out);
     if (first->kind != N_IDENT) {
         if (cmd->nkids > 1 || has_prev) {
             e->line = first->line;

@@ -3,7 +3,8 @@
  * jansson values: {{.A.B}}, {{$}}, {{$v := ...}}, pipes, if/else/range/with,
  * {{- -}} trimming, comments, and docker's functions (json, upper, lower,
  * join, split, title, pad, truncate) beside Go's (printf, print, println,
- * len, index, and, or, not, eq, ne, lt, le, gt, ge). {{template}},
+ * len, index, and, or, not, eq, ne, lt, le, gt, ge), and docker's Label
+ * method ({{.Label "k"}}: a value of the Labels beside it). {{template}},
  * {{define}} and {{block}} are refused. Values print as Go prints the
  * decoded JSON: [a b], map[k:v], <nil>, <no value> for a missing key.
  */

@@ -53,7 +53,8 @@ int rt_kill(struct berth_store *s, const char *what, int sig, struct berr *err)
     if (rc < 0)
         return rc;
     if (!running(st))
-        rc = berr_set(err, BERR_CONFLICT, "Container %s is not running", what);
+        rc = berr_set(err, BERR_CONFLICT, "Cannot kill container: %s: Container %s is not running",
+                      what, id);
     else if (state_manual_stop(s, id, true), pid_of(st) <= 0)
         ;   /* waiting to be restarted: the mark alone ends it */
     else if (kill(pid_of(st), sig) < 0)

@@ -169,11 +169,12 @@ static int user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups,
 static int groups_add(const struct rt_process *p, gid_t gid0, gid_t *groups, size_t *ngroups,
                       char *msg, size_t len, int *status)
 {
-    /* the user's own group is listed too, as docker's groups are */
+    /* the user's own group is listed too, as docker's groups are (docker
+     * gives it with or without --group-add: `id` shows groups=GID) */
     bool has = false;
     for (size_t i = 0; i < *ngroups; i++)
         has |= groups[i] == gid0;
-    if (p->ngroup_add > 0 && !has && *ngroups < 64)
+    if (!has && *ngroups < 64)
         groups[(*ngroups)++] = gid0;
     for (size_t i = 0; i < p->ngroup_add && *ngroups < 64; i++) {
         const char *g = p->group_add[i];

@@ -390,6 +390,11 @@ static json_t *make_config(const struct rt_run_opts *o, json_t *image, const cha
                                             o->nlabels),
                      "StopSignal", stop ? stop : json_null(),
                      "Healthcheck", healthcheck_merge(o, json_object_get(image, "Healthcheck")));
+    /* what the client attached to, as docker records it: nothing with -d */
+    json_object_set_new(config, "AttachStdin", json_boolean(o->interactive && !o->detach));
+    json_object_set_new(config, "AttachStdout", json_boolean(!o->detach));
+    json_object_set_new(config, "AttachStderr", json_boolean(!o->detach));
+    json_object_set_new(config, "StdinOnce", json_boolean(o->interactive && !o->detach));
     json_t *timeout = json_object_get(image, "StopTimeout");
     if (o->stop_timeout_set)
         json_object_set_new(config, "StopTimeout", json_integer(o->stop_timeout));

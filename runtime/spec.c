@@ -34,15 +34,6 @@ static void env_put(char **env, size_t *n, char *kv)
     env[*n] = NULL;
 }
 
-static bool env_has(char **env, const char *key)
-{
-    size_t k = strlen(key);
-    for (; *env; env++)
-        if (env_key_len(*env) == k && strncmp(*env, key, k) == 0)
-            return true;
-    return false;
-}
-
 /* ---- the image's config: every field berth may read, by its type ---------------- */
 
 /* null stands for absent everywhere, as it does for docker's decoder */
@@ -254,24 +245,26 @@ int rt_process_from(json_t *config, const struct rt_exec_opts *x, struct rt_proc
         json_array_foreach(cmd, i, v)
             p->argv[n++] = (char *)json_string_value(v);
     }
+    /* the process has PATH, HOSTNAME and (on a terminal) TERM, which
+     * Config.Env does not: docker's daemon starts from them and puts
+     * Config.Env, then exec's -e, over them, each variable replacing its
+     * namesake in place or coming after (env_put), so `env` lists them in
+     * docker's order */
     n = 0;
+    p->tty = x ? x->tty : json_is_true(json_object_get(config, "Tty"));
+    env_put(p->env, &n, (char *)default_path);
+    const char *hostname = json_string_value(json_object_get(config, "Hostname"));
+    if (hostname) {
+        snprintf(p->hostname_kv, sizeof p->hostname_kv, "HOSTNAME=%s", hostname);
+        env_put(p->env, &n, p->hostname_kv);
+    }
+    if (p->tty)
+        env_put(p->env, &n, "TERM=xterm");
     json_array_foreach(env, i, v)
         if (json_is_string(v))
             env_put(p->env, &n, (char *)json_string_value(v));
     for (size_t k = 0; x && k < x->nenv; k++)
         env_put(p->env, &n, x->env[k]);
-    if (!env_has(p->env, "PATH"))
-        env_put(p->env, &n, (char *)default_path);
-    /* the process has HOSTNAME, Config.Env does not: docker adds it when
-     * it starts the process, as it adds PATH and TERM */
-    const char *hostname = json_string_value(json_object_get(config, "Hostname"));
-    if (hostname && !env_has(p->env, "HOSTNAME")) {
-        snprintf(p->hostname_kv, sizeof p->hostname_kv, "HOSTNAME=%s", hostname);
-        env_put(p->env, &n, p->hostname_kv);
-    }
-    p->tty = x ? x->tty : json_is_true(json_object_get(config, "Tty"));
-    if (p->tty && !env_has(p->env, "TERM"))
-        env_put(p->env, &n, "TERM=xterm");
     const char *wd = json_string_value(json_object_get(config, "WorkingDir"));
     p->cwd = x && x->workdir ? x->workdir : wd && *wd ? wd : "/";
     const char *user = json_string_value(json_object_get(config, "User"));

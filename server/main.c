@@ -4,6 +4,7 @@
  *   berthd [serve] [options]          run the registry
  *   berthd gc [options]               collect garbage, while berthd serves or not
  *   berthd du [options]               bytes per repository
+ *   berthd fsck [--dry-run] [options] re-hash every blob, quarantine bad ones
  *   berthd check-config --config FILE [--user USER]
  *                                     check a configuration (as USER) and exit
  *   berthd htpasswd FILE USER         add or change a user (password on stdin)
@@ -32,6 +33,7 @@ static void usage(FILE *out)
             "usage: berthd [serve] [options]\n"
             "       berthd gc [--config FILE|--root DIR] [--dry-run] [--delete-untagged] [--grace DURATION]\n"
             "       berthd du [--config FILE|--root DIR]\n"
+            "       berthd fsck [--config FILE|--root DIR] [--dry-run]\n"
             "       berthd check-config --config FILE [--user USER]\n"
             "       berthd --version\n"
             "       berthd htpasswd FILE USER   (password on standard input)\n"
@@ -247,7 +249,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "htpasswd") == 0)
         return cmd_htpasswd(argc, argv);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "du") != 0 &&
-        strcmp(cmd, "check-config") != 0) {
+        strcmp(cmd, "fsck") != 0 && strcmp(cmd, "check-config") != 0) {
         fprintf(stderr, "berthd: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -274,6 +276,8 @@ int main(int argc, char **argv)
         rc = cmd_gc(&cfg, f.dry_run);
     else if (strcmp(cmd, "du") == 0)
         rc = cmd_du(&cfg);
+    else if (strcmp(cmd, "fsck") == 0)
+        rc = cmd_fsck(&cfg, f.dry_run);
     else if (strcmp(cmd, "check-config") == 0)
         rc = check_config(&cfg, f.user);
     else

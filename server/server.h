@@ -67,5 +67,7 @@ int server_run(const struct config *cfg, server_reload_fn reload, void *arg);
 /* The commands besides serve (cmd_gc.c). */
 int cmd_gc(const struct config *cfg, bool dry_run);
 int cmd_du(const struct config *cfg);
+/* berthd fsck (cmd_fsck.c) */
+int cmd_fsck(const struct config *cfg, bool dry_run);
 
 #endif

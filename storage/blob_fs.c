@@ -5,6 +5,8 @@
  *   <root>/uploads/<id>                        partial uploads
  *
  *   <root>/trash/<algo>-<hex>                  blobs the collector is removing
+ *   <root>/quarantine/<algo>-<hex>.<time>[.n] blobs whose bytes no longer match
+ *                                              their digest, kept for inspection
  *
  * Publishing is fsync(file), link(upload, blob), fsync(blob dir), unlink
  * upload: link(2) fails with EEXIST instead of replacing, so a blob that
@@ -60,7 +62,7 @@ static int fs_open(const char *root, void **state, struct berr *err)
     }
     strcpy(fs->root, root);
     char path[PATH_MAX];
-    const char *dirs[] = {"blobs/sha256", "blobs/sha512", "uploads", "trash"};
+    const char *dirs[] = {"blobs/sha256", "blobs/sha512", "uploads", "trash", "quarantine"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
         if (mkdir_p(path, 0755) < 0) {
@@ -316,6 +318,48 @@ static int fs_blob_list(void *state, blob_fn each, void *arg)
     return rc;
 }
 
+/* Moved, not deleted: an operator may want the bytes; a second bad copy
+ * of the same digest never replaces the first. */
+static int fs_blob_quarantine(void *state, const char *digest, int fd)
+{
+    struct fs_state *fs = state;
+    char path[PATH_MAX], dir[PATH_MAX], dest[PATH_MAX];
+    if (blob_path(fs, digest, path, sizeof path, false) < 0 ||
+        blob_path(fs, digest, dir, sizeof dir, true) < 0)
+        return -BERR_INVALID;
+    struct stat open_st, path_st;
+    if (fd >= 0 && fstat(fd, &open_st) == 0) {
+        if (stat(path, &path_st) < 0)
+            return errno == ENOENT ? -BERR_NOTFOUND : -BERR_IO;
+        /* another reader quarantined it and a push healed it meanwhile */
+        if (open_st.st_dev != path_st.st_dev || open_st.st_ino != path_st.st_ino)
+            return -BERR_CONFLICT;
+    }
+    snprintf(dest, sizeof dest, "%s/quarantine", fs->root);
+    if (mkdir(dest, 0755) < 0 && errno != EEXIST)
+        return -BERR_IO;
+    /* link, which never replaces, then unlink: a crash in between leaves the
+     * bad file in place, and it is found again */
+    long long t = (long long)time(NULL);
+    for (int i = 0;; i++) {
+        int n = i ? snprintf(dest, sizeof dest, "%s/quarantine/%.6s-%s.%lld.%d", fs->root,
+                             digest, digest_hex(digest), t, i)
+                  : snprintf(dest, sizeof dest, "%s/quarantine/%.6s-%s.%lld", fs->root,
+                             digest, digest_hex(digest), t);
+        if (n < 0 || (size_t)n >= sizeof dest)
+            return -BERR_INVALID;
+        if (link(path, dest) == 0)
+            break;
+        if (errno == ENOENT)
+            return -BERR_NOTFOUND;
+        if (errno != EEXIST || i >= 1000)
+            return -BERR_IO;
+    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -BERR_IO;
+    return fsync_dir(dir);
+}
+
 const struct blob_driver blob_driver_fs = {
     .name = "filesystem",
     .open = fs_open,
@@ -333,4 +377,5 @@ const struct blob_driver blob_driver_fs = {
     .blob_trash = fs_blob_trash,
     .trash_settle = fs_trash_settle,
     .blob_list = fs_blob_list,
+    .blob_quarantine = fs_blob_quarantine,
 };

@@ -135,6 +135,29 @@ int blob_list(struct blob_store *bs, blob_fn each, void *arg)
     return bs->drv->blob_list(bs->state, each, arg);
 }
 
+int blob_verify_fd(const char *digest, int fd, uint64_t size)
+{
+    enum digest_algo algo;
+    if (digest_parse(digest, &algo) < 0)
+        return -BERR_INVALID;
+    struct hasher *h = hasher_new(algo);
+    if (!h)
+        return -BERR_IO;
+    char got[DIGEST_MAX];
+    int rc = hasher_update_fd(h, fd, size);
+    if (rc == 0)
+        rc = hasher_final(h, got) < 0 ? -BERR_IO : 0;
+    hasher_free(h);
+    if (rc == 0 && strcmp(got, digest) != 0)
+        rc = -BERR_DIGEST;
+    return rc;
+}
+
+int blob_quarantine(struct blob_store *bs, const char *digest, int fd)
+{
+    return bs->drv->blob_quarantine(bs->state, digest, fd);
+}
+
 int upload_create(struct blob_store *bs, const char *id, struct berr *err)
 {
     return bs->drv->upload_create(bs->state, id, err);

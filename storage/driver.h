@@ -34,6 +34,9 @@ struct blob_driver {
     int (*blob_trash)(void *state, const char *digest);
     int (*trash_settle)(void *state, blob_keep_fn keep, void *arg);
     int (*blob_list)(void *state, blob_fn each, void *arg);
+    /* Move a blob whose bytes do not match its digest out of the store,
+     * unless the file there is no longer the one open as fd (>= 0). */
+    int (*blob_quarantine)(void *state, const char *digest, int fd);
 };
 
 extern const struct blob_driver blob_driver_fs;

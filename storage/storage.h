@@ -79,6 +79,15 @@ int blob_trash_settle(struct blob_store *bs, blob_keep_fn keep, void *arg);
 typedef int (*blob_fn)(void *arg, const char *digest, int64_t age);
 int blob_list(struct blob_store *bs, blob_fn each, void *arg);
 
+/* Integrity: hash the first `size` bytes of an open blob and compare them
+ * with its digest (0, -BERR_DIGEST on a mismatch, -BERR_IO when it cannot
+ * be read); and move a blob that failed it out of the store, so it is never
+ * served and a push of the same content publishes a good copy. `fd` is the
+ * descriptor that was verified: a good copy published since it was opened
+ * is left in place (-BERR_CONFLICT). */
+int blob_verify_fd(const char *digest, int fd, uint64_t size);
+int blob_quarantine(struct blob_store *bs, const char *digest, int fd);
+
 /* ---- metadata ----------------------------------------------------------- */
 
 struct meta;

@@ -87,4 +87,19 @@ waitfor() {
 state() { timeout 20 "$BERTH" inspect "$1" 2>/dev/null | jq -r ".[0]$2"; }
 # count_containers, container_dirs: what the store holds.
 count_containers() { timeout 20 "$BERTH" ps -aq | grep -c .; }
+# bb_image REF CMD...: a busybox image, offline: $TMP/rootfs (whatever the
+# test put there first) with /bin/busybox, a link to it for each CMD, /tmp
+# and a root line in /etc/passwd when there is none, imported as REF; the
+# test ends when it cannot be.
+bb_image() {
+    local ref=$1 r=$TMP/rootfs c
+    shift
+    mkdir -p "$r/bin" "$r/etc" "$r/tmp"
+    cp "$BUSYBOX" "$r/bin/busybox"
+    for c in "$@"; do ln -sf busybox "$r/bin/$c"; done
+    [ -e "$r/etc/passwd" ] || echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
+    tar -C "$r" --numeric-owner -cf "$TMP/rootfs.tar" .
+    bx import "$TMP/rootfs.tar" "$ref"
+    ok "import $ref" || finish
+}
 container_dirs() { ls -A "$BERTH_ROOT/containers" 2>/dev/null | grep -v '^lock$' | sort | tr '\n' ' '; }

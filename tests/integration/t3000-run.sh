@@ -606,7 +606,7 @@ expect_eq "$(container_dirs)" "" "directories left in containers/:"
 for id in "${IDS[@]}"; do
     check; waitfor 3 no_cgroups "$id" || fail "cgroups left for $id: $(cgroups "$id")"
 done
-LEFT=$(pgrep -af "sleep $LONG|sleep 31337|httpd -f -p 80 -h /www")
+LEFT=$(pgrep -af "sleep $LONG|sleep 31337|httpd -f -p 80 -h /www$")
 check; [ -z "$LEFT" ] || fail "processes left: $LEFT"
 check; ! grep -q "$TMP" /proc/self/mountinfo || fail "mounts left: $(grep "$TMP" /proc/self/mountinfo)"
 check

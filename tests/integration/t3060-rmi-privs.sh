@@ -154,7 +154,8 @@ bx rm -f running
 ok "rm -f the running container"
 
 bx rmi -f rt/img:1
-ok "rmi -f NAME used by a stopped container" && expect_eq "$OUT" "Untagged: rt/img:1" "rmi -f:"
+ok "rmi -f NAME used by a stopped container" && expect_eq "$OUT" "Untagged: rt/img:1
+Deleted: sha256:$IMG" "rmi -f:"
 bx images -q
 expect_eq "$(grep -c "${IMG:0:12}" <<<"$OUT")" 0 "rmi -f removed the image:"
 bx start -a stopped

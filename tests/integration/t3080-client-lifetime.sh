@@ -21,14 +21,7 @@
 . "$(dirname "$0")/lib-runtime.sh"
 need script
 
-R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc" "$R/tmp"
-cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh echo cat true sleep stty; do ln -s busybox "$R/bin/$c"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
-tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
-bx import "$TMP/rootfs.tar" cl/bb:1
-ok "import" || finish
+bb_image cl/bb:1 sh echo cat true sleep stty
 
 # client NAME ARGS...: `berth run --name NAME ARGS` in the background,
 # output in $TMP/NAME.out and .err; $CP is its pid.
@@ -142,7 +135,8 @@ expect_match "$OUT" '33 77' "-t: the container's terminal has the client's size"
 # ---- 7. bad inputs: a start that fails leaves no monitor and, with --rm, no container ---
 bx run --rm --name t3080-i cl/bb:1 /nosuch
 rc_is "run of a missing program, attached" 127
-expect_eq "$(state t3080-i .Id)" "" "a failed attached start with --rm left a container"
+bx inspect t3080-i
+rc_fails "a failed attached start with --rm left a container"
 bx run --name t3080-j -u nosuchuser cl/bb:1 true
 rc_is "run -u nosuchuser, attached" 125
 expect_eq "$(state t3080-j .State.Status)" created "a failed attached start: its state (docker: Created)"

@@ -63,7 +63,7 @@ ID=$(jq -r '.[0].Id' <<<"$OUT")
 LAYER=$(jq -r '.[0].Layers[0].digest' <<<"$OUT")
 expect_eq "$(jq -r '.[0].Layers[0].mediaType' <<<"$OUT")" application/vnd.oci.image.layer.v1.tar \
     "an imported layer is kept uncompressed"
-expect_eq "$(jq -r '.[0].RootFS.diff_ids[0]' <<<"$OUT")" "$LAYER" "its digest is its diff_id"
+expect_eq "$(jq -r '.[0].RootFS.Layers[0]' <<<"$OUT")" "$LAYER" "its digest is its diff_id"
 expect_eq "$(jq -r '.[0].Layers[0].size' <<<"$OUT")" "$(stat -c %s "$(blob "$LAYER")")" "its size"
 expect_eq "sha256:$(sha256sum "$(blob "$LAYER")" | cut -d' ' -f1)" "$LAYER" "the blob hashes to its name"
 expect_eq "$(tar -xOf "$(blob "$LAYER")" etc/greeting)" "$GREETING" "the blob is the tar: etc/greeting"

@@ -21,7 +21,7 @@
 need tar flock
 # the unpacked layers, as hex names
 layers() { ls "$BERTH_ROOT/layers" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort | tr '\n' ' '; }
-diff_ids() { timeout 20 "$BERTH" inspect "$1" | jq -r '.[0].RootFS.diff_ids[]' | sed 's/^sha256://' | sort | tr '\n' ' '; }
+diff_ids() { timeout 20 "$BERTH" inspect "$1" | jq -r '.[0].RootFS.Layers[]' | sed 's/^sha256://' | sort | tr '\n' ' '; }
 # df_row TYPE: "TOTAL ACTIVE SIZE" of that row of system df (columns are 3+ spaces apart)
 df_row() { timeout 20 "$BERTH" system df | awk -F'   +' -v t="$1" '$1 == t { print $2, $3, $4 }'; }
 

@@ -20,14 +20,7 @@
 
 . "$(dirname "$0")/lib-runtime.sh"
 
-R=$TMP/rootfs
-mkdir -p "$R/bin" "$R/etc"
-cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh cat echo sleep true ls; do ln -s busybox "$R/bin/$c"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
-tar -C "$R" --numeric-owner -cf "$TMP/rootfs.tar" .
-bx import "$TMP/rootfs.tar" pl/bb:1
-ok "import the busybox image" || finish
+bb_image pl/bb:1 sh cat echo sleep true ls
 bx tag pl/bb:1 pl/bb:2
 ok "tag pl/bb:2"
 bx tag pl/bb:1 other/img:latest

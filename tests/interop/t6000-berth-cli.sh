@@ -118,7 +118,8 @@ column() {
         v = substr(line, start[i], stop - start[i]); sub(/ +$/, "", v); print v
     }'
 }
-human_size() { awk -v n="$1" 'BEGIN { if (n >= 1e9) printf "%.2fGB", n / 1e9; else if (n >= 1e6) printf "%.1fMB", n / 1e6; else if (n >= 1e3) printf "%.1fkB", n / 1e3; else printf "%dB", n }'; }
+# human_size BYTES: as docker prints sizes (powers of 1000, three significant digits)
+human_size() { awk -v n="$1" 'BEGIN { split("B kB MB GB TB", u, " "); i = 1; while (n >= 1000 && i < 5) { n /= 1000; i++ } printf "%.3g%s", n, u[i] }'; }
 
 # ---- a registry, a rootfs ---------------------------------------------------------
 printf '{"limits": {"page_max": 2}}\n' >"$TMP/berthd.json"
@@ -168,7 +169,8 @@ LAYERS=$(jq -c '[.layers[].digest]' "$BODY_FILE")
 
 bx rmi "$APP"
 ok "berth rmi"
-expect_eq "$OUT" "Untagged: $APP" "rmi output"
+expect_eq "$OUT" "Untagged: $APP
+Deleted: $CONFIG_DIGEST" "rmi output (docker's: the name, then the image)"
 bx images -q
 expect_eq "$OUT" "" "images -q after rmi of the only image"
 expect_eq "$(find "$BERTH_ROOT/blobs" -type f | wc -l)" 0 "rmi deletes the blobs no image uses"

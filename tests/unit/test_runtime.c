@@ -188,11 +188,12 @@ static void test_process_from_config(void **state)
     assert_int_equal(count(p.argv), 5);
     assert_string_equal(p.argv[0], "/bin/tini");
     assert_string_equal(p.argv[4], "x");
-    assert_string_equal(p.env[0], "A=1");
-    assert_string_equal(p.env[1], "B=2");
-    /* no PATH in the image: docker's default; a tty gets a TERM */
-    assert_non_null(strstr(p.env[2], "PATH=/usr/local/sbin"));
-    assert_string_equal(p.env[3], "TERM=xterm");
+    /* docker's order: its PATH (the image has none) and, on a tty, TERM,
+     * then the image's variables */
+    assert_non_null(strstr(p.env[0], "PATH=/usr/local/sbin"));
+    assert_string_equal(p.env[1], "TERM=xterm");
+    assert_string_equal(p.env[2], "A=1");
+    assert_string_equal(p.env[3], "B=2");
     assert_null(p.env[4]);
     assert_string_equal(p.cwd, "/app");
     assert_string_equal(p.user, "app");
@@ -206,8 +207,8 @@ static void test_process_from_config(void **state)
     assert_int_equal(rt_process_from(config, &x, &p, &err), 0);
     assert_int_equal(count(p.argv), 1);
     assert_string_equal(p.argv[0], "env");
-    assert_string_equal(p.env[1], "B=3");
-    assert_string_equal(p.env[2], "C=4");
+    assert_string_equal(p.env[2], "B=3");
+    assert_string_equal(p.env[3], "C=4");
     assert_string_equal(p.cwd, "/tmp");
     assert_string_equal(p.user, "0");
     assert_false(p.tty);

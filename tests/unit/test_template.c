@@ -36,8 +36,10 @@ static const struct ok_case ok[] = {
     {"{{.Size}} {{.Big}} {{.Whole}} {{.Tiny}}", "1.5 1e+21 3 1e-05"},
     {"{{json .Config.Env}}", "[\"A=1\",\"B=2\"]"},
     {"{{json .Config.Labels}}", "{\"a\":\"\\u003cb\\u003e\",\"k\":\"v\"}"},
-    {"{{.Config | json}}", "{\"Cmd\":null,\"Empty\":[],\"Env\":[\"A=1\",\"B=2\"],"
-                           "\"Labels\":{\"a\":\"\\u003cb\\u003e\",\"k\":\"v\"}}"},
+    /* a document (capitalised keys) in its order, a map (Labels) sorted */
+    {"{{.Config | json}}", "{\"Env\":[\"A=1\",\"B=2\"],"
+                           "\"Labels\":{\"a\":\"\\u003cb\\u003e\",\"k\":\"v\"},"
+                           "\"Cmd\":null,\"Empty\":[]}"},
     {"{{range .Config.Env}}{{.}} {{end}}", "A=1 B=2 "},
     {"{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}", "0=A=1;1=B=2;"},
     {"{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}},{{end}}", "a:<b>,k:v,"},
