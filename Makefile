@@ -21,13 +21,26 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
+# The fuzz targets' build (tests/fuzz): everything compiled by clang with
+# the sanitizers and libFuzzer's coverage hooks, in a build dir of its own.
+ifeq ($(FUZZ),1)
+BUILD    := build-fuzz
+CC       := clang
+# (clang 14 warns where gcc does not: a variable that exists for its cleanup
+# attribute "unused", libseccomp's macros, {0} for a struct led by an _Atomic
+# pointer)
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined -Wno-unused-variable \
+            -Wno-missing-field-initializers -Wno-int-conversion
+endif
+
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \
              libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libcrypt-dev \
              libseccomp-dev libyaml-dev libmnl-dev
 TEST_PKGS  = curl jq sqlite3 skopeo podman docker.io containerd docker-registry umoci \
              busybox-static wrk apache2-utils procps psmisc iproute2 openssl python3 python3-cryptography \
              nginx-light chromium systemd python3-prometheus-client e2fsprogs util-linux \
-             debootstrap
+             debootstrap clang
 
 COMMON_SRC  = $(wildcard common/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
@@ -53,7 +66,8 @@ UNIT_BIN    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 pkgflags = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkglibs  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-.PHONY: all deps deps-check test-deps fixtures run test unit integration interop ui-test asan bench install clean
+.PHONY: all deps deps-check test-deps fixtures run test unit integration interop ui-test asan bench install clean \
+        fuzz fuzz-build fuzz-smoke
 
 all: deps-check $(BUILD)/berthd $(BUILD)/berth $(BUILD)/libberth.so
 
@@ -140,6 +154,35 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libberthcore.a $(filter-out $(BUILD)/s
 run: all
 	./$(BUILD)/berthd serve
 
+# ---- fuzzing (tests/fuzz, docs/security.md) ---------------------------------
+# `make fuzz` builds every target in build-fuzz/ and runs each, one at a
+# time, for FUZZ_SECONDS over its seed corpus (read only; what it finds new
+# stays in build-fuzz/corpus/); any crash, leak, timeout, out-of-memory or
+# sanitizer report fails it and leaves the input in build-fuzz/findings/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIBS    = $(BUILD)/libberthcore.a $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ)) \
+               $(BUILD)/ui_files.o $(BUILD)/libberthcompose.a $(BUILD)/libberthbuild.a \
+               $(BUILD)/libberthrt.a $(BUILD)/libberth.a
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(pkgflags) -o $@ $< $(filter %.o,$^) $(filter %.a,$^) \
+	    $(pkglibs) $(LDLIBS)
+
+fuzz-build: deps-check
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run build-fuzz
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=3
+
 unit: deps-check $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
@@ -168,6 +211,7 @@ test: test-deps
 	{ $(MAKE) --no-print-directory fixtures >$(BUILD)/fixtures.log 2>&1 || cat $(BUILD)/fixtures.log; } & \
 	$(MAKE) --no-print-directory unit integration interop ui-test; rc=$$?; wait; exit $$rc
 	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz-smoke
 
 bench: test-deps all
 	bench/run $(BUILD)/berthd
@@ -191,6 +235,6 @@ install: all
 	install -m 0644 deploy/man/berthd.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
