@@ -27,11 +27,10 @@ ifeq ($(FUZZ),1)
 BUILD    := build-fuzz
 CC       := clang
 # (clang 14 warns where gcc does not: a variable that exists for its cleanup
-# attribute "unused", libseccomp's macros, {0} for a struct led by an _Atomic
-# pointer)
+# attribute "unused", and libseccomp's macros)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined -Wno-unused-variable \
-            -Wno-missing-field-initializers -Wno-int-conversion
+            -Wno-missing-field-initializers
 endif
 
 DEPS_PKGS  = build-essential pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev \

@@ -956,7 +956,7 @@ static void reload(struct server *srv, server_reload_fn load, void *arg, struct 
 int server_run(const struct config *cfg, server_reload_fn load, void *arg)
 {
     struct berr err = {0};
-    struct server srv = {0};
+    struct server srv = {.blobs = NULL};   /* (not {0}: its first member is _Atomic) */
     struct auth *auth = NULL;
     atomic_init(&srv.cfg, cfg);
     if (auth_open(cfg->auth, &auth, &err) < 0) {
