@@ -42,8 +42,7 @@ static const int passed_on[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 struct client {
     int out, err;            /* from the monitor, -1 once ended */
     int src, dst;            /* our stdin -> the monitor's, -1 when not */
-    char pending[65536];     /* read from our stdin, not yet taken */
-    size_t len, off;
+    struct inbuf in;         /* read from our stdin, not yet taken */
 };
 
 static void close_fd(int *fd)
@@ -71,46 +70,27 @@ static bool copy_stream(int *from, int to)
 static void stdin_end(struct client *cl)
 {
     cl->src = -1;
-    cl->len = cl->off = 0;
+    inbuf_clear(&cl->in);
     close_fd(&cl->dst);   /* the container's stdin ends */
 }
 
 static void stdin_flush(struct client *cl)
 {
-    while (cl->off < cl->len) {
-        ssize_t n = write(cl->dst, cl->pending + cl->off, cl->len - cl->off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            stdin_end(cl);
-            return;
-        }
-        cl->off += (size_t)n;
-    }
-    cl->len = cl->off = 0;
+    if (inbuf_flush(&cl->in, cl->dst) < 0)
+        stdin_end(cl);
 }
 
 static void stdin_read(struct client *cl)
 {
-    ssize_t n = read(cl->src, cl->pending, sizeof cl->pending);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
+    if (inbuf_read(&cl->in, cl->src, cl->dst) < 0)
         stdin_end(cl);
-        return;
-    }
-    cl->len = (size_t)n;
-    cl->off = 0;
-    stdin_flush(cl);
 }
 
 /* Copy until the monitor has ended, then what it left in the pipes. */
 static void relay(struct client *cl, int sigfd, int monitor)
 {
     for (bool done = false; !done;) {
-        bool waiting = cl->len > cl->off;
+        bool waiting = inbuf_held(&cl->in);
         struct pollfd pfd[] = {
             {sigfd, POLLIN, 0}, {monitor, POLLIN, 0}, {cl->out, POLLIN, 0},
             {cl->err, POLLIN, 0}, {waiting ? -1 : cl->src, POLLIN, 0},

@@ -263,11 +263,7 @@ struct relay {
     int wstatus;
     bool exited, tty;
     int src;                 /* our stdin with -i, -1 once it has ended */
-    /* what was read from our stdin and not yet taken by the process: its
-     * stdin is written without blocking, so that a process that does not
-     * read it can still have its output copied */
-    char pending[65536];
-    size_t len, off;
+    struct inbuf in;         /* read from our stdin, not yet taken by the process */
 };
 
 /* One read from `*from` copied to `to`; the stream is closed at its end,
@@ -286,44 +282,21 @@ static void copy_out(int *from, int to)
 static void stdin_done(struct relay *r)
 {
     r->src = -1;
-    r->len = r->off = 0;
+    inbuf_clear(&r->in);
     if (!r->tty)   /* a pipe: the process sees the end of its input */
         close_fd(&r->io->in);
 }
 
 static void flush_in(struct relay *r)
 {
-    while (r->off < r->len) {
-        ssize_t n = write(r->io->in, r->pending + r->off, r->len - r->off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            stdin_done(r);
-            return;
-        }
-        r->off += (size_t)n;
-    }
-    r->len = r->off = 0;
-    if (r->src < 0 && !r->tty)
-        close_fd(&r->io->in);
+    if (inbuf_flush(&r->in, r->io->in) < 0)
+        stdin_done(r);
 }
 
 static void copy_in(struct relay *r)
 {
-    ssize_t n = read(r->src, r->pending, sizeof r->pending);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        r->src = -1;
-        if (!r->tty)
-            close_fd(&r->io->in);
-        return;
-    }
-    r->len = (size_t)n;
-    r->off = 0;
-    flush_in(r);
+    if (inbuf_read(&r->in, r->src, r->io->in) < 0)
+        stdin_done(r);
 }
 
 static void handle_signal(struct relay *r)
@@ -351,7 +324,7 @@ static void relay(struct relay *r)
     if (io->in >= 0)
         fcntl(io->in, F_SETFL, fcntl(io->in, F_GETFL) | O_NONBLOCK);
     while (!r->exited || io->out >= 0 || io->err >= 0) {
-        bool waiting = r->len > r->off;   /* for the process to take its input */
+        bool waiting = inbuf_held(&r->in);   /* for the process to take its input */
         struct pollfd pfd[5] = {{r->sigfd, POLLIN, 0}, {io->out, POLLIN, 0},
                                 {io->err, POLLIN, 0}, {waiting ? -1 : r->src, POLLIN, 0},
                                 {waiting ? io->in : -1, POLLOUT, 0}};
@@ -369,7 +342,7 @@ static void relay(struct relay *r)
             if (r->tty && io->out < 0) {   /* the pty's master was both */
                 io->in = -1;
                 r->src = -1;
-                r->len = r->off = 0;
+                inbuf_clear(&r->in);
             }
         }
         if (pfd[2].revents)

@@ -314,4 +314,19 @@ uint32_t net_address(const struct rt_container *c);
 /* Is there such a network (by name, id or id prefix)? For run's checks. */
 int net_check(struct berth_store *s, const struct rt_run_opts *o, struct berr *err);
 
+/* ---- inbuf.c: standard input passed on without blocking ------------------------ */
+
+/* What was read from one end and not yet taken by the other. */
+struct inbuf {
+    char data[65536];
+    size_t len, off;
+};
+static inline bool inbuf_held(const struct inbuf *b) { return b->off < b->len; }
+static inline void inbuf_clear(struct inbuf *b) { b->len = b->off = 0; }
+/* Write what is held to `to`, as much as it takes now: -1 when `to` is gone. */
+int inbuf_flush(struct inbuf *b, int to);
+/* One read from `from` (when nothing is held), then a flush to `to`: -1
+ * when `from` has ended or `to` is gone. */
+int inbuf_read(struct inbuf *b, int from, int to);
+
 #endif

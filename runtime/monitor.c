@@ -59,11 +59,7 @@ struct monitor {
     int nrotated;            /* log.json.1 ... log.json.<nrotated> exist */
     struct stream out, err;
     int in_src, in_dst;      /* our stdin -> the container's, -1 when not */
-    /* read from our stdin, not yet taken by the container: its stdin is
-     * written without blocking, so that a container that does not read
-     * it still has its output copied and logged */
-    char pending[65536];
-    size_t plen, poff;
+    struct inbuf in;         /* read from our stdin, not yet taken by the container */
     int sigfd, netns;
     pid_t child;
     int wstatus;
@@ -203,7 +199,7 @@ static void stream_read(struct monitor *m, struct stream *s)
 static void stdin_end(struct monitor *m)
 {
     m->in_src = -1;
-    m->plen = m->poff = 0;
+    inbuf_clear(&m->in);
     if (m->in_dst >= 0 && m->in_dst != m->out.fd)   /* a pipe: the container sees EOF */
         close(m->in_dst);
     m->in_dst = -1;
@@ -211,33 +207,14 @@ static void stdin_end(struct monitor *m)
 
 static void stdin_flush(struct monitor *m)
 {
-    while (m->poff < m->plen) {
-        ssize_t n = write(m->in_dst, m->pending + m->poff, m->plen - m->poff);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;   /* the rest when the container has read some */
-        if (n <= 0) {
-            stdin_end(m);
-            return;
-        }
-        m->poff += (size_t)n;
-    }
-    m->plen = m->poff = 0;
+    if (inbuf_flush(&m->in, m->in_dst) < 0)
+        stdin_end(m);
 }
 
 static void stdin_read(struct monitor *m)
 {
-    ssize_t n = read(m->in_src, m->pending, sizeof m->pending);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
+    if (inbuf_read(&m->in, m->in_src, m->in_dst) < 0)
         stdin_end(m);
-        return;
-    }
-    m->plen = (size_t)n;
-    m->poff = 0;
-    stdin_flush(m);
 }
 
 /* ---- the container's first process ------------------------------------------------- */
@@ -437,7 +414,7 @@ static void loop(struct monitor *m)
     if (m->in_dst >= 0)
         fcntl(m->in_dst, F_SETFL, fcntl(m->in_dst, F_GETFL) | O_NONBLOCK);
     while (!m->exited || m->out.fd >= 0 || m->err.fd >= 0) {
-        bool waiting = m->plen > m->poff;   /* for the container to take its input */
+        bool waiting = inbuf_held(&m->in);   /* for the container to take its input */
         size_t n = 0;
         pfd[n++] = (struct pollfd){m->sigfd, POLLIN, 0};
         pfd[n++] = (struct pollfd){m->out.fd, POLLIN, 0};
@@ -463,7 +440,7 @@ static void loop(struct monitor *m)
             stream_read(m, &m->out);
             if (m->out.fd < 0 && m->in_dst == master) {   /* with -t it was both */
                 m->in_dst = m->in_src = -1;
-                m->plen = m->poff = 0;
+                inbuf_clear(&m->in);
             }
         }
         if (pfd[2].revents)
@@ -589,7 +566,7 @@ static int start_once(struct monitor *m, bool attached, char *msg, size_t len,
     int sync[2], rep[2];
     m->out.fd = m->err.fd = m->in_dst = m->in_src = -1;
     m->out.len = m->err.len = 0;
-    m->plen = m->poff = 0;
+    inbuf_clear(&m->in);
     m->exited = false;
     m->wstatus = 0;
     if (set_up_stdio(m, &io, attached, err) < 0) {
