@@ -27,6 +27,16 @@ T_COUNT=0
 CLEANUP=()
 
 at_exit() { CLEANUP+=("$*"); }
+# small_disk DIR SIZE: a tmpfs of SIZE (12m, ...) on DIR, made now and
+# unmounted at exit; the test ends when it cannot be mounted (needs root).
+small_disk() {
+    mkdir -p "$1"
+    if ! mount -t tmpfs -o "size=$2,mode=0755" "berth-$T_NAME" "$1" 2>"$TMP/mount.err"; then
+        echo "$T_NAME: cannot mount a tmpfs (needs root): $(cat "$TMP/mount.err")" >&2
+        exit 1
+    fi
+    at_exit "umount -l '$1'"
+}
 run_cleanup() {
     # an unusual name: the eval'd commands must not be able to clobber it
     local __cleanup_idx

@@ -17,12 +17,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 MNT=$TMP/mnt
-mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=12m,mode=0755 berth-t1470 "$MNT" 2>"$TMP/mount.err"; then
-    echo "$T_NAME: cannot mount a tmpfs (needs root): $(cat "$TMP/mount.err")" >&2
-    exit 1
-fi
-at_exit "umount -l $MNT"
+small_disk "$MNT" 12m
 ROOT=$MNT/root
 berthd_start
 

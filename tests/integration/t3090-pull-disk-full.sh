@@ -12,12 +12,7 @@
 . "$(dirname "$0")/lib-runtime.sh"
 
 MNT=$TMP/mnt
-mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=16m,mode=0755 berth-t3090 "$MNT" 2>"$TMP/mount.err"; then
-    echo "$T_NAME: cannot mount a tmpfs (needs root): $(cat "$TMP/mount.err")" >&2
-    exit 1
-fi
-at_exit "umount -l $MNT"
+small_disk "$MNT" 16m
 export BERTH_ROOT=$MNT/store
 berthd_start
 
