@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,19 +59,27 @@ static int sealed_copy(struct berr *err)
     int fd = memfd_create("berth", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
     if (fd < 0 && errno == EINVAL)   /* a kernel before MFD_EXEC */
         fd = memfd_create("berth", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    struct stat st;
-    int rc = fd < 0 || fstat(src, &st) < 0 ? -1 : 0;
-    for (off_t left = st.st_size; rc == 0 && left > 0;) {
-        ssize_t n = sendfile(fd, src, NULL, (size_t)left);
+    /* read and write, not sendfile: pages a splice still holds would make
+     * F_SEAL_WRITE fail (EBUSY) on a busy machine */
+    size_t cap = 1 << 20;
+    char *buf = fd < 0 ? NULL : malloc(cap);
+    int rc = buf ? 0 : -1;
+    for (;;) {
+        ssize_t n = rc == 0 ? read(src, buf, cap) : 0;
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0 || (n > 0 && write_all(fd, buf, (size_t)n) < 0))
             rc = -1;
-        else
-            left -= n;
+        if (n <= 0 || rc < 0)
+            break;
     }
-    if (rc == 0 && (fchmod(fd, 0555) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0))
+    free(buf);
+    if (rc == 0 && fchmod(fd, 0555) < 0)
         rc = -1;
+    /* still EBUSY: a page of it pinned by someone else for a moment */
+    for (int i = 0; rc == 0 && fcntl(fd, F_ADD_SEALS, SEALS) < 0; i++)
+        if (errno != EBUSY || i == 50 || usleep(20000) < 0)
+            rc = -1;
     int e = errno;
     close(src);
     if (rc < 0) {
