@@ -23,58 +23,26 @@
  * under about 200 ms longer than the next ones. */
 #define VERIFY_MAX ((uint64_t)256 << 20)
 
-enum { VERIFIED_BUCKETS = 4096 };
-
-/* About 100 bytes per sha256 blob served since the start. */
-struct verified {
-    struct verified *next;
-    char digest[];
-};
-
-static struct verified *verified_set[VERIFIED_BUCKETS];
-static pthread_rwlock_t verified_lock = PTHREAD_RWLOCK_INITIALIZER;
-
-static unsigned verified_bucket(const char *digest)
-{
-    /* the hex of a digest is already uniformly spread */
-    const char *hex = digest_hex(digest);
-    unsigned h = 0;
-    for (int i = 0; i < 6 && hex[i]; i++)
-        h = h * 16 + (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
-    return h % VERIFIED_BUCKETS;
-}
+/* The digests of the blobs verified since the start, as the keys of a
+ * jansson object (its hash table) guarded by a mutex. */
+static json_t *verified_set;
+static pthread_mutex_t verified_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool verified_has(const char *digest)
 {
-    unsigned b = verified_bucket(digest);
-    bool found = false;
-    pthread_rwlock_rdlock(&verified_lock);
-    for (struct verified *v = verified_set[b]; v && !found; v = v->next)
-        found = strcmp(v->digest, digest) == 0;
-    pthread_rwlock_unlock(&verified_lock);
+    pthread_mutex_lock(&verified_lock);
+    bool found = json_object_get(verified_set, digest) != NULL;
+    pthread_mutex_unlock(&verified_lock);
     return found;
 }
 
 static void verified_add(const char *digest)
 {
-    size_t len = strlen(digest) + 1;
-    struct verified *v = malloc(sizeof *v + len);
-    if (!v)
-        return;   /* it is verified again next time */
-    v->next = NULL;
-    memcpy(v->digest, digest, len);
-    unsigned b = verified_bucket(digest);
-    pthread_rwlock_wrlock(&verified_lock);
-    struct verified *o = verified_set[b];
-    while (o && strcmp(o->digest, digest) != 0)
-        o = o->next;
-    if (!o) {
-        v->next = verified_set[b];
-        verified_set[b] = v;
-        v = NULL;
-    }
-    pthread_rwlock_unlock(&verified_lock);
-    free(v);
+    pthread_mutex_lock(&verified_lock);
+    if (!verified_set)
+        verified_set = json_object();
+    json_object_set_new(verified_set, digest, json_true());   /* on failure: verified again */
+    pthread_mutex_unlock(&verified_lock);
 }
 
 /* 0 when the open blob may be served; otherwise the response was sent
