@@ -36,7 +36,19 @@ small_disk() {
         exit 1
     fi
     at_exit "umount -l '$1'"
+    SMALL_DISK=$1
 }
+# disk_avail: the bytes free on the small disk; disk_fill BYTES: a filler
+# file takes all but about BYTES of it; disk_unfill: the filler goes.
+disk_avail() { df -B1 --output=avail "$SMALL_DISK" | tail -1 | tr -d ' '; }
+disk_fill() {
+    rm -f "$SMALL_DISK/filler"
+    local a
+    a=$(disk_avail)
+    [ "$a" -gt "$1" ] && head -c $((a - $1)) /dev/zero >"$SMALL_DISK/filler" 2>/dev/null
+    sync
+}
+disk_unfill() { rm -f "$SMALL_DISK/filler"; }
 run_cleanup() {
     # an unusual name: the eval'd commands must not be able to clobber it
     local __cleanup_idx

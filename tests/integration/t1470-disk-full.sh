@@ -21,22 +21,12 @@ small_disk "$MNT" 12m
 ROOT=$MNT/root
 berthd_start
 
-avail() { df -B1 --output=avail "$MNT" | tail -1 | tr -d ' '; }
-# fill_leaving BYTES: a filler file takes all but about BYTES of the tmpfs.
-fill_leaving() {
-    rm -f "$MNT/filler"
-    local a
-    a=$(avail)
-    [ "$a" -gt "$1" ] && head -c $((a - $1)) /dev/zero >"$MNT/filler" 2>/dev/null
-    sync
-}
 # fill_all: nothing left, to the last page.
 fill_all() {
-    fill_leaving 65536
+    disk_fill 65536
     head -c 1048576 /dev/zero >>"$MNT/filler" 2>/dev/null
-    check; [ "$(avail)" -eq 0 ] || fail "the tmpfs is not full: $(avail) bytes free"
+    check; [ "$(disk_avail)" -eq 0 ] || fail "the tmpfs is not full: $(disk_avail) bytes free"
 }
-unfill() { rm -f "$MNT/filler"; }
 uploads_on_disk() { find "$ROOT/uploads" -type f ! -name '.readyz-*' | wc -l; }
 # is_spec_error WHAT: the last answer is a 4xx/5xx with the spec's JSON error.
 is_spec_error() {
@@ -47,7 +37,7 @@ is_spec_error() {
 # SLACK at most (default 256 KiB: metadata pages may take some).
 space_back() {
     local now
-    now=$(avail)
+    now=$(disk_avail)
     check; [ "$now" -ge $(($1 - ${3:-262144})) ] ||
         fail "$2: the failed upload still holds space: $1 bytes free before, $now after"
 }
@@ -66,8 +56,8 @@ M3=$(sha256_of "$TMP/m3.json")
 LAYER=$(sha256_of "$TMP/keep.layer")
 
 # ---- a monolithic push that does not fit --------------------------------------
-fill_leaving $((1024 * 1024))
-before=$(avail)
+disk_fill $((1024 * 1024))
+before=$(disk_avail)
 random_file "$TMP/big1" $((3 * 1024 * 1024))
 D1=$(sha256_of "$TMP/big1")
 start=$(date +%s)
@@ -89,7 +79,7 @@ http HEAD "/v2/full/app/blobs/$(sha256_of "$TMP/small1")"
 expect_status 200 "HEAD of the small blob"
 
 # ---- a chunked push whose PATCH does not fit -----------------------------------
-before=$(avail)
+before=$(disk_avail)
 random_file "$TMP/big2" $((3 * 1024 * 1024))
 D2=$(sha256_of "$TMP/big2")
 http POST /v2/full/app/blobs/uploads/
@@ -143,8 +133,8 @@ expect_status 200 "HEAD of the small chunked blob"
 # with the failed record, or it holds its space until the collector runs.
 random_file "$TMP/exact" $((256 * 1024))
 DX=$(sha256_of "$TMP/exact")
-fill_leaving $((256 * 1024))
-before=$(avail)
+disk_fill $((256 * 1024))
+before=$(disk_avail)
 HTTP_TIMEOUT=30 http POST "/v2/full/app/blobs/uploads/?digest=$DX" \
     -H 'Content-Type: application/octet-stream' --data-binary @"$TMP/exact"
 expect_match "$STATUS" '^5[0-9][0-9]$' "a push whose metadata does not fit ($(head -c 300 "$BODY_FILE"))"
@@ -155,8 +145,8 @@ check; [ -e "$ROOT/blobs/sha256/${DX:7:2}/${DX:7}" ] && fail "the blob whose met
 expect_eq "$(uploads_on_disk)" 0 "partial uploads on disk after the failed record"
 space_back "$before" "a push whose metadata does not fit" 0
 # the same for a manifest: its body takes the last page
-fill_leaving 4096
-before=$(avail)
+disk_fill 4096
+before=$(disk_avail)
 HTTP_TIMEOUT=30 http PUT /v2/full/app/manifests/v3 \
     -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$TMP/m3.json"
 expect_match "$STATUS" '^5[0-9][0-9]$' "a manifest whose metadata does not fit ($(head -c 300 "$BODY_FILE"))"
@@ -166,7 +156,7 @@ http HEAD /v2/full/app/manifests/v3
 expect_status 404 "the tag whose metadata did not fit"
 check; [ -e "$ROOT/blobs/sha256/${M3:7:2}/${M3:7}" ] && fail "the manifest whose metadata did not fit is in blobs/"
 space_back "$before" "a manifest whose metadata does not fit" 0
-unfill
+disk_unfill
 
 # ---- the disk full to the last byte -------------------------------------------
 fill_all
@@ -220,7 +210,7 @@ expect_status 200 "GET other after the failed writes"
 expect_eq "$(header Docker-Content-Digest)" "$M2" "other after the failed writes"
 
 # ---- space returns ------------------------------------------------------------
-unfill
+disk_unfill
 http GET /readyz
 expect_status 200 "/readyz once space is back"
 expect_eq "$(jq -r .status "$BODY_FILE" 2>/dev/null)" ready "/readyz status once space is back"
@@ -267,7 +257,7 @@ expect_match "$STATUS" '^5[0-9][0-9]$' "tag update after a restart on a full dis
 http GET /v2/full/app/manifests/v1 -H 'Accept: application/vnd.oci.image.manifest.v1+json'
 expect_eq "$(header Docker-Content-Digest)" "$M2" "v1 after the failed update"
 check; grep -q 'serving it read-only' "$TMP/berthd.log" || fail "no log line says the metadata is read-only"
-unfill
+disk_unfill
 http GET /readyz
 expect_status 200 "/readyz once space is back after the restart"
 HTTP_TIMEOUT=30 http PUT /v2/full/app/manifests/v1 \

@@ -16,14 +16,6 @@ small_disk "$MNT" 16m
 export BERTH_ROOT=$MNT/store
 berthd_start
 
-avail() { df -B1 --output=avail "$MNT" | tail -1 | tr -d ' '; }
-fill_leaving() {
-    rm -f "$MNT/filler"
-    local a
-    a=$(avail)
-    [ "$a" -gt "$1" ] && head -c $((a - $1)) /dev/zero >"$MNT/filler" 2>/dev/null
-}
-unfill() { rm -f "$MNT/filler"; }
 
 # image REPO TAG BYTES: push an image with one uncompressed layer holding
 # BYTES of random data (a real tar, its diff_id right).
@@ -66,15 +58,15 @@ ok "images after the first pull"
 expect_match "$OUT" "$REG/pf/small +1 " "the small image is listed"
 
 # ---- the pull that does not fit ------------------------------------------------
-fill_leaving $((2 * 1024 * 1024))
-before=$(avail)
+disk_fill $((2 * 1024 * 1024))
+before=$(disk_avail)
 bx pull -q "$REG/pf/big:1"
 rc_fails "pull with the store's disk full"
 one_line "pull with the store's disk full" '^berth pull: .*([Nn]o space left|disk is full)'
 expect_eq "$(downloads)" 0 "downloads left in the store's tmp/"
 expect_eq "$(bad_blobs)" 0 "blobs in the store that are not whole"
 check; [ -e "$BERTH_ROOT/blobs/sha256/${BIGLAYER#sha256:}" ] && fail "the big layer is in the store"
-now=$(avail)
+now=$(disk_avail)
 check; [ "$now" -ge $((before - 262144)) ] || fail "the failed pull still holds space: $before bytes free before, $now after"
 bx images
 ok "images with the disk full"
@@ -94,7 +86,7 @@ check; grep -q '^retrying' <<<"$ERR" && fail "a full disk is retried: $ERR"
 expect_eq "$(downloads)" 0 "downloads left after the second failed pull"
 
 # ---- space returns ---------------------------------------------------------------
-unfill
+disk_unfill
 bx pull -q "$REG/pf/big:1"
 ok "pull once space is back"
 bx images
@@ -106,14 +98,14 @@ ok "inspect of the big image"
 
 # ---- a store made on a full disk ---------------------------------------------------
 export BERTH_ROOT=$MNT/store2
-fill_leaving 0
+disk_fill 0
 bx pull -q "$REG/pf/small:1"
 rc_fails "pull into a new store on a full disk"
 one_line "pull into a new store on a full disk" '^berth pull: .*([Nn]o space left|disk is full)'
 bx images
 ok "images of the new store on a full disk"
 expect_eq "$(sed 1d <<<"$OUT")" "" "images of the new store on a full disk: none"
-unfill
+disk_unfill
 bx pull -q "$REG/pf/small:1"
 ok "pull into the new store once space is back"
 expect_eq "$(jq -r .imageLayoutVersion "$BERTH_ROOT/oci-layout" 2>/dev/null)" 1.0.0 "the new store's oci-layout"
